@@ -1,0 +1,397 @@
+//! Metadata in SQLite (WAL). Every state change is one `BEGIN IMMEDIATE` transaction, so
+//! concurrent doca processes serialize on the database instead of a daemon. The schema is
+//! versioned with `PRAGMA user_version`; migrations run forward only, in one transaction.
+
+use crate::digest::Digest;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("metadata database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("metadata database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("metadata database: bad digest in row: {0}")]
+    Corrupt(String),
+    #[error("metadata database schema version {0} is newer than this doca understands ({1})")]
+    TooNew(i64, i64),
+}
+
+/// Forward-only migrations; index + 1 is the schema version after it runs.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE images (
+    id              TEXT PRIMARY KEY,      -- config digest (docker's image id)
+    manifest        TEXT NOT NULL,         -- manifest blob digest
+    created         TEXT NOT NULL,         -- the config's `created`, RFC 3339, may be ''
+    created_unix    INTEGER NOT NULL,
+    size            INTEGER NOT NULL,      -- sum of the layers' unpacked content sizes
+    labels          TEXT NOT NULL,         -- JSON object, for --filter label=
+    added_unix      INTEGER NOT NULL
+);
+CREATE TABLE image_layers (
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    blob       TEXT NOT NULL,              -- layer blob digest as the manifest names it
+    media_type TEXT NOT NULL,
+    diff_id    TEXT NOT NULL,
+    chain_id   TEXT NOT NULL,
+    PRIMARY KEY (image_id, position)
+);
+CREATE INDEX image_layers_chain ON image_layers(chain_id);
+CREATE INDEX image_layers_blob ON image_layers(blob);
+CREATE TABLE tags (
+    name       TEXT PRIMARY KEY,           -- fully qualified, e.g. docker.io/library/busybox:latest
+    image_id   TEXT NOT NULL REFERENCES images(id),
+    tagged_unix INTEGER NOT NULL
+);
+CREATE INDEX tags_image ON tags(image_id);
+CREATE TABLE repo_digests (
+    name       TEXT NOT NULL,              -- repository@digest, fully qualified
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    PRIMARY KEY (name, image_id)
+);
+CREATE TABLE snapshots (
+    chain_id   TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL,
+    size       INTEGER NOT NULL            -- bytes of file content, as docker reports layer sizes
+);
+"#];
+
+pub struct Db {
+    conn: Connection,
+}
+
+/// An image as the metadata knows it; the config and manifest themselves stay in blobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRow {
+    pub id: Digest,
+    pub manifest: Digest,
+    pub created: String,
+    pub created_unix: i64,
+    pub size: i64,
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    pub added_unix: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerRow {
+    pub blob: Digest,
+    pub media_type: String,
+    pub diff_id: Digest,
+    pub chain_id: Digest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    pub chain_id: Digest,
+    pub diff_id: Digest,
+    pub size: i64,
+}
+
+fn dig(s: String) -> Result<Digest, DbError> {
+    s.parse().map_err(|_| DbError::Corrupt(s))
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let open_err = |source| DbError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(120)).map_err(open_err)?;
+        // WAL lets readers (images, inspect) run while another process writes.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        let mut db = Db { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), DbError> {
+        let latest = MIGRATIONS.len() as i64;
+        let current: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current == latest {
+            return Ok(());
+        }
+        if current > latest {
+            return Err(DbError::TooNew(current, latest));
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated meanwhile.
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` in one immediate (write-locked) transaction.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T, DbError>) -> Result<T, DbError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one read transaction: a consistent snapshot across several queries.
+    pub fn read<T>(&mut self, f: impl FnOnce(&Tx) -> Result<T, DbError>) -> Result<T, DbError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Queries and updates inside one transaction.
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl Tx<'_> {
+    pub fn images(&self) -> Result<Vec<ImageRow>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT id, manifest, created, created_unix, size, labels, added_unix FROM images")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?, r.get(6)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, manifest, created, created_unix, size, labels, added_unix) = row?;
+            out.push(ImageRow {
+                id: dig(id)?,
+                manifest: dig(manifest)?,
+                created,
+                created_unix,
+                size,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+                added_unix,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn image(&self, id: &Digest) -> Result<Option<ImageRow>, DbError> {
+        Ok(self.images_where("id = ?1", id.as_str())?.pop())
+    }
+
+    fn images_where(&self, cond: &str, arg: &str) -> Result<Vec<ImageRow>, DbError> {
+        let sql = format!("SELECT id, manifest, created, created_unix, size, labels, added_unix FROM images WHERE {cond}");
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let rows = st.query_map([arg], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?, r.get(6)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, manifest, created, created_unix, size, labels, added_unix) = row?;
+            out.push(ImageRow {
+                id: dig(id)?,
+                manifest: dig(manifest)?,
+                created,
+                created_unix,
+                size,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+                added_unix,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Images whose id starts with `sha256:<prefix>`.
+    pub fn images_by_prefix(&self, hex_prefix: &str) -> Result<Vec<ImageRow>, DbError> {
+        // Escape LIKE metacharacters: the prefix was validated as hex by the caller, but be safe.
+        let pat = format!("sha256:{}%", hex_prefix.replace(['%', '_', '\\'], ""));
+        self.images_where("id LIKE ?1", &pat)
+    }
+
+    pub fn insert_image(&self, img: &ImageRow, layers: &[LayerRow]) -> Result<bool, DbError> {
+        let n = self.tx.execute(
+            "INSERT OR IGNORE INTO images (id, manifest, created, created_unix, size, labels, added_unix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                img.id.as_str(),
+                img.manifest.as_str(),
+                img.created,
+                img.created_unix,
+                img.size,
+                serde_json::Value::Object(img.labels.clone()).to_string(),
+                img.added_unix
+            ],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO image_layers (image_id, position, blob, media_type, diff_id, chain_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (i, l) in layers.iter().enumerate() {
+            st.execute(params![img.id.as_str(), i as i64, l.blob.as_str(), l.media_type, l.diff_id.as_str(), l.chain_id.as_str()])?;
+        }
+        Ok(true)
+    }
+
+    pub fn delete_image(&self, id: &Digest) -> Result<(), DbError> {
+        self.tx.execute("DELETE FROM tags WHERE image_id = ?1", [id.as_str()])?;
+        self.tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
+        Ok(())
+    }
+
+    pub fn layers(&self, id: &Digest) -> Result<Vec<LayerRow>, DbError> {
+        let mut st =
+            self.tx.prepare_cached("SELECT blob, media_type, diff_id, chain_id FROM image_layers WHERE image_id = ?1 ORDER BY position")?;
+        let rows = st.query_map([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (blob, media_type, diff_id, chain_id) = row?;
+            out.push(LayerRow { blob: dig(blob)?, media_type, diff_id: dig(diff_id)?, chain_id: dig(chain_id)? });
+        }
+        Ok(out)
+    }
+
+    /// All (tag, image id) pairs.
+    pub fn tags(&self) -> Result<Vec<(String, Digest, i64)>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT name, image_id, tagged_unix FROM tags")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+        rows.map(|r| {
+            let (n, id, t) = r?;
+            Ok((n, dig(id)?, t))
+        })
+        .collect()
+    }
+
+    pub fn tag_target(&self, name: &str) -> Result<Option<Digest>, DbError> {
+        let id: Option<String> = self.tx.query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        id.map(dig).transpose()
+    }
+
+    pub fn tags_of(&self, id: &Digest) -> Result<Vec<String>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT name FROM tags WHERE image_id = ?1 ORDER BY name")?;
+        let rows = st.query_map([id.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Points `name` at `id`; returns the image it pointed at before, if another.
+    pub fn set_tag(&self, name: &str, id: &Digest, now: i64) -> Result<Option<Digest>, DbError> {
+        let old = self.tag_target(name)?;
+        self.tx.execute(
+            "INSERT INTO tags (name, image_id, tagged_unix) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, tagged_unix = excluded.tagged_unix",
+            params![name, id.as_str(), now],
+        )?;
+        Ok(old.filter(|o| o != id))
+    }
+
+    pub fn remove_tag(&self, name: &str) -> Result<bool, DbError> {
+        Ok(self.tx.execute("DELETE FROM tags WHERE name = ?1", [name])? > 0)
+    }
+
+    pub fn repo_digests_of(&self, id: &Digest) -> Result<Vec<String>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT name FROM repo_digests WHERE image_id = ?1 ORDER BY name")?;
+        let rows = st.query_map([id.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_repo_digest(&self, name: &str, id: &Digest) -> Result<(), DbError> {
+        self.tx.execute("INSERT OR IGNORE INTO repo_digests (name, image_id) VALUES (?1, ?2)", params![name, id.as_str()])?;
+        Ok(())
+    }
+
+    pub fn repo_digest_target(&self, name: &str) -> Result<Option<Digest>, DbError> {
+        let id: Option<String> =
+            self.tx.query_row("SELECT image_id FROM repo_digests WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        id.map(dig).transpose()
+    }
+
+    pub fn insert_snapshot(&self, s: &SnapshotRow) -> Result<(), DbError> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO snapshots (chain_id, diff_id, size) VALUES (?1, ?2, ?3)",
+            params![s.chain_id.as_str(), s.diff_id.as_str(), s.size],
+        )?;
+        Ok(())
+    }
+
+    pub fn snapshot(&self, chain_id: &Digest) -> Result<Option<SnapshotRow>, DbError> {
+        let row: Option<(String, i64)> = self
+            .tx
+            .query_row("SELECT diff_id, size FROM snapshots WHERE chain_id = ?1", [chain_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(d, size)| Ok(SnapshotRow { chain_id: chain_id.clone(), diff_id: dig(d)?, size })).transpose()
+    }
+
+    pub fn snapshots(&self) -> Result<Vec<SnapshotRow>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT chain_id, diff_id, size FROM snapshots")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        rows.map(|r| {
+            let (c, d, size) = r?;
+            Ok(SnapshotRow { chain_id: dig(c)?, diff_id: dig(d)?, size })
+        })
+        .collect()
+    }
+
+    pub fn delete_snapshot_row(&self, chain_id: &Digest) -> Result<(), DbError> {
+        self.tx.execute("DELETE FROM snapshots WHERE chain_id = ?1", [chain_id.as_str()])?;
+        Ok(())
+    }
+
+    /// Every blob some image needs: manifests, configs and layers.
+    pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<Digest>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT id FROM images UNION SELECT manifest FROM images UNION SELECT blob FROM image_layers")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| dig(r?)).collect()
+    }
+
+    pub fn referenced_snapshots(&self) -> Result<std::collections::HashSet<Digest>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT DISTINCT chain_id FROM image_layers")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| dig(r?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: u8) -> ImageRow {
+        ImageRow {
+            id: Digest::of(&[n]),
+            manifest: Digest::of(&[n, 1]),
+            created: String::new(),
+            created_unix: n as i64,
+            size: 10,
+            labels: Default::default(),
+            added_unix: 0,
+        }
+    }
+
+    #[test]
+    fn images_tags_and_references() {
+        let t = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&t.path().join("doca.db")).unwrap();
+        let layer = LayerRow { blob: Digest::of(b"l"), media_type: "x".into(), diff_id: Digest::of(b"l"), chain_id: Digest::of(b"l") };
+        db.write(|tx| {
+            assert!(tx.insert_image(&row(1), std::slice::from_ref(&layer))?);
+            assert!(!tx.insert_image(&row(1), std::slice::from_ref(&layer))?);
+            assert_eq!(tx.set_tag("a:latest", &row(1).id, 0)?, None);
+            Ok(())
+        })
+        .unwrap();
+        // reopening migrates nothing and keeps data
+        let mut db = Db::open(&t.path().join("doca.db")).unwrap();
+        db.read(|tx| {
+            assert_eq!(tx.images()?.len(), 1);
+            assert_eq!(tx.tags_of(&row(1).id)?, vec!["a:latest".to_string()]);
+            let blobs = tx.referenced_blobs()?;
+            assert!(blobs.contains(&layer.blob) && blobs.contains(&row(1).manifest));
+            assert_eq!(tx.images_by_prefix(&row(1).id.hex()[..4])?.len(), 1);
+            Ok(())
+        })
+        .unwrap();
+        db.write(|tx| tx.delete_image(&row(1).id)).unwrap();
+        db.read(|tx| {
+            assert!(tx.referenced_blobs()?.is_empty());
+            assert!(tx.tags()?.is_empty());
+            Ok(())
+        })
+        .unwrap();
+    }
+}
