@@ -1,1 +1,10 @@
+//! doca's image formats: references, manifests and configs, layer unpacking, and the
+//! docker-archive / OCI-layout archives of `save`, `load` and `import`.
 
+pub mod config;
+pub mod media;
+pub mod reference;
+pub mod unpack;
+
+pub use config::ImageConfig;
+pub use reference::{Reference, ReferenceError};
