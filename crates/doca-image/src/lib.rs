@@ -8,3 +8,9 @@ pub mod unpack;
 
 pub use config::ImageConfig;
 pub use reference::{Reference, ReferenceError};
+pub mod archive;
+pub mod ingest;
+pub mod load;
+pub mod change;
+pub mod import;
+pub mod save;

@@ -64,7 +64,6 @@ pub struct Unpacked {
 struct Limit<R> {
     inner: R,
     left: u64,
-    limit: u64,
 }
 
 #[derive(Debug)]
@@ -100,7 +99,7 @@ pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions) -> Result<
     let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| UnpackError::Dest(dest.display().to_string(), e.into()))?;
     let (_, dec) = decompress(src).map_err(|e| read_err(e, opts.max_bytes))?;
-    let mut hashed = Hashing::new(Limit { inner: dec, left: opts.max_bytes, limit: opts.max_bytes });
+    let mut hashed = Hashing::new(Limit { inner: dec, left: opts.max_bytes });
     let mut u = Unpacker { root, cache: None, dir_times: Vec::new(), content_size: 0, seen_inodes: Default::default() };
     {
         let mut ar = tar::Archive::new(&mut hashed);
@@ -119,8 +118,6 @@ pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions) -> Result<
     // stops before.
     io::copy(&mut hashed, &mut io::sink()).map_err(|e| read_err(e, opts.max_bytes))?;
     u.finish_dirs().map_err(|(entry, e)| UnpackError::Entry { entry, reason: e.to_string() })?;
-    let limit = hashed.get_mut().limit;
-    let _ = limit;
     let (_, diff_id, _) = hashed.finish();
     Ok(Unpacked { diff_id, content_size: u.content_size })
 }

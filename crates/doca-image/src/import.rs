@@ -1,0 +1,93 @@
+//! `doca import`: a root filesystem tarball (plain, gzip, zstd or xz) becomes a one-layer image,
+//! as `docker import` makes it. The layer is stored uncompressed, so its digest is its DiffID.
+
+use crate::archive::ArchiveError;
+use crate::change::apply_change;
+use crate::config::{rfc3339_nano, ContainerConfig, History, ImageConfig, RootFs};
+use crate::ingest::{Committed, IngestSession, LayerBlob, NewImage};
+use crate::load::{host_arch, oci_manifest_json};
+use crate::media;
+use crate::reference::Reference;
+use crate::unpack::UnpackOptions;
+use doca_store::Store;
+use std::io::{self, Read};
+
+pub struct ImportRequest<'a> {
+    /// How messages name the source ("-" for stdin, as docker's "Imported from -").
+    pub source: String,
+    pub input: Box<dyn Read + 'a>,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    pub tag: Option<Reference>,
+    pub now: time::OffsetDateTime,
+    pub unpack: UnpackOptions,
+}
+
+pub fn import(store: &mut Store, req: ImportRequest) -> Result<Committed, ArchiveError> {
+    let archive = req.source.clone();
+    let inv = |m: String| ArchiveError::invalid(&archive, m);
+    // Validate the changes before touching the store.
+    let mut cc = ContainerConfig::default();
+    for c in &req.changes {
+        apply_change(&mut cc, c).map_err(|e| inv(e.to_string()))?;
+    }
+    let mut session = IngestSession::begin(store).map_err(|source| ArchiveError::Ingest { archive: archive.clone(), source })?;
+    let r = import_in(store, &mut session, req, cc);
+    match r {
+        Ok((img, sizes, now)) => {
+            let mut out = session.commit(store, std::slice::from_ref(&img), &sizes, now).map_err(|source| ArchiveError::Ingest { archive, source })?;
+            Ok(out.remove(0))
+        }
+        Err(e) => {
+            session.abort(store);
+            Err(e)
+        }
+    }
+}
+
+type Prepared = (NewImage, std::collections::HashMap<doca_store::Digest, u64>, i64);
+
+fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc: ContainerConfig) -> Result<Prepared, ArchiveError> {
+    let archive = req.source.as_str();
+    let io_err = |e: io::Error| ArchiveError::Io { archive: archive.to_string(), source: e };
+    let (_, mut plain) = media::decompress(req.input).map_err(io_err)?;
+    let mut w = store.blobs.writer()?;
+    let limit = req.unpack.max_bytes;
+    let n = io::copy(&mut (&mut plain).take(limit + 1), &mut w).map_err(io_err)?;
+    if n > limit {
+        return Err(ArchiveError::invalid(archive, format!("larger than the limit of {limit} bytes uncompressed (DOCA_MAX_LAYER_SIZE); refusing a possible tar bomb")));
+    }
+    if n == 0 {
+        return Err(ArchiveError::invalid(archive, "empty input: expected a tar archive"));
+    }
+    let layer = w.commit(None)?;
+    if layer.created {
+        session.created_blob(layer.digest.clone());
+    }
+    let created = rfc3339_nano(req.now);
+    let comment = req.message.clone().unwrap_or_else(|| format!("Imported from {}", req.source));
+    let config = ImageConfig {
+        created: Some(created.clone()),
+        architecture: host_arch().to_string(),
+        os: "linux".into(),
+        config: Some(cc),
+        rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.digest.clone()] },
+        history: vec![History { created: Some(created), comment: Some(comment.clone()), ..Default::default() }],
+        comment: Some(comment),
+        ..Default::default()
+    };
+    let config_bytes = serde_json::to_vec(&config).expect("json");
+    let cfg = store.blobs.put(&config_bytes, None)?;
+    if cfg.created {
+        session.created_blob(cfg.digest.clone());
+    }
+    let layers = vec![LayerBlob { digest: layer.digest, media_type: media::OCI_LAYER.into() }];
+    let manifest = oci_manifest_json(&cfg.digest, config_bytes.len() as u64, &layers, store)?;
+    let man = store.blobs.put(&manifest, None)?;
+    if man.created {
+        session.created_blob(man.digest.clone());
+    }
+    let img = NewImage { config_digest: cfg.digest, config, manifest_digest: man.digest, layers, tags: req.tag.into_iter().collect(), repo_digests: Vec::new() };
+    let sizes = session.unpack(store, std::slice::from_ref(&img), req.unpack).map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
+    Ok((img, sizes, req.now.unix_timestamp()))
+}

@@ -1,0 +1,275 @@
+//! The one path by which images enter the store (load, import, later pull and build):
+//! content first (blobs, then snapshots, both atomic), then one database transaction that makes
+//! the image visible. A process killed anywhere before the commit leaves only unreferenced
+//! content, which `system check` reports as dangling and GC removes; nothing referenced is ever
+//! missing.
+
+use crate::config::ImageConfig;
+use crate::reference::Reference;
+use crate::unpack::{unpack_layer, UnpackError, UnpackOptions};
+use doca_store::{chain_ids, Digest, ImageRow, LayerRow, LockMode, SnapshotRow, Store, StoreError, StoreLock};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("layer {layer}: {source}")]
+    Unpack { layer: Digest, source: UnpackError },
+    #[error("layer {layer}: content does not match the image config: DiffID is {actual}, config says {expected}")]
+    DiffId { layer: Digest, expected: Digest, actual: Digest },
+    #[error("image config {config}: has {diff_ids} layers in rootfs.diff_ids but the manifest lists {layers}")]
+    LayerCount { config: Digest, diff_ids: usize, layers: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<doca_store::BlobError> for IngestError {
+    fn from(e: doca_store::BlobError) -> Self {
+        IngestError::Store(e.into())
+    }
+}
+impl From<doca_store::DbError> for IngestError {
+    fn from(e: doca_store::DbError) -> Self {
+        IngestError::Store(e.into())
+    }
+}
+impl From<doca_store::SnapshotError> for IngestError {
+    fn from(e: doca_store::SnapshotError) -> Self {
+        IngestError::Store(e.into())
+    }
+}
+
+/// A layer as a manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    pub digest: Digest,
+    pub media_type: String,
+}
+
+/// An image whose blobs are all in the store, ready to be unpacked and recorded.
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub config_digest: Digest,
+    pub config: ImageConfig,
+    pub manifest_digest: Digest,
+    pub layers: Vec<LayerBlob>,
+    pub tags: Vec<Reference>,
+    pub repo_digests: Vec<String>,
+}
+
+/// What committing one image did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub id: Digest,
+    pub tags: Vec<Reference>,
+    /// Tags that pointed at another image before, with that image.
+    pub moved: Vec<(Reference, Digest)>,
+}
+
+/// Holds the store lock shared while content is written, and remembers what this process
+/// created so a failure can take exactly that back out.
+pub struct IngestSession {
+    lock: Option<StoreLock>,
+    created_blobs: Vec<Digest>,
+    created_snapshots: Vec<Digest>,
+}
+
+impl IngestSession {
+    pub fn begin(store: &Store) -> Result<Self, IngestError> {
+        Ok(IngestSession { lock: Some(store.lock(LockMode::Shared)?), created_blobs: Vec::new(), created_snapshots: Vec::new() })
+    }
+
+    pub fn created_blob(&mut self, d: Digest) {
+        self.created_blobs.push(d);
+    }
+
+    /// Unpacks every layer of `images` that has no snapshot yet, verifying DiffIDs. Layers
+    /// unpack in parallel.
+    pub fn unpack(&mut self, store: &Store, images: &[NewImage], opts: UnpackOptions) -> Result<HashMap<Digest, u64>, IngestError> {
+        let mut jobs: Vec<(Digest, Digest, LayerBlob)> = Vec::new(); // chain id, diff id, blob
+        let mut sizes = HashMap::new();
+        let mut queued = HashSet::new();
+        for img in images {
+            let diff_ids = &img.config.rootfs.diff_ids;
+            if diff_ids.len() != img.layers.len() {
+                return Err(IngestError::LayerCount { config: img.config_digest.clone(), diff_ids: diff_ids.len(), layers: img.layers.len() });
+            }
+            for ((chain, diff), blob) in chain_ids(diff_ids).into_iter().zip(diff_ids).zip(&img.layers) {
+                if !queued.insert(chain.clone()) {
+                    continue;
+                }
+                if store.snapshots.exists(&chain) {
+                    continue;
+                }
+                jobs.push((chain, diff.clone(), blob.clone()));
+            }
+        }
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(jobs.len()).max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        // Workers share the blob and snapshot stores, never the database connection.
+        let (blobs, snapshots) = (&store.blobs, &store.snapshots);
+        let results: Vec<Result<Vec<(Digest, u64, bool)>, IngestError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((chain, diff, blob)) = jobs.get(i) else { return Ok(done) };
+                            let tmp = snapshots.prepare()?;
+                            let f = blobs.open_blob(&blob.digest)?;
+                            let u = unpack_layer(f, tmp.path(), opts).map_err(|source| IngestError::Unpack { layer: blob.digest.clone(), source })?;
+                            if u.diff_id != *diff {
+                                return Err(IngestError::DiffId { layer: blob.digest.clone(), expected: diff.clone(), actual: u.diff_id });
+                            }
+                            let created = snapshots.commit(tmp, chain)?;
+                            done.push((chain.clone(), u.content_size, created));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("unpack worker panicked")).collect()
+        });
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(done) => {
+                    for (chain, size, created) in done {
+                        if created {
+                            self.created_snapshots.push(chain.clone());
+                        }
+                        sizes.insert(chain, size);
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(sizes),
+        }
+    }
+
+    /// Records `images` in one transaction and releases the lock; then removes content this
+    /// session created that no image references (junk files in an archive).
+    pub fn commit(mut self, store: &mut Store, images: &[NewImage], sizes: &HashMap<Digest, u64>, now: i64) -> Result<Vec<Committed>, IngestError> {
+        let mut missing_sizes = HashMap::new();
+        for img in images {
+            for chain in chain_ids(&img.config.rootfs.diff_ids) {
+                if !sizes.contains_key(&chain) {
+                    let known = store.db.read(|tx| tx.snapshot(&chain))?;
+                    let size = match known {
+                        Some(s) => s.size as u64,
+                        // Committed by a process that died before recording it: measure it.
+                        None => content_size(&store.snapshots.path(&chain)),
+                    };
+                    missing_sizes.insert(chain, size);
+                }
+            }
+        }
+        let size_of = |c: &Digest| sizes.get(c).or_else(|| missing_sizes.get(c)).copied().unwrap_or(0);
+        let out = store.db.write(|tx| {
+            let mut out = Vec::new();
+            for img in images {
+                let diffs = &img.config.rootfs.diff_ids;
+                let chains = chain_ids(diffs);
+                let mut layer_rows = Vec::new();
+                let mut total = 0u64;
+                for ((chain, diff), blob) in chains.iter().zip(diffs).zip(&img.layers) {
+                    let size = size_of(chain);
+                    total += size;
+                    tx.insert_snapshot(&SnapshotRow { chain_id: chain.clone(), diff_id: diff.clone(), size: size as i64 })?;
+                    layer_rows.push(LayerRow { blob: blob.digest.clone(), media_type: blob.media_type.clone(), diff_id: diff.clone(), chain_id: chain.clone() });
+                }
+                let labels = img.config.labels().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+                tx.insert_image(
+                    &ImageRow {
+                        id: img.config_digest.clone(),
+                        manifest: img.manifest_digest.clone(),
+                        created: img.config.created.clone().unwrap_or_default(),
+                        created_unix: img.config.created_unix(),
+                        size: total as i64,
+                        labels,
+                        added_unix: now,
+                    },
+                    &layer_rows,
+                )?;
+                let mut moved = Vec::new();
+                for t in &img.tags {
+                    if let Some(old) = tx.set_tag(&t.to_string(), &img.config_digest, now)? {
+                        moved.push((t.clone(), old));
+                    }
+                }
+                for rd in &img.repo_digests {
+                    tx.add_repo_digest(rd, &img.config_digest)?;
+                }
+                out.push(Committed { id: img.config_digest.clone(), tags: img.tags.clone(), moved });
+            }
+            Ok(out)
+        })?;
+        self.lock = None;
+        let leftovers = !self.created_blobs.is_empty() || !self.created_snapshots.is_empty();
+        let referenced: HashSet<&Digest> = images
+            .iter()
+            .flat_map(|i| std::iter::once(&i.config_digest).chain(std::iter::once(&i.manifest_digest)).chain(i.layers.iter().map(|l| &l.digest)))
+            .collect();
+        self.created_blobs.retain(|d| !referenced.contains(d));
+        self.created_snapshots.clear();
+        if leftovers && !self.created_blobs.is_empty() {
+            self.take_back(store)?;
+        }
+        Ok(out)
+    }
+
+    /// Undo after a failure: removes what this session created and no image references.
+    pub fn abort(mut self, store: &mut Store) {
+        let _ = self.take_back(store);
+    }
+
+    fn take_back(&mut self, store: &mut Store) -> Result<(), IngestError> {
+        // Another process may have started to use what we created (it found the blob present);
+        // decide under the exclusive lock, from the database, as GC does.
+        self.lock = None;
+        if self.created_blobs.is_empty() && self.created_snapshots.is_empty() {
+            return Ok(());
+        }
+        let _x = store.lock(LockMode::Exclusive)?;
+        let (blobs, snaps) = store.db.read(|tx| Ok((tx.referenced_blobs()?, tx.referenced_snapshots()?)))?;
+        for d in self.created_blobs.drain(..) {
+            if !blobs.contains(&d) {
+                store.blobs.remove(&d)?;
+            }
+        }
+        for c in self.created_snapshots.drain(..) {
+            if !snaps.contains(&c) {
+                store.snapshots.remove(&c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Content size of an unpacked tree, counted as the unpacker counts it.
+fn content_size(root: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut seen = HashSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                if m.nlink() == 1 || seen.insert(m.ino()) {
+                    total += m.len();
+                }
+            } else if m.file_type().is_symlink() {
+                total += m.len();
+            }
+        }
+    }
+    total
+}

@@ -1,0 +1,406 @@
+//! `doca load`: docker-archive (Docker 20.10 and 25+, podman, skopeo) and OCI-layout archives
+//! (oci-archive), plain or compressed, from a file or stdin, streamed in one pass.
+//!
+//! Every regular member is streamed into the blob store as it comes (hashed while written,
+//! verified against its name when the name is a digest), because the archive's index
+//! (`manifest.json`, `index.json`) may come last. Only small members are kept in memory, so
+//! peak memory does not grow with the image.
+
+use crate::archive::{clean_member, resolve_link, ArchiveError};
+use crate::config::ImageConfig;
+use crate::ingest::{Committed, IngestSession, LayerBlob, NewImage};
+use crate::media::{self, Compression};
+use crate::reference::Reference;
+use crate::unpack::UnpackOptions;
+use doca_store::{Digest, Store};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+
+/// Members larger than this are never held in memory (configs and manifests are far smaller).
+const SMALL: u64 = 4 << 20;
+
+pub struct LoadRequest<'a> {
+    /// How errors name the input (a path, or "stdin").
+    pub archive: String,
+    pub input: Box<dyn Read + 'a>,
+    pub unpack: UnpackOptions,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub images: Vec<Committed>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifestEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    layers: Vec<String>,
+}
+
+/// What phase one read from the archive.
+#[derive(Default)]
+struct Members {
+    /// member name → blob digest
+    files: HashMap<String, Digest>,
+    /// member name → bytes, for small members
+    small: HashMap<String, Vec<u8>>,
+    /// digest → bytes, for small blobs
+    small_blobs: HashMap<Digest, Vec<u8>>,
+    links: HashMap<String, String>,
+}
+
+impl Members {
+    fn resolve(&self, name: &str) -> String {
+        let mut n = clean_member(name);
+        for _ in 0..16 {
+            match self.links.get(&n) {
+                Some(t) => n = t.clone(),
+                None => break,
+            }
+        }
+        n
+    }
+    fn blob(&self, name: &str) -> Option<&Digest> {
+        self.files.get(&self.resolve(name))
+    }
+    fn bytes(&self, name: &str) -> Option<&Vec<u8>> {
+        self.small.get(&self.resolve(name))
+    }
+}
+
+fn is_metadata(name: &str) -> bool {
+    matches!(name, "manifest.json" | "index.json" | "oci-layout" | "repositories") || name.ends_with("/json") || name.ends_with("/VERSION")
+}
+
+pub fn load(store: &mut Store, req: LoadRequest) -> Result<LoadReport, ArchiveError> {
+    let archive = req.archive.clone();
+    let mut session = IngestSession::begin(store).map_err(|source| ArchiveError::Ingest { archive: archive.clone(), source })?;
+    match load_in(store, &mut session, req) {
+        Ok(images) => {
+            let sizes = session_unpack(store, &mut session, &images, &archive);
+            match sizes {
+                Ok((images, sizes, now)) => session
+                    .commit(store, &images, &sizes, now)
+                    .map(|images| LoadReport { images })
+                    .map_err(|source| ArchiveError::Ingest { archive, source }),
+                Err(e) => {
+                    session.abort(store);
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => {
+            session.abort(store);
+            Err(e)
+        }
+    }
+}
+
+type Unpacked = (Vec<NewImage>, HashMap<Digest, u64>, i64);
+
+fn session_unpack(store: &Store, session: &mut IngestSession, images: &(Vec<NewImage>, UnpackOptions, i64), archive: &str) -> Result<Unpacked, ArchiveError> {
+    let (images, opts, now) = images;
+    let sizes = session.unpack(store, images, *opts).map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
+    Ok((images.clone(), sizes, *now))
+}
+
+fn load_in(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Result<(Vec<NewImage>, UnpackOptions, i64), ArchiveError> {
+    let archive = req.archive.as_str();
+    let io_err = |source| ArchiveError::Io { archive: archive.to_string(), source };
+    let (_, input) = media::decompress(req.input).map_err(io_err)?;
+    let mut ar = tar::Archive::new(input);
+    let mut m = Members::default();
+    let mut any = false;
+    for entry in ar.entries().map_err(io_err)? {
+        let mut entry = entry.map_err(|e| ArchiveError::invalid(archive, format!("read tar: {e}")))?;
+        any = true;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = clean_member(&raw);
+        let ent_err = |msg: String| ArchiveError::Entry { archive: archive.to_string(), entry: raw.clone(), msg };
+        match entry.header().entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let resolved = if entry.header().entry_type() == tar::EntryType::Link { clean_member(&target) } else { resolve_link(&name, &target) };
+                m.links.insert(name, resolved);
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let size = entry.size();
+                if size > req.unpack.max_bytes {
+                    return Err(ent_err(format!("{size} bytes is over the size limit of {} bytes (DOCA_MAX_LAYER_SIZE)", req.unpack.max_bytes)));
+                }
+                if is_metadata(&name) {
+                    if size > SMALL {
+                        return Err(ent_err(format!("{size} bytes is too large for archive metadata")));
+                    }
+                    let mut buf = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut buf).map_err(|e| ent_err(format!("read: {e}")))?;
+                    m.small.insert(name, buf);
+                    continue;
+                }
+                // `blobs/sha256/<hex>` names its own digest; check it, and skip what we have.
+                let expected = match name.strip_prefix("blobs/") {
+                    Some(rest) => match rest.split_once('/') {
+                        Some((alg, hex)) => Some(format!("{alg}:{hex}").parse::<Digest>().map_err(|e| ent_err(e.to_string()))?),
+                        None => None,
+                    },
+                    None => None,
+                };
+                if let Some(d) = &expected {
+                    if store.blobs.exists(d) && size > SMALL {
+                        io::copy(&mut entry, &mut io::sink()).map_err(|e| ent_err(format!("read: {e}")))?;
+                        m.files.insert(name, d.clone());
+                        continue;
+                    }
+                }
+                let mut w = store.blobs.writer()?;
+                let mut keep = if size <= SMALL { Some(Vec::with_capacity(size as usize)) } else { None };
+                copy_tee(&mut entry, &mut w, keep.as_mut()).map_err(|e| ent_err(format!("read: {e}")))?;
+                let ing = w.commit(expected.as_ref()).map_err(|e| ent_err(e.to_string()))?;
+                if ing.created {
+                    session.created_blob(ing.digest.clone());
+                }
+                if let Some(b) = keep {
+                    m.small.insert(name.clone(), b.clone());
+                    m.small_blobs.insert(ing.digest.clone(), b);
+                }
+                m.files.insert(name, ing.digest);
+            }
+            _ => {}
+        }
+    }
+    if !any {
+        return Err(ArchiveError::invalid(archive, "empty archive: no manifest.json or index.json"));
+    }
+    let images = if m.small.contains_key("index.json") {
+        from_oci_index(store, archive, &m)?
+    } else if m.small.contains_key("manifest.json") {
+        from_docker_manifest(store, session, archive, &m)?
+    } else {
+        return Err(ArchiveError::invalid(archive, "not an image archive: no manifest.json or index.json"));
+    };
+    if images.is_empty() {
+        return Err(ArchiveError::invalid(archive, "the archive contains no image"));
+    }
+    Ok((images, req.unpack, req.now))
+}
+
+fn copy_tee(src: &mut impl Read, dst: &mut impl Write, mut keep: Option<&mut Vec<u8>>) -> io::Result<()> {
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        dst.write_all(&buf[..n])?;
+        if let Some(k) = keep.as_mut() {
+            k.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+fn parse_config(archive: &str, digest: &Digest, bytes: &[u8]) -> Result<ImageConfig, ArchiveError> {
+    ImageConfig::from_slice(bytes).map_err(|e| ArchiveError::invalid(archive, format!("image config {digest}: {e}")))
+}
+
+fn parse_tag(archive: &str, t: &str) -> Result<Reference, ArchiveError> {
+    Reference::parse_tagged(t).map_err(|e| ArchiveError::invalid(archive, format!("invalid tag {t:?}: {e}")))
+}
+
+/// Docker's `manifest.json` (any Docker version, podman and skopeo docker-archive).
+fn from_docker_manifest(store: &Store, session: &mut IngestSession, archive: &str, m: &Members) -> Result<Vec<NewImage>, ArchiveError> {
+    let entries: Vec<DockerManifestEntry> =
+        serde_json::from_slice(&m.small["manifest.json"]).map_err(|e| ArchiveError::invalid(archive, format!("manifest.json: {e}")))?;
+    let mut out = Vec::new();
+    for e in entries {
+        let missing = |what: &str, name: &str| ArchiveError::invalid(archive, format!("manifest.json names {what} {name:?}, which is not in the archive"));
+        let config_digest = m.blob(&e.config).ok_or_else(|| missing("config", &e.config))?.clone();
+        let config_bytes = m.bytes(&e.config).ok_or_else(|| missing("config", &e.config))?;
+        let config = parse_config(archive, &config_digest, config_bytes)?;
+        let mut layers = Vec::new();
+        for l in &e.layers {
+            let d = m.blob(l).ok_or_else(|| missing("layer", l))?.clone();
+            let mut head = [0u8; 8];
+            let n = store.blobs.open_blob(&d).and_then(|mut f| f.read(&mut head).map_err(|e| doca_store::BlobError::Io { op: "read", path: store.blobs.path(&d), source: e }))?;
+            layers.push(LayerBlob { digest: d, media_type: Compression::detect(&head[..n]).oci_layer_media_type().to_string() });
+        }
+        let manifest = oci_manifest_json(&config_digest, config_bytes.len() as u64, &layers, store)?;
+        let ing = store.blobs.put(&manifest, None)?;
+        if ing.created {
+            session.created_blob(ing.digest.clone());
+        }
+        let tags = e.repo_tags.unwrap_or_default().iter().map(|t| parse_tag(archive, t)).collect::<Result<_, _>>()?;
+        out.push(NewImage { config_digest, config, manifest_digest: ing.digest, layers, tags, repo_digests: Vec::new() });
+    }
+    Ok(out)
+}
+
+/// The OCI manifest doca records for an image that arrived without one.
+pub fn oci_manifest_json(config: &Digest, config_size: u64, layers: &[LayerBlob], store: &Store) -> Result<Vec<u8>, ArchiveError> {
+    let mut ls = Vec::new();
+    for l in layers {
+        let size = store.blobs.size(&l.digest)?;
+        ls.push(serde_json::json!({"mediaType": l.media_type, "digest": l.digest, "size": size}));
+    }
+    let v = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_MANIFEST,
+        "config": {"mediaType": media::OCI_CONFIG, "digest": config, "size": config_size},
+        "layers": ls,
+    });
+    Ok(serde_json::to_vec(&v).expect("json"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: Digest,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    #[serde(default)]
+    media_type: String,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+const MAX_DEPTH: usize = 4;
+
+/// OCI image layout (`index.json`), as Docker 25+, podman and skopeo write it. Docker 25+ also
+/// writes `manifest.json`: its RepoTags are merged in.
+fn from_oci_index(store: &Store, archive: &str, m: &Members) -> Result<Vec<NewImage>, ArchiveError> {
+    let index: Manifest = serde_json::from_slice(&m.small["index.json"]).map_err(|e| ArchiveError::invalid(archive, format!("index.json: {e}")))?;
+    let mut docker_tags: HashMap<Digest, Vec<String>> = HashMap::new();
+    if let Some(b) = m.small.get("manifest.json") {
+        if let Ok(entries) = serde_json::from_slice::<Vec<DockerManifestEntry>>(b) {
+            for e in entries {
+                if let Some(d) = m.blob(&e.config) {
+                    docker_tags.entry(d.clone()).or_default().extend(e.repo_tags.unwrap_or_default());
+                }
+            }
+        }
+    }
+    let mut by_config: HashMap<Digest, NewImage> = HashMap::new();
+    let mut order = Vec::new();
+    for desc in &index.manifests {
+        let tags = desc_tags(archive, desc)?;
+        let Some((manifest_digest, manifest)) = resolve_manifest(store, archive, m, &desc.digest, 0)? else { continue };
+        let cfg = manifest.config.as_ref().ok_or_else(|| ArchiveError::invalid(archive, format!("manifest {manifest_digest} has no config")))?;
+        let config_bytes = blob_bytes(store, archive, m, &cfg.digest, "config")?;
+        let config = parse_config(archive, &cfg.digest, &config_bytes)?;
+        let mut layers = Vec::new();
+        for l in &manifest.layers {
+            if !media::is_layer_media_type(&l.media_type) {
+                return Err(ArchiveError::invalid(archive, format!("manifest {manifest_digest}: unsupported layer media type {:?}", l.media_type)));
+            }
+            if !store.blobs.exists(&l.digest) {
+                return Err(ArchiveError::invalid(archive, format!("manifest {manifest_digest} names layer {}, which is not in the archive", l.digest)));
+            }
+            layers.push(LayerBlob { digest: l.digest.clone(), media_type: l.media_type.clone() });
+        }
+        let entry = by_config.entry(cfg.digest.clone()).or_insert_with(|| {
+            order.push(cfg.digest.clone());
+            NewImage { config_digest: cfg.digest.clone(), config, manifest_digest, layers, tags: Vec::new(), repo_digests: Vec::new() }
+        });
+        for t in tags {
+            if !entry.tags.contains(&t) {
+                entry.tags.push(t);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for d in order {
+        let mut img = by_config.remove(&d).expect("ordered");
+        for t in docker_tags.remove(&d).unwrap_or_default() {
+            let r = parse_tag(archive, &t)?;
+            if !img.tags.contains(&r) {
+                img.tags.push(r);
+            }
+        }
+        out.push(img);
+    }
+    Ok(out)
+}
+
+/// Tags named by an index entry: containerd's full name, else a ref.name that is a full
+/// reference (a bare tag such as "latest" names no repository, so docker loads it untagged).
+fn desc_tags(archive: &str, desc: &Descriptor) -> Result<Vec<Reference>, ArchiveError> {
+    if let Some(n) = desc.annotations.get("io.containerd.image.name") {
+        return Ok(vec![parse_tag(archive, n)?]);
+    }
+    match desc.annotations.get("org.opencontainers.image.ref.name") {
+        Some(n) if n.contains(['/', ':']) => Ok(Reference::parse_tagged(n).ok().into_iter().collect()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn blob_bytes(store: &Store, archive: &str, m: &Members, d: &Digest, what: &str) -> Result<Vec<u8>, ArchiveError> {
+    if let Some(b) = m.small_blobs.get(d) {
+        return Ok(b.clone());
+    }
+    if !store.blobs.exists(d) {
+        return Err(ArchiveError::invalid(archive, format!("{what} blob {d} is not in the archive")));
+    }
+    let size = store.blobs.size(d)?;
+    if size > SMALL {
+        return Err(ArchiveError::invalid(archive, format!("{what} blob {d} is {size} bytes, over the {SMALL}-byte limit")));
+    }
+    Ok(store.blobs.read(d)?)
+}
+
+/// Follows an index to the manifest for this host's platform (linux/amd64 first).
+fn resolve_manifest(store: &Store, archive: &str, m: &Members, d: &Digest, depth: usize) -> Result<Option<(Digest, Manifest)>, ArchiveError> {
+    if depth > MAX_DEPTH {
+        return Err(ArchiveError::invalid(archive, "image indexes nest too deep"));
+    }
+    let bytes = blob_bytes(store, archive, m, d, "manifest")?;
+    let man: Manifest = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::invalid(archive, format!("manifest {d}: {e}")))?;
+    let is_index = man.media_type == media::OCI_INDEX || man.media_type == media::DOCKER_LIST || (man.config.is_none() && !man.manifests.is_empty());
+    if !is_index {
+        return Ok(Some((d.clone(), man)));
+    }
+    let arch = host_arch();
+    let pick = man
+        .manifests
+        .iter()
+        .find(|c| c.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == arch))
+        .or_else(|| man.manifests.iter().find(|c| c.platform.is_none()));
+    match pick {
+        Some(c) if store.blobs.exists(&c.digest) || m.small_blobs.contains_key(&c.digest) => resolve_manifest(store, archive, m, &c.digest, depth + 1),
+        _ => Err(ArchiveError::invalid(archive, format!("index {d} has no manifest for linux/{arch} in the archive"))),
+    }
+}
+
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
