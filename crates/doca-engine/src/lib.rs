@@ -1,1 +1,41 @@
+//! doca's engine: one library behind both fronts (the CLI and, later, the Engine API server).
+//! Every operation takes a request struct and returns typed results; the fronts only render.
 
+pub mod error;
+pub mod images;
+pub mod system;
+
+pub use error::{EngineError, ErrorKind};
+
+use doca_store::Store;
+use std::path::PathBuf;
+
+pub const DEFAULT_ROOT: &str = "/var/lib/doca";
+pub const DEFAULT_RUN_ROOT: &str = "/run/doca";
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub root: PathBuf,
+    pub run_root: PathBuf,
+}
+
+pub struct Engine {
+    pub(crate) store: Store,
+    #[allow(dead_code)]
+    pub(crate) config: EngineConfig,
+}
+
+impl Engine {
+    pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let store = Store::open(&config.root)?;
+        Ok(Engine { store, config })
+    }
+
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+pub(crate) fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -12,6 +12,8 @@ pub struct GcReport {
     pub leftovers_removed: usize,
     /// Bytes freed on disk.
     pub reclaimed: u64,
+    /// Chain ids of the snapshots removed (docker prints them as deleted layers).
+    pub removed_snapshots: Vec<crate::Digest>,
 }
 
 impl Store {
@@ -67,7 +69,44 @@ impl Store {
             }
             Ok(())
         })?;
-        let _ = gone;
+        r.removed_snapshots = gone;
+        Ok(r)
+    }
+}
+
+impl Store {
+    /// Removes those of `blobs` and `snapshots` that no image references any more (after an
+    /// image was deleted): a targeted GC that does not list the whole store.
+    pub fn release(&mut self, blobs: &[crate::Digest], snapshots: &[crate::Digest]) -> Result<GcReport, StoreError> {
+        let _lock = self.lock(LockMode::Exclusive)?;
+        let (ref_blobs, ref_snaps) = self.db.read(|tx| Ok((tx.referenced_blobs()?, tx.referenced_snapshots()?)))?;
+        let mut r = GcReport::default();
+        for d in blobs {
+            if !ref_blobs.contains(d) {
+                if let Ok(size) = self.blobs.size(d) {
+                    self.blobs.remove(d)?;
+                    r.blobs_removed += 1;
+                    r.reclaimed += size;
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for c in snapshots {
+            if !ref_snaps.contains(c) && !gone.contains(c) {
+                let size = self.db.read(|tx| tx.snapshot(c))?.map(|s| s.size as u64).unwrap_or(0);
+                self.snapshots.remove(c)?;
+                r.snapshots_removed += 1;
+                r.reclaimed += size;
+                gone.push(c.clone());
+            }
+        }
+        self.db.write(|tx| {
+            for c in &gone {
+                tx.delete_snapshot_row(c)?;
+            }
+            Ok(())
+        })?;
+        r.removed_snapshots = gone;
         Ok(r)
     }
 }

@@ -1,0 +1,20 @@
+//! Image operations: one file per operation.
+
+mod archive;
+mod filter;
+mod history;
+mod inspect;
+mod list;
+mod prune;
+mod remove;
+mod resolve;
+mod tag;
+
+pub use archive::{ImportImage, LoadImages, SaveImages};
+pub use filter::ImageFilter;
+pub use history::HistoryEntry;
+pub use inspect::ImageInspect;
+pub use list::{ImageSummary, ListImages};
+pub use prune::{PruneImages, PruneReport};
+pub use remove::{RemoveEvent, RemoveImage};
+pub use resolve::Resolved;
