@@ -13,7 +13,8 @@ use doca_store::Store;
 use std::io::{self, Read};
 
 pub struct ImportRequest<'a> {
-    /// How messages name the source ("-" for stdin, as docker's "Imported from -").
+    /// How messages name the source (a path, or "-" for stdin). The history comment says
+    /// "Imported from -" either way, as docker's does (its CLI streams files as stdin).
     pub source: String,
     pub input: Box<dyn Read + 'a>,
     pub changes: Vec<String>,
@@ -65,7 +66,7 @@ fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc:
         session.created_blob(layer.digest.clone());
     }
     let created = rfc3339_nano(req.now);
-    let comment = req.message.clone().unwrap_or_else(|| format!("Imported from {}", req.source));
+    let comment = req.message.clone().unwrap_or_else(|| "Imported from -".to_string());
     let config = ImageConfig {
         created: Some(created.clone()),
         architecture: host_arch().to_string(),

@@ -1,0 +1,76 @@
+//! docker's formatter: `--format` templates (`table ...`, `json`, raw), header rows rendered
+//! from the same template, tab-aligned tables.
+
+use crate::Failure;
+use doca_template::{TabWriter, Template};
+use serde_json::{Map, Value};
+
+pub struct Format {
+    table: bool,
+    tmpl: Template,
+}
+
+impl Format {
+    /// `format` as the user gave it (or the command's default).
+    pub fn parse(format: &str) -> Result<Self, Failure> {
+        let (table, body) = match format.strip_prefix("table") {
+            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => (true, rest),
+            _ => (false, format),
+        };
+        let body = if body.trim() == "json" && !table { "{{json .}}" } else { body };
+        // docker's preFormat: trim spaces, then the two escapes users type in shells.
+        let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+        let tmpl = Template::parse(&body).map_err(|e| Failure::new(1, e.to_string()))?;
+        Ok(Format { table, tmpl })
+    }
+
+    /// Renders rows, with the header (the template over `headers`) first for tables.
+    pub fn render(&self, headers: &Value, rows: &[Value]) -> Result<String, Failure> {
+        let mut body = String::new();
+        if self.table {
+            body.push_str(&self.tmpl.render(headers).map_err(|e| Failure::new(1, e.to_string()))?);
+            body.push('\n');
+        }
+        for r in rows {
+            body.push_str(&self.tmpl.render(r).map_err(|e| Failure::new(1, e.to_string()))?);
+            body.push('\n');
+        }
+        if self.table {
+            let mut tw = TabWriter::default();
+            tw.write(&body);
+            Ok(tw.finish())
+        } else {
+            Ok(body)
+        }
+    }
+}
+
+/// An object with its keys in sorted order, as Go marshals the map docker's contexts build.
+pub fn row(pairs: Vec<(&str, Value)>) -> Value {
+    let mut pairs = pairs;
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
+}
+
+/// Prints JSON as `docker inspect` does: an array indented with four spaces.
+pub fn pretty_json(v: &impl serde::Serialize) -> String {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    v.serialize(&mut ser).expect("json");
+    String::from_utf8(buf).expect("utf8")
+}
+
+pub fn print(s: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`doca images | head -1`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::new(0, "")),
+        Err(e) => Err(e.into()),
+    }
+}
