@@ -1,1 +1,285 @@
+//! Dev-only helpers for doca's tests: temp store roots, the `doca` binary, the busybox fixture,
+//! and a builder for layers and archives, hostile ones included.
 
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// Skips a test (with a note on stderr) unless running as root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+/// Skips a test when a peer tool is missing, except in CI (`CI=true`), where it fails: CI
+/// installs every peer, so a missing one is a broken set-up, not a reason to pass.
+#[macro_export]
+macro_rules! require_tool {
+    ($t:expr) => {
+        if !$crate::have_tool($t) {
+            if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+                panic!("{} is required in CI", $t);
+            }
+            eprintln!("skipped: {} not installed", $t);
+            return;
+        }
+    };
+}
+
+pub fn is_root() -> bool {
+    // SAFETY-free: read the effective uid from /proc to avoid a libc dependency.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+pub fn have_tool(t: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {t}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// A store root (and run root) of the test's own, removed at drop.
+pub struct TempRoot {
+    pub dir: tempfile::TempDir,
+    pub bin: PathBuf,
+}
+
+impl TempRoot {
+    pub fn new(bin: &str) -> Self {
+        let base = std::env::var_os("DOCA_TEST_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        TempRoot { dir: tempfile::Builder::new().prefix("doca-test-").tempdir_in(base).expect("tempdir"), bin: PathBuf::from(bin) }
+    }
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.env("DOCA_ROOT", self.root()).env("DOCA_RUN_ROOT", self.dir.path().join("run")).env_remove("DOCA_MAX_LAYER_SIZE");
+        c
+    }
+    /// Runs doca with `args`, stdin closed.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().expect("spawn doca")
+    }
+    /// Runs doca and asserts success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "doca {args:?} failed ({:?}):\nstdout: {}\nstderr: {}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf8")
+    }
+    /// Runs doca, asserts it fails with `code`, returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(code), "doca {args:?}:\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stderr).expect("utf8")
+    }
+    /// Every file under the store root (path, type, mode, size, content hash), sorted: equal
+    /// fingerprints mean a byte-for-byte equal store. SQLite's -wal/-shm files are transient
+    /// (gone when the last connection closes) and left out.
+    pub fn fingerprint(&self) -> Vec<String> {
+        fingerprint(&self.root())
+    }
+    /// Imports the busybox fixture as `tag`.
+    pub fn busybox(&self, tag: &str) -> String {
+        self.ok(&["import", "-c", "CMD [\"sh\"]", busybox_tar().to_str().expect("utf8"), tag]).trim().to_string()
+    }
+}
+
+pub fn fingerprint(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
+        let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+        if rel.ends_with("-wal") || rel.ends_with("-shm") || rel == "store.lock" {
+            continue;
+        }
+        let content = if m.is_file() { sha256_hex(&std::fs::read(&p).unwrap_or_default()) } else { String::new() };
+        out.push(format!("{rel} {:o} {} {content}", m.mode(), if m.is_dir() { 0 } else { m.len() }));
+        if m.is_dir() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The busybox rootfs tarball from Debian's busybox-static, built once per test process by
+/// scripts/mkbusybox.sh.
+pub fn busybox_tar() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("doca-fixture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        let out = dir.join("busybox.tar");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkbusybox.sh");
+        let st = Command::new("sh").arg(&script).arg(&out).status().expect("run mkbusybox.sh");
+        assert!(st.success(), "mkbusybox.sh failed (is busybox-static installed?)");
+        out
+    })
+}
+
+/// Builds layer tarballs entry by entry, including entries no well-behaved tool writes.
+pub struct Layer {
+    b: tar::Builder<Vec<u8>>,
+}
+
+impl Default for Layer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(1_700_000_000);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+impl Layer {
+    pub fn new() -> Self {
+        Layer { b: tar::Builder::new(Vec::new()) }
+    }
+    /// A header whose name bytes are written as given: no validation (for hostile entries).
+    fn raw(&mut self, mut h: tar::Header, name: &str, link: Option<&str>, data: &[u8]) -> &mut Self {
+        {
+            let n = &mut h.as_old_mut().name;
+            n.fill(0);
+            n[..name.len()].copy_from_slice(name.as_bytes());
+        }
+        if let Some(l) = link {
+            let n = &mut h.as_old_mut().linkname;
+            n.fill(0);
+            n[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_cksum();
+        self.b.append(&h, data).expect("append");
+        self
+    }
+    pub fn dir(&mut self, name: &str, mode: u32) -> &mut Self {
+        self.raw(header(tar::EntryType::Directory, mode, 0), name, None, &[])
+    }
+    pub fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        self.file_with(name, data, 0o644, 0, 0)
+    }
+    pub fn file_with(&mut self, name: &str, data: &[u8], mode: u32, uid: u64, gid: u64) -> &mut Self {
+        let mut h = header(tar::EntryType::Regular, mode, data.len() as u64);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        self.raw(h, name, None, data)
+    }
+    pub fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.raw(header(tar::EntryType::Symlink, 0o777, 0), name, Some(target), &[])
+    }
+    pub fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.raw(header(tar::EntryType::Link, 0o644, 0), name, Some(target), &[])
+    }
+    pub fn node(&mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32, mode: u32) -> &mut Self {
+        let mut h = header(kind, mode, 0);
+        h.set_device_major(major).expect("major");
+        h.set_device_minor(minor).expect("minor");
+        self.raw(h, name, None, &[])
+    }
+    /// A file with PAX records (long names, xattrs, sub-second mtimes).
+    pub fn pax_file(&mut self, name: &str, data: &[u8], records: &[(&str, &[u8])]) -> &mut Self {
+        let mut pax = Vec::new();
+        let mut recs: Vec<(&str, &[u8])> = records.to_vec();
+        recs.push(("path", name.as_bytes()));
+        for (k, v) in recs {
+            // "%d %s=%s\n" where the length counts itself.
+            let body = format!(" {k}=").into_bytes().into_iter().chain(v.iter().copied()).chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
+            let mut len = body.len() + 1;
+            while format!("{len}").len() + body.len() != len {
+                len += 1;
+            }
+            pax.extend(format!("{len}").into_bytes());
+            pax.extend(body);
+        }
+        self.raw(header(tar::EntryType::XHeader, 0o644, pax.len() as u64), "PaxHeaders/x", None, &pax);
+        let short: String = name.chars().rev().take(90).collect::<Vec<_>>().into_iter().rev().collect();
+        self.raw(header(tar::EntryType::Regular, 0o644, data.len() as u64), &short, None, data)
+    }
+    /// A file whose long name goes in a GNU `././@LongLink` entry.
+    pub fn gnu_long_file(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        let mut n = name.as_bytes().to_vec();
+        n.push(0);
+        self.raw(header(tar::EntryType::GNULongName, 0o644, n.len() as u64), "././@LongLink", None, &n);
+        self.raw(header(tar::EntryType::Regular, 0o644, data.len() as u64), &name[..90], None, data)
+    }
+    pub fn finish(&mut self) -> Vec<u8> {
+        let b = std::mem::replace(&mut self.b, tar::Builder::new(Vec::new()));
+        b.into_inner().expect("finish tar")
+    }
+}
+
+/// One image for `docker_archive`.
+pub struct ArchiveImage {
+    pub layers: Vec<Vec<u8>>,
+    pub tags: Vec<String>,
+    /// Extra config fields (merged into the top level).
+    pub created: String,
+}
+
+/// Writes a docker-archive in the pre-25 layout (`<id>/layer.tar`, `<config>.json`,
+/// `manifest.json`), as `docker save` 20.10 does. Returns the config digests.
+pub fn docker_archive(images: &[ArchiveImage]) -> (Vec<u8>, Vec<String>) {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut manifest = Vec::new();
+    let mut configs = Vec::new();
+    let mut written = std::collections::HashSet::new();
+    for img in images {
+        let diff_ids: Vec<String> = img.layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect();
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": img.created,
+            "config": {"Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": img.layers.iter().map(|_| serde_json::json!({"created": img.created, "created_by": "test"})).collect::<Vec<_>>(),
+        });
+        let cbytes = serde_json::to_vec(&config).expect("json");
+        let chex = sha256_hex(&cbytes);
+        let mut layer_paths = Vec::new();
+        for l in &img.layers {
+            let id = sha256_hex(l);
+            let path = format!("{id}/layer.tar");
+            if written.insert(id.clone()) {
+                let mut h = header(tar::EntryType::Regular, 0o644, l.len() as u64);
+                b.append_data(&mut h, &path, &l[..]).expect("append");
+            }
+            layer_paths.push(path);
+        }
+        let mut h = header(tar::EntryType::Regular, 0o644, cbytes.len() as u64);
+        b.append_data(&mut h, format!("{chex}.json"), &cbytes[..]).expect("append");
+        manifest.push(serde_json::json!({"Config": format!("{chex}.json"), "RepoTags": img.tags, "Layers": layer_paths}));
+        configs.push(format!("sha256:{chex}"));
+    }
+    let m = serde_json::to_vec(&manifest).expect("json");
+    let mut h = header(tar::EntryType::Regular, 0o644, m.len() as u64);
+    b.append_data(&mut h, "manifest.json", &m[..]).expect("append");
+    (b.into_inner().expect("tar"), configs)
+}
+
+/// A single-image archive of one layer, tagged `tag`.
+pub fn one_layer_archive(layer: Vec<u8>, tag: &str) -> Vec<u8> {
+    docker_archive(&[ArchiveImage { layers: vec![layer], tags: vec![tag.to_string()], created: "2024-01-01T00:00:00Z".into() }]).0
+}

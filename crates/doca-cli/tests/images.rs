@@ -1,0 +1,202 @@
+//! Image commands against a real store, as root: output and semantics as docker's.
+
+use doca_testkit::{docker_archive, require_root, ArchiveImage, Layer, TempRoot};
+
+fn root() -> TempRoot {
+    TempRoot::new(env!("CARGO_BIN_EXE_doca"))
+}
+
+#[test]
+fn import_then_list_inspect_history() {
+    require_root!();
+    let t = root();
+    let id = t.busybox("busybox:latest");
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    let out = t.ok(&["images"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]);
+    assert!(lines[1].starts_with("busybox      latest    ") && lines[1].contains(&id[7..19]), "{out}");
+    assert_eq!(t.ok(&["images", "-q"]).trim(), &id[7..19]);
+    assert_eq!(t.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), "busybox:latest\n");
+    assert_eq!(t.ok(&["image", "ls", "--format", "table {{.Repository}}\\t{{.Tag}}"]), "REPOSITORY   TAG\nbusybox      latest\n");
+    let j: serde_json::Value = serde_json::from_str(t.ok(&["images", "--format", "{{json .}}"]).trim()).unwrap();
+    assert_eq!(j["Repository"], "busybox");
+    assert_eq!(j["Digest"], "<none>");
+
+    let ins: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", "busybox"])).unwrap();
+    let i = &ins[0];
+    assert_eq!(i["Id"], id.as_str());
+    assert_eq!(i["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert_eq!(i["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(i["Os"], "linux");
+    assert_eq!(i["RootFS"]["Type"], "layers");
+    assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    assert!(i["Size"].as_i64().unwrap() > 500_000);
+    assert_eq!(i["Comment"], "Imported from -");
+    assert_eq!(t.ok(&["inspect", "--format", "{{.Os}}/{{.Architecture}} {{index .Config.Cmd 0}}", "busybox"]), "linux/amd64 sh\n");
+
+    let h = t.ok(&["history", "busybox"]);
+    assert!(h.starts_with("IMAGE          CREATED"), "{h}");
+    assert!(h.contains("Imported from -"), "{h}");
+    assert_eq!(t.ok(&["history", "-q", "busybox"]).trim(), &id[7..19]);
+}
+
+#[test]
+fn import_applies_changes_and_rejects_bad_ones() {
+    require_root!();
+    let t = root();
+    let bb = doca_testkit::busybox_tar().to_str().unwrap();
+    t.ok(&["import", "-c", "ENV A=1 B=\"two words\"", "-c", "WORKDIR /srv", "-c", "EXPOSE 80", "-c", "VOLUME /data", "-c", "USER nobody", "-c", "LABEL k=v", "-c", "ENTRYPOINT [\"/bin/sh\"]", "-m", "hello", bb, "chg:1"]);
+    let c: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "--format", "{{json .Config}}", "chg:1"])).unwrap();
+    assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"80/tcp": {}}));
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(c["User"], "nobody");
+    assert_eq!(c["Labels"], serde_json::json!({"k": "v"}));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh"]));
+    assert_eq!(t.ok(&["inspect", "--format", "{{.Comment}}", "chg:1"]), "hello\n");
+
+    let before = t.fingerprint();
+    let err = t.fails(&["import", "-c", "RUN true", bb, "bad:1"], 125);
+    assert!(err.contains("run is not a valid change command"), "{err}");
+    assert_eq!(before, t.fingerprint(), "a refused import changed the store");
+    // stdin
+    let out = t.cmd().args(["import", "-", "fromstdin:1"]).stdin(std::fs::File::open(bb).unwrap()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    t.ok(&["inspect", "fromstdin:1"]);
+}
+
+#[test]
+fn import_reads_compressed_tarballs() {
+    require_root!();
+    let t = root();
+    let bb = doca_testkit::busybox_tar();
+    let plain = t.busybox("plain:1");
+    for (tool, ext) in [("gzip", "gz"), ("zstd", "zst"), ("xz", "xz")] {
+        doca_testkit::require_tool!(tool);
+        let out = t.path(&format!("bb.tar.{ext}"));
+        let st = std::process::Command::new(tool).arg("-c").arg(bb).stdout(std::fs::File::create(&out).unwrap()).status().unwrap();
+        assert!(st.success());
+        t.ok(&["import", "-c", "CMD [\"sh\"]", out.to_str().unwrap(), &format!("{ext}:1")]);
+        // Same content, so the same layer (DiffID) as the plain import.
+        let layers = |r: &str| t.ok(&["inspect", "--format", "{{json .RootFS.Layers}}", r]);
+        assert_eq!(layers(&format!("{ext}:1")), layers("plain:1"), "{tool}");
+    }
+    let _ = plain;
+}
+
+#[test]
+fn tag_and_rmi_follow_docker() {
+    require_root!();
+    let t = root();
+    let id = t.busybox("busybox");
+    let short = &id[7..19];
+    t.ok(&["tag", "busybox", "busybox:two"]);
+    t.ok(&["tag", short, "other/repo:x"]);
+    // A tag of several: untag only.
+    assert_eq!(t.ok(&["rmi", "busybox:two"]), "Untagged: busybox:two\n");
+    // By id with tags in several repositories: refused without -f, with docker's message.
+    let err = t.fails(&["rmi", short], 1);
+    assert!(err.contains(&format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")), "{err}");
+    assert_eq!(t.ok(&["rmi", "other/repo:x"]), "Untagged: other/repo:x\n");
+    // Last tag: untag and delete, with the layer.
+    let out = t.ok(&["rmi", "busybox"]);
+    assert!(out.starts_with(&format!("Untagged: busybox:latest\nDeleted: {id}\nDeleted: sha256:")), "{out}");
+    assert_eq!(t.ok(&["images", "-q"]), "");
+    let blobs = std::fs::read_dir(t.root().join("blobs/sha256")).unwrap().count();
+    let snaps = std::fs::read_dir(t.root().join("snapshots")).unwrap().count();
+    assert_eq!((blobs, snaps), (0, 0), "rmi left content behind");
+
+    let id = t.busybox("a:1");
+    t.ok(&["tag", "a:1", "b:1"]);
+    let out = t.ok(&["rmi", "-f", &id[7..19]]);
+    assert!(out.contains("Untagged: a:1") && out.contains("Untagged: b:1") && out.contains(&format!("Deleted: {id}")), "{out}");
+}
+
+#[test]
+fn bad_names_get_dockers_messages() {
+    require_root!();
+    let t = root();
+    t.busybox("busybox");
+    let err = t.fails(&["tag", "busybox", "UPPER:bad"], 1);
+    assert!(err.contains(r#"Error parsing reference: "UPPER:bad" is not a valid repository/tag: invalid reference format: repository name (library/UPPER) must be lowercase"#), "{err}");
+    let err = t.fails(&["tag", "nosuch", "x:1"], 1);
+    assert!(err.contains("No such image: nosuch"), "{err}");
+    let err = t.fails(&["rmi", "nosuch"], 1);
+    assert!(err.contains("No such image: nosuch"), "{err}");
+    let err = t.fails(&["image", "inspect", "nosuch"], 1);
+    assert!(err.contains("Error: No such image: nosuch"), "{err}");
+    let err = t.fails(&["images", "--filter", "bogus=1"], 1);
+    assert!(err.contains("invalid filter 'bogus'"), "{err}");
+    let err = t.fails(&["images", "--bogus"], 125);
+    assert!(err.contains("--bogus"), "{err}");
+    // Ambiguous short ids: import two different images until their ids share a first digit.
+    let mut ids = vec![t.ok(&["images", "-q", "--no-trunc"]).trim().to_string()];
+    for i in 0..40 {
+        let layer = Layer::new().file("f", format!("{i}").as_bytes()).finish();
+        let p = t.path("l.tar");
+        std::fs::write(&p, layer).unwrap();
+        ids.push(t.ok(&["import", p.to_str().unwrap()]).trim().to_string());
+        let firsts: Vec<char> = ids.iter().map(|i| i.chars().nth(7).unwrap()).collect();
+        if let Some(c) = firsts.iter().find(|c| firsts.iter().filter(|d| d == c).count() > 1) {
+            let err = t.fails(&["image", "inspect", &c.to_string()], 1);
+            assert!(err.contains(&format!("multiple IDs found with provided prefix: {c}")), "{err}");
+            return;
+        }
+    }
+    panic!("no two of 41 image ids shared a first hex digit");
+}
+
+#[test]
+fn filters_digests_and_dangling() {
+    require_root!();
+    let t = root();
+    let l1 = Layer::new().file("a", b"1").finish();
+    let l2 = Layer::new().file("b", b"2").finish();
+    let (arch, _) = docker_archive(&[
+        ArchiveImage { layers: vec![l1.clone()], tags: vec!["old:1".into()], created: "2020-01-01T00:00:00Z".into() },
+        ArchiveImage { layers: vec![l1, l2], tags: vec!["new:1".into(), "new:2".into()], created: "2024-01-01T00:00:00Z".into() },
+    ]);
+    let p = t.path("a.tar");
+    std::fs::write(&p, arch).unwrap();
+    let out = t.ok(&["load", "-i", p.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: old:1\nLoaded image: new:1\nLoaded image: new:2\n");
+    let names = |args: &[&str]| {
+        let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        a.extend_from_slice(args);
+        t.ok(&a).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&[]), ["new:1", "new:2", "old:1"]);
+    assert_eq!(names(&["--filter", "reference=new:2"]), ["new:2"]);
+    assert_eq!(names(&["--filter", "reference=n*"]), ["new:1", "new:2"]);
+    assert_eq!(names(&["new"]), ["new:1", "new:2"]);
+    assert_eq!(names(&["--filter", "before=new:1"]), ["old:1"]);
+    assert_eq!(names(&["--filter", "since=old:1"]), ["new:1", "new:2"]);
+    assert_eq!(names(&["--filter", "dangling=true"]), Vec::<String>::new());
+    // Moving old:1's only tag makes it dangling: <none>:<none>, and prune removes it.
+    let out = t.ok(&["tag", "new:1", "old:1"]);
+    assert_eq!(out, "");
+    assert_eq!(names(&["--filter", "dangling=true"]), ["<none>:<none>"]);
+    let out = t.ok(&["image", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Images:\ndeleted: sha256:"), "{out}");
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    assert_eq!(names(&["--filter", "dangling=true"]), Vec::<String>::new());
+    let out = t.ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: new:1") && out.contains("deleted: sha256:"), "{out}");
+    assert_eq!(t.ok(&["images", "-q"]), "");
+    assert!(t.ok(&["image", "prune", "-f"]).ends_with("Total reclaimed space: 0B\n"));
+}
+
+#[test]
+fn system_df_counts_what_is_on_disk() {
+    require_root!();
+    let t = root();
+    let empty = t.ok(&["system", "df"]);
+    assert!(empty.starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages          0         0         0B        0B\n"), "{empty}");
+    t.busybox("busybox");
+    let out = t.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Size}}"]);
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("Images 1 ") && first.ends_with("MB"), "{out}");
+}
