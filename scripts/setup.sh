@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what doca's build, tests and benchmarks need on Debian 12, as root. Idempotent.
+set -eu
+if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root" >&2; exit 1; fi
+export DEBIAN_FRONTEND=noninteractive
+# busybox-static: the fixture image; skopeo, podman: peers the tests exchange archives with;
+# attr: getfattr for the xattr checks; gzip/zstd/xz: compressed inputs; uidmap: podman.
+PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates"
+missing=""
+for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $missing >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup.sh: cargo not found: doca needs Rust 1.85 or newer (rustup); Debian 12's cargo is too old" >&2
+  exit 1
+fi
