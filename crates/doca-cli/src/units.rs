@@ -73,15 +73,9 @@ pub fn since(created_unix: i64, now: i64) -> String {
 /// Go's `time.Unix(t, 0).String()` in UTC: "2023-11-14 22:13:20 +0000 UTC".
 pub fn go_time(unix: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
+        Ok(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+        }
         Err(_) => String::new(),
     }
 }

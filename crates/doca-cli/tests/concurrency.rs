@@ -14,7 +14,11 @@ fn eight_parallel_loops_of_load_tag_rmi_images() {
     let mut archives = Vec::new();
     for w in 0..WORKERS {
         let own = Layer::new().file(&format!("w{w}"), format!("{w}").as_bytes()).finish();
-        let (bytes, ids) = docker_archive(&[ArchiveImage { layers: vec![base.clone(), own], tags: vec![format!("w{w}:loaded")], created: "2024-01-01T00:00:00Z".into() }]);
+        let (bytes, ids) = docker_archive(&[ArchiveImage {
+            layers: vec![base.clone(), own],
+            tags: vec![format!("w{w}:loaded")],
+            created: "2024-01-01T00:00:00Z".into(),
+        }]);
         let p = t.path(&format!("w{w}.tar"));
         std::fs::write(&p, bytes).unwrap();
         archives.push((p, ids[0].clone()));
@@ -29,7 +33,10 @@ fn eight_parallel_loops_of_load_tag_rmi_images() {
                     t.ok(&["load", "-q", "-i", p.to_str().unwrap()]);
                     t.ok(&["tag", &format!("w{w}:loaded"), &format!("w{w}:r{r}")]);
                     let listed = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-                    assert!(listed.lines().any(|l| l == format!("w{w}:r{r}")), "worker {w} round {r}: own tag missing from images:\n{listed}");
+                    assert!(
+                        listed.lines().any(|l| l == format!("w{w}:r{r}")),
+                        "worker {w} round {r}: own tag missing from images:\n{listed}"
+                    );
                     t.ok(&["rmi", &format!("w{w}:r{r}")]);
                     if r + 1 < ROUNDS {
                         let out = t.ok(&["rmi", &format!("w{w}:loaded")]);

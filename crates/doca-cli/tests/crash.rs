@@ -27,9 +27,10 @@ fn consistent(t: &TempRoot, what: &str) {
 fn killed_load_rmi_prune_leave_a_consistent_store() {
     require_root!();
     let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
-    let seed = std::env::var("DOCA_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
+    let seed = std::env::var("DOCA_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
     eprintln!("crash test seed: {seed} (DOCA_CRASH_SEED={seed} reproduces the kill times)");
     let mut rng = Rng(seed);
     // Several layers of many files, so that a kill lands inside ingest, unpack, commit or release.

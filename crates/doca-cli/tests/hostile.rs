@@ -15,7 +15,13 @@ fn refused(bytes: &[u8], extra_env: &[(&str, &str)]) -> String {
     let before = t.fingerprint();
     let p = t.path("hostile.tar");
     std::fs::write(&p, bytes).unwrap();
-    let out = t.cmd().args(["load", "-i", p.to_str().unwrap()]).envs(extra_env.iter().copied()).stdin(std::process::Stdio::null()).output().unwrap();
+    let out = t
+        .cmd()
+        .args(["load", "-i", p.to_str().unwrap()])
+        .envs(extra_env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(125), "stderr: {err}");
     assert!(err.contains(p.to_str().unwrap()), "error does not name the archive: {err}");

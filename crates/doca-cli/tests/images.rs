@@ -47,7 +47,27 @@ fn import_applies_changes_and_rejects_bad_ones() {
     require_root!();
     let t = root();
     let bb = doca_testkit::busybox_tar().to_str().unwrap();
-    t.ok(&["import", "-c", "ENV A=1 B=\"two words\"", "-c", "WORKDIR /srv", "-c", "EXPOSE 80", "-c", "VOLUME /data", "-c", "USER nobody", "-c", "LABEL k=v", "-c", "ENTRYPOINT [\"/bin/sh\"]", "-m", "hello", bb, "chg:1"]);
+    t.ok(&[
+        "import",
+        "-c",
+        "ENV A=1 B=\"two words\"",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "EXPOSE 80",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "USER nobody",
+        "-c",
+        "LABEL k=v",
+        "-c",
+        "ENTRYPOINT [\"/bin/sh\"]",
+        "-m",
+        "hello",
+        bb,
+        "chg:1",
+    ]);
     let c: serde_json::Value = serde_json::from_str(&t.ok(&["inspect", "--format", "{{json .Config}}", "chg:1"])).unwrap();
     assert_eq!(c["Env"], serde_json::json!(["A=1", "B=two words"]));
     assert_eq!(c["WorkingDir"], "/srv");
@@ -99,7 +119,10 @@ fn tag_and_rmi_follow_docker() {
     assert_eq!(t.ok(&["rmi", "busybox:two"]), "Untagged: busybox:two\n");
     // By id with tags in several repositories: refused without -f, with docker's message.
     let err = t.fails(&["rmi", short], 1);
-    assert!(err.contains(&format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")), "{err}");
+    assert!(
+        err.contains(&format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")),
+        "{err}"
+    );
     assert_eq!(t.ok(&["rmi", "other/repo:x"]), "Untagged: other/repo:x\n");
     // Last tag: untag and delete, with the layer.
     let out = t.ok(&["rmi", "busybox"]);
@@ -194,7 +217,10 @@ fn system_df_counts_what_is_on_disk() {
     require_root!();
     let t = root();
     let empty = t.ok(&["system", "df"]);
-    assert!(empty.starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages          0         0         0B        0B\n"), "{empty}");
+    assert!(
+        empty.starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages          0         0         0B        0B\n"),
+        "{empty}"
+    );
     t.busybox("busybox");
     let out = t.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Size}}"]);
     let first = out.lines().next().unwrap();

@@ -42,7 +42,10 @@ fn skopeo_reads_doca_save_output() {
     // And copies it into an OCI layout directory (skopeo gzips the layers on the way; the
     // uncompressed content, the DiffIDs, stays the same).
     let dir = t.path("oci");
-    run(Command::new("skopeo").args(["copy", "--quiet"]).arg(format!("docker-archive:{}", arch.display())).arg(format!("oci:{}:t", dir.display())));
+    run(Command::new("skopeo")
+        .args(["copy", "--quiet"])
+        .arg(format!("docker-archive:{}", arch.display()))
+        .arg(format!("oci:{}:t", dir.display())));
     let copied = json(&run(Command::new("skopeo").args(["inspect", "--config"]).arg(format!("oci:{}:t", dir.display()))));
     assert_eq!(copied["rootfs"]["diff_ids"], layers, "skopeo's OCI copy has other content");
     // The OCI side of the archive names the same config doca stores.
@@ -61,8 +64,14 @@ fn doca_loads_skopeo_archives() {
     t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
     let dk = t.path("sk-docker.tar");
     let oc = t.path("sk-oci.tar");
-    run(Command::new("skopeo").args(["copy", "--quiet"]).arg(format!("docker-archive:{}", arch.display())).arg(format!("docker-archive:{}:sk/img:v1", dk.display())));
-    run(Command::new("skopeo").args(["copy", "--quiet"]).arg(format!("docker-archive:{}", arch.display())).arg(format!("oci-archive:{}:sko/img:v2", oc.display())));
+    run(Command::new("skopeo")
+        .args(["copy", "--quiet"])
+        .arg(format!("docker-archive:{}", arch.display()))
+        .arg(format!("docker-archive:{}:sk/img:v1", dk.display())));
+    run(Command::new("skopeo")
+        .args(["copy", "--quiet"])
+        .arg(format!("docker-archive:{}", arch.display()))
+        .arg(format!("oci-archive:{}:sko/img:v2", oc.display())));
     let fresh = root();
     assert_eq!(fresh.ok(&["load", "-i", dk.to_str().unwrap()]), "Loaded image: sk/img:v1\n");
     assert_eq!(identity(&fresh, "sk/img:v1"), (id.clone(), layers.clone()), "docker-archive from skopeo: other config or layers");

@@ -52,7 +52,15 @@ fn whiteouts_links_devices_modes_xattrs_times_names_sparse() {
         .dir("opaque/", 0o755)
         .file("opaque/.wh..wh..opq", b"")
         .file("opaque/kept", b"k")
-        .pax_file(&long, b"long", &[("SCHILY.xattr.user.note", b"hi"), ("SCHILY.xattr.security.capability", &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), ("mtime", b"1600000000.25")])
+        .pax_file(
+            &long,
+            b"long",
+            &[
+                ("SCHILY.xattr.user.note", b"hi"),
+                ("SCHILY.xattr.security.capability", &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                ("mtime", b"1600000000.25"),
+            ],
+        )
         .gnu_long_file(&gnu_long, b"gnu")
         .file("sparse", &sparse)
         .finish();

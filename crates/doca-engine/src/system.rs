@@ -15,7 +15,7 @@ pub struct DiskUsage {
 impl Engine {
     pub fn disk_usage(&mut self) -> Result<DiskUsage, EngineError> {
         let (images, snaps) = self.store.db.read(|tx| Ok((tx.images()?.len(), tx.snapshots()?)))?;
-        let (blobs, _) = self.store.blobs.list()?;
+        let blobs = self.store.blobs.list()?.blobs;
         let size = blobs.iter().map(|(_, s)| *s).sum::<u64>() + snaps.iter().map(|s| s.size as u64).sum::<u64>();
         // No container uses an image yet (containers come with the runtime): all is reclaimable.
         Ok(DiskUsage { images, images_active: 0, images_size: size, images_reclaimable: size })

@@ -48,16 +48,6 @@ pub fn resolve_link(link: &str, target: &str) -> String {
     clean_member(&format!("{dir}/{target}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn member_names() {
-        assert_eq!(clean_member("./blobs//sha256/ab"), "blobs/sha256/ab");
-        assert_eq!(resolve_link("abc/layer.tar", "../def/layer.tar"), "def/layer.tar");
-    }
-}
-
 impl From<doca_store::DbError> for ArchiveError {
     fn from(e: doca_store::DbError) -> Self {
         ArchiveError::Store(e.into())
@@ -66,5 +56,15 @@ impl From<doca_store::DbError> for ArchiveError {
 impl From<doca_store::BlobError> for ArchiveError {
     fn from(e: doca_store::BlobError) -> Self {
         ArchiveError::Store(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn member_names() {
+        assert_eq!(clean_member("./blobs//sha256/ab"), "blobs/sha256/ab");
+        assert_eq!(resolve_link("abc/layer.tar", "../def/layer.tar"), "def/layer.tar");
     }
 }

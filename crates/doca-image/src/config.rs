@@ -110,15 +110,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 /// RFC 3339 with nanoseconds, as Go's time.RFC3339Nano marshals (trailing zeros trimmed).
 pub fn rfc3339_nano(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let base = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let base = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second());
     let n = t.nanosecond();
     if n == 0 {
         format!("{base}Z")

@@ -36,7 +36,9 @@ pub fn import(store: &mut Store, req: ImportRequest) -> Result<Committed, Archiv
     let r = import_in(store, &mut session, req, cc);
     match r {
         Ok((img, sizes, now)) => {
-            let mut out = session.commit(store, std::slice::from_ref(&img), &sizes, now).map_err(|source| ArchiveError::Ingest { archive, source })?;
+            let mut out = session
+                .commit(store, std::slice::from_ref(&img), &sizes, now)
+                .map_err(|source| ArchiveError::Ingest { archive, source })?;
             Ok(out.remove(0))
         }
         Err(e) => {
@@ -56,7 +58,10 @@ fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc:
     let limit = req.unpack.max_bytes;
     let n = io::copy(&mut (&mut plain).take(limit + 1), &mut w).map_err(io_err)?;
     if n > limit {
-        return Err(ArchiveError::invalid(archive, format!("larger than the limit of {limit} bytes uncompressed (DOCA_MAX_LAYER_SIZE); refusing a possible tar bomb")));
+        return Err(ArchiveError::invalid(
+            archive,
+            format!("larger than the limit of {limit} bytes uncompressed (DOCA_MAX_LAYER_SIZE); refusing a possible tar bomb"),
+        ));
     }
     if n == 0 {
         return Err(ArchiveError::invalid(archive, "empty input: expected a tar archive"));
@@ -88,7 +93,16 @@ fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc:
     if man.created {
         session.created_blob(man.digest.clone());
     }
-    let img = NewImage { config_digest: cfg.digest, config, manifest_digest: man.digest, layers, tags: req.tag.into_iter().collect(), repo_digests: Vec::new() };
-    let sizes = session.unpack(store, std::slice::from_ref(&img), req.unpack).map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
+    let img = NewImage {
+        config_digest: cfg.digest,
+        config,
+        manifest_digest: man.digest,
+        layers,
+        tags: req.tag.into_iter().collect(),
+        repo_digests: Vec::new(),
+    };
+    let sizes = session
+        .unpack(store, std::slice::from_ref(&img), req.unpack)
+        .map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
     Ok((img, sizes, req.now.unix_timestamp()))
 }

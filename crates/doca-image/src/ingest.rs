@@ -7,7 +7,7 @@
 use crate::config::ImageConfig;
 use crate::reference::Reference;
 use crate::unpack::{unpack_layer, UnpackError, UnpackOptions};
-use doca_store::{chain_ids, Digest, ImageRow, LayerRow, LockMode, SnapshotRow, Store, StoreError, StoreLock};
+use doca_store::{chain_ids, BlobStore, Digest, ImageRow, LayerRow, LockMode, SnapshotRow, Snapshots, Store, StoreError, StoreLock};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,33 @@ pub struct Committed {
     pub moved: Vec<(Reference, Digest)>,
 }
 
+/// A layer to unpack: its chain id, the DiffID the config promises, and its blob.
+struct LayerJob {
+    chain_id: Digest,
+    diff_id: Digest,
+    blob: LayerBlob,
+}
+
+/// A layer unpacked into its snapshot.
+struct LayerDone {
+    chain_id: Digest,
+    content_size: u64,
+    /// false when another process committed the same snapshot first.
+    created: bool,
+}
+
+fn unpack_one(blobs: &BlobStore, snapshots: &Snapshots, job: &LayerJob, opts: UnpackOptions) -> Result<LayerDone, IngestError> {
+    let tmp = snapshots.prepare()?;
+    let f = blobs.open_blob(&job.blob.digest)?;
+    let u = unpack_layer(f, tmp.path(), opts, Some(&job.blob.digest))
+        .map_err(|source| IngestError::Unpack { layer: job.blob.digest.clone(), source })?;
+    if u.diff_id != job.diff_id {
+        return Err(IngestError::DiffId { layer: job.blob.digest.clone(), expected: job.diff_id.clone(), actual: u.diff_id });
+    }
+    let created = snapshots.commit(tmp, &job.chain_id)?;
+    Ok(LayerDone { chain_id: job.chain_id.clone(), content_size: u.content_size, created })
+}
+
 /// Holds the store lock shared while content is written, and remembers what this process
 /// created so a failure can take exactly that back out.
 pub struct IngestSession {
@@ -85,13 +112,17 @@ impl IngestSession {
     /// Unpacks every layer of `images` that has no snapshot yet, verifying DiffIDs. Layers
     /// unpack in parallel.
     pub fn unpack(&mut self, store: &Store, images: &[NewImage], opts: UnpackOptions) -> Result<HashMap<Digest, u64>, IngestError> {
-        let mut jobs: Vec<(Digest, Digest, LayerBlob)> = Vec::new(); // chain id, diff id, blob
+        let mut jobs: Vec<LayerJob> = Vec::new();
         let mut sizes = HashMap::new();
         let mut queued = HashSet::new();
         for img in images {
             let diff_ids = &img.config.rootfs.diff_ids;
             if diff_ids.len() != img.layers.len() {
-                return Err(IngestError::LayerCount { config: img.config_digest.clone(), diff_ids: diff_ids.len(), layers: img.layers.len() });
+                return Err(IngestError::LayerCount {
+                    config: img.config_digest.clone(),
+                    diff_ids: diff_ids.len(),
+                    layers: img.layers.len(),
+                });
             }
             for ((chain, diff), blob) in chain_ids(diff_ids).into_iter().zip(diff_ids).zip(&img.layers) {
                 if !queued.insert(chain.clone()) {
@@ -100,30 +131,22 @@ impl IngestSession {
                 if store.snapshots.exists(&chain) {
                     continue;
                 }
-                jobs.push((chain, diff.clone(), blob.clone()));
+                jobs.push(LayerJob { chain_id: chain, diff_id: diff.clone(), blob: blob.clone() });
             }
         }
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(jobs.len()).max(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
         // Workers share the blob and snapshot stores, never the database connection.
         let (blobs, snapshots) = (&store.blobs, &store.snapshots);
-        let results: Vec<Result<Vec<(Digest, u64, bool)>, IngestError>> = std::thread::scope(|s| {
+        let results: Vec<Result<Vec<LayerDone>, IngestError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     s.spawn(|| {
                         let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((chain, diff, blob)) = jobs.get(i) else { return Ok(done) };
-                            let tmp = snapshots.prepare()?;
-                            let f = blobs.open_blob(&blob.digest)?;
-                            let u = unpack_layer(f, tmp.path(), opts).map_err(|source| IngestError::Unpack { layer: blob.digest.clone(), source })?;
-                            if u.diff_id != *diff {
-                                return Err(IngestError::DiffId { layer: blob.digest.clone(), expected: diff.clone(), actual: u.diff_id });
-                            }
-                            let created = snapshots.commit(tmp, chain)?;
-                            done.push((chain.clone(), u.content_size, created));
+                        while let Some(job) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                            done.push(unpack_one(blobs, snapshots, job, opts)?);
                         }
+                        Ok(done)
                     })
                 })
                 .collect();
@@ -133,11 +156,11 @@ impl IngestSession {
         for r in results {
             match r {
                 Ok(done) => {
-                    for (chain, size, created) in done {
-                        if created {
-                            self.created_snapshots.push(chain.clone());
+                    for d in done {
+                        if d.created {
+                            self.created_snapshots.push(d.chain_id.clone());
                         }
-                        sizes.insert(chain, size);
+                        sizes.insert(d.chain_id, d.content_size);
                     }
                 }
                 Err(e) => {
@@ -153,7 +176,13 @@ impl IngestSession {
 
     /// Records `images` in one transaction and releases the lock; then removes content this
     /// session created that no image references (junk files in an archive).
-    pub fn commit(mut self, store: &mut Store, images: &[NewImage], sizes: &HashMap<Digest, u64>, now: i64) -> Result<Vec<Committed>, IngestError> {
+    pub fn commit(
+        mut self,
+        store: &mut Store,
+        images: &[NewImage],
+        sizes: &HashMap<Digest, u64>,
+        now: i64,
+    ) -> Result<Vec<Committed>, IngestError> {
         let mut missing_sizes = HashMap::new();
         for img in images {
             for chain in chain_ids(&img.config.rootfs.diff_ids) {
@@ -180,7 +209,12 @@ impl IngestSession {
                     let size = size_of(chain);
                     total += size;
                     tx.insert_snapshot(&SnapshotRow { chain_id: chain.clone(), diff_id: diff.clone(), size: size as i64 })?;
-                    layer_rows.push(LayerRow { blob: blob.digest.clone(), media_type: blob.media_type.clone(), diff_id: diff.clone(), chain_id: chain.clone() });
+                    layer_rows.push(LayerRow {
+                        blob: blob.digest.clone(),
+                        media_type: blob.media_type.clone(),
+                        diff_id: diff.clone(),
+                        chain_id: chain.clone(),
+                    });
                 }
                 let labels = img.config.labels().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
                 tx.insert_image(
@@ -212,7 +246,9 @@ impl IngestSession {
         let leftovers = !self.created_blobs.is_empty() || !self.created_snapshots.is_empty();
         let referenced: HashSet<&Digest> = images
             .iter()
-            .flat_map(|i| std::iter::once(&i.config_digest).chain(std::iter::once(&i.manifest_digest)).chain(i.layers.iter().map(|l| &l.digest)))
+            .flat_map(|i| {
+                std::iter::once(&i.config_digest).chain(std::iter::once(&i.manifest_digest)).chain(i.layers.iter().map(|l| &l.digest))
+            })
             .collect();
         self.created_blobs.retain(|d| !referenced.contains(d));
         self.created_snapshots.clear();

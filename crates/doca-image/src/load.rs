@@ -104,7 +104,12 @@ pub fn load(store: &mut Store, req: LoadRequest) -> Result<LoadReport, ArchiveEr
 
 type Unpacked = (Vec<NewImage>, HashMap<Digest, u64>, i64);
 
-fn session_unpack(store: &Store, session: &mut IngestSession, images: &(Vec<NewImage>, UnpackOptions, i64), archive: &str) -> Result<Unpacked, ArchiveError> {
+fn session_unpack(
+    store: &Store,
+    session: &mut IngestSession,
+    images: &(Vec<NewImage>, UnpackOptions, i64),
+    archive: &str,
+) -> Result<Unpacked, ArchiveError> {
     let (images, opts, now) = images;
     let sizes = session.unpack(store, images, *opts).map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
     Ok((images.clone(), sizes, *now))
@@ -126,13 +131,17 @@ fn load_in(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Resu
         match entry.header().entry_type() {
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
-                let resolved = if entry.header().entry_type() == tar::EntryType::Link { clean_member(&target) } else { resolve_link(&name, &target) };
+                let resolved =
+                    if entry.header().entry_type() == tar::EntryType::Link { clean_member(&target) } else { resolve_link(&name, &target) };
                 m.links.insert(name, resolved);
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = entry.size();
                 if size > req.unpack.max_bytes {
-                    return Err(ent_err(format!("{size} bytes is over the size limit of {} bytes (DOCA_MAX_LAYER_SIZE)", req.unpack.max_bytes)));
+                    return Err(ent_err(format!(
+                        "{size} bytes is over the size limit of {} bytes (DOCA_MAX_LAYER_SIZE)",
+                        req.unpack.max_bytes
+                    )));
                 }
                 if is_metadata(&name) {
                     if size > SMALL {
@@ -218,7 +227,9 @@ fn from_docker_manifest(store: &Store, session: &mut IngestSession, archive: &st
         serde_json::from_slice(&m.small["manifest.json"]).map_err(|e| ArchiveError::invalid(archive, format!("manifest.json: {e}")))?;
     let mut out = Vec::new();
     for e in entries {
-        let missing = |what: &str, name: &str| ArchiveError::invalid(archive, format!("manifest.json names {what} {name:?}, which is not in the archive"));
+        let missing = |what: &str, name: &str| {
+            ArchiveError::invalid(archive, format!("manifest.json names {what} {name:?}, which is not in the archive"))
+        };
         let config_digest = m.blob(&e.config).ok_or_else(|| missing("config", &e.config))?.clone();
         let config_bytes = m.bytes(&e.config).ok_or_else(|| missing("config", &e.config))?;
         let config = parse_config(archive, &config_digest, config_bytes)?;
@@ -226,7 +237,9 @@ fn from_docker_manifest(store: &Store, session: &mut IngestSession, archive: &st
         for l in &e.layers {
             let d = m.blob(l).ok_or_else(|| missing("layer", l))?.clone();
             let mut head = [0u8; 8];
-            let n = store.blobs.open_blob(&d).and_then(|mut f| f.read(&mut head).map_err(|e| doca_store::BlobError::Io { op: "read", path: store.blobs.path(&d), source: e }))?;
+            let n = store.blobs.open_blob(&d).and_then(|mut f| {
+                f.read(&mut head).map_err(|e| doca_store::BlobError::Io { op: "read", path: store.blobs.path(&d), source: e })
+            })?;
             layers.push(LayerBlob { digest: d, media_type: Compression::detect(&head[..n]).oci_layer_media_type().to_string() });
         }
         let manifest = oci_manifest_json(&config_digest, config_bytes.len() as u64, &layers, store)?;
@@ -293,7 +306,8 @@ const MAX_DEPTH: usize = 4;
 /// OCI image layout (`index.json`), as Docker 25+, podman and skopeo write it. Docker 25+ also
 /// writes `manifest.json`: its RepoTags are merged in.
 fn from_oci_index(store: &Store, archive: &str, m: &Members) -> Result<Vec<NewImage>, ArchiveError> {
-    let index: Manifest = serde_json::from_slice(&m.small["index.json"]).map_err(|e| ArchiveError::invalid(archive, format!("index.json: {e}")))?;
+    let index: Manifest =
+        serde_json::from_slice(&m.small["index.json"]).map_err(|e| ArchiveError::invalid(archive, format!("index.json: {e}")))?;
     let mut docker_tags: HashMap<Digest, Vec<String>> = HashMap::new();
     if let Some(b) = m.small.get("manifest.json") {
         if let Ok(entries) = serde_json::from_slice::<Vec<DockerManifestEntry>>(b) {
@@ -309,16 +323,23 @@ fn from_oci_index(store: &Store, archive: &str, m: &Members) -> Result<Vec<NewIm
     for desc in &index.manifests {
         let tags = desc_tags(archive, desc)?;
         let Some((manifest_digest, manifest)) = resolve_manifest(store, archive, m, &desc.digest, 0)? else { continue };
-        let cfg = manifest.config.as_ref().ok_or_else(|| ArchiveError::invalid(archive, format!("manifest {manifest_digest} has no config")))?;
+        let cfg =
+            manifest.config.as_ref().ok_or_else(|| ArchiveError::invalid(archive, format!("manifest {manifest_digest} has no config")))?;
         let config_bytes = blob_bytes(store, archive, m, &cfg.digest, "config")?;
         let config = parse_config(archive, &cfg.digest, &config_bytes)?;
         let mut layers = Vec::new();
         for l in &manifest.layers {
             if !media::is_layer_media_type(&l.media_type) {
-                return Err(ArchiveError::invalid(archive, format!("manifest {manifest_digest}: unsupported layer media type {:?}", l.media_type)));
+                return Err(ArchiveError::invalid(
+                    archive,
+                    format!("manifest {manifest_digest}: unsupported layer media type {:?}", l.media_type),
+                ));
             }
             if !store.blobs.exists(&l.digest) {
-                return Err(ArchiveError::invalid(archive, format!("manifest {manifest_digest} names layer {}, which is not in the archive", l.digest)));
+                return Err(ArchiveError::invalid(
+                    archive,
+                    format!("manifest {manifest_digest} names layer {}, which is not in the archive", l.digest),
+                ));
             }
             layers.push(LayerBlob { digest: l.digest.clone(), media_type: l.media_type.clone() });
         }
@@ -373,13 +394,20 @@ fn blob_bytes(store: &Store, archive: &str, m: &Members, d: &Digest, what: &str)
 }
 
 /// Follows an index to the manifest for this host's platform (linux/amd64 first).
-fn resolve_manifest(store: &Store, archive: &str, m: &Members, d: &Digest, depth: usize) -> Result<Option<(Digest, Manifest)>, ArchiveError> {
+fn resolve_manifest(
+    store: &Store,
+    archive: &str,
+    m: &Members,
+    d: &Digest,
+    depth: usize,
+) -> Result<Option<(Digest, Manifest)>, ArchiveError> {
     if depth > MAX_DEPTH {
         return Err(ArchiveError::invalid(archive, "image indexes nest too deep"));
     }
     let bytes = blob_bytes(store, archive, m, d, "manifest")?;
     let man: Manifest = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::invalid(archive, format!("manifest {d}: {e}")))?;
-    let is_index = man.media_type == media::OCI_INDEX || man.media_type == media::DOCKER_LIST || (man.config.is_none() && !man.manifests.is_empty());
+    let is_index =
+        man.media_type == media::OCI_INDEX || man.media_type == media::DOCKER_LIST || (man.config.is_none() && !man.manifests.is_empty());
     if !is_index {
         return Ok(Some((d.clone(), man)));
     }
@@ -390,7 +418,9 @@ fn resolve_manifest(store: &Store, archive: &str, m: &Members, d: &Digest, depth
         .find(|c| c.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == arch))
         .or_else(|| man.manifests.iter().find(|c| c.platform.is_none()));
     match pick {
-        Some(c) if store.blobs.exists(&c.digest) || m.small_blobs.contains_key(&c.digest) => resolve_manifest(store, archive, m, &c.digest, depth + 1),
+        Some(c) if store.blobs.exists(&c.digest) || m.small_blobs.contains_key(&c.digest) => {
+            resolve_manifest(store, archive, m, &c.digest, depth + 1)
+        }
         _ => Err(ArchiveError::invalid(archive, format!("index {d} has no manifest for linux/{arch} in the archive"))),
     }
 }

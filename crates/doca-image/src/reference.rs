@@ -117,7 +117,9 @@ impl Reference {
             return Err(ReferenceError::Format);
         }
         let (domain, path) = match name.split_once('/') {
-            Some((first, remainder)) if first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Some((first, remainder))
+                if first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+            {
                 (first.to_string(), remainder.to_string())
             }
             _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),

@@ -59,7 +59,10 @@ pub fn save(store: &mut Store, images: &[SaveImage], out: impl Write, archive: &
                 "org.opencontainers.image.ref.name": t.tag().unwrap_or("latest"),
             }))));
             if let Some(top) = layers.last() {
-                repositories.entry(t.familiar_name()).or_default().insert(t.tag().unwrap_or("latest").to_string(), top.blob.hex().to_string());
+                repositories
+                    .entry(t.familiar_name())
+                    .or_default()
+                    .insert(t.tag().unwrap_or("latest").to_string(), top.blob.hex().to_string());
             }
         }
         manifest_json.push(json!({

@@ -11,9 +11,9 @@
 //! equivalent of CVE-2019-14271 / CVE-2018-15664 style breakouts); `..`, absolute paths, and
 //! hardlinks or symlinks whose target leaves the root are refused with the entry named.
 
-use crate::media::decompress;
+use crate::media::{decompress, Compression};
 use doca_store::{Digest, Hashing};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
@@ -29,7 +29,9 @@ pub enum UnpackError {
     Entry { entry: String, reason: String },
     #[error("read layer: {0}")]
     Read(io::Error),
-    #[error("layer is larger than the limit of {limit} bytes uncompressed (set DOCA_MAX_LAYER_SIZE to raise it); refusing a possible tar bomb")]
+    #[error(
+        "layer is larger than the limit of {limit} bytes uncompressed (set DOCA_MAX_LAYER_SIZE to raise it); refusing a possible tar bomb"
+    )]
     TooLarge { limit: u64 },
     #[error("open snapshot directory {0}: {1}")]
     Dest(String, io::Error),
@@ -95,31 +97,52 @@ fn read_err(e: io::Error, limit: u64) -> UnpackError {
 }
 
 /// Unpacks a (possibly compressed) layer stream into `dest`, which must be an empty directory.
-pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions) -> Result<Unpacked, UnpackError> {
+///
+/// `blob_digest` is the digest of `src` when it was already verified (a content-addressed
+/// blob): if the stream turns out to be uncompressed, that digest is the DiffID and the stream
+/// is not hashed a second time.
+pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions, blob_digest: Option<&Digest>) -> Result<Unpacked, UnpackError> {
     let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| UnpackError::Dest(dest.display().to_string(), e.into()))?;
-    let (_, dec) = decompress(src).map_err(|e| read_err(e, opts.max_bytes))?;
-    let mut hashed = Hashing::new(Limit { inner: dec, left: opts.max_bytes });
-    let mut u = Unpacker { root, cache: None, dir_times: Vec::new(), content_size: 0, seen_inodes: Default::default() };
+    let (compression, dec) = decompress(src).map_err(|e| read_err(e, opts.max_bytes))?;
+    let limited = Limit { inner: dec, left: opts.max_bytes };
+    match blob_digest.filter(|_| compression == Compression::None) {
+        Some(d) => {
+            let content_size = unpack_stream(limited, root, opts)?;
+            Ok(Unpacked { diff_id: d.clone(), content_size })
+        }
+        None => {
+            let mut hashed = Hashing::new(limited);
+            let content_size = unpack_stream(&mut hashed, root, opts)?;
+            Ok(Unpacked { diff_id: hashed.finish().1, content_size })
+        }
+    }
+}
+
+fn unpack_stream(mut src: impl Read, root: OwnedFd, opts: UnpackOptions) -> Result<u64, UnpackError> {
+    let mut u = Unpacker { dirs: DirStack { root, stack: Vec::new() }, dir_times: Vec::new(), content_size: 0 };
     {
-        let mut ar = tar::Archive::new(&mut hashed);
+        let mut ar = tar::Archive::new(&mut src);
         let entries = ar.entries().map_err(|e| read_err(e, opts.max_bytes))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| read_err(e, opts.max_bytes))?;
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            u.entry(&mut entry).map_err(|reason| match reason {
-                EntryFail::Io(e) if e.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) => UnpackError::TooLarge { limit: opts.max_bytes },
-                EntryFail::Io(e) => UnpackError::Entry { entry: name.clone(), reason: e.to_string() },
-                EntryFail::Bad(reason) => UnpackError::Entry { entry: name.clone(), reason },
+            u.entry(&mut entry).map_err(|reason| {
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                match reason {
+                    EntryFail::Io(e) if e.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) => {
+                        UnpackError::TooLarge { limit: opts.max_bytes }
+                    }
+                    EntryFail::Io(e) => UnpackError::Entry { entry: name, reason: e.to_string() },
+                    EntryFail::Bad(reason) => UnpackError::Entry { entry: name, reason },
+                }
             })?;
         }
     }
     // The DiffID covers the whole stream, including the end-of-archive blocks the tar reader
     // stops before.
-    io::copy(&mut hashed, &mut io::sink()).map_err(|e| read_err(e, opts.max_bytes))?;
+    io::copy(&mut src, &mut io::sink()).map_err(|e| read_err(e, opts.max_bytes))?;
     u.finish_dirs().map_err(|(entry, e)| UnpackError::Entry { entry, reason: e.to_string() })?;
-    let (_, diff_id, _) = hashed.finish();
-    Ok(Unpacked { diff_id, content_size: u.content_size })
+    Ok(u.content_size)
 }
 
 enum EntryFail {
@@ -166,119 +189,142 @@ struct Meta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
-struct Unpacker {
+/// The chain of open directories from the root to the parent of the last entry. Entries come
+/// grouped by directory, so moving to the next entry's parent reopens only what differs.
+struct DirStack {
     root: OwnedFd,
-    /// The last parent directory resolved: entries come grouped by directory.
-    cache: Option<(Vec<String>, OwnedFd)>,
-    dir_times: Vec<(Vec<String>, Timestamps)>,
-    content_size: u64,
-    seen_inodes: std::collections::HashSet<Vec<String>>,
+    stack: Vec<(String, OwnedFd)>,
 }
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
-impl Unpacker {
-    /// Opens the directory `comps` below the root, creating missing ones when `create`, never
-    /// following a symlink.
-    fn open_dir(&self, comps: &[String], create: bool) -> Result<OwnedFd, EntryFail> {
-        let mut cur: Option<OwnedFd> = None;
-        for (i, c) in comps.iter().enumerate() {
-            let base = cur.as_ref().map(|f| f.as_fd()).unwrap_or(self.root.as_fd());
-            let next = match rfs::openat(base, c.as_str(), DIR_FLAGS, Mode::empty()) {
-                Ok(f) => f,
-                Err(Errno::NOENT) if create => {
-                    match rfs::mkdirat(base, c.as_str(), Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    rfs::openat(base, c.as_str(), DIR_FLAGS, Mode::empty())?
-                }
-                Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
-                    return bad(format!("path goes through {:?}, which is a symlink or not a directory", comps[..=i].join("/")))
-                }
-                Err(Errno::NOENT) => return bad(format!("{:?} does not exist in this layer", comps[..=i].join("/"))),
+/// Opens directory `name` in `base` without following a symlink, creating it when missing and
+/// `create`. `path` names it in errors.
+fn open_step(base: BorrowedFd<'_>, name: &str, create: bool, path: &[String]) -> Result<OwnedFd, EntryFail> {
+    match rfs::openat(base, name, DIR_FLAGS, Mode::empty()) {
+        Ok(f) => Ok(f),
+        Err(Errno::NOENT) if create => {
+            match rfs::mkdirat(base, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e.into()),
-            };
-            cur = Some(next);
-        }
-        match cur {
-            Some(f) => Ok(f),
-            None => Ok(self.root.try_clone()?),
-        }
-    }
-
-    fn parent(&mut self, comps: &[String]) -> Result<&OwnedFd, EntryFail> {
-        let want = &comps[..comps.len() - 1];
-        let hit = matches!(&self.cache, Some((k, _)) if k.as_slice() == want);
-        if !hit {
-            let fd = self.open_dir(want, true)?;
-            self.cache = Some((want.to_vec(), fd));
-        }
-        Ok(&self.cache.as_ref().expect("just set").1)
-    }
-
-    /// Removes whatever is at `name` unless it is a directory and `keep_dir`.
-    fn clear(dir: &OwnedFd, name: &str, keep_dir: bool) -> Result<(), EntryFail> {
-        match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Err(Errno::NOENT) => Ok(()),
-            Err(e) => Err(e.into()),
-            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                if keep_dir {
-                    Ok(())
-                } else {
-                    rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).or_else(|e| match e {
-                        Errno::NOTEMPTY | Errno::EXIST => bad("replaces a non-empty directory"),
-                        e => Err(e.into()),
-                    })
-                }
             }
-            Ok(_) => Ok(rfs::unlinkat(dir, name, AtFlags::empty())?),
+            Ok(rfs::openat(base, name, DIR_FLAGS, Mode::empty())?)
         }
+        Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
+            bad(format!("path goes through {:?}, which is a symlink or not a directory", path.join("/")))
+        }
+        Err(Errno::NOENT) => bad(format!("{:?} does not exist in this layer", path.join("/"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl DirStack {
+    fn top(&self) -> BorrowedFd<'_> {
+        self.stack.last().map(|(_, f)| f.as_fd()).unwrap_or(self.root.as_fd())
     }
 
+    /// Makes `comps` the open chain (creating missing directories) and returns its last fd.
+    /// Only children of the top are ever replaced by an entry, so the chain never goes stale.
+    fn enter(&mut self, comps: &[String]) -> Result<BorrowedFd<'_>, EntryFail> {
+        let common = self.stack.iter().zip(comps).take_while(|((n, _), c)| n == *c).count();
+        self.stack.truncate(common);
+        for i in common..comps.len() {
+            let fd = open_step(self.top(), &comps[i], true, &comps[..=i])?;
+            self.stack.push((comps[i].clone(), fd));
+        }
+        Ok(self.top())
+    }
+
+    /// Opens an existing directory by a fresh walk from the root (hardlink targets, times).
+    fn lookup(&self, comps: &[String]) -> Result<OwnedFd, EntryFail> {
+        let mut cur = self.root.try_clone()?;
+        for i in 0..comps.len() {
+            cur = open_step(cur.as_fd(), &comps[i], false, &comps[..=i])?;
+        }
+        Ok(cur)
+    }
+}
+
+struct Unpacker {
+    dirs: DirStack,
+    dir_times: Vec<(Vec<String>, Timestamps)>,
+    content_size: u64,
+}
+
+/// Removes whatever is at `name` in `dir` (an entry replaces an earlier one of the same name);
+/// a directory only when empty.
+fn replace(dir: BorrowedFd<'_>, name: &str) -> Result<(), EntryFail> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).or_else(|e| match e {
+                Errno::NOTEMPTY | Errno::EXIST => bad("replaces a non-empty directory"),
+                e => Err(e.into()),
+            })
+        }
+        Ok(_) => Ok(rfs::unlinkat(dir, name, AtFlags::empty())?),
+    }
+}
+
+/// Runs `create`; if the name is taken, removes what is there and runs it once more.
+fn create_replacing<T>(dir: BorrowedFd<'_>, name: &str, mut create: impl FnMut() -> Result<T, Errno>) -> Result<T, EntryFail> {
+    match create() {
+        Err(Errno::EXIST) => {
+            replace(dir, name)?;
+            Ok(create()?)
+        }
+        r => Ok(r?),
+    }
+}
+
+impl Unpacker {
     fn entry<R: Read>(&mut self, e: &mut tar::Entry<R>) -> Result<(), EntryFail> {
         let comps = components(&e.path_bytes())?;
         let kind = e.header().entry_type();
         let meta = meta(e)?;
-        if comps.is_empty() {
+        let Some((name, parent)) = comps.split_last() else {
             // The layer's root ("./"): its metadata stays the snapshot's.
             return Ok(());
-        }
-        let name = comps.last().expect("non-empty").clone();
+        };
+        let name = name.as_str();
         if let Some(hidden) = name.strip_prefix(".wh.") {
             // OCI whiteouts; `.wh..wh.` names other than the opaque marker are aufs internals.
             if kind != EntryType::Regular && kind != EntryType::Continuous {
                 return bad("whiteout is not a regular file");
             }
-            let dir = self.parent(&comps)?;
+            let dir = self.dirs.enter(parent)?;
             if hidden == ".wh..opq" {
                 rfs::fsetxattr(dir, "trusted.overlay.opaque", b"y", XattrFlags::empty())?;
             } else if !hidden.starts_with(".wh.") && !hidden.is_empty() {
-                Self::clear(dir, hidden, false)?;
-                rfs::mknodat(dir, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))?;
+                create_replacing(dir, hidden, || rfs::mknodat(dir, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0)))?;
             }
             return Ok(());
         }
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let dir = self.parent(&comps)?.try_clone()?;
-                Self::clear(&dir, &name, false)?;
-                let fd = rfs::openat(&dir, name.as_str(), OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::from_raw_mode(0o600))?;
+                let dir = self.dirs.enter(parent)?;
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let fd = create_replacing(dir, name, || rfs::openat(dir, name, flags, Mode::from_raw_mode(0o600)))?;
                 let file = File::from(fd);
-                let size = copy_sparse(e, &file)?;
-                self.content_size += size;
-                self.seen_inodes.insert(comps.clone());
+                self.content_size += copy_sparse(e, &file)?;
                 apply_fd(&file, &meta)?;
                 rfs::futimens(&file, &meta.mtime)?;
             }
             EntryType::Directory => {
-                let dir = self.parent(&comps)?.try_clone()?;
-                Self::clear(&dir, &name, true)?;
-                match rfs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o700)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                let dir = self.dirs.enter(parent)?;
+                match rfs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
+                    Ok(()) => {}
+                    Err(Errno::EXIST) => {
+                        let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                            replace(dir, name)?;
+                            rfs::mkdirat(dir, name, Mode::from_raw_mode(0o700))?;
+                        }
+                    }
                     Err(e) => return Err(e.into()),
                 }
-                let fd = rfs::openat(&dir, name.as_str(), DIR_FLAGS, Mode::empty())?;
+                let fd = rfs::openat(dir, name, DIR_FLAGS, Mode::empty())?;
                 apply_fd(&fd, &meta)?;
                 self.dir_times.push((comps, meta.mtime));
             }
@@ -291,7 +337,7 @@ impl Unpacker {
                 if !target.starts_with('/') {
                     // Lexically resolved from the link's directory, a relative target must stay
                     // inside the root. Absolute targets are resolved against the container's root.
-                    let mut depth = comps.len() as i64 - 1;
+                    let mut depth = parent.len() as i64;
                     for c in target.split('/') {
                         match c {
                             "" | "." => {}
@@ -303,12 +349,11 @@ impl Unpacker {
                         }
                     }
                 }
-                let dir = self.parent(&comps)?.try_clone()?;
-                Self::clear(&dir, &name, false)?;
-                rfs::symlinkat(target.as_str(), &dir, name.as_str())?;
+                let dir = self.dirs.enter(parent)?;
+                create_replacing(dir, name, || rfs::symlinkat(target.as_str(), dir, name))?;
                 self.content_size += target.len() as u64;
-                rfs::chownat(&dir, name.as_str(), Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
-                rfs::utimensat(&dir, name.as_str(), &meta.mtime, AtFlags::SYMLINK_NOFOLLOW)?;
+                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
+                rfs::utimensat(dir, name, &meta.mtime, AtFlags::SYMLINK_NOFOLLOW)?;
             }
             EntryType::Link => {
                 let target = e.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
@@ -316,27 +361,23 @@ impl Unpacker {
                     EntryFail::Bad(r) => EntryFail::Bad(format!("hardlink target points outside the root: {r}")),
                     other => other,
                 })?;
-                if tcomps.is_empty() {
-                    return bad("hardlink target is the root");
-                }
-                let tdir = self.open_dir(&tcomps[..tcomps.len() - 1], false).map_err(|r| match r {
+                let Some((tname, tparent)) = tcomps.split_last() else { return bad("hardlink target is the root") };
+                let tdir = self.dirs.lookup(tparent).map_err(|r| match r {
                     EntryFail::Bad(r) => EntryFail::Bad(format!("hardlink target: {r}")),
                     other => other,
                 })?;
-                let tname = tcomps.last().expect("non-empty");
                 match rfs::statat(&tdir, tname.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => return bad("hardlink to a directory"),
                     Ok(_) => {}
                     Err(Errno::NOENT) => return bad(format!("hardlink target {:?} is not in this layer", tcomps.join("/"))),
                     Err(e) => return Err(e.into()),
                 }
-                let dir = self.parent(&comps)?.try_clone()?;
                 if tcomps == comps {
                     return Ok(());
                 }
-                Self::clear(&dir, &name, false)?;
+                let dir = self.dirs.enter(parent)?;
                 // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-                rfs::linkat(&tdir, tname.as_str(), &dir, name.as_str(), AtFlags::empty())?;
+                create_replacing(dir, name, || rfs::linkat(&tdir, tname.as_str(), dir, name, AtFlags::empty()))?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let ft = match kind {
@@ -344,18 +385,16 @@ impl Unpacker {
                     EntryType::Block => FileType::BlockDevice,
                     _ => FileType::Fifo,
                 };
-                let dev = rfs::makedev(e.header().device_major().ok().flatten().unwrap_or(0), e.header().device_minor().ok().flatten().unwrap_or(0));
-                let dir = self.parent(&comps)?.try_clone()?;
-                Self::clear(&dir, &name, false)?;
-                rfs::mknodat(&dir, name.as_str(), ft, Mode::from_raw_mode(0o600), dev)?;
-                rfs::chownat(&dir, name.as_str(), Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
+                let h = e.header();
+                let dev = rfs::makedev(h.device_major().ok().flatten().unwrap_or(0), h.device_minor().ok().flatten().unwrap_or(0));
+                let dir = self.dirs.enter(parent)?;
+                create_replacing(dir, name, || rfs::mknodat(dir, name, ft, Mode::from_raw_mode(0o600), dev))?;
+                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
                 // The node was just created by us in a directory we hold: chmodat cannot be
-                // redirected through a symlink here.
-                rfs::chmodat(&dir, name.as_str(), Mode::from_raw_mode(meta.mode & 0o7777), AtFlags::empty())?;
-                if !meta.xattrs.is_empty() && ft == FileType::Fifo {
-                    // xattrs on device nodes need an fd we cannot safely open; none carry them in practice.
-                }
-                rfs::utimensat(&dir, name.as_str(), &meta.mtime, AtFlags::SYMLINK_NOFOLLOW)?;
+                // redirected through a symlink here. (xattrs on nodes would need an fd we cannot
+                // safely open; layers do not carry them.)
+                rfs::chmodat(dir, name, Mode::from_raw_mode(meta.mode & 0o7777), AtFlags::empty())?;
+                rfs::utimensat(dir, name, &meta.mtime, AtFlags::SYMLINK_NOFOLLOW)?;
             }
             // PAX and GNU long-name headers are consumed by the tar reader; the rest carry no file.
             _ => {}
@@ -364,28 +403,20 @@ impl Unpacker {
     }
 
     fn finish_dirs(&mut self) -> Result<(), (String, io::Error)> {
-        self.cache = None;
+        self.dirs.stack.clear();
         for (comps, ts) in std::mem::take(&mut self.dir_times) {
-            let path = comps.join("/");
-            let r = (|| -> Result<(), EntryFail> {
-                let dir = self.open_dir(&comps[..comps.len() - 1], false)?;
-                rfs::utimensat(&dir, comps.last().expect("non-empty").as_str(), &ts, AtFlags::SYMLINK_NOFOLLOW)?;
-                Ok(())
-            })();
+            let (name, parent) = comps.split_last().expect("non-empty");
+            let r = self.dirs.lookup(parent).and_then(|dir| Ok(rfs::utimensat(&dir, name.as_str(), &ts, AtFlags::SYMLINK_NOFOLLOW)?));
             match r {
                 Ok(()) => {}
                 // A later entry replaced the directory: its time is not ours to set.
                 Err(EntryFail::Bad(_)) => {}
-                Err(EntryFail::Io(e)) if e.raw_os_error() == Some(libc_enoent()) => {}
-                Err(EntryFail::Io(e)) => return Err((path, e)),
+                Err(EntryFail::Io(e)) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {}
+                Err(EntryFail::Io(e)) => return Err((comps.join("/"), e)),
             }
         }
         Ok(())
     }
-}
-
-fn libc_enoent() -> i32 {
-    Errno::NOENT.raw_os_error()
 }
 
 fn uid(u: u32) -> Uid {
@@ -461,6 +492,7 @@ fn copy_sparse(src: &mut impl Read, dst: &File) -> io::Result<u64> {
     const BLOCK: usize = 4096;
     let mut buf = vec![0u8; 256 << 10];
     let mut off = 0u64;
+    let mut data_end = 0u64;
     let mut filled = 0usize;
     loop {
         let n = src.read(&mut buf[filled..])?;
@@ -481,6 +513,7 @@ fn copy_sparse(src: &mut impl Read, dst: &File) -> io::Result<u64> {
                 }
                 if j > i {
                     dst.write_all_at(&buf[i..j], off + i as u64)?;
+                    data_end = off + j as u64;
                     i = j;
                 } else {
                     i = end;
@@ -493,7 +526,10 @@ fn copy_sparse(src: &mut impl Read, dst: &File) -> io::Result<u64> {
             break;
         }
     }
-    dst.set_len(off)?;
+    // A trailing hole is not written: the size must be set.
+    if data_end < off {
+        dst.set_len(off)?;
+    }
     Ok(off)
 }
 
@@ -512,7 +548,7 @@ mod tests {
     #[test]
     fn pax_time() {
         let t = parse_pax_time("1700000000.5").unwrap();
-        assert_eq!((t.last_modification.tv_sec, t.last_modification.tv_nsec as i64), (1_700_000_000, 500_000_000));
+        assert_eq!((t.last_modification.tv_sec, t.last_modification.tv_nsec), (1_700_000_000, 500_000_000));
     }
 
     #[test]

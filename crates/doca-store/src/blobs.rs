@@ -31,6 +31,15 @@ pub struct BlobStore {
     ingest: PathBuf,
 }
 
+/// The blob directory's contents.
+#[derive(Debug, Default)]
+pub struct BlobListing {
+    /// Blobs and their sizes.
+    pub blobs: Vec<(Digest, u64)>,
+    /// Files whose names are not digests.
+    pub junk: Vec<PathBuf>,
+}
+
 /// What an ingest produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ingested {
@@ -114,7 +123,7 @@ impl BlobStore {
     }
 
     /// Every blob on disk, with files whose names are not digests reported separately.
-    pub fn list(&self) -> Result<(Vec<(Digest, u64)>, Vec<PathBuf>), BlobError> {
+    pub fn list(&self) -> Result<BlobListing, BlobError> {
         let mut good = Vec::new();
         let mut junk = Vec::new();
         for e in fs::read_dir(&self.dir).map_err(io_err("read", &self.dir))? {
@@ -125,7 +134,7 @@ impl BlobStore {
                 _ => junk.push(e.path()),
             }
         }
-        Ok((good, junk))
+        Ok(BlobListing { blobs: good, junk })
     }
 
     /// Leftover ingest files (a process died mid-write).
@@ -216,7 +225,7 @@ mod tests {
         let wrong = Digest::of(b"x");
         assert!(matches!(s.put(b"abc2", Some(&wrong)), Err(BlobError::DigestMismatch(..))));
         assert!(s.list_ingest().unwrap().is_empty(), "failed ingest left a temp file");
-        assert_eq!(s.list().unwrap().0.len(), 1);
+        assert_eq!(s.list().unwrap().blobs.len(), 1);
     }
 
     #[test]
@@ -227,6 +236,6 @@ mod tests {
         w.write_all(b"partial").unwrap();
         drop(w);
         assert!(s.list_ingest().unwrap().is_empty());
-        assert!(s.list().unwrap().0.is_empty());
+        assert!(s.list().unwrap().blobs.is_empty());
     }
 }

@@ -38,7 +38,8 @@ impl Store {
         r.images = images.len();
         let snap_known: HashSet<Digest> = snap_rows.iter().map(|s| s.chain_id.clone()).collect();
 
-        let (on_disk, junk) = self.blobs.list()?;
+        let listing = self.blobs.list()?;
+        let (on_disk, junk) = (listing.blobs, listing.junk);
         r.blobs = on_disk.len();
         let present: HashSet<Digest> = on_disk.iter().map(|(d, _)| d.clone()).collect();
         let mut corrupt = HashSet::new();

@@ -239,7 +239,8 @@ impl Tx<'_> {
     pub fn layers(&self, id: &Digest) -> Result<Vec<LayerRow>, DbError> {
         let mut st =
             self.tx.prepare_cached("SELECT blob, media_type, diff_id, chain_id FROM image_layers WHERE image_id = ?1 ORDER BY position")?;
-        let rows = st.query_map([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+        let rows =
+            st.query_map([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (blob, media_type, diff_id, chain_id) = row?;
@@ -297,8 +298,7 @@ impl Tx<'_> {
     }
 
     pub fn repo_digest_target(&self, name: &str) -> Result<Option<Digest>, DbError> {
-        let id: Option<String> =
-            self.tx.query_row("SELECT image_id FROM repo_digests WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        let id: Option<String> = self.tx.query_row("SELECT image_id FROM repo_digests WHERE name = ?1", [name], |r| r.get(0)).optional()?;
         id.map(dig).transpose()
     }
 
@@ -335,7 +335,8 @@ impl Tx<'_> {
 
     /// Every blob some image needs: manifests, configs and layers.
     pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<Digest>, DbError> {
-        let mut st = self.tx.prepare_cached("SELECT id FROM images UNION SELECT manifest FROM images UNION SELECT blob FROM image_layers")?;
+        let mut st =
+            self.tx.prepare_cached("SELECT id FROM images UNION SELECT manifest FROM images UNION SELECT blob FROM image_layers")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|r| dig(r?)).collect()
     }

@@ -26,15 +26,15 @@ impl Store {
     pub fn gc_locked(&mut self) -> Result<GcReport, StoreError> {
         let (blobs, snaps) = self.db.read(|tx| Ok((tx.referenced_blobs()?, tx.referenced_snapshots()?)))?;
         let mut r = GcReport::default();
-        let (on_disk, junk) = self.blobs.list()?;
-        for (d, size) in on_disk {
+        let listing = self.blobs.list()?;
+        for (d, size) in listing.blobs {
             if !blobs.contains(&d) {
                 self.blobs.remove(&d)?;
                 r.blobs_removed += 1;
                 r.reclaimed += size;
             }
         }
-        for p in junk.into_iter().chain(self.blobs.list_ingest()?) {
+        for p in listing.junk.into_iter().chain(self.blobs.list_ingest()?) {
             r.reclaimed += crate::snapshots::disk_usage(&p);
             let _ = std::fs::remove_file(&p);
             r.leftovers_removed += 1;

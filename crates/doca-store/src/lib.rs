@@ -9,7 +9,7 @@ pub mod gc;
 pub mod lock;
 pub mod snapshots;
 
-pub use blobs::{BlobError, BlobStore, BlobWriter, Ingested};
+pub use blobs::{BlobError, BlobListing, BlobStore, BlobWriter, Ingested};
 pub use db::{Db, DbError, ImageRow, LayerRow, SnapshotRow, Tx};
 pub use digest::{chain_ids, Digest, DigestError, Hashing};
 pub use lock::{LockMode, StoreLock};

@@ -39,7 +39,7 @@ struct P {
     i: usize,
 }
 
-enum End {
+enum Closer {
     Eof,
     End,
     /// `{{else}}` or `{{else if ...}}`: the keyword after else, if any.
@@ -54,9 +54,9 @@ pub fn parse(toks: Vec<(Tok, usize)>) -> Result<Vec<Node>, TemplateError> {
     let mut p = P { toks, i: 0 };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => Ok(nodes),
-        End::End => perr(p.line(), "unexpected {{end}}"),
-        End::Else(_) => perr(p.line(), "unexpected {{else}}"),
+        Closer::Eof => Ok(nodes),
+        Closer::End => perr(p.line(), "unexpected {{end}}"),
+        Closer::Else(_) => perr(p.line(), "unexpected {{else}}"),
     }
 }
 
@@ -73,7 +73,7 @@ impl P {
         t
     }
 
-    fn list(&mut self) -> Result<(Vec<Node>, End), TemplateError> {
+    fn list(&mut self) -> Result<(Vec<Node>, Closer), TemplateError> {
         let mut nodes = Vec::new();
         while let Some(t) = self.next() {
             match t {
@@ -82,7 +82,7 @@ impl P {
                     Some(Tok::Ident(k)) if k == "end" => {
                         self.i += 1;
                         self.expect_close()?;
-                        return Ok((nodes, End::End));
+                        return Ok((nodes, Closer::End));
                     }
                     Some(Tok::Ident(k)) if k == "else" => {
                         self.i += 1;
@@ -90,11 +90,11 @@ impl P {
                             if k2 == "if" || k2 == "with" {
                                 let k2 = k2.clone();
                                 self.i += 1;
-                                return Ok((nodes, End::Else(Some(k2))));
+                                return Ok((nodes, Closer::Else(Some(k2))));
                             }
                         }
                         self.expect_close()?;
-                        return Ok((nodes, End::Else(None)));
+                        return Ok((nodes, Closer::Else(None)));
                     }
                     Some(Tok::Ident(k)) if k == "if" || k == "range" || k == "with" => {
                         let k = k.clone();
@@ -112,7 +112,7 @@ impl P {
                 other => return perr(self.line(), format!("unexpected {other:?}")),
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Closer::Eof))
     }
 
     /// After `if`/`range`/`with` (the keyword consumed): pipeline, body, optional else, end.
@@ -120,17 +120,17 @@ impl P {
         let pipe = self.pipeline(line, true)?;
         let (body, end) = self.list()?;
         let els = match end {
-            End::Eof => return perr(line, format!("unexpected EOF in {kw}")),
-            End::End => Vec::new(),
-            End::Else(None) => {
+            Closer::Eof => return perr(line, format!("unexpected EOF in {kw}")),
+            Closer::End => Vec::new(),
+            Closer::Else(None) => {
                 let (els, end) = self.list()?;
-                if !matches!(end, End::End) {
+                if !matches!(end, Closer::End) {
                     return perr(line, format!("expected end after else in {kw}"));
                 }
                 els
             }
             // `else if` / `else with` chain: the nested control consumes the shared `end`.
-            End::Else(Some(k2)) => vec![self.control(&k2, line)?],
+            Closer::Else(Some(k2)) => vec![self.control(&k2, line)?],
         };
         Ok(match kw {
             "if" => Node::If { cond: pipe, then: body, els },

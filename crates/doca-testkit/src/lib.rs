@@ -77,13 +77,25 @@ impl TempRoot {
     /// Runs doca and asserts success, returning stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "doca {args:?} failed ({:?}):\nstdout: {}\nstderr: {}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "doca {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).expect("utf8")
     }
     /// Runs doca, asserts it fails with `code`, returns stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let o = self.run(args);
-        assert_eq!(o.status.code(), Some(code), "doca {args:?}:\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "doca {args:?}:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stderr).expect("utf8")
     }
     /// Every file under the store root (path, type, mode, size, content hash), sorted: equal
@@ -208,7 +220,8 @@ impl Layer {
         recs.push(("path", name.as_bytes()));
         for (k, v) in recs {
             // "%d %s=%s\n" where the length counts itself.
-            let body = format!(" {k}=").into_bytes().into_iter().chain(v.iter().copied()).chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
+            let body =
+                format!(" {k}=").into_bytes().into_iter().chain(v.iter().copied()).chain(std::iter::once(b'\n')).collect::<Vec<u8>>();
             let mut len = body.len() + 1;
             while format!("{len}").len() + body.len() != len {
                 len += 1;

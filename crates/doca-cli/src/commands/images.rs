@@ -19,7 +19,10 @@ pub fn run(e: &mut Engine, a: ImagesArgs) -> CmdResult {
     for img in &images {
         let mut refs: Vec<(String, String, String)> = Vec::new(); // repository, tag, digest
         let digest_for = |repo: &str| {
-            img.repo_digests.iter().find_map(|d| d.split_once('@').filter(|(n, _)| *n == repo).map(|(_, dg)| dg.to_string())).unwrap_or_else(|| "<none>".into())
+            img.repo_digests
+                .iter()
+                .find_map(|d| d.split_once('@').filter(|(n, _)| *n == repo).map(|(_, dg)| dg.to_string()))
+                .unwrap_or_else(|| "<none>".into())
         };
         for t in &img.repo_tags {
             let (repo, tag) = t.rsplit_once(':').unwrap_or((t, "<none>"));

@@ -21,6 +21,7 @@ pub fn run(e: &mut Engine, a: ImportArgs) -> CmdResult {
     } else {
         Box::new(std::fs::File::open(&a.file).map_err(|err| Failure::new(125, format!("open {}: {err}", a.file)))?)
     };
-    let img = e.import_image(ImportImage { source: a.file.clone(), input, changes: a.change, message: a.message, reference: a.reference })?;
+    let img =
+        e.import_image(ImportImage { source: a.file.clone(), input, changes: a.change, message: a.message, reference: a.reference })?;
     crate::output::print(&format!("{}\n", img.id))
 }

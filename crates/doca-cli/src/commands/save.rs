@@ -21,9 +21,17 @@ pub fn run(e: &mut Engine, a: SaveArgs) -> CmdResult {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
             let name = path.file_name().ok_or_else(|| Failure::new(1, format!("invalid output path {}", path.display())))?;
             let tmp = dir.join(format!(".{}.doca-save-{}", name.to_string_lossy(), std::process::id()));
-            let file = std::fs::File::create(&tmp).map_err(|err| Failure::new(1, format!("failed to save image: open {}: {err}", path.display())))?;
-            let r = e.save_images(SaveImages { names: a.images, output: Box::new(BufWriter::with_capacity(1 << 20, &file)), archive: path.display().to_string() });
-            let r = r.map_err(Failure::from).and_then(|_| file.sync_all().map_err(Failure::from)).and_then(|_| std::fs::rename(&tmp, path).map_err(Failure::from));
+            let file = std::fs::File::create(&tmp)
+                .map_err(|err| Failure::new(1, format!("failed to save image: open {}: {err}", path.display())))?;
+            let r = e.save_images(SaveImages {
+                names: a.images,
+                output: Box::new(BufWriter::with_capacity(1 << 20, &file)),
+                archive: path.display().to_string(),
+            });
+            let r = r
+                .map_err(Failure::from)
+                .and_then(|_| file.sync_all().map_err(Failure::from))
+                .and_then(|_| std::fs::rename(&tmp, path).map_err(Failure::from));
             if r.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }

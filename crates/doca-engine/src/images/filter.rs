@@ -5,7 +5,10 @@ use crate::EngineError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageFilter {
     Dangling(bool),
-    Label { key: String, value: Option<String> },
+    Label {
+        key: String,
+        value: Option<String>,
+    },
     /// A glob matched against `name` and `name:tag` in their familiar form.
     Reference(String),
     Before(String),
@@ -14,7 +17,8 @@ pub enum ImageFilter {
 
 impl ImageFilter {
     pub fn parse(s: &str) -> Result<ImageFilter, EngineError> {
-        let (k, v) = s.split_once('=').ok_or_else(|| EngineError::InvalidArgument(format!("bad format of filter (expected name=value): {s}")))?;
+        let (k, v) =
+            s.split_once('=').ok_or_else(|| EngineError::InvalidArgument(format!("bad format of filter (expected name=value): {s}")))?;
         Ok(match k.to_ascii_lowercase().as_str() {
             "dangling" => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" => ImageFilter::Dangling(true),

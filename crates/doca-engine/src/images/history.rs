@@ -45,7 +45,14 @@ impl Engine {
         if out.is_empty() {
             // No history recorded: one entry per layer, as docker shows it.
             for s in &sizes {
-                out.push(HistoryEntry { id: None, created_unix: img.created_unix, created_by: String::new(), size: *s, comment: String::new(), tags: Vec::new() });
+                out.push(HistoryEntry {
+                    id: None,
+                    created_unix: img.created_unix,
+                    created_by: String::new(),
+                    size: *s,
+                    comment: String::new(),
+                    tags: Vec::new(),
+                });
             }
         }
         out.reverse();

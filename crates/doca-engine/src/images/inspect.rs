@@ -134,7 +134,9 @@ impl Engine {
             size: img.size,
             graph_driver: GraphDriver { data, name: "overlay".into() },
             rootfs: RootFs { kind: "layers".into(), layers: cfg.rootfs.diff_ids.iter().map(|d| d.to_string()).collect() },
-            metadata: Metadata { last_tag_time: last_tag.map(doca_image::config::rfc3339_nano).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()) },
+            metadata: Metadata {
+                last_tag_time: last_tag.map(doca_image::config::rfc3339_nano).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            },
         })
     }
 }

@@ -81,7 +81,11 @@ impl Engine {
                 .remove(&row.id)
                 .unwrap_or_default()
                 .iter()
-                .map(|d| d.split_once('@').and_then(|(n, dg)| Reference::parse(n).ok().map(|r| format!("{}@{dg}", r.familiar_name()))).unwrap_or_else(|| d.clone()))
+                .map(|d| {
+                    d.split_once('@')
+                        .and_then(|(n, dg)| Reference::parse(n).ok().map(|r| format!("{}@{dg}", r.familiar_name())))
+                        .unwrap_or_else(|| d.clone())
+                })
                 .collect();
             out.push(ImageSummary {
                 id: row.id,

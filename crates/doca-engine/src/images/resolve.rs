@@ -32,8 +32,7 @@ impl Engine {
             } else {
                 let tagged = r.with_tag(r.tag().unwrap_or("latest"));
                 let id = self.store.db.read(|tx| tx.tag_target(&tagged.to_string()))?;
-                if id.is_some() {
-                    let id = id.expect("some");
+                if let Some(id) = id {
                     let image = self.store.db.read(|tx| tx.image(&id))?.ok_or_else(not_found)?;
                     return Ok(Resolved { image, by_tag: Some(tagged) });
                 }

@@ -1,0 +1,127 @@
+#!/bin/bash
+# Image-store benchmark: doca vs docker vs podman, interleaved in one run, on a ~200 MB Debian
+# image (debootstrap --variant=minbase). Prints medians and ratios.
+#
+#   sudo bench/images.sh            # N=7 rounds; WORK=/tmp/doca-bench keeps the rootfs between runs
+#
+# What it times (each round, tools in rotating order, each from a fresh state):
+#   load    `doca load -i` into an empty store | `docker load -i` (then rmi) | `podman load -i` into an empty store
+#   save    `doca save -o` | `docker save -o` | `podman save -o`
+#   images  `doca images` on a store of 1,000 images (target: under 20 ms)
+#   rss     peak RSS of `doca load` (target: under 64 MB whatever the image size)
+# docker: uses a running dockerd if /var/run/docker.sock answers; otherwise starts one with its
+# own --data-root under $WORK (and --bridge=none unless docker0 already exists, so the host's
+# network is left as it is) and stops it at the end. podman runs with its own temp root.
+set -euo pipefail
+N=${N:-7}
+WORK=${WORK:-/tmp/doca-bench}
+cd "$(dirname "$0")/.."
+cargo build --release -q
+DOCA=$PWD/target/release/doca
+mkdir -p "$WORK"
+export DEBIAN_FRONTEND=noninteractive
+for p in debootstrap time; do command -v $p >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap time >/dev/null; }; done
+
+# The image: a minbase Debian rootfs tarball, made once.
+if [ ! -s "$WORK/rootfs.tar" ]; then
+  rm -rf "$WORK/rootfs"
+  debootstrap --variant=minbase bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log"
+  tar --numeric-owner --xattrs -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+  rm -rf "$WORK/rootfs"
+fi
+ms() { echo $(( ($2 - $1) / 1000000 )); }
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "-"} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
+
+SRC=$WORK/src-store
+rm -rf "$SRC"
+DOCA_ROOT=$SRC "$DOCA" import -c 'CMD ["bash"]' "$WORK/rootfs.tar" bench/debian:1 >/dev/null
+DOCA_ROOT=$SRC "$DOCA" save -o "$WORK/image.tar" bench/debian:1
+SIZE=$(stat -c %s "$WORK/image.tar")
+echo "image: bench/debian:1, archive $(( SIZE / 1000000 )) MB"
+
+# docker
+DOCKER=""
+DOCKERD_PID=""
+if command -v dockerd >/dev/null; then
+  if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+    DOCKER="docker -H unix:///var/run/docker.sock"
+  else
+    bridge=""; ip link show docker0 >/dev/null 2>&1 || bridge="--bridge=none"
+    dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" --pidfile "$WORK/docker.pid" \
+      -H "unix://$WORK/docker.sock" --iptables=false --ip-masq=false $bridge >"$WORK/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    for _ in $(seq 50); do docker -H "unix://$WORK/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+    DOCKER="docker -H unix://$WORK/docker.sock"
+  fi
+fi
+cleanup() {
+  [ -n "$DOCKER" ] && $DOCKER rmi -f bench/debian:1 >/dev/null 2>&1 || true
+  [ -n "$DOCKERD_PID" ] && { kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null || true; }
+  rm -rf "$WORK/doca-store" "$WORK/podman" "$WORK/out.tar" "$WORK/many"
+}
+trap cleanup EXIT
+
+# podman
+PODMAN=""
+if command -v podman >/dev/null; then
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n' >"$WORK/containers.conf"
+  export CONTAINERS_CONF=$WORK/containers.conf
+  PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay --tmpdir $WORK/podman/tmp"
+fi
+podman_reset() { $PODMAN system reset -f >/dev/null 2>&1 || true; rm -rf "$WORK/podman"; }
+
+declare -A T
+rec() { T[$1]="${T[$1]:-} $2"; }
+sync
+for i in $(seq "$N"); do
+  order="doca docker podman"
+  case $((i % 3)) in 1) order="docker podman doca";; 2) order="podman doca docker";; esac
+  for tool in $order; do
+    case $tool in
+      doca)
+        rm -rf "$WORK/doca-store"
+        a=$(now); DOCA_ROOT=$WORK/doca-store "$DOCA" load -q -i "$WORK/image.tar"; b=$(now); rec doca_load "$(ms "$a" "$b")"
+        a=$(now); DOCA_ROOT=$WORK/doca-store "$DOCA" save -o "$WORK/out.tar" bench/debian:1; b=$(now); rec doca_save "$(ms "$a" "$b")"
+        ;;
+      docker)
+        [ -n "$DOCKER" ] || continue
+        $DOCKER rmi -f bench/debian:1 >/dev/null 2>&1 || true
+        a=$(now); $DOCKER load -q -i "$WORK/image.tar" >/dev/null; b=$(now); rec docker_load "$(ms "$a" "$b")"
+        a=$(now); $DOCKER save -o "$WORK/out.tar" bench/debian:1; b=$(now); rec docker_save "$(ms "$a" "$b")"
+        ;;
+      podman)
+        [ -n "$PODMAN" ] || continue
+        podman_reset
+        a=$(now); $PODMAN load -q -i "$WORK/image.tar" >/dev/null; b=$(now); rec podman_load "$(ms "$a" "$b")"
+        a=$(now); $PODMAN save -q -o "$WORK/out.tar" bench/debian:1 >/dev/null; b=$(now); rec podman_save "$(ms "$a" "$b")"
+        ;;
+    esac
+    rm -f "$WORK/out.tar"
+  done
+done
+podman_reset
+
+# Peak memory of a doca load.
+rm -rf "$WORK/doca-store"
+RSS=$( { /usr/bin/time -f %M env DOCA_ROOT="$WORK/doca-store" "$DOCA" load -q -i "$WORK/image.tar"; } 2>&1 | tail -1)
+
+# `doca images` with 1,000 images.
+rm -rf "$WORK/many"; mkdir -p "$WORK/many"
+for k in $(seq 1000); do
+  printf '%s' "$k" >"$WORK/many/f"; tar -C "$WORK/many" -cf "$WORK/many/l.tar" f
+  DOCA_ROOT=$WORK/many/store "$DOCA" import -m "$k" "$WORK/many/l.tar" "many/img:$k" >/dev/null
+done
+for _ in $(seq 15); do a=$(now); DOCA_ROOT=$WORK/many/store "$DOCA" images >/dev/null; b=$(now); rec doca_images "$(( (b - a) / 100000 ))"; done
+
+m() { echo "${T[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == 0) print "-"; else printf "%.1fx\n", b / a }'; }
+printf '\n%-8s %10s %10s %10s %16s %16s\n' op doca docker podman "docker/doca" "podman/doca"
+for op in load save; do
+  d=$(m doca_$op); k=$(m docker_$op); p=$(m podman_$op)
+  printf '%-8s %8sms %8sms %8sms %16s %16s\n' "$op" "$d" "$k" "$p" "$(ratio "$d" "$k")" "$(ratio "$d" "$p")"
+done
+img=$(m doca_images)
+printf '%-8s %7sms   (1,000 images; target < 20 ms)\n' images "$(awk -v x="$img" 'BEGIN{printf "%.1f", x/10}')"
+printf '%-8s %7sMB   (peak RSS of doca load; target < 64 MB)\n' rss "$(( RSS / 1024 ))"
+echo "rounds: $N, archive: $(( SIZE / 1000000 )) MB; medians of interleaved runs"
