@@ -292,6 +292,17 @@ impl Tx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every (repository@digest, image id) pair, for listing without a query per image.
+    pub fn repo_digests(&self) -> Result<Vec<(String, Digest)>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT name, image_id FROM repo_digests ORDER BY name")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (n, id) = r?;
+            Ok((n, dig(id)?))
+        })
+        .collect()
+    }
+
     pub fn add_repo_digest(&self, name: &str, id: &Digest) -> Result<(), DbError> {
         self.tx.execute("INSERT OR IGNORE INTO repo_digests (name, image_id) VALUES (?1, ?2)", params![name, id.as_str()])?;
         Ok(())

@@ -61,12 +61,15 @@ pub fn print(v: &Value) -> String {
     inner(v, true)
 }
 
-fn field(p: &Pipeline, mut v: Value, fields: &[String]) -> Result<Value, TemplateError> {
+/// Follows `.A.B` from `v` by reference; only the value found is cloned by the caller.
+fn field<'v>(p: &Pipeline, v: &'v Value, fields: &[String]) -> Result<&'v Value, TemplateError> {
+    const NULL: &Value = &Value::Null;
+    let mut v = v;
     for f in fields {
         v = match v {
-            Value::Object(mut o) => o.remove(f).unwrap_or(Value::Null),
+            Value::Object(o) => o.get(f).unwrap_or(NULL),
             Value::Null => return xerr(p, &format!(".{f}"), format!("nil pointer evaluating interface {{}}.{f}")),
-            other => return xerr(p, &format!(".{f}"), format!("can't evaluate field {f} in type {}", type_name(&other))),
+            other => return xerr(p, &format!(".{f}"), format!("can't evaluate field {f} in type {}", type_name(other))),
         };
     }
     Ok(v)
@@ -272,10 +275,13 @@ impl<'a> Eval<'a> {
     fn arg(&mut self, p: &Pipeline, a: &Arg, dot: &Value) -> Result<Value, TemplateError> {
         Ok(match a {
             Arg::Dot => dot.clone(),
-            Arg::Field(f) => field(p, dot.clone(), f)?,
+            Arg::Field(f) => field(p, dot, f)?.clone(),
             Arg::Var(n, f) => {
-                let base = if n.is_empty() { self.root.clone() } else { self.var(p, n)? };
-                field(p, base, f)?
+                if n.is_empty() {
+                    field(p, self.root, f)?.clone()
+                } else {
+                    field(p, &self.var(p, n)?, f)?.clone()
+                }
             }
             Arg::Str(s) => Value::String(s.clone()),
             Arg::Num(n) => {
@@ -289,7 +295,7 @@ impl<'a> Eval<'a> {
             Arg::Nil => Value::Null,
             Arg::Sub(sub, chain) => {
                 let v = self.pipeline(sub, dot)?;
-                field(p, v, chain)?
+                field(p, &v, chain)?.clone()
             }
             Arg::Ident(name) => self.call(p, name, Vec::new())?,
         })

@@ -31,12 +31,9 @@ impl Engine {
         let (rows, tags, mut digests) = self.store.db.read(|tx| {
             let rows = tx.images()?;
             let tags = tx.tags()?;
-            let mut digests = HashMap::new();
-            for r in &rows {
-                let d = tx.repo_digests_of(&r.id)?;
-                if !d.is_empty() {
-                    digests.insert(r.id.clone(), d);
-                }
+            let mut digests: HashMap<Digest, Vec<String>> = HashMap::new();
+            for (name, id) in tx.repo_digests()? {
+                digests.entry(id).or_default().push(name);
             }
             Ok((rows, tags, digests))
         })?;
