@@ -159,3 +159,25 @@ fn import_of_a_hostile_tarball_changes_nothing() {
     assert!(err.contains(p.to_str().unwrap()) && err.contains("entry \"../../x\""), "{err}");
     assert_eq!(before, t.fingerprint());
 }
+
+/// Layers over 64 KiB are unpacked while the archive streams in, before doca knows which layer
+/// they are: hostile entries found there must fail the load just the same, and leave nothing.
+#[test]
+fn hostile_layer_unpacked_while_streaming() {
+    require_root!();
+    let filler = vec![3u8; 256 << 10];
+    layer_refused(Layer::new().file("big", &filler).file("../escape", b"x").finish(), "../escape", "'..'");
+    let marker = format!("doca-hostile-big-{}", std::process::id());
+    let layer = Layer::new().file("big", &filler).symlink("dir", "/tmp").file(&format!("dir/{marker}"), b"pwned").finish();
+    layer_refused(layer, &format!("dir/{marker}"), "symlink or not a directory");
+    assert!(!std::path::Path::new("/tmp").join(&marker).exists(), "the write went through the symlink");
+}
+
+/// A large tar bomb (more than the limit, and big enough to be unpacked while streaming).
+#[test]
+fn large_tar_bomb_unpacked_while_streaming() {
+    require_root!();
+    let layer = Layer::new().file("zeros", &vec![0u8; 3 << 20]).finish();
+    let err = refused(&one_layer_archive(layer, "bomb:1"), &[("DOCA_MAX_LAYER_SIZE", "1000000")]);
+    assert!(err.contains("limit of 1000000 bytes"), "{err}");
+}

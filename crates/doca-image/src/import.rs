@@ -32,25 +32,14 @@ pub fn import(store: &mut Store, req: ImportRequest) -> Result<Committed, Archiv
     for c in &req.changes {
         apply_change(&mut cc, c).map_err(|e| inv(e.to_string()))?;
     }
-    let mut session = IngestSession::begin(store).map_err(|source| ArchiveError::Ingest { archive: archive.clone(), source })?;
-    let r = import_in(store, &mut session, req, cc);
-    match r {
-        Ok((img, sizes, now)) => {
-            let mut out = session
-                .commit(store, std::slice::from_ref(&img), &sizes, now)
-                .map_err(|source| ArchiveError::Ingest { archive, source })?;
-            Ok(out.remove(0))
-        }
-        Err(e) => {
-            session.abort(store);
-            Err(e)
-        }
-    }
+    let (opts, now) = (req.unpack, req.now.unix_timestamp());
+    let wrap = |source| ArchiveError::Ingest { archive: archive.clone(), source };
+    let mut done = crate::ingest::ingest(store, opts, now, wrap, |store, session| Ok(vec![prepare(store, session, req, cc)?]))?;
+    Ok(done.remove(0))
 }
 
-type Prepared = (NewImage, std::collections::HashMap<doca_store::Digest, u64>, i64);
-
-fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc: ContainerConfig) -> Result<Prepared, ArchiveError> {
+/// Stores the tarball as an uncompressed layer blob, and the config and manifest around it.
+fn prepare(store: &Store, session: &mut IngestSession, req: ImportRequest, cc: ContainerConfig) -> Result<NewImage, ArchiveError> {
     let archive = req.source.as_str();
     let io_err = |e: io::Error| ArchiveError::Io { archive: archive.to_string(), source: e };
     let (_, mut plain) = media::decompress(req.input).map_err(io_err)?;
@@ -67,9 +56,7 @@ fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc:
         return Err(ArchiveError::invalid(archive, "empty input: expected a tar archive"));
     }
     let layer = w.commit(None)?;
-    if layer.created {
-        session.created_blob(layer.digest.clone());
-    }
+    session.record(&layer);
     let created = rfc3339_nano(req.now);
     let comment = req.message.clone().unwrap_or_else(|| "Imported from -".to_string());
     let config = ImageConfig {
@@ -84,25 +71,17 @@ fn import_in(store: &Store, session: &mut IngestSession, req: ImportRequest, cc:
     };
     let config_bytes = serde_json::to_vec(&config).expect("json");
     let cfg = store.blobs.put(&config_bytes, None)?;
-    if cfg.created {
-        session.created_blob(cfg.digest.clone());
-    }
+    session.record(&cfg);
     let layers = vec![LayerBlob { digest: layer.digest, media_type: media::OCI_LAYER.into() }];
     let manifest = oci_manifest_json(&cfg.digest, config_bytes.len() as u64, &layers, store)?;
     let man = store.blobs.put(&manifest, None)?;
-    if man.created {
-        session.created_blob(man.digest.clone());
-    }
-    let img = NewImage {
+    session.record(&man);
+    Ok(NewImage {
         config_digest: cfg.digest,
         config,
         manifest_digest: man.digest,
         layers,
         tags: req.tag.into_iter().collect(),
         repo_digests: Vec::new(),
-    };
-    let sizes = session
-        .unpack(store, std::slice::from_ref(&img), req.unpack)
-        .map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
-    Ok((img, sizes, req.now.unix_timestamp()))
+    })
 }

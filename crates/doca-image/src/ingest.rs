@@ -6,8 +6,10 @@
 
 use crate::config::ImageConfig;
 use crate::reference::Reference;
-use crate::unpack::{unpack_layer, UnpackError, UnpackOptions};
-use doca_store::{chain_ids, BlobStore, Digest, ImageRow, LayerRow, LockMode, SnapshotRow, Snapshots, Store, StoreError, StoreLock};
+use crate::unpack::{unpack_layer, UnpackError, UnpackOptions, Unpacked};
+use doca_store::{
+    chain_ids, BlobStore, Digest, ImageRow, LayerRow, LockMode, SnapshotRow, Snapshots, Store, StoreError, StoreLock, TempSnapshot,
+};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,18 +85,98 @@ struct LayerDone {
 fn unpack_one(blobs: &BlobStore, snapshots: &Snapshots, job: &LayerJob, opts: UnpackOptions) -> Result<LayerDone, IngestError> {
     let tmp = snapshots.prepare()?;
     let f = blobs.open_blob(&job.blob.digest)?;
-    let u = unpack_layer(f, tmp.path(), opts, Some(&job.blob.digest))
-        .map_err(|source| IngestError::Unpack { layer: job.blob.digest.clone(), source })?;
-    if u.diff_id != job.diff_id {
-        return Err(IngestError::DiffId { layer: job.blob.digest.clone(), expected: job.diff_id.clone(), actual: u.diff_id });
+    let u = unpack_layer(f, tmp.path(), opts, true).map_err(|source| IngestError::Unpack { layer: job.blob.digest.clone(), source })?;
+    finish_layer(snapshots, job, tmp, u)
+}
+
+/// Checks an unpacked layer against the DiffID the config promises and commits its snapshot.
+fn finish_layer(snapshots: &Snapshots, job: &LayerJob, tmp: TempSnapshot, u: Unpacked) -> Result<LayerDone, IngestError> {
+    let actual = u.diff_id.unwrap_or_else(|| job.blob.digest.clone());
+    if actual != job.diff_id {
+        return Err(IngestError::DiffId { layer: job.blob.digest.clone(), expected: job.diff_id.clone(), actual });
     }
     let created = snapshots.commit(tmp, &job.chain_id)?;
     Ok(LayerDone { chain_id: job.chain_id.clone(), content_size: u.content_size, created })
 }
 
+type EarlyResult = Result<(TempSnapshot, Unpacked), UnpackError>;
+
+/// A layer unpacked on another thread while its bytes stream into the blob store, before the
+/// archive has said which layer (DiffID, chain id) it is. The channel is bounded, so memory does
+/// not grow with the layer. Dropping it closes the stream and joins the thread, which removes
+/// its temp snapshot: nothing outlives a failed load.
+pub struct EarlyUnpack {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: Option<std::thread::JoinHandle<EarlyResult>>,
+}
+
+/// Reads the chunks an `EarlyUnpack` is fed; end of stream when the sender is gone.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl EarlyUnpack {
+    pub fn start(snapshots: &Snapshots, opts: UnpackOptions) -> Result<Self, IngestError> {
+        let tmp = snapshots.prepare()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let handle = std::thread::spawn(move || {
+            let mut reader = ChannelReader { rx, cur: Vec::new(), pos: 0 };
+            let r = unpack_layer(&mut reader, tmp.path(), opts, true);
+            // Keep taking chunks after a failure so the feeder never blocks on a full channel.
+            while reader.rx.recv().is_ok() {}
+            r.map(|u| (tmp, u))
+        });
+        Ok(EarlyUnpack { tx: Some(tx), handle: Some(handle) })
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if let Some(tx) = &self.tx {
+            // A failed unpacker drains and drops its end; the failure is reported on `finish`.
+            let _ = tx.send(chunk.to_vec());
+        }
+    }
+
+    fn finish(mut self) -> EarlyResult {
+        self.tx = None;
+        self.handle.take().expect("joined once").join().expect("early unpack thread panicked")
+    }
+}
+
+impl Drop for EarlyUnpack {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Holds the store lock shared while content is written, and remembers what this process
 /// created so a failure can take exactly that back out.
 pub struct IngestSession {
+    /// Layers unpacked while streaming, by blob digest. Declared before `lock`: their threads
+    /// are joined before the lock is released.
+    early: HashMap<Digest, EarlyUnpack>,
     lock: Option<StoreLock>,
     created_blobs: Vec<Digest>,
     created_snapshots: Vec<Digest>,
@@ -102,11 +184,24 @@ pub struct IngestSession {
 
 impl IngestSession {
     pub fn begin(store: &Store) -> Result<Self, IngestError> {
-        Ok(IngestSession { lock: Some(store.lock(LockMode::Shared)?), created_blobs: Vec::new(), created_snapshots: Vec::new() })
+        Ok(IngestSession {
+            early: HashMap::new(),
+            lock: Some(store.lock(LockMode::Shared)?),
+            created_blobs: Vec::new(),
+            created_snapshots: Vec::new(),
+        })
     }
 
-    pub fn created_blob(&mut self, d: Digest) {
-        self.created_blobs.push(d);
+    /// Hands over a layer unpacked while blob `digest` streamed in.
+    pub fn adopt_early(&mut self, digest: Digest, early: EarlyUnpack) {
+        self.early.insert(digest, early);
+    }
+
+    /// Notes a blob this session wrote, so a failure can take it back.
+    pub fn record(&mut self, ingested: &doca_store::Ingested) {
+        if ingested.created {
+            self.created_blobs.push(ingested.digest.clone());
+        }
     }
 
     /// Unpacks every layer of `images` that has no snapshot yet, verifying DiffIDs. Layers
@@ -134,38 +229,57 @@ impl IngestSession {
                 jobs.push(LayerJob { chain_id: chain, diff_id: diff.clone(), blob: blob.clone() });
             }
         }
+        // Layers unpacked while the archive streamed in only need checking and committing.
+        let mut rest = Vec::new();
+        for job in jobs {
+            let Some(early) = self.early.remove(&job.blob.digest) else {
+                rest.push(job);
+                continue;
+            };
+            let d = early
+                .finish()
+                .map_err(|source| IngestError::Unpack { layer: job.blob.digest.clone(), source })
+                .and_then(|(tmp, u)| finish_layer(&store.snapshots, &job, tmp, u))?;
+            // Recorded at once: a later failure must be able to take it back.
+            if d.created {
+                self.created_snapshots.push(d.chain_id.clone());
+            }
+            sizes.insert(d.chain_id, d.content_size);
+        }
+        let jobs = rest;
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(jobs.len()).max(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
         // Workers share the blob and snapshot stores, never the database connection.
         let (blobs, snapshots) = (&store.blobs, &store.snapshots);
-        let results: Vec<Result<Vec<LayerDone>, IngestError>> = std::thread::scope(|s| {
+        // Each worker returns what it committed even when it then fails: a failure must be able
+        // to take back every snapshot this session created.
+        let results: Vec<(Vec<LayerDone>, Option<IngestError>)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     s.spawn(|| {
                         let mut done = Vec::new();
                         while let Some(job) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                            done.push(unpack_one(blobs, snapshots, job, opts)?);
+                            match unpack_one(blobs, snapshots, job, opts) {
+                                Ok(d) => done.push(d),
+                                Err(e) => return (done, Some(e)),
+                            }
                         }
-                        Ok(done)
+                        (done, None)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("unpack worker panicked")).collect()
         });
         let mut first_err = None;
-        for r in results {
-            match r {
-                Ok(done) => {
-                    for d in done {
-                        if d.created {
-                            self.created_snapshots.push(d.chain_id.clone());
-                        }
-                        sizes.insert(d.chain_id, d.content_size);
-                    }
+        for (done, err) in results {
+            for d in done {
+                if d.created {
+                    self.created_snapshots.push(d.chain_id.clone());
                 }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
+                sizes.insert(d.chain_id, d.content_size);
+            }
+            if let Some(e) = err {
+                first_err.get_or_insert(e);
             }
         }
         match first_err {
@@ -242,8 +356,8 @@ impl IngestSession {
             }
             Ok(out)
         })?;
+        self.early.clear();
         self.lock = None;
-        let leftovers = !self.created_blobs.is_empty() || !self.created_snapshots.is_empty();
         let referenced: HashSet<&Digest> = images
             .iter()
             .flat_map(|i| {
@@ -252,7 +366,7 @@ impl IngestSession {
             .collect();
         self.created_blobs.retain(|d| !referenced.contains(d));
         self.created_snapshots.clear();
-        if leftovers && !self.created_blobs.is_empty() {
+        if !self.created_blobs.is_empty() {
             self.take_back(store)?;
         }
         Ok(out)
@@ -266,6 +380,7 @@ impl IngestSession {
     fn take_back(&mut self, store: &mut Store) -> Result<(), IngestError> {
         // Another process may have started to use what we created (it found the blob present);
         // decide under the exclusive lock, from the database, as GC does.
+        self.early.clear();
         self.lock = None;
         if self.created_blobs.is_empty() && self.created_snapshots.is_empty() {
             return Ok(());
@@ -283,6 +398,30 @@ impl IngestSession {
             }
         }
         Ok(())
+    }
+}
+
+/// The whole ingest: `prepare` writes blobs through the session and names the images; their
+/// layers are unpacked and the images committed. On any failure what this ingest created is
+/// taken back and the store is as it was. `wrap` turns ingest errors into the caller's.
+pub fn ingest<E>(
+    store: &mut Store,
+    opts: UnpackOptions,
+    now: i64,
+    wrap: impl Fn(IngestError) -> E,
+    prepare: impl FnOnce(&Store, &mut IngestSession) -> Result<Vec<NewImage>, E>,
+) -> Result<Vec<Committed>, E> {
+    let mut session = IngestSession::begin(store).map_err(&wrap)?;
+    let prepared = prepare(store, &mut session).and_then(|images| {
+        let sizes = session.unpack(store, &images, opts).map_err(&wrap)?;
+        Ok((images, sizes))
+    });
+    match prepared {
+        Ok((images, sizes)) => session.commit(store, &images, &sizes, now).map_err(wrap),
+        Err(e) => {
+            session.abort(store);
+            Err(e)
+        }
     }
 }
 

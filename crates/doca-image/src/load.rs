@@ -8,7 +8,7 @@
 
 use crate::archive::{clean_member, resolve_link, ArchiveError};
 use crate::config::ImageConfig;
-use crate::ingest::{Committed, IngestSession, LayerBlob, NewImage};
+use crate::ingest::{Committed, EarlyUnpack, IngestSession, LayerBlob, NewImage};
 use crate::media::{self, Compression};
 use crate::reference::Reference;
 use crate::unpack::UnpackOptions;
@@ -80,42 +80,14 @@ fn is_metadata(name: &str) -> bool {
 
 pub fn load(store: &mut Store, req: LoadRequest) -> Result<LoadReport, ArchiveError> {
     let archive = req.archive.clone();
-    let mut session = IngestSession::begin(store).map_err(|source| ArchiveError::Ingest { archive: archive.clone(), source })?;
-    match load_in(store, &mut session, req) {
-        Ok(images) => {
-            let sizes = session_unpack(store, &mut session, &images, &archive);
-            match sizes {
-                Ok((images, sizes, now)) => session
-                    .commit(store, &images, &sizes, now)
-                    .map(|images| LoadReport { images })
-                    .map_err(|source| ArchiveError::Ingest { archive, source }),
-                Err(e) => {
-                    session.abort(store);
-                    Err(e)
-                }
-            }
-        }
-        Err(e) => {
-            session.abort(store);
-            Err(e)
-        }
-    }
+    let (opts, now) = (req.unpack, req.now);
+    let wrap = |source| ArchiveError::Ingest { archive: archive.clone(), source };
+    let images = crate::ingest::ingest(store, opts, now, wrap, |store, session| read_archive(store, session, req))?;
+    Ok(LoadReport { images })
 }
 
-type Unpacked = (Vec<NewImage>, HashMap<Digest, u64>, i64);
-
-fn session_unpack(
-    store: &Store,
-    session: &mut IngestSession,
-    images: &(Vec<NewImage>, UnpackOptions, i64),
-    archive: &str,
-) -> Result<Unpacked, ArchiveError> {
-    let (images, opts, now) = images;
-    let sizes = session.unpack(store, images, *opts).map_err(|source| ArchiveError::Ingest { archive: archive.to_string(), source })?;
-    Ok((images.clone(), sizes, *now))
-}
-
-fn load_in(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Result<(Vec<NewImage>, UnpackOptions, i64), ArchiveError> {
+/// Streams the archive into the blob store and works out the images it holds.
+fn read_archive(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Result<Vec<NewImage>, ArchiveError> {
     let archive = req.archive.as_str();
     let io_err = |source| ArchiveError::Io { archive: archive.to_string(), source };
     let (_, input) = media::decompress(req.input).map_err(io_err)?;
@@ -169,10 +141,14 @@ fn load_in(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Resu
                 }
                 let mut w = store.blobs.writer()?;
                 let mut keep = if size <= SMALL { Some(Vec::with_capacity(size as usize)) } else { None };
-                copy_tee(&mut entry, &mut w, keep.as_mut()).map_err(|e| ent_err(format!("read: {e}")))?;
+                let early = stream_member(&mut entry, &mut w, keep.as_mut(), size > EARLY_MIN, store, req.unpack).map_err(|e| match e {
+                    MemberError::Read(e) => ent_err(format!("read: {e}")),
+                    MemberError::Ingest(source) => ArchiveError::Ingest { archive: archive.to_string(), source },
+                })?;
                 let ing = w.commit(expected.as_ref()).map_err(|e| ent_err(e.to_string()))?;
-                if ing.created {
-                    session.created_blob(ing.digest.clone());
+                session.record(&ing);
+                if let Some(early) = early {
+                    session.adopt_early(ing.digest.clone(), early);
                 }
                 if let Some(b) = keep {
                     m.small.insert(name.clone(), b.clone());
@@ -196,17 +172,61 @@ fn load_in(store: &Store, session: &mut IngestSession, req: LoadRequest) -> Resu
     if images.is_empty() {
         return Err(ArchiveError::invalid(archive, "the archive contains no image"));
     }
-    Ok((images, req.unpack, req.now))
+    Ok(images)
 }
 
-fn copy_tee(src: &mut impl Read, dst: &mut impl Write, mut keep: Option<&mut Vec<u8>>) -> io::Result<()> {
+/// Members at least this large that look like layers are unpacked while they stream in.
+const EARLY_MIN: u64 = 64 << 10;
+
+enum MemberError {
+    Read(io::Error),
+    Ingest(crate::ingest::IngestError),
+}
+
+/// Does a member's first chunk look like a layer: a tar (POSIX "ustar" magic at offset 257) or
+/// a compressed stream?
+fn looks_like_layer(head: &[u8]) -> bool {
+    head.get(257..262) == Some(b"ustar") || !matches!(Compression::detect(head), Compression::None)
+}
+
+/// Streams one member into `dst` (the blob writer), keeping a copy in `keep` for small ones;
+/// a large member that looks like a layer is also fed, chunk by chunk, to an early unpack on
+/// another thread, so unpacking overlaps reading, hashing and writing the blob.
+fn stream_member(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    mut keep: Option<&mut Vec<u8>>,
+    may_unpack: bool,
+    store: &Store,
+    opts: UnpackOptions,
+) -> Result<Option<EarlyUnpack>, MemberError> {
     let mut buf = vec![0u8; 256 << 10];
+    let mut early: Option<EarlyUnpack> = None;
+    let mut first = true;
     loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
+        // Fill the buffer: the first chunk must hold the tar header to sniff.
+        let mut n = 0;
+        while n < buf.len() {
+            match src.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(MemberError::Read(e)),
+            }
         }
-        dst.write_all(&buf[..n])?;
+        if n == 0 {
+            return Ok(early);
+        }
+        if first {
+            first = false;
+            if may_unpack && looks_like_layer(&buf[..n]) {
+                early = Some(EarlyUnpack::start(&store.snapshots, opts).map_err(MemberError::Ingest)?);
+            }
+        }
+        dst.write_all(&buf[..n]).map_err(MemberError::Read)?;
+        if let Some(e) = early.as_mut() {
+            e.feed(&buf[..n]);
+        }
         if let Some(k) = keep.as_mut() {
             k.extend_from_slice(&buf[..n]);
         }
@@ -244,9 +264,7 @@ fn from_docker_manifest(store: &Store, session: &mut IngestSession, archive: &st
         }
         let manifest = oci_manifest_json(&config_digest, config_bytes.len() as u64, &layers, store)?;
         let ing = store.blobs.put(&manifest, None)?;
-        if ing.created {
-            session.created_blob(ing.digest.clone());
-        }
+        session.record(&ing);
         let tags = e.repo_tags.unwrap_or_default().iter().map(|t| parse_tag(archive, t)).collect::<Result<_, _>>()?;
         out.push(NewImage { config_digest, config, manifest_digest: ing.digest, layers, tags, repo_digests: Vec::new() });
     }

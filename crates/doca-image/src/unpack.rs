@@ -56,8 +56,9 @@ pub fn max_layer_size_from_env() -> u64 {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unpacked {
-    /// sha256 of the uncompressed tar stream: the layer's DiffID.
-    pub diff_id: Digest,
+    /// sha256 of the uncompressed tar stream: the layer's DiffID; `None` when it is the digest
+    /// of the raw stream the caller knows (see `unpack_layer`).
+    pub diff_id: Option<Digest>,
     /// Bytes of file content (regular files once per inode, symlink targets), as docker sizes layers.
     pub content_size: u64,
 }
@@ -98,24 +99,21 @@ fn read_err(e: io::Error, limit: u64) -> UnpackError {
 
 /// Unpacks a (possibly compressed) layer stream into `dest`, which must be an empty directory.
 ///
-/// `blob_digest` is the digest of `src` when it was already verified (a content-addressed
-/// blob): if the stream turns out to be uncompressed, that digest is the DiffID and the stream
-/// is not hashed a second time.
-pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions, blob_digest: Option<&Digest>) -> Result<Unpacked, UnpackError> {
+/// With `raw_digest_known`, the caller has (or will have) the verified digest of `src` itself:
+/// if the stream is uncompressed that digest is the DiffID, so the stream is not hashed a
+/// second time and `diff_id` comes back `None`.
+pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions, raw_digest_known: bool) -> Result<Unpacked, UnpackError> {
     let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| UnpackError::Dest(dest.display().to_string(), e.into()))?;
     let (compression, dec) = decompress(src).map_err(|e| read_err(e, opts.max_bytes))?;
     let limited = Limit { inner: dec, left: opts.max_bytes };
-    match blob_digest.filter(|_| compression == Compression::None) {
-        Some(d) => {
-            let content_size = unpack_stream(limited, root, opts)?;
-            Ok(Unpacked { diff_id: d.clone(), content_size })
-        }
-        None => {
-            let mut hashed = Hashing::new(limited);
-            let content_size = unpack_stream(&mut hashed, root, opts)?;
-            Ok(Unpacked { diff_id: hashed.finish().1, content_size })
-        }
+    if raw_digest_known && compression == Compression::None {
+        let content_size = unpack_stream(limited, root, opts)?;
+        Ok(Unpacked { diff_id: None, content_size })
+    } else {
+        let mut hashed = Hashing::new(limited);
+        let content_size = unpack_stream(&mut hashed, root, opts)?;
+        Ok(Unpacked { diff_id: Some(hashed.finish().1), content_size })
     }
 }
 
