@@ -134,3 +134,5 @@ done
 printf '%-8s %7sms   (1,000 images; target < 20 ms)\n' images "$IMAGES_MS"
 printf '%-8s %7sMB   (peak RSS of doca load; target < 64 MB)\n' rss "$(( RSS / 1024 ))"
 echo "rounds: $N, archive: $(( SIZE / 1000000 )) MB; medians of interleaved runs"
+echo "samples (ms):"
+for k in doca_load docker_load podman_load doca_save docker_save podman_save; do printf '  %-12s%s\n' "$k" "${T[$k]:-}"; done

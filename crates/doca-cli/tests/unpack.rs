@@ -128,3 +128,40 @@ fn images_on_one_base_share_its_bytes() {
     assert!(sb[0].join("base.bin").exists());
     assert_eq!(std::fs::read_dir(t.root().join("snapshots")).unwrap().count(), 2);
 }
+
+/// Regression: `load` kept every member up to 4 MiB in memory (twice), so an image of many
+/// small layers grew memory with the image. Peak RSS must stay under 64 MB.
+#[test]
+fn load_memory_stays_bounded_with_many_small_layers() {
+    require_root!();
+    let t = root();
+    let layers: Vec<Vec<u8>> = (0..24u32)
+        .map(|i| {
+            let data: Vec<u8> = (0..3u32 << 20).map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 11) as u8).collect();
+            Layer::new().file(&format!("f{i}"), &data).finish()
+        })
+        .collect();
+    let (arch, _) = docker_archive(&[ArchiveImage { layers, tags: vec!["many:1".into()], created: "2024-01-01T00:00:00Z".into() }]);
+    let p = t.path("many.tar");
+    std::fs::write(&p, arch).unwrap();
+    // VmHWM of the child's own address space: wait4's ru_maxrss would also count the pages the
+    // child shared with this (large) test process between its vfork-style spawn and exec.
+    let mut child = t.cmd().args(["load", "-q", "-i", p.to_str().unwrap()]).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(st) = std::fs::read_to_string(&status_path) {
+            if let Some(v) = st.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak_kb = peak_kb.max(v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0));
+            }
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    assert!(status.success(), "load failed: {status}");
+    assert!(peak_kb > 0, "never saw the child's memory");
+    assert!(peak_kb < 64 << 10, "load of a 72 MB image of small layers peaked at {} MB", peak_kb >> 10);
+    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}"]), "many\n");
+}

@@ -107,7 +107,12 @@ type EarlyResult = Result<(TempSnapshot, Unpacked), UnpackError>;
 /// its temp snapshot: nothing outlives a failed load.
 pub struct EarlyUnpack {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    handle: Option<std::thread::JoinHandle<EarlyResult>>,
+    state: Option<EarlyState>,
+}
+
+enum EarlyState {
+    Running(std::thread::JoinHandle<EarlyResult>),
+    Done(EarlyResult),
 }
 
 /// Reads the chunks an `EarlyUnpack` is fed; end of stream when the sender is gone.
@@ -136,7 +141,7 @@ impl std::io::Read for ChannelReader {
 }
 
 impl EarlyUnpack {
-    pub fn start(snapshots: &Snapshots, opts: UnpackOptions) -> Result<Self, IngestError> {
+    fn start(snapshots: &Snapshots, opts: UnpackOptions) -> Result<Self, IngestError> {
         let tmp = snapshots.prepare()?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let handle = std::thread::spawn(move || {
@@ -146,7 +151,7 @@ impl EarlyUnpack {
             while reader.rx.recv().is_ok() {}
             r.map(|u| (tmp, u))
         });
-        Ok(EarlyUnpack { tx: Some(tx), handle: Some(handle) })
+        Ok(EarlyUnpack { tx: Some(tx), state: Some(EarlyState::Running(handle)) })
     }
 
     pub fn feed(&mut self, chunk: &[u8]) {
@@ -156,18 +161,28 @@ impl EarlyUnpack {
         }
     }
 
-    fn finish(mut self) -> EarlyResult {
+    /// Ends the stream and waits for the unpack to finish, keeping its result.
+    fn wait(&mut self) {
         self.tx = None;
-        self.handle.take().expect("joined once").join().expect("early unpack thread panicked")
+        self.state = match self.state.take() {
+            Some(EarlyState::Running(h)) => Some(EarlyState::Done(h.join().expect("early unpack thread panicked"))),
+            other => other,
+        };
+    }
+
+    fn finish(mut self) -> EarlyResult {
+        self.wait();
+        match self.state.take() {
+            Some(EarlyState::Done(r)) => r,
+            _ => unreachable!("wait leaves a result"),
+        }
     }
 }
 
 impl Drop for EarlyUnpack {
     fn drop(&mut self) {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        // Joining drops the result, and with it the temp snapshot.
+        self.wait();
     }
 }
 
@@ -190,6 +205,16 @@ impl IngestSession {
             created_blobs: Vec::new(),
             created_snapshots: Vec::new(),
         })
+    }
+
+    /// Starts unpacking a member that is streaming in. First waits for the unpacks already
+    /// handed over: at most the previous layer and this one unpack at once, so threads and their
+    /// buffers do not pile up when reading outruns the disk.
+    pub fn start_early(&mut self, snapshots: &Snapshots, opts: UnpackOptions) -> Result<EarlyUnpack, IngestError> {
+        for e in self.early.values_mut() {
+            e.wait();
+        }
+        EarlyUnpack::start(snapshots, opts)
     }
 
     /// Hands over a layer unpacked while blob `digest` streamed in.

@@ -3,7 +3,8 @@
 //!
 //! Every regular member is streamed into the blob store as it comes (hashed while written,
 //! verified against its name when the name is a digest), because the archive's index
-//! (`manifest.json`, `index.json`) may come last. Only small members are kept in memory, so
+//! (`manifest.json`, `index.json`) may come last. Only archive metadata and small JSON blobs
+//! (configs, manifests; 32 MiB at most) are kept in memory, so
 //! peak memory does not grow with the image.
 
 use crate::archive::{clean_member, resolve_link, ArchiveError};
@@ -19,6 +20,8 @@ use std::io::{self, Read, Write};
 
 /// Members larger than this are never held in memory (configs and manifests are far smaller).
 const SMALL: u64 = 4 << 20;
+/// At most this much JSON is held in memory across an archive; more is read back from the store.
+const JSON_BUDGET: usize = 32 << 20;
 
 pub struct LoadRequest<'a> {
     /// How errors name the input (a path, or "stdin").
@@ -48,10 +51,11 @@ struct DockerManifestEntry {
 struct Members {
     /// member name → blob digest
     files: HashMap<String, Digest>,
-    /// member name → bytes, for small members
-    small: HashMap<String, Vec<u8>>,
-    /// digest → bytes, for small blobs
-    small_blobs: HashMap<Digest, Vec<u8>>,
+    /// archive metadata (manifest.json, index.json, ...), which is not content
+    meta: HashMap<String, Vec<u8>>,
+    /// small JSON blobs (configs, manifests) kept while the budget lasts
+    json: HashMap<Digest, Vec<u8>>,
+    json_bytes: usize,
     links: HashMap<String, String>,
 }
 
@@ -68,9 +72,6 @@ impl Members {
     }
     fn blob(&self, name: &str) -> Option<&Digest> {
         self.files.get(&self.resolve(name))
-    }
-    fn bytes(&self, name: &str) -> Option<&Vec<u8>> {
-        self.small.get(&self.resolve(name))
     }
 }
 
@@ -116,12 +117,13 @@ fn read_archive(store: &Store, session: &mut IngestSession, req: LoadRequest) ->
                     )));
                 }
                 if is_metadata(&name) {
-                    if size > SMALL {
+                    if size > SMALL || m.json_bytes + size as usize > JSON_BUDGET {
                         return Err(ent_err(format!("{size} bytes is too large for archive metadata")));
                     }
+                    m.json_bytes += size as usize;
                     let mut buf = Vec::with_capacity(size as usize);
                     entry.read_to_end(&mut buf).map_err(|e| ent_err(format!("read: {e}")))?;
-                    m.small.insert(name, buf);
+                    m.meta.insert(name, buf);
                     continue;
                 }
                 // `blobs/sha256/<hex>` names its own digest; check it, and skip what we have.
@@ -140,19 +142,26 @@ fn read_archive(store: &Store, session: &mut IngestSession, req: LoadRequest) ->
                     }
                 }
                 let mut w = store.blobs.writer()?;
-                let mut keep = if size <= SMALL { Some(Vec::with_capacity(size as usize)) } else { None };
-                let early = stream_member(&mut entry, &mut w, keep.as_mut(), size > EARLY_MIN, store, req.unpack).map_err(|e| match e {
-                    MemberError::Read(e) => ent_err(format!("read: {e}")),
-                    MemberError::Ingest(source) => ArchiveError::Ingest { archive: archive.to_string(), source },
-                })?;
+                let mut keep = if size <= SMALL && m.json_bytes + size as usize <= JSON_BUDGET {
+                    Some(Vec::with_capacity(size as usize))
+                } else {
+                    None
+                };
+                let early = stream_member(&mut entry, &mut w, keep.as_mut(), size > EARLY_MIN, store, session, req.unpack).map_err(
+                    |e| match e {
+                        MemberError::Read(e) => ent_err(format!("read: {e}")),
+                        MemberError::Ingest(source) => ArchiveError::Ingest { archive: archive.to_string(), source },
+                    },
+                )?;
                 let ing = w.commit(expected.as_ref()).map_err(|e| ent_err(e.to_string()))?;
                 session.record(&ing);
                 if let Some(early) = early {
                     session.adopt_early(ing.digest.clone(), early);
                 }
-                if let Some(b) = keep {
-                    m.small.insert(name.clone(), b.clone());
-                    m.small_blobs.insert(ing.digest.clone(), b);
+                // Only JSON (configs, manifests) is worth keeping; layers are read from the store.
+                if let Some(b) = keep.filter(|b| b.first() == Some(&b'{')) {
+                    m.json_bytes += b.len();
+                    m.json.insert(ing.digest.clone(), b);
                 }
                 m.files.insert(name, ing.digest);
             }
@@ -162,9 +171,9 @@ fn read_archive(store: &Store, session: &mut IngestSession, req: LoadRequest) ->
     if !any {
         return Err(ArchiveError::invalid(archive, "empty archive: no manifest.json or index.json"));
     }
-    let images = if m.small.contains_key("index.json") {
+    let images = if m.meta.contains_key("index.json") {
         from_oci_index(store, archive, &m)?
-    } else if m.small.contains_key("manifest.json") {
+    } else if m.meta.contains_key("manifest.json") {
         from_docker_manifest(store, session, archive, &m)?
     } else {
         return Err(ArchiveError::invalid(archive, "not an image archive: no manifest.json or index.json"));
@@ -198,6 +207,7 @@ fn stream_member(
     mut keep: Option<&mut Vec<u8>>,
     may_unpack: bool,
     store: &Store,
+    session: &mut IngestSession,
     opts: UnpackOptions,
 ) -> Result<Option<EarlyUnpack>, MemberError> {
     let mut buf = vec![0u8; 256 << 10];
@@ -220,7 +230,7 @@ fn stream_member(
         if first {
             first = false;
             if may_unpack && looks_like_layer(&buf[..n]) {
-                early = Some(EarlyUnpack::start(&store.snapshots, opts).map_err(MemberError::Ingest)?);
+                early = Some(session.start_early(&store.snapshots, opts).map_err(MemberError::Ingest)?);
             }
         }
         dst.write_all(&buf[..n]).map_err(MemberError::Read)?;
@@ -244,15 +254,15 @@ fn parse_tag(archive: &str, t: &str) -> Result<Reference, ArchiveError> {
 /// Docker's `manifest.json` (any Docker version, podman and skopeo docker-archive).
 fn from_docker_manifest(store: &Store, session: &mut IngestSession, archive: &str, m: &Members) -> Result<Vec<NewImage>, ArchiveError> {
     let entries: Vec<DockerManifestEntry> =
-        serde_json::from_slice(&m.small["manifest.json"]).map_err(|e| ArchiveError::invalid(archive, format!("manifest.json: {e}")))?;
+        serde_json::from_slice(&m.meta["manifest.json"]).map_err(|e| ArchiveError::invalid(archive, format!("manifest.json: {e}")))?;
     let mut out = Vec::new();
     for e in entries {
         let missing = |what: &str, name: &str| {
             ArchiveError::invalid(archive, format!("manifest.json names {what} {name:?}, which is not in the archive"))
         };
         let config_digest = m.blob(&e.config).ok_or_else(|| missing("config", &e.config))?.clone();
-        let config_bytes = m.bytes(&e.config).ok_or_else(|| missing("config", &e.config))?;
-        let config = parse_config(archive, &config_digest, config_bytes)?;
+        let config_bytes = blob_bytes(store, archive, m, &config_digest, "config")?;
+        let config = parse_config(archive, &config_digest, &config_bytes)?;
         let mut layers = Vec::new();
         for l in &e.layers {
             let d = m.blob(l).ok_or_else(|| missing("layer", l))?.clone();
@@ -325,9 +335,9 @@ const MAX_DEPTH: usize = 4;
 /// writes `manifest.json`: its RepoTags are merged in.
 fn from_oci_index(store: &Store, archive: &str, m: &Members) -> Result<Vec<NewImage>, ArchiveError> {
     let index: Manifest =
-        serde_json::from_slice(&m.small["index.json"]).map_err(|e| ArchiveError::invalid(archive, format!("index.json: {e}")))?;
+        serde_json::from_slice(&m.meta["index.json"]).map_err(|e| ArchiveError::invalid(archive, format!("index.json: {e}")))?;
     let mut docker_tags: HashMap<Digest, Vec<String>> = HashMap::new();
-    if let Some(b) = m.small.get("manifest.json") {
+    if let Some(b) = m.meta.get("manifest.json") {
         if let Ok(entries) = serde_json::from_slice::<Vec<DockerManifestEntry>>(b) {
             for e in entries {
                 if let Some(d) = m.blob(&e.config) {
@@ -398,7 +408,7 @@ fn desc_tags(archive: &str, desc: &Descriptor) -> Result<Vec<Reference>, Archive
 }
 
 fn blob_bytes(store: &Store, archive: &str, m: &Members, d: &Digest, what: &str) -> Result<Vec<u8>, ArchiveError> {
-    if let Some(b) = m.small_blobs.get(d) {
+    if let Some(b) = m.json.get(d) {
         return Ok(b.clone());
     }
     if !store.blobs.exists(d) {
@@ -436,7 +446,7 @@ fn resolve_manifest(
         .find(|c| c.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == arch))
         .or_else(|| man.manifests.iter().find(|c| c.platform.is_none()));
     match pick {
-        Some(c) if store.blobs.exists(&c.digest) || m.small_blobs.contains_key(&c.digest) => {
+        Some(c) if store.blobs.exists(&c.digest) || m.json.contains_key(&c.digest) => {
             resolve_manifest(store, archive, m, &c.digest, depth + 1)
         }
         _ => Err(ArchiveError::invalid(archive, format!("index {d} has no manifest for linux/{arch} in the archive"))),
