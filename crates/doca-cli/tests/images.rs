@@ -226,3 +226,27 @@ fn system_df_counts_what_is_on_disk() {
     let first = out.lines().next().unwrap();
     assert!(first.starts_with("Images 1 ") && first.ends_with("MB"), "{out}");
 }
+
+#[test]
+fn load_reads_stdin_and_compressed_archives() {
+    require_root!();
+    doca_testkit::require_tool!("zstd");
+    let t = root();
+    let id = t.busybox("busybox:latest");
+    let arch = t.path("s.tar");
+    t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
+    // save to a redirected stdout gives the same bytes as -o
+    let out = t.cmd().args(["save", "busybox"]).stdout(std::fs::File::create(t.path("stdout.tar")).unwrap()).status().unwrap();
+    assert!(out.success());
+    assert_eq!(std::fs::read(&arch).unwrap(), std::fs::read(t.path("stdout.tar")).unwrap(), "save is not deterministic");
+    for (tool, ext) in [("gzip", "gz"), ("zstd", "zst")] {
+        let c = t.path(&format!("s.tar.{ext}"));
+        let st = std::process::Command::new(tool).arg("-c").arg(&arch).stdout(std::fs::File::create(&c).unwrap()).status().unwrap();
+        assert!(st.success());
+        let fresh = root();
+        let o = fresh.cmd().arg("load").stdin(std::fs::File::open(&c).unwrap()).output().unwrap();
+        assert!(o.status.success(), "{tool}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "Loaded image: busybox:latest\n");
+        assert_eq!(fresh.ok(&["images", "-q", "--no-trunc"]).trim(), id, "{tool}");
+    }
+}
