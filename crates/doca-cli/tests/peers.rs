@@ -24,15 +24,21 @@ fn identity(t: &TempRoot, name: &str) -> (String, serde_json::Value) {
     (i[0]["Id"].as_str().unwrap().to_string(), i[0]["RootFS"]["Layers"].clone())
 }
 
+/// Imports busybox and saves it: (image id, its layers, the archive).
+fn saved_busybox(t: &TempRoot) -> (String, serde_json::Value, std::path::PathBuf) {
+    let id = t.busybox("busybox:latest");
+    let (_, layers) = identity(t, "busybox");
+    let arch = t.path("save.tar");
+    t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
+    (id, layers, arch)
+}
+
 #[test]
 fn skopeo_reads_doca_save_output() {
     require_root!();
     require_tool!("skopeo");
     let t = root();
-    let id = t.busybox("busybox:latest");
-    let (_, layers) = identity(&t, "busybox");
-    let arch = t.path("save.tar");
-    t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
+    let (id, layers, arch) = saved_busybox(&t);
     let docker = json(&run(Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}", arch.display()))));
     assert_eq!(docker["Layers"], layers, "skopeo sees other layers through docker-archive");
     let oci = json(&run(Command::new("skopeo").arg("inspect").arg(format!("oci-archive:{}:latest", arch.display()))));
@@ -58,10 +64,7 @@ fn doca_loads_skopeo_archives() {
     require_root!();
     require_tool!("skopeo");
     let t = root();
-    let id = t.busybox("busybox:latest");
-    let (_, layers) = identity(&t, "busybox");
-    let arch = t.path("save.tar");
-    t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
+    let (id, layers, arch) = saved_busybox(&t);
     let dk = t.path("sk-docker.tar");
     let oc = t.path("sk-oci.tar");
     run(Command::new("skopeo")
@@ -124,10 +127,7 @@ fn podman_and_doca_exchange_images() {
     require_tool!("podman");
     let t = root();
     let _cleanup = PodmanCleanup(&t);
-    let id = t.busybox("busybox:latest");
-    let (_, layers) = identity(&t, "busybox");
-    let arch = t.path("save.tar");
-    t.ok(&["save", "-o", arch.to_str().unwrap(), "busybox"]);
+    let (id, layers, arch) = saved_busybox(&t);
     run(podman(&t).args(["load", "-q", "-i"]).arg(&arch));
     let pid = run(podman(&t).args(["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]));
     assert_eq!(format!("sha256:{}", pid.trim()), id, "podman loaded another config");

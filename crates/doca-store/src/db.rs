@@ -152,24 +152,8 @@ pub struct Tx<'a> {
 
 impl Tx<'_> {
     pub fn images(&self) -> Result<Vec<ImageRow>, DbError> {
-        let mut st = self.tx.prepare_cached("SELECT id, manifest, created, created_unix, size, labels, added_unix FROM images")?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?, r.get(6)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, manifest, created, created_unix, size, labels, added_unix) = row?;
-            out.push(ImageRow {
-                id: dig(id)?,
-                manifest: dig(manifest)?,
-                created,
-                created_unix,
-                size,
-                labels: serde_json::from_str(&labels).unwrap_or_default(),
-                added_unix,
-            });
-        }
-        Ok(out)
+        // One query shape for all listings; the always-true condition binds the one parameter.
+        self.images_where("?1 = ?1", "")
     }
 
     pub fn image(&self, id: &Digest) -> Result<Option<ImageRow>, DbError> {
