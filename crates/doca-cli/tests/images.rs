@@ -77,6 +77,12 @@ fn import_applies_changes_and_rejects_bad_ones() {
     assert_eq!(c["Labels"], serde_json::json!({"k": "v"}));
     assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh"]));
     assert_eq!(t.ok(&["inspect", "--format", "{{.Comment}}", "chg:1"]), "hello\n");
+    t.busybox("nolabel:1");
+    let with = |f: &str| t.ok(&["images", "--filter", f, "--format", "{{.Repository}}"]);
+    assert_eq!(with("label=k"), "chg\n");
+    assert_eq!(with("label=k=v"), "chg\n");
+    assert_eq!(with("label=k=other"), "");
+    assert_eq!(with("label=nope"), "");
 
     let before = t.fingerprint();
     let err = t.fails(&["import", "-c", "RUN true", bb, "bad:1"], 125);
