@@ -256,3 +256,59 @@ fn load_reads_stdin_and_compressed_archives() {
         assert_eq!(fresh.ok(&["images", "-q", "--no-trunc"]).trim(), id, "{tool}");
     }
 }
+
+#[test]
+fn system_check_finds_corrupt_and_missing_content() {
+    require_root!();
+    let t = root();
+    let id = t.busybox("busybox");
+    assert!(t.ok(&["system", "check"]).contains("store is consistent"));
+    // A flipped byte in the referenced config blob is a problem (exit 1), not garbage.
+    let cfg = t.root().join("blobs/sha256").join(&id[7..]);
+    let mut bytes = std::fs::read(&cfg).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&cfg, &bytes).unwrap();
+    let o = t.run(&["system", "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("problem: blob {id}: content hashes to")), "{out}");
+    // --repair does not delete what an image references: it is reported, not papered over.
+    assert_eq!(t.run(&["system", "check", "--repair"]).status.code(), Some(1));
+    assert!(cfg.exists());
+    bytes[0] ^= 1;
+    std::fs::write(&cfg, &bytes).unwrap();
+    // A missing snapshot is a problem too.
+    let snap = t.ok(&["inspect", "--format", "{{.GraphDriver.Data.LowerDir}}", "busybox"]);
+    std::fs::rename(snap.trim(), t.path("moved-away")).unwrap();
+    let o = t.run(&["system", "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("snapshot sha256:"), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn image_prune_asks_first() {
+    require_root!();
+    use std::io::Write;
+    let t = root();
+    t.busybox("a:1");
+    t.ok(&["tag", "a:1", "b:1"]);
+    let prune = |answer: &str| {
+        let mut c = t
+            .cmd()
+            .args(["image", "prune", "-a"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = prune("n\n");
+    assert!(out.starts_with("WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "), "{out}");
+    assert_eq!(t.ok(&["images", "-q"]).lines().count(), 2, "answering no removed images");
+    let out = prune("y\n");
+    assert!(out.contains("untagged: a:1") && out.contains("untagged: b:1") && out.contains("deleted: sha256:"), "{out}");
+    assert_eq!(t.ok(&["images", "-q"]), "");
+}
