@@ -1,0 +1,271 @@
+//! doca-runc: doca's OCI runtime behind runc's command line, so dockerd, containerd and podman
+//! can drive it as they drive runc.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use doca_runtime::create::{create, CreateOptions};
+use doca_runtime::error::RuntimeError;
+use doca_runtime::{kill, state::State, Status};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "doca-runc", version, about = "doca's OCI runtime, with runc's command line")]
+struct Cli {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/doca-runc")]
+    root: PathBuf,
+    /// Write errors to this file instead of stderr only
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd for cgroups (not supported: doca manages cgroupfs directly)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a new specification file (config.json)
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Create a container
+    Create(CreateArgs),
+    /// Execute the user-defined process in a created container
+    Start { id: String },
+    /// Create and run a container
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Detach from the container's process
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Output the state of a container
+    State { id: String },
+    /// Send a signal to the container's init process (default SIGTERM)
+    Kill {
+        id: String,
+        signal: Option<String>,
+        /// Send the signal to all processes in the container
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Delete any resources held by the container
+    Delete {
+        id: String,
+        /// Forcibly delete the container if it is still running (uses SIGKILL)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers started by doca-runc with the given root
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show the enabled features
+    Features,
+}
+
+#[derive(clap::Args)]
+struct CreateArgs {
+    id: String,
+    /// Path to the root of the bundle directory
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Path to an AF_UNIX socket that receives the console's master fd
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: i32,
+    /// Do not use pivot_root (for ramfs roots)
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring (doca never does)
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    let log = cli.log.clone();
+    let json = cli.log_format == "json";
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = e.downcast_ref::<RuntimeError>().map(|r| r.exit_code()).unwrap_or(1);
+            let msg = format!("{e:#}");
+            report(log.as_deref(), json, &msg);
+            ExitCode::from(code.clamp(1, 255) as u8)
+        }
+    }
+}
+
+/// runc's error reporting: stderr, and the --log file (JSON lines with --log-format json, which
+/// is how containerd and podman read a runtime's errors).
+fn report(log: Option<&Path>, json: bool, msg: &str) {
+    eprintln!("doca-runc: {msg}");
+    if let Some(p) = log {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            let line = if json {
+                serde_json::json!({"level": "error", "msg": msg, "time": doca_runtime::create::now_rfc3339()}).to_string()
+            } else {
+                format!("time=\"{}\" level=error msg={msg:?}", doca_runtime::create::now_rfc3339())
+            };
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+fn create_opts(root: &Path, a: &CreateArgs) -> anyhow::Result<CreateOptions> {
+    if a.console_socket.is_some() {
+        anyhow::bail!(RuntimeError::Unsupported("--console-socket".into(), "terminals are not implemented yet".into()));
+    }
+    Ok(CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        root: root.to_path_buf(),
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        no_pivot: a.no_pivot,
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    if cli.systemd_cgroup {
+        anyhow::bail!(RuntimeError::Unsupported("--systemd-cgroup".into(), "doca manages cgroups through cgroupfs; drop the flag".into()));
+    }
+    let root = cli.root.as_path();
+    match cli.cmd {
+        Cmd::Spec { bundle } => {
+            let p = bundle.join("config.json");
+            if p.exists() {
+                anyhow::bail!("File {} exists. Remove it first", p.display());
+            }
+            let spec = oci_spec::runtime::Spec::default();
+            std::fs::write(&p, serde_json::to_vec_pretty(&spec)?).with_context(|| format!("write {}", p.display()))?;
+        }
+        Cmd::Create(a) => {
+            create(&create_opts(root, &a)?)?;
+        }
+        Cmd::Start { id } => doca_runtime::start::start(root, &id)?,
+        Cmd::Run { create: a, detach } => {
+            let state = create(&create_opts(root, &a)?)?;
+            forward_signals_to(state.pid);
+            if let Err(e) = doca_runtime::start::start(root, &a.id) {
+                let _ = doca_runtime::delete::delete(root, &a.id, true);
+                return Err(e.into());
+            }
+            if detach {
+                return Ok(0);
+            }
+            // The init is our child: its status is the container's.
+            let code = loop {
+                match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(state.pid), None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break c,
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+                    Ok(_) | Err(nix::Error::EINTR) => continue,
+                    Err(e) => anyhow::bail!("wait for container {}: {}", a.id, e.desc()),
+                }
+            };
+            doca_runtime::delete::delete(root, &a.id, true)?;
+            return Ok(code as u8);
+        }
+        Cmd::State { id } => {
+            let s = State::load(root, &id)?;
+            let st = s.status(root);
+            println!("{}", serde_json::to_string_pretty(&s.to_oci_json(st))?);
+        }
+        Cmd::Kill { id, signal, all } => {
+            let sig = kill::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            kill::kill(root, &id, sig, all)?;
+        }
+        Cmd::Delete { id, force } => doca_runtime::delete::delete(root, &id, force)?,
+        Cmd::List { format, quiet } => list(root, &format, quiet)?,
+        Cmd::Features => {
+            let f = serde_json::json!({
+                "ociVersionMin": "1.0.0",
+                "ociVersionMax": "1.2.0",
+                "hooks": [],
+                "mountOptions": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "rro"],
+                "linux": {
+                    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+                    "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                    "cgroup": {"v1": true, "v2": true, "systemd": false},
+                    "seccomp": {"enabled": false},
+                    "apparmor": {"enabled": false},
+                    "selinux": {"enabled": false}
+                }
+            });
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        }
+    }
+    Ok(0)
+}
+
+fn list(root: &Path, format: &str, quiet: bool) -> anyhow::Result<()> {
+    let mut states = Vec::new();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        if let Ok(s) = State::load(root, &e.file_name().to_string_lossy()) {
+            let st = s.status(root);
+            states.push((s, st));
+        }
+    }
+    states.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    if quiet {
+        for (s, _) in &states {
+            println!("{}", s.id);
+        }
+    } else if format == "json" {
+        let v: Vec<_> = states.iter().map(|(s, st)| s.to_oci_json(*st)).collect();
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        println!("{:<12} {:<10} {:<10} {:<45} {:<30} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        for (s, st) in &states {
+            let pid = if *st == Status::Stopped { 0 } else { s.pid };
+            println!("{:<12} {:<10} {:<10} {:<45} {:<30} root", s.id, pid, st.to_string(), s.bundle.display(), s.created);
+        }
+    }
+    Ok(())
+}
+
+static INIT_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = INIT_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// `run` in the foreground passes the signals it gets on to the container, as runc does.
+fn forward_signals_to(pid: i32) {
+    INIT_PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
+        // SAFETY: installing a handler that only calls an async-signal-safe function.
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+}

@@ -1,0 +1,203 @@
+//! `create`: the container's init is cloned into its new namespaces, placed in its cgroup, and
+//! set up; it then waits on the exec fifo for `start`. Any failure takes everything back: no
+//! process, mount, cgroup or state directory is left.
+
+use crate::cgroups::Cgroup;
+use crate::error::{Result, RuntimeError};
+use crate::init::{self, InitContext};
+use crate::state::{process_start_time, validate_id, State, EXEC_FIFO};
+use crate::sync::{self, Msg};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub root: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+}
+
+/// Takes back a half-made container unless disarmed.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    child: Option<Pid>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = crate::cgroups::remove(&cg.paths());
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn clone_flags(spec: &oci_spec::runtime::Spec) -> CloneFlags {
+    let mut f = CloneFlags::empty();
+    for ns in spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+        if ns.path().is_some() {
+            continue;
+        }
+        f |= match ns.typ() {
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            // The cgroup namespace is unshared by the init once it is in its cgroup, so that
+            // the container's cgroup becomes the namespace's root.
+            _ => CloneFlags::empty(),
+        };
+    }
+    f
+}
+
+pub fn create(opts: &CreateOptions) -> Result<State> {
+    validate_id(&opts.id)?;
+    let bundle = std::fs::canonicalize(&opts.bundle).map_err(RuntimeError::io("open bundle", &opts.bundle))?;
+    let spec = crate::spec::load(&bundle)?;
+    crate::spec::validate(&spec)?;
+    let root_path = spec.root().as_ref().expect("validated").path();
+    let rootfs = if root_path.is_absolute() { root_path.clone() } else { bundle.join(root_path) };
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| RuntimeError::Spec(format!("root.path {}: {e}", rootfs.display())))?;
+
+    std::fs::create_dir_all(&opts.root).map_err(RuntimeError::io("create state root", &opts.root))?;
+    let dir = State::dir(&opts.root, &opts.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(RuntimeError::Exists(opts.id.clone())),
+        Err(e) => return Err(RuntimeError::io("create", &dir)(e)),
+    }
+    let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, child: None };
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError::Sys(format!("mkfifo {}: {}", fifo.display(), e.desc().to_lowercase())))?;
+
+    let linux = spec.linux().as_ref().expect("validated");
+    let cgroup = Cgroup::for_host(linux.cgroups_path().as_deref(), &opts.id)?;
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+    if let Some(r) = linux.resources() {
+        cgroup.apply(r)?;
+    }
+
+    let (parent_sock, child_sock) = sync::pair()?;
+    let mut child_sock = Some(child_sock);
+    let mut stack = vec![0u8; 8 << 20];
+    let flags = clone_flags(&spec);
+    let cgroupns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none()));
+    let joins: Vec<(PathBuf, CloneFlags)> = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .filter_map(|n| {
+            let f = match n.typ() {
+                LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+                LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+                LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+                LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+                _ => return None,
+            };
+            n.path().clone().map(|p| (p, f))
+        })
+        .collect();
+    let cb = Box::new(|| {
+        let sock = child_sock.take().expect("cloned once");
+        // Namespaces given by path are joined before anything else happens in them.
+        for (p, f) in &joins {
+            let r = std::fs::File::open(p)
+                .map_err(|e| e.to_string())
+                .and_then(|fd| nix::sched::setns(fd, *f).map_err(|e| e.desc().to_lowercase()));
+            if let Err(e) = r {
+                let _ = sync::put(&sock, &Msg::Failed { message: format!("join namespace {}: {e}", p.display()), code: 1 });
+                return 1;
+            }
+        }
+        let ctx = InitContext {
+            spec: &spec,
+            rootfs: rootfs.clone(),
+            exec_fifo: fifo.clone(),
+            sync: sock,
+            cgroup: &cgroup,
+            preserve_fds: opts.preserve_fds,
+            no_pivot: opts.no_pivot,
+            cgroupns,
+        };
+        init::run(ctx)
+    });
+    // SAFETY: this process is single-threaded (doca-runc never starts threads), so the child,
+    // a copy of it without CLONE_VM, may allocate and run ordinary code until execve.
+    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?;
+    undo.child = Some(pid);
+    cgroup.add(pid.as_raw())?;
+    sync::put(&parent_sock, &Msg::Go)?;
+    match sync::get(&parent_sock)? {
+        Some(Msg::Ready) => {}
+        Some(Msg::Failed { message, code }) => {
+            return Err(RuntimeError::Init { message: format!("unable to start container process: {message}"), code });
+        }
+        other => return Err(RuntimeError::Sys(format!("container init ended before it was ready ({other:?})"))),
+    }
+    let state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: pid.as_raw(),
+        bundle,
+        rootfs,
+        created: now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t).unwrap_or(0),
+        cgroup_paths: cgroup.paths(),
+    };
+    state.save(&opts.root)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid.as_raw())?;
+    }
+    undo.dir = None;
+    undo.cgroup = None;
+    undo.child = None;
+    Ok(state)
+}
+
+/// Written beside the target and renamed: a reader sees a whole pid or none (runc does this).
+pub fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+    let tmp = p.with_file_name(format!(".{}.tmp", p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    std::fs::write(&tmp, pid.to_string()).map_err(RuntimeError::io("write pid file", &tmp))?;
+    std::fs::rename(&tmp, p).map_err(RuntimeError::io("write pid file", p))
+}
+
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil from days (Howard Hinnant's algorithm), to avoid a date crate in the runtime.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_nanos())
+}

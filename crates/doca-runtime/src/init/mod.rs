@@ -1,0 +1,124 @@
+//! The container's first process, between clone(2) and execve(2). It runs in the new
+//! namespaces, in a copy of the runtime's (single-threaded) memory.
+
+pub mod process;
+pub mod rootfs;
+
+use crate::cgroups::Cgroup;
+use crate::error::{Result, RuntimeError};
+use crate::sync::{self, Msg};
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: PathBuf,
+    pub exec_fifo: PathBuf,
+    pub sync: OwnedFd,
+    pub cgroup: &'a Cgroup,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    /// Unshare the cgroup namespace now that the runtime has put us in our cgroup.
+    pub cgroupns: bool,
+}
+
+/// Runs the init; never returns. Failures go back to the runtime over the sync socket.
+pub fn run(ctx: InitContext) -> isize {
+    match init(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = sync::put(&ctx.sync, &Msg::Failed { message: e.to_string(), code: e.exit_code() });
+            e.exit_code().max(1) as isize
+        }
+    }
+}
+
+fn has_new(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
+}
+
+fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
+    match sync::get(&ctx.sync)? {
+        Some(Msg::Go) => {}
+        other => return Err(RuntimeError::Sys(format!("init: expected go from the runtime, got {other:?}"))),
+    }
+    if ctx.cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| RuntimeError::Sys(format!("unshare cgroup namespace: {}", e.desc().to_lowercase())))?;
+    }
+    let spec = ctx.spec;
+    let proc_ = spec.process().as_ref().ok_or_else(|| RuntimeError::Spec("process is required".into()))?;
+    // The fifo lives in the runtime's state dir on the host: hold it before pivot_root.
+    let fifo = open(&ctx.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::Sys(format!("open {}: {}", ctx.exec_fifo.display(), e.desc().to_lowercase())))?;
+    if has_new(spec, LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname() {
+            nix::unistd::sethostname(h).map_err(|e| RuntimeError::Sys(format!("sethostname {h}: {}", e.desc().to_lowercase())))?;
+        }
+        if let Some(d) = spec.domainname() {
+            set_domainname(d)?;
+        }
+    }
+    if has_new(spec, LinuxNamespaceType::Mount) {
+        rootfs::prepare(spec, &ctx.rootfs, ctx.cgroup, ctx.no_pivot)?;
+    } else {
+        return Err(RuntimeError::Spec("linux.namespaces: a new mount namespace is required".into()));
+    }
+    for (k, v) in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+        let p = format!("/proc/sys/{}", k.replace('.', "/"));
+        std::fs::write(&p, v).map_err(|e| RuntimeError::Sys(format!("sysctl {k}={v}: {e}")))?;
+    }
+    rootfs::finish(spec)?;
+    if let Some(adj) = proc_.oom_score_adj() {
+        process::oom_score_adj(adj)?;
+    }
+    process::rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+    process::user_and_capabilities(proc_)?;
+    let cwd = proc_.cwd();
+    if !cwd.is_absolute() {
+        return Err(RuntimeError::Spec(format!("process.cwd {} is not absolute", cwd.display())));
+    }
+    // After pivot_root "/" is the container's root, so cwd cannot name a host directory.
+    std::fs::create_dir_all(cwd).ok();
+    nix::unistd::chdir(cwd).map_err(|e| {
+        RuntimeError::Sys(format!("chdir to cwd {:?} set in config.json failed: {}", cwd.display(), e.desc().to_lowercase()))
+    })?;
+    if proc_.no_new_privileges() == Some(true) {
+        process::no_new_privs()?;
+    }
+    let args = proc_.args().as_deref().unwrap_or(&[]);
+    let arg0 = args.first().ok_or_else(|| RuntimeError::Spec("process.args must not be empty".into()))?;
+    let env = proc_.env().clone().unwrap_or_default();
+    let exe = process::find_executable(arg0, &env)?;
+    let keep: HashSet<i32> = (3..3 + ctx.preserve_fds).chain([fifo.as_raw_fd(), ctx.sync.as_raw_fd()]).collect();
+    process::close_fds_on_exec(&keep)?;
+    sync::put(&ctx.sync, &Msg::Ready)?;
+    // Wait for `start`: opening the fifo for writing blocks until `start` opens it to read.
+    let w = open(format!("/proc/self/fd/{}", fifo.as_raw_fd()).as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::Sys(format!("open exec fifo: {}", e.desc().to_lowercase())))?;
+    nix::unistd::write(&w, &[0]).map_err(|e| RuntimeError::Sys(format!("write exec fifo: {}", e.desc().to_lowercase())))?;
+    drop(w);
+    drop(fifo);
+    let cstr = |s: &str| CString::new(s).map_err(|_| RuntimeError::Spec(format!("process: {s:?} contains a NUL byte")));
+    let exe_c = cstr(&exe.to_string_lossy())?;
+    let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_>>()?;
+    let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
+    let e = nix::unistd::execve(&exe_c, &argv, &envp).unwrap_err();
+    // The runtime has gone; stderr is all that is left to tell.
+    let code = if e == nix::Error::ENOENT { 127 } else { 126 };
+    eprintln!("exec {arg0:?}: {}", e.desc().to_lowercase());
+    std::process::exit(code)
+}
+
+fn set_domainname(d: &str) -> Result<()> {
+    // SAFETY: setdomainname reads `len` bytes from a valid buffer.
+    if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+        return Err(RuntimeError::Sys(format!("setdomainname {d}: {}", std::io::Error::last_os_error())));
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Loading and checking config.json beyond what its types enforce. Errors name the field.
+
+use crate::error::{Result, RuntimeError};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::Path;
+
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let p = bundle.join("config.json");
+    let bytes = std::fs::read(&p).map_err(|e| RuntimeError::Spec(format!("read {}: {e}", p.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| RuntimeError::Spec(format!("{}: {e}", p.display())))
+}
+
+/// What doca cannot honour is refused by name, never silently dropped.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let process = spec.process().as_ref().ok_or_else(|| RuntimeError::Spec("process: required".into()))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(RuntimeError::Spec("process.args: must name the program to run".into()));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(RuntimeError::Spec(format!("process.cwd: {} is not absolute", process.cwd().display())));
+    }
+    if spec.root().is_none() {
+        return Err(RuntimeError::Spec("root: required".into()));
+    }
+    if process.terminal() == Some(true) {
+        return Err(RuntimeError::Unsupported("process.terminal".into(), "terminals (--console-socket) are not implemented yet".into()));
+    }
+    // This host has neither AppArmor nor SELinux: applying nothing would be a silent downgrade.
+    if let Some(p) = process.apparmor_profile() {
+        if !Path::new("/sys/kernel/security/apparmor").exists() {
+            return Err(RuntimeError::Unsupported(
+                "process.apparmorProfile".into(),
+                format!("{p:?} cannot be applied: AppArmor is not enabled on this host"),
+            ));
+        }
+        return Err(RuntimeError::Unsupported("process.apparmorProfile".into(), "AppArmor profiles are not implemented yet".into()));
+    }
+    if let Some(l) = process.selinux_label() {
+        return Err(RuntimeError::Unsupported(
+            "process.selinuxLabel".into(),
+            format!("{l:?} cannot be applied: SELinux is not enabled on this host"),
+        ));
+    }
+    let linux = spec.linux().as_ref().ok_or_else(|| RuntimeError::Spec("linux: required on Linux".into()))?;
+    if linux.seccomp().is_some() {
+        return Err(RuntimeError::Unsupported("linux.seccomp".into(), "seccomp filters are not implemented yet".into()));
+    }
+    if spec.hooks().is_some() {
+        return Err(RuntimeError::Unsupported("hooks".into(), "hooks are not implemented yet".into()));
+    }
+    for ns in linux.namespaces().iter().flatten() {
+        match (ns.typ(), ns.path()) {
+            (LinuxNamespaceType::User, _) => return Err(RuntimeError::Unsupported("user namespaces".into(), "not implemented yet".into())),
+            (LinuxNamespaceType::Time, _) => return Err(RuntimeError::Unsupported("time namespaces".into(), "not implemented yet".into())),
+            (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
+                return Err(RuntimeError::Unsupported(
+                    format!("joining a {:?} namespace", ns.typ()),
+                    format!("{} (not implemented yet)", p.display()),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
