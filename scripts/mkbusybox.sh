@@ -8,6 +8,7 @@ bb=/bin/busybox
 file -b "$bb" 2>/dev/null | grep -q 'statically linked' || ldd "$bb" 2>&1 | grep -q 'not a dynamic' || {
   echo "mkbusybox: $bb is not static (apt-get install busybox-static)" >&2; exit 1; }
 root=$(mktemp -d)
+chmod 755 "$root"   # mktemp makes it 0700; the image root must be traversable by any user
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/proc" "$root/sys" "$root/dev" "$root/var/www"
 chmod 1777 "$root/tmp"

@@ -31,11 +31,8 @@ pub fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         match fstype {
             "cgroup2" => out.push(Hierarchy { controllers: Vec::new(), mountpoint: PathBuf::from(unescape(mountpoint)), v2: true }),
             "cgroup" => {
-                let controllers: Vec<String> = superopts
-                    .split(',')
-                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.contains('=') || o.starts_with("name="))
-                    .map(str::to_string)
-                    .collect();
+                let controllers: Vec<String> =
+                    superopts.split(',').filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name=")).map(str::to_string).collect();
                 out.push(Hierarchy { controllers, mountpoint: PathBuf::from(unescape(mountpoint)), v2: false });
             }
             _ => {}
@@ -43,6 +40,24 @@ pub fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     }
     out
 }
+
+/// cgroup v1 controllers (cgroups(7)); other super options (rw, xattr, noprefix, ...) are not.
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
 
 fn unescape(s: &str) -> String {
     s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
@@ -305,18 +320,19 @@ fn init_cpuset(mountpoint: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// v2: controllers must be enabled in every ancestor's cgroup.subtree_control.
+/// v2: a controller works in a cgroup only when every ancestor, from the hierarchy's root,
+/// enables it in cgroup.subtree_control.
 fn enable_v2_controllers(mountpoint: &Path, dir: &Path) -> Result<()> {
     let rel = dir.strip_prefix(mountpoint).unwrap_or(dir);
-    let mut cur = mountpoint.to_path_buf();
     let comps: Vec<_> = rel.components().collect();
-    for c in comps.iter().take(comps.len().saturating_sub(1)) {
-        cur.push(c);
+    let mut cur = mountpoint.to_path_buf();
+    for c in comps {
         let avail = std::fs::read_to_string(cur.join("cgroup.controllers")).unwrap_or_default();
         let want: Vec<String> = avail.split_whitespace().map(|c| format!("+{c}")).collect();
         if !want.is_empty() {
             write(&cur, "cgroup.subtree_control", &want.join(" "))?;
         }
+        cur.push(c);
     }
     Ok(())
 }

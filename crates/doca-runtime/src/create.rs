@@ -12,6 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
 
     std::fs::create_dir_all(&opts.root).map_err(RuntimeError::io("create state root", &opts.root))?;
     let dir = State::dir(&opts.root, &opts.id);
-    match std::fs::create_dir(&dir) {
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(RuntimeError::Exists(opts.id.clone())),
         Err(e) => return Err(RuntimeError::io("create", &dir)(e)),
@@ -86,6 +87,9 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| RuntimeError::Sys(format!("mkfifo {}: {}", fifo.display(), e.desc().to_lowercase())))?;
+    // mkfifo(3) applies the umask; the init may run as any user and must be able to write it.
+    // (The state directory is 0700, so nobody else reaches the fifo by path.)
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(RuntimeError::io("chmod", &fifo))?;
 
     let linux = spec.linux().as_ref().expect("validated");
     let cgroup = Cgroup::for_host(linux.cgroups_path().as_deref(), &opts.id)?;

@@ -43,6 +43,10 @@ fn has_new(spec: &Spec, t: LinuxNamespaceType) -> bool {
 }
 
 fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
+    // Until execve this process is doca-runc's image. Not dumpable, no process of the container
+    // can open it through /proc/1/exe and overwrite the runtime on the host (CVE-2019-5736).
+    // execve of the container's program makes it dumpable again.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| RuntimeError::Sys(format!("prctl(PR_SET_DUMPABLE): {}", e.desc().to_lowercase())))?;
     match sync::get(&ctx.sync)? {
         Some(Msg::Go) => {}
         other => return Err(RuntimeError::Sys(format!("init: expected go from the runtime, got {other:?}"))),
@@ -98,10 +102,15 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let keep: HashSet<i32> = (3..3 + ctx.preserve_fds).chain([fifo.as_raw_fd(), ctx.sync.as_raw_fd()]).collect();
     process::close_fds_on_exec(&keep)?;
     sync::put(&ctx.sync, &Msg::Ready)?;
+    // From here on the runtime no longer listens: failures go to the container's stderr.
+    let fail = |what: &str, e: nix::Error| -> ! {
+        eprintln!("doca-runc init: {what}: {}", e.desc().to_lowercase());
+        std::process::exit(1)
+    };
     // Wait for `start`: opening the fifo for writing blocks until `start` opens it to read.
     let w = open(format!("/proc/self/fd/{}", fifo.as_raw_fd()).as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| RuntimeError::Sys(format!("open exec fifo: {}", e.desc().to_lowercase())))?;
-    nix::unistd::write(&w, &[0]).map_err(|e| RuntimeError::Sys(format!("write exec fifo: {}", e.desc().to_lowercase())))?;
+        .unwrap_or_else(|e| fail("open exec fifo", e));
+    nix::unistd::write(&w, &[0]).unwrap_or_else(|e| fail("write exec fifo", e));
     drop(w);
     drop(fifo);
     let cstr = |s: &str| CString::new(s).map_err(|_| RuntimeError::Spec(format!("process: {s:?} contains a NUL byte")));

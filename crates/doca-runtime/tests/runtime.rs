@@ -1,0 +1,351 @@
+//! doca-runc against the real kernel, as root: lifecycle, the process as the spec says, the
+//! filesystem protections, cgroup v1 limits, errors that leave nothing behind, and attacks.
+
+use doca_testkit::require_root;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Bundle {
+    dir: tempfile::TempDir,
+    id: String,
+}
+
+fn runc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_doca-runc"))
+}
+
+impl Bundle {
+    /// A busybox bundle with doca-runc's default spec, `edit`ed, and a state root of its own.
+    fn new(edit: impl FnOnce(&mut Value)) -> Bundle {
+        let dir = tempfile::Builder::new().prefix("doca-rt-").tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        std::fs::create_dir(&rootfs).unwrap();
+        let st = Command::new("tar").arg("-C").arg(&rootfs).arg("-xf").arg(doca_testkit::busybox_tar()).status().unwrap();
+        assert!(st.success());
+        let st = runc().args(["spec", "--bundle"]).arg(dir.path()).status().unwrap();
+        assert!(st.success());
+        let p = dir.path().join("config.json");
+        let mut spec: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        spec["process"]["terminal"] = json!(false);
+        let id =
+            format!("doca-rt-{}-{}", std::process::id(), dir.path().file_name().unwrap().to_string_lossy().trim_start_matches("doca-rt-"));
+        spec["linux"]["cgroupsPath"] = json!(format!("/doca-test/{id}"));
+        edit(&mut spec);
+        std::fs::write(&p, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+        Bundle { dir, id }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    /// Runs doca-runc with its output in files: a created container inherits the runtime's
+    /// stdio (as with runc), so pipes would stay open until the container exits.
+    fn cmd(&self, args: &[&str]) -> Output {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = runc()
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output { status, stdout: read(out), stderr: read(err) }
+    }
+    fn run(&self) -> Output {
+        let b = self.dir.path().to_str().unwrap().to_string();
+        self.cmd(&["run", "--bundle", &b, &self.id])
+    }
+    /// Mounts, cgroup directories, state entries and processes that belong to this bundle.
+    fn leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let base = self.dir.path().to_str().unwrap();
+        for l in std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines() {
+            if l.contains(base) {
+                out.push(format!("mount: {l}"));
+            }
+        }
+        for e in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let d = e.path().join("doca-test").join(&self.id);
+            if d.exists() {
+                out.push(format!("cgroup: {}", d.display()));
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.root()) {
+            out.extend(rd.flatten().map(|e| format!("state: {}", e.path().display())));
+        }
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(r) = std::fs::read_link(e.path().join("root")) {
+                if r.starts_with(self.dir.path()) {
+                    out.push(format!("process: {}", e.file_name().to_string_lossy()));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["delete", "--force", &self.id]);
+        for e in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(e.path().join("doca-test").join(&self.id));
+            // The shared parent goes with the last test (rmdir fails while others use it).
+            let _ = std::fs::remove_dir(e.path().join("doca-test"));
+        }
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+fn args(v: &mut Value, a: &[&str]) {
+    v["process"]["args"] = json!(a);
+}
+
+#[test]
+fn run_reports_the_process_exit_code() {
+    require_root!();
+    // (SIGKILL to pid 1 from inside its own pid namespace is ignored by the kernel, so a
+    // signal death is tested from outside, in `a_container_killed_from_outside_exits_137`.)
+    for (script, code) in [("true", 0), ("exit 3", 3), ("sleep 100 & kill -9 $!; wait $!", 137)] {
+        let b = Bundle::new(|s| args(s, &["sh", "-c", script]));
+        let o = b.run();
+        assert_eq!(o.status.code(), Some(code), "{script}: {}", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{script}: {:?}", b.leftovers());
+    }
+}
+
+#[test]
+fn a_container_killed_from_outside_exits_137() {
+    require_root!();
+    let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let mut run = runc()
+        .arg("--root")
+        .arg(b.root())
+        .args(["run", "--bundle", &bundle, &b.id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        let st: Value = serde_json::from_slice(&b.cmd(&["state", &b.id]).stdout).unwrap_or(Value::Null);
+        if st["status"] == "running" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(b.cmd(&["kill", &b.id, "9"]).status.success());
+    assert_eq!(run.wait().unwrap().code(), Some(137));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+#[test]
+fn lifecycle_create_start_state_kill_delete() {
+    require_root!();
+    let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let pid_file = b.dir.path().join("pid");
+    let o = b.cmd(&["create", "--bundle", &bundle, "--pid-file", pid_file.to_str().unwrap(), &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let state = |b: &Bundle| -> Value { serde_json::from_slice(&b.cmd(&["state", &b.id]).stdout).unwrap() };
+    let s = state(&b);
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["id"], b.id.as_str());
+    assert_eq!(s["bundle"], bundle.as_str());
+    assert_eq!(s["pid"].as_i64().unwrap().to_string(), std::fs::read_to_string(&pid_file).unwrap());
+    let o = b.cmd(&["create", "--bundle", &bundle, &b.id]);
+    assert!(stderr(&o).contains(&format!("container with id exists: {}", b.id)), "{}", stderr(&o));
+    assert!(b.cmd(&["start", &b.id]).status.success());
+    assert_eq!(state(&b)["status"], "running");
+    let o = b.cmd(&["start", &b.id]);
+    assert!(!o.status.success() && stderr(&o).contains("it is running"), "{}", stderr(&o));
+    let o = b.cmd(&["delete", &b.id]);
+    assert!(stderr(&o).contains(&format!("cannot delete container {} that is not stopped: running", b.id)), "{}", stderr(&o));
+    assert!(b.cmd(&["kill", &b.id, "KILL"]).status.success());
+    for _ in 0..200 {
+        if state(&b)["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(state(&b)["status"], "stopped");
+    assert!(b.cmd(&["delete", &b.id]).status.success());
+    let o = b.cmd(&["state", &b.id]);
+    assert!(stderr(&o).contains(&format!("container \"{}\" does not exist", b.id)));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+#[test]
+fn the_process_runs_as_the_spec_says() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "hostname; echo $$; pwd; id -u; id -g; id -G; ulimit -n; grep -E 'NoNewPrivs|CapEff|CapBnd' /proc/self/status; cat /proc/self/oom_score_adj; echo $GREETING; ls /proc/self/fd | wc -l"]);
+        s["hostname"] = json!("box");
+        s["process"]["cwd"] = json!("/tmp");
+        s["process"]["env"] = json!(["PATH=/bin", "GREETING=hi"]);
+        s["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [1000, 1001]});
+        s["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 123, "soft": 123}]);
+        s["process"]["noNewPrivileges"] = json!(true);
+        s["process"]["oomScoreAdj"] = json!(100);
+        let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
+        s["process"]["capabilities"] =
+            json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps});
+    });
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    // CAP_CHOWN is bit 0, CAP_KILL bit 5: 0x21.
+    assert_eq!(
+        lines,
+        [
+            "box",
+            "1",
+            "/tmp",
+            "65534",
+            "65534",
+            "65534 1000 1001",
+            "123",
+            "CapEff:\t0000000000000021",
+            "CapBnd:\t0000000000000021",
+            "NoNewPrivs:\t1",
+            "100",
+            "hi",
+            "4"
+        ]
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>(),
+        "{out}"
+    );
+}
+
+#[test]
+fn masked_readonly_paths_and_readonly_root() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(
+            s,
+            &[
+                "sh",
+                "-c",
+                "wc -c < /proc/timer_list; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname && echo wrote-sysctl; touch /newfile && echo wrote-root; touch /sys/x && echo wrote-sys; ls /dev",
+            ],
+        )
+    });
+    let o = b.run();
+    let out = stdout(&o);
+    // /proc/timer_list (a file) reads as /dev/null, /proc/acpi (a directory) as an empty tmpfs.
+    assert!(out.starts_with("0\n0\n"), "masked paths are readable: {out}\n{}", stderr(&o));
+    for bad in ["wrote-sysctl", "wrote-root", "wrote-sys"] {
+        assert!(!out.contains(bad), "{bad}: {out}\n{}", stderr(&o));
+    }
+    for dev in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr"] {
+        assert!(out.lines().any(|l| l == dev), "/dev/{dev} missing: {out}");
+    }
+}
+
+#[test]
+fn cgroup_v1_limits_are_applied() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
+        s["linux"]["resources"] = json!({
+            "memory": {"limit": 67108864},
+            "pids": {"limit": 32},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+            "devices": [{"allow": false, "access": "rwm"}]
+        });
+    });
+    if !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("skipped: no cgroup v1 memory hierarchy (v2 is covered by the fake-tree unit test)");
+        return;
+    }
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "67108864\n32\n512\n50000\n");
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+#[test]
+fn failures_are_reported_and_leave_nothing_behind() {
+    require_root!();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, i32, &str)> = vec![
+        (Box::new(|s| args(s, &["nosuchcmd"])), 127, "exec: \"nosuchcmd\": executable file not found in $PATH"),
+        (Box::new(|s| args(s, &["/etc/passwd"])), 126, "exec: \"/etc/passwd\": permission denied"),
+        (
+            Box::new(|s| s["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "nosuchfs", "source": "none"}))),
+            1,
+            "mount none on /x (nosuchfs)",
+        ),
+        (Box::new(|s| s["process"]["cwd"] = json!("relative")), 1, "process.cwd: relative is not absolute"),
+        (Box::new(|s| s["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}])), 1, "config.json"),
+        (Box::new(|s| s["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0")), 1, "process.selinuxLabel"),
+        (Box::new(|s| s["linux"]["cgroupsPath"] = json!("system.slice:doca:x")), 1, "systemd cgroup path"),
+    ];
+    for (edit, code, msg) in cases {
+        let b = Bundle::new(edit);
+        let o = b.run();
+        assert_eq!(o.status.code(), Some(code), "{msg}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "want {msg:?} in: {}", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{msg}: {:?}", b.leftovers());
+    }
+    // A config.json that is not JSON names the file.
+    let b = Bundle::new(|_| {});
+    std::fs::write(b.dir.path().join("config.json"), "{\"ociVersion\": 1").unwrap();
+    let o = b.run();
+    assert!(stderr(&o).contains("config.json"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+}
+
+/// A mount target reached through a symlink in the rootfs stays in the rootfs
+/// (CVE-2019-19921 style): `/evil -> /tmp/host-dir` means rootfs/tmp/host-dir, never the host's.
+#[test]
+fn mount_targets_do_not_follow_symlinks_out_of_the_rootfs() {
+    require_root!();
+    let host_dir = tempfile::tempdir().unwrap();
+    let hd = host_dir.path().to_str().unwrap().to_string();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "ls /evil/x >/dev/null && echo mounted-inside"]);
+        s["mounts"].as_array_mut().unwrap().push(json!({"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    std::os::unix::fs::symlink(&hd, b.dir.path().join("rootfs/evil")).unwrap();
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("mounted-inside"));
+    assert!(!host_dir.path().join("x").exists(), "the mount target was created on the host");
+    assert!(b.dir.path().join("rootfs").join(hd.trim_start_matches('/')).join("x").exists());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+/// CVE-2024-21626: a cwd through a descriptor the runtime leaked would put the process outside
+/// the container. No descriptor of the runtime survives, and a cwd outside the root is refused.
+#[test]
+fn cwd_cannot_reach_the_host_through_a_descriptor() {
+    require_root!();
+    for fd in 3..9 {
+        let b = Bundle::new(|s| {
+            args(s, &["sh", "-c", "pwd; ls .. | head -3"]);
+            s["process"]["cwd"] = json!(format!("/proc/self/fd/{fd}"));
+        });
+        let o = b.run();
+        let out = stdout(&o);
+        assert!(!o.status.success() || !out.contains("(unreachable)"), "fd {fd}: the process runs outside the container: {out}");
+        assert!(b.leftovers().is_empty(), "fd {fd}: {:?}", b.leftovers());
+    }
+}
