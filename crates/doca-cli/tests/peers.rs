@@ -84,57 +84,20 @@ fn doca_loads_skopeo_archives() {
     assert!(fresh.ok(&["system", "check"]).contains("store is consistent"));
 }
 
-fn podman(t: &TempRoot) -> Command {
-    let conf = t.path("containers.conf");
-    if !conf.exists() {
-        // podman puts RLIMIT_NOFILE/NPROC = 1048576 into specs by default, which root cannot set
-        // on these hosts (shared/MACHINE-NOTES.md); state lives in the test's temp dir.
-        std::fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\nevents_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\n").unwrap();
-    }
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", conf)
-        .arg("--root")
-        .arg(t.path("podman/root"))
-        .arg("--runroot")
-        .arg(t.path("podman/run"))
-        .args(["--storage-driver", "overlay", "--tmpdir"])
-        .arg(t.path("podman/tmp"));
-    c
-}
-
-/// Removes podman's overlay mounts under the test dir even when an assertion failed.
-struct PodmanCleanup<'a>(&'a TempRoot);
-impl Drop for PodmanCleanup<'_> {
-    fn drop(&mut self) {
-        let _ = podman(self.0).args(["rmi", "-a", "-f"]).output();
-        let _ = podman(self.0).args(["system", "reset", "-f"]).output();
-        let root = self.0.path("podman");
-        if let Ok(m) = std::fs::read_to_string("/proc/mounts") {
-            for line in m.lines() {
-                if let Some(p) = line.split_whitespace().nth(1) {
-                    if p.starts_with(root.to_str().unwrap()) {
-                        let _ = Command::new("umount").arg("-l").arg(p).status();
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[test]
 fn podman_and_doca_exchange_images() {
     require_root!();
     require_tool!("podman");
     let t = root();
-    let _cleanup = PodmanCleanup(&t);
+    let pm = doca_testkit::Podman::new(&t.path("podman"));
     let (id, layers, arch) = saved_busybox(&t);
-    run(podman(&t).args(["load", "-q", "-i"]).arg(&arch));
-    let pid = run(podman(&t).args(["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]));
+    run(pm.cmd().args(["load", "-q", "-i"]).arg(&arch));
+    let pid = run(pm.cmd().args(["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]));
     assert_eq!(format!("sha256:{}", pid.trim()), id, "podman loaded another config");
     let dk = t.path("pm-docker.tar");
     let oc = t.path("pm-oci.tar");
-    run(podman(&t).args(["save", "-q", "--format", "docker-archive", "-o"]).arg(&dk).arg("busybox:latest"));
-    run(podman(&t).args(["save", "-q", "--format", "oci-archive", "-o"]).arg(&oc).arg("busybox:latest"));
+    run(pm.cmd().args(["save", "-q", "--format", "docker-archive", "-o"]).arg(&dk).arg("busybox:latest"));
+    run(pm.cmd().args(["save", "-q", "--format", "oci-archive", "-o"]).arg(&oc).arg("busybox:latest"));
     let fresh = root();
     let out = fresh.ok(&["load", "-i", dk.to_str().unwrap()]);
     assert!(out.contains("Loaded image: "), "{out}");

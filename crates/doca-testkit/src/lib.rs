@@ -296,3 +296,58 @@ pub fn docker_archive(images: &[ArchiveImage]) -> (Vec<u8>, Vec<String>) {
 pub fn one_layer_archive(layer: Vec<u8>, tag: &str) -> Vec<u8> {
     docker_archive(&[ArchiveImage { layers: vec![layer], tags: vec![tag.to_string()], created: "2024-01-01T00:00:00Z".into() }]).0
 }
+
+/// Debian's podman with all its state in `dir`: its own containers.conf (podman's default
+/// RLIMIT_NOFILE/NPROC of 1048576 cannot be set by root on these hosts, see
+/// shared/MACHINE-NOTES.md), cgroupfs, file events. Dropping it removes containers, images and
+/// any overlay mount left under `dir`.
+pub struct Podman {
+    dir: PathBuf,
+    runtime: Option<PathBuf>,
+}
+
+impl Podman {
+    pub fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("podman dir");
+        std::fs::write(
+            dir.join("containers.conf"),
+            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\nevents_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\n",
+        )
+        .expect("containers.conf");
+        Podman { dir: dir.to_path_buf(), runtime: None }
+    }
+
+    /// Every container runs on this OCI runtime (podman --runtime).
+    pub fn with_runtime(mut self, runtime: &Path) -> Self {
+        self.runtime = Some(runtime.to_path_buf());
+        self
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .arg("--root")
+            .arg(self.dir.join("root"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .args(["--storage-driver", "overlay", "--tmpdir"])
+            .arg(self.dir.join("tmp"));
+        if let Some(r) = &self.runtime {
+            c.arg("--runtime").arg(r);
+        }
+        c
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["rm", "-a", "-f"]).output();
+        let _ = self.cmd().args(["system", "reset", "-f"]).output();
+        let root = self.dir.to_string_lossy().to_string();
+        if let Ok(m) = std::fs::read_to_string("/proc/mounts") {
+            for p in m.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|p| p.starts_with(&root)) {
+                let _ = Command::new("umount").arg("-l").arg(p).status();
+            }
+        }
+    }
+}

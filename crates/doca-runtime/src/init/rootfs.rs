@@ -228,6 +228,8 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup: &Cgroup) -> Result<()> {
         // Bind mounts take their flags only on a remount (mount(2) "MS_REMOUNT | MS_BIND").
         let remount = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !remount.is_empty() {
+            // `fd` still names the directory the bind now covers: open the new mount.
+            let fd = open_target(rootfs, &target)?;
             mount(None::<&str>, fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | remount, None::<&str>)
                 .map_err(sys(format!("remount {}", dest.display())))?;
         }
