@@ -1,0 +1,73 @@
+#!/bin/bash
+# Runtime benchmark: create + start + wait + delete of `true` on a busybox bundle, through each
+# runtime's own `run` (which does exactly that), interleaved: doca-runc, runc, and crun where it
+# runs. Median of N (default 30) per runtime, and ratios.
+#
+#   sudo bench/runtime.sh
+#
+# crun 1.8 refuses this host's hybrid cgroup layout, so it runs inside a private mount namespace
+# where /sys/fs/cgroup/unified is unmounted (shared/MACHINE-NOTES.md); that costs an nsenter,
+# which is included in its time.
+set -euo pipefail
+N=${N:-30}
+cd "$(dirname "$0")/.."
+cargo build --release -q -p doca-runtime
+DOCA=$PWD/target/release/doca-runc
+WORK=$(mktemp -d /tmp/doca-rtbench.XXXXXX)
+HOLDER=""
+cleanup() {
+  [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null || true
+  for r in "$DOCA" runc; do for id in $(ls "$WORK/state-$(basename "$r")" 2>/dev/null); do "$r" --root "$WORK/state-$(basename "$r")" delete --force "$id" 2>/dev/null || true; done; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+sh scripts/mkbusybox.sh "$WORK/bb.tar"
+mkdir -p "$WORK/bundle/rootfs"
+tar -C "$WORK/bundle/rootfs" -xf "$WORK/bb.tar"
+"$DOCA" spec --bundle "$WORK/bundle"
+python3 - "$WORK/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["true"]
+c["linux"]["cgroupsPath"] = "/doca-rtbench/c"
+json.dump(c, open(p, "w"), indent=1)
+PY
+now() { date +%s%N; }
+declare -A T
+rec() { T[$1]="${T[$1]:-} $2"; }
+RUNTIMES="doca runc"
+if command -v crun >/dev/null; then
+  unshare --mount --propagation slave sleep infinity &
+  HOLDER=$!
+  sleep 0.2
+  nsenter -t "$HOLDER" -m umount /sys/fs/cgroup/unified 2>/dev/null || true
+  if nsenter -t "$HOLDER" -m crun --root "$WORK/state-crun" run --bundle "$WORK/bundle" probe >/dev/null 2>&1; then
+    RUNTIMES="$RUNTIMES crun"
+  else
+    echo "crun does not run here; left out"
+  fi
+fi
+i=0
+for n in $(seq "$N"); do
+  for r in $RUNTIMES; do
+    i=$((i + 1)); id="b$i"
+    case $r in
+      doca) a=$(now); "$DOCA" --root "$WORK/state-doca" run --bundle "$WORK/bundle" "$id"; b=$(now) ;;
+      runc) a=$(now); runc --root "$WORK/state-runc" run --bundle "$WORK/bundle" "$id"; b=$(now) ;;
+      crun) a=$(now); nsenter -t "$HOLDER" -m crun --root "$WORK/state-crun" run --bundle "$WORK/bundle" "$id"; b=$(now) ;;
+    esac
+    rec "$r" $(( (b - a) / 1000 ))
+  done
+done
+# Peak RSS of doca-runc run.
+RSS=$( { /usr/bin/time -f %M "$DOCA" --root "$WORK/state-doca" run --bundle "$WORK/bundle" rss; } 2>&1 | tail -1)
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+d=$(echo "${T[doca]}" | median)
+printf '\n%-10s %12s %12s\n' runtime "median (ms)" "vs doca"
+for r in $RUNTIMES; do
+  m=$(echo "${T[$r]}" | median)
+  printf '%-10s %12.2f %11.2fx\n' "$r" "$(awk -v x="$m" 'BEGIN{print x/1000}')" "$(awk -v a="$m" -v b="$d" 'BEGIN{print a/b}')"
+done
+echo "doca-runc peak RSS: ${RSS} KB; targets: doca <= 0.4x runc and <= crun; RSS <= 3 MB"
+echo "N=$N create+start+wait+delete of true, interleaved"
