@@ -9,6 +9,7 @@ pub mod delete;
 pub mod error;
 pub mod init;
 pub mod kill;
+pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod state;

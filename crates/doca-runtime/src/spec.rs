@@ -42,8 +42,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
         ));
     }
     let linux = spec.linux().as_ref().ok_or_else(|| RuntimeError::Spec("linux: required on Linux".into()))?;
-    if linux.seccomp().is_some() {
-        return Err(RuntimeError::Unsupported("linux.seccomp".into(), "seccomp filters are not implemented yet".into()));
+    if let Some(s) = linux.seccomp() {
+        // Compiled (not loaded) here, so a bad profile fails `create` before any process exists.
+        crate::seccomp::compile(s)?;
     }
     if spec.hooks().is_some() {
         return Err(RuntimeError::Unsupported("hooks".into(), "hooks are not implemented yet".into()));

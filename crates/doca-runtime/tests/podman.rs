@@ -17,8 +17,8 @@ fn podman_runs_containers_on_doca_runc() {
     let pm = Podman::new(&dir.path().join("podman")).with_runtime(std::path::Path::new(env!("CARGO_BIN_EXE_doca-runc")));
     let o = pm.cmd().args(["import", "-q", "-c", "CMD [\"sh\"]"]).arg(doca_testkit::busybox_tar()).arg("localhost/bb:1").output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
-    // seccomp profiles are not implemented yet: refused by name rather than silently dropped.
-    let run = |args: &[&str]| pm.cmd().args(["run", "--rm", "--security-opt", "seccomp=unconfined"]).args(args).output().unwrap();
+    // podman's own default seccomp profile applies.
+    let run = |args: &[&str]| pm.cmd().args(["run", "--rm"]).args(args).output().unwrap();
 
     let o = run(&["localhost/bb:1", "sh", "-c", "echo hello; hostname; id -u"]);
     let (out, err) = text(&o);
@@ -26,6 +26,9 @@ fn podman_runs_containers_on_doca_runc() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert_eq!((lines[0], lines[2]), ("hello", "0"));
+    // ... and is enforced: podman's profile refuses keyctl, Docker's too.
+    let o = run(&["localhost/bb:1", "sh", "-c", "grep Seccomp: /proc/self/status"]);
+    assert_eq!(text(&o).0.trim(), "Seccomp:\t2", "{:?}", text(&o));
 
     assert_eq!(run(&["localhost/bb:1", "sh", "-c", "exit 7"]).status.code(), Some(7));
 
@@ -47,7 +50,7 @@ fn podman_runs_containers_on_doca_runc() {
     assert_eq!(o.status.code(), Some(127), "{:?}", text(&o));
     assert!(text(&o).1.contains("executable file not found in $PATH"), "{:?}", text(&o));
 
-    let o = pm.cmd().args(["run", "-d", "--security-opt", "seccomp=unconfined", "localhost/bb:1", "sleep", "1000"]).output().unwrap();
+    let o = pm.cmd().args(["run", "-d", "localhost/bb:1", "sleep", "1000"]).output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
     let id = text(&o).0.trim().to_string();
     let ps = pm.cmd().args(["ps", "--format", "{{.ID}} {{.Status}}", "--no-trunc"]).output().unwrap();

@@ -349,3 +349,50 @@ fn cwd_cannot_reach_the_host_through_a_descriptor() {
         assert!(b.leftovers().is_empty(), "fd {fd}: {:?}", b.leftovers());
     }
 }
+
+#[test]
+fn seccomp_profiles_are_enforced() {
+    require_root!();
+    let profile = |extra: Value| {
+        move |s: &mut Value| {
+            args(
+                s,
+                &["sh", "-c", "mkdir /tmp/a 2>&1; mkdir /tmp/a 2>&1 || true; touch /tmp/f; chmod 600 /tmp/f 2>&1 && echo chmod-ok; chmod 4755 /tmp/f 2>&1 && echo setuid-ok; uname >/dev/null; echo after-uname"],
+            );
+            s["linux"]["seccomp"] = extra.clone();
+            s["root"]["readonly"] = json!(false);
+        }
+    };
+    // mkdir denied with EPERM (the default errnoRet), chmod to a setuid mode denied with ENOSYS
+    // through an argument filter (mode & S_ISUID), other chmods allowed.
+    let b = Bundle::new(profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+            {"names": ["fchmodat", "chmod", "fchmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+             "args": [{"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["chmod", "fchmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+             "args": [{"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}]}
+        ]
+    })));
+    let o = b.run();
+    let out = stdout(&o);
+    assert!(out.contains("Operation not permitted"), "mkdir was not denied with EPERM: {out}\n{}", stderr(&o));
+    assert!(out.contains("chmod-ok"), "{out}");
+    assert!(out.contains("Function not implemented") && !out.contains("setuid-ok"), "setuid chmod was not denied with ENOSYS: {out}");
+    assert!(out.contains("after-uname"));
+    // KILL_PROCESS: the process dies of SIGSYS (exit 128 + 31).
+    let b = Bundle::new(profile(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]}),
+    ));
+    let o = b.run();
+    assert_eq!(o.status.code(), Some(159), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("after-uname"));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    // A bad profile fails create, naming the field, and leaves nothing.
+    let b = Bundle::new(profile(json!({"defaultAction": "SCMP_ACT_BOGUS"})));
+    let o = b.run();
+    assert!(!o.status.success() && stderr(&o).contains("config.json"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty());
+}

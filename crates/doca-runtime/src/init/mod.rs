@@ -82,6 +82,14 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         process::oom_score_adj(adj)?;
     }
     process::rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+    let nnp = proc_.no_new_privileges() == Some(true);
+    let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have
+    // it. With no_new_privs it is loaded last, right before execve, so that as few of our own
+    // syscalls as possible run under the container's filter (runc does the same).
+    if let (Some(f), false) = (&filter, nnp) {
+        crate::seccomp::load(f)?;
+    }
     process::user_and_capabilities(proc_)?;
     let cwd = proc_.cwd();
     if !cwd.is_absolute() {
@@ -92,7 +100,7 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     nix::unistd::chdir(cwd).map_err(|e| {
         RuntimeError::Sys(format!("chdir to cwd {:?} set in config.json failed: {}", cwd.display(), e.desc().to_lowercase()))
     })?;
-    if proc_.no_new_privileges() == Some(true) {
+    if nnp {
         process::no_new_privs()?;
     }
     let args = proc_.args().as_deref().unwrap_or(&[]);
@@ -101,6 +109,10 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let exe = process::find_executable(arg0, &env)?;
     let keep: HashSet<i32> = (3..3 + ctx.preserve_fds).chain([fifo.as_raw_fd(), ctx.sync.as_raw_fd()]).collect();
     process::close_fds_on_exec(&keep)?;
+    let cstr = |s: &str| CString::new(s).map_err(|_| RuntimeError::Spec(format!("process: {s:?} contains a NUL byte")));
+    let exe_c = cstr(&exe.to_string_lossy())?;
+    let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_>>()?;
+    let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
     sync::put(&ctx.sync, &Msg::Ready)?;
     // From here on the runtime no longer listens: failures go to the container's stderr.
     let fail = |what: &str, e: nix::Error| -> ! {
@@ -113,10 +125,12 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     nix::unistd::write(&w, &[0]).unwrap_or_else(|e| fail("write exec fifo", e));
     drop(w);
     drop(fifo);
-    let cstr = |s: &str| CString::new(s).map_err(|_| RuntimeError::Spec(format!("process: {s:?} contains a NUL byte")));
-    let exe_c = cstr(&exe.to_string_lossy())?;
-    let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_>>()?;
-    let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
+    if let (Some(f), true) = (&filter, nnp) {
+        if let Err(e) = crate::seccomp::load(f) {
+            eprintln!("doca-runc init: {e}");
+            std::process::exit(1);
+        }
+    }
     let e = nix::unistd::execve(&exe_c, &argv, &envp).unwrap_err();
     // The runtime has gone; stderr is all that is left to tell.
     let code = if e == nix::Error::ENOENT { 127 } else { 126 };
