@@ -153,13 +153,25 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?;
     undo.child = Some(pid);
     cgroup.add(pid.as_raw())?;
-    sync::put(&parent_sock, &Msg::Go)?;
-    match sync::get(&parent_sock)? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Failed { message, code }) => {
-            return Err(RuntimeError::Init { message: format!("unable to start container process: {message}"), code });
+    let annotations: std::collections::HashMap<String, String> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    let hook_state = crate::hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &annotations);
+    sync::put(&parent_sock, &Msg::Go { state: hook_state.clone() })?;
+    loop {
+        match sync::get(&parent_sock)? {
+            Some(Msg::Ready) => break,
+            Some(Msg::RuntimeHooks) => {
+                // In the runtime's namespaces, with the container's namespaces in place and its
+                // pid known (libnetwork-setkey finds the network namespace through it).
+                let hooks = spec.hooks().as_ref();
+                crate::hooks::run("prestart", hooks.and_then(|h| h.prestart().as_deref()).unwrap_or(&[]), &hook_state)?;
+                crate::hooks::run("createRuntime", hooks.and_then(|h| h.create_runtime().as_deref()).unwrap_or(&[]), &hook_state)?;
+                sync::put(&parent_sock, &Msg::Go { state: hook_state.clone() })?;
+            }
+            Some(Msg::Failed { message, code }) => {
+                return Err(RuntimeError::Init { message: format!("unable to start container process: {message}"), code });
+            }
+            other => return Err(RuntimeError::Sys(format!("container init ended before it was ready ({other:?})"))),
         }
-        other => return Err(RuntimeError::Sys(format!("container init ended before it was ready ({other:?})"))),
     }
     let state = State {
         oci_version: spec.version().clone(),
@@ -168,9 +180,10 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         bundle,
         rootfs,
         created: now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations,
         init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t).unwrap_or(0),
         cgroup_paths: cgroup.paths(),
+        hooks: spec.hooks().clone(),
     };
     state.save(&opts.root)?;
     if let Some(p) = &opts.pid_file {

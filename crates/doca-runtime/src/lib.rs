@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod create;
 pub mod delete;
 pub mod error;
+pub mod hooks;
 pub mod init;
 pub mod kill;
 pub mod seccomp;

@@ -46,8 +46,21 @@ pub fn validate(spec: &Spec) -> Result<()> {
         // Compiled (not loaded) here, so a bad profile fails `create` before any process exists.
         crate::seccomp::compile(s)?;
     }
-    if spec.hooks().is_some() {
-        return Err(RuntimeError::Unsupported("hooks".into(), "hooks are not implemented yet".into()));
+    if let Some(h) = spec.hooks() {
+        for (kind, list) in [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ] {
+            for hook in list.iter().flatten() {
+                if !hook.path().is_absolute() {
+                    return Err(RuntimeError::Spec(format!("hooks.{kind}: path {} is not absolute", hook.path().display())));
+                }
+            }
+        }
     }
     for ns in linux.namespaces().iter().flatten() {
         match (ns.typ(), ns.path()) {

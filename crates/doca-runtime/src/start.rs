@@ -39,5 +39,10 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         // Readable with no data: the init has not opened its end yet; wait a little.
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    std::fs::remove_file(&fifo).map_err(RuntimeError::io("remove", &fifo))
+    std::fs::remove_file(&fifo).map_err(RuntimeError::io("remove", &fifo))?;
+    // poststart: after the program started, before `start` returns; failures only warn.
+    if let Some(h) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
+        crate::hooks::run_warn("poststart", h, &state.hook_json(Status::Running));
+    }
+    Ok(())
 }

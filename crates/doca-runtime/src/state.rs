@@ -46,6 +46,9 @@ pub struct State {
     /// Cgroup directories created for the container, to remove on delete.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
+    /// The spec's hooks, for poststart and poststop (the bundle may be gone by then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 pub const STATE_FILE: &str = "state.json";
@@ -104,6 +107,11 @@ impl State {
             }
             _ => Status::Stopped,
         }
+    }
+
+    /// The state document hooks get on stdin.
+    pub fn hook_json(&self, status: Status) -> String {
+        crate::hooks::state_json(&self.id, &status.to_string(), self.pid, &self.bundle, &self.annotations)
     }
 
     /// runc's `state` output.

@@ -8,8 +8,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Msg {
-    /// Runtime → init: the cgroup is set up; go on.
-    Go,
+    /// Runtime → init: the cgroup is set up (or the hooks ran); go on. Carries the state
+    /// document the init's own hooks get on stdin.
+    Go { state: String },
+    /// Init → runtime: the container's namespaces and mounts exist, pivot_root is next: run the
+    /// prestart and createRuntime hooks now.
+    RuntimeHooks,
     /// Init → runtime: everything is in place; the process waits for `start`.
     Ready,
     /// Init → runtime: setup failed.

@@ -396,3 +396,50 @@ fn seccomp_profiles_are_enforced() {
     assert!(!o.status.success() && stderr(&o).contains("config.json"), "{}", stderr(&o));
     assert!(b.leftovers().is_empty());
 }
+
+#[test]
+fn hooks_run_in_order_with_the_state_on_stdin() {
+    require_root!();
+    let out = tempfile::tempdir().unwrap();
+    let d = out.path().to_str().unwrap().to_string();
+    let host = |kind: &str, extra: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {d}/order; {extra}")]});
+    let b = Bundle::new(|s| {
+        args(s, &["cat", "/dev/shm/started"]);
+        s["hooks"] = json!({
+            "prestart": [host("prestart", &format!("cat > {d}/prestart.json"))],
+            "createRuntime": [host("createRuntime", "")],
+            "createContainer": [host("createContainer", &format!("readlink /proc/self/ns/mnt > {d}/cc-mnt"))],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo started > /dev/shm/started"]}],
+            "poststart": [host("poststart", "")],
+            "poststop": [host("poststop", "")]
+        });
+    });
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "started\n", "startContainer did not run inside the container");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("order")).unwrap(),
+        "prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n"
+    );
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("prestart.json")).unwrap()).unwrap();
+    assert_eq!((st["id"].as_str(), st["status"].as_str()), (Some(b.id.as_str()), Some("creating")));
+    assert!(st["pid"].as_i64().unwrap() > 1);
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(
+        std::fs::read_to_string(out.path().join("cc-mnt")).unwrap().trim(),
+        host_mnt.to_str().unwrap(),
+        "createContainer ran in the host's mount namespace"
+    );
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+
+    // A failing or hanging prestart hook fails create, and nothing is left.
+    for (hook, msg) in [
+        (json!({"path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 3"]}), "prestart hook /bin/sh: exit status: 3: no"),
+        (json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 30"], "timeout": 1}), "prestart hook /bin/sh: timed out after 1 s"),
+    ] {
+        let b = Bundle::new(|s| s["hooks"] = json!({"prestart": [hook.clone()]}));
+        let o = b.run();
+        assert!(!o.status.success() && stderr(&o).contains(msg), "want {msg:?}: {}", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    }
+}

@@ -208,7 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let f = serde_json::json!({
                 "ociVersionMin": "1.0.0",
                 "ociVersionMax": "1.2.0",
-                "hooks": [],
+                "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
                 "mountOptions": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "rro"],
                 "linux": {
                     "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],

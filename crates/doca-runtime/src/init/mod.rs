@@ -47,10 +47,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     // can open it through /proc/1/exe and overwrite the runtime on the host (CVE-2019-5736).
     // execve of the container's program makes it dumpable again.
     nix::sys::prctl::set_dumpable(false).map_err(|e| RuntimeError::Sys(format!("prctl(PR_SET_DUMPABLE): {}", e.desc().to_lowercase())))?;
-    match sync::get(&ctx.sync)? {
-        Some(Msg::Go) => {}
-        other => return Err(RuntimeError::Sys(format!("init: expected go from the runtime, got {other:?}"))),
-    }
+    let hook_state = wait_go(&ctx.sync)?;
+    let start_hooks_state: Option<String>;
     if ctx.cgroupns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| RuntimeError::Sys(format!("unshare cgroup namespace: {}", e.desc().to_lowercase())))?;
@@ -69,7 +67,17 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         }
     }
     if has_new(spec, LinuxNamespaceType::Mount) {
-        rootfs::prepare(spec, &ctx.rootfs, ctx.cgroup, ctx.no_pivot)?;
+        rootfs::prepare(spec, &ctx.rootfs, ctx.cgroup)?;
+        let hooks = spec.hooks().as_ref();
+        let mut hook_state = hook_state;
+        if hooks.is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some()) {
+            sync::put(&ctx.sync, &Msg::RuntimeHooks)?;
+            hook_state = wait_go(&ctx.sync)?;
+        }
+        // createContainer: in the container's namespaces, before pivot_root (config.md).
+        crate::hooks::run("createContainer", hooks.and_then(|h| h.create_container().as_deref()).unwrap_or(&[]), &hook_state)?;
+        rootfs::enter(&ctx.rootfs, ctx.no_pivot)?;
+        start_hooks_state = Some(hook_state);
     } else {
         return Err(RuntimeError::Spec("linux.namespaces: a new mount namespace is required".into()));
     }
@@ -125,6 +133,14 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     nix::unistd::write(&w, &[0]).unwrap_or_else(|e| fail("write exec fifo", e));
     drop(w);
     drop(fifo);
+    // startContainer: in the container, after `start`, before the program (config.md).
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.start_container().as_deref()) {
+        let state = start_hooks_state.unwrap_or_default().replace("\"status\":\"creating\"", "\"status\":\"running\"");
+        if let Err(e) = crate::hooks::run("startContainer", h, &state) {
+            eprintln!("doca-runc init: {e}");
+            std::process::exit(1);
+        }
+    }
     if let (Some(f), true) = (&filter, nnp) {
         if let Err(e) = crate::seccomp::load(f) {
             eprintln!("doca-runc init: {e}");
@@ -136,6 +152,13 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let code = if e == nix::Error::ENOENT { 127 } else { 126 };
     eprintln!("exec {arg0:?}: {}", e.desc().to_lowercase());
     std::process::exit(code)
+}
+
+fn wait_go(sock: &OwnedFd) -> Result<String> {
+    match sync::get(sock)? {
+        Some(Msg::Go { state }) => Ok(state),
+        other => Err(RuntimeError::Sys(format!("init: expected go from the runtime, got {other:?}"))),
+    }
 }
 
 fn set_domainname(d: &str) -> Result<()> {

@@ -162,8 +162,8 @@ pub fn parse_options(opts: &[String]) -> MountOptions {
     o
 }
 
-/// Everything up to and including pivot_root. Runs in the container's mount namespace.
-pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &Cgroup, no_pivot: bool) -> Result<()> {
+/// Everything up to pivot_root. Runs in the container's mount namespace.
+pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &Cgroup) -> Result<()> {
     let linux = spec.linux().as_ref();
     // Nothing we mount may propagate back to the host; runc's default is rslave.
     let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -184,7 +184,11 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &Cgroup, no_pivot: bool) -> R
             dev_is_tmpfs = true;
         }
     }
-    create_devices(rootfs, linux.and_then(|l| l.devices().as_ref()).map(|d| d.as_slice()).unwrap_or(&[]), dev_is_tmpfs)?;
+    create_devices(rootfs, linux.and_then(|l| l.devices().as_ref()).map(|d| d.as_slice()).unwrap_or(&[]), dev_is_tmpfs)
+}
+
+/// Makes the rootfs `/`: pivot_root, or for ramfs roots MS_MOVE and chroot.
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         move_root(rootfs)
     } else {
