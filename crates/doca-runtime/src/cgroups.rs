@@ -139,13 +139,13 @@ impl Cgroup {
         }
         if let Some(m) = r.memory() {
             if let Some(d) = self.dir_of("memory") {
-                if let Some(l) = m.limit() {
+                if let Some(l) = nonzero(m.limit()) {
                     write(d, "memory.limit_in_bytes", &l.to_string())?;
                 }
-                if let Some(l) = m.reservation() {
+                if let Some(l) = nonzero(m.reservation()) {
                     write(d, "memory.soft_limit_in_bytes", &l.to_string())?;
                 }
-                if let Some(s) = m.swap() {
+                if let Some(s) = nonzero(m.swap()) {
                     // memsw exists only with swap accounting; asking for it without is an error.
                     write(d, "memory.memsw.limit_in_bytes", &s.to_string())?;
                 }
@@ -156,34 +156,34 @@ impl Cgroup {
         }
         if let Some(c) = r.cpu() {
             if let Some(d) = self.dir_of("cpu") {
-                if let Some(s) = c.shares() {
+                if let Some(s) = c.shares().filter(|s| *s != 0) {
                     write(d, "cpu.shares", &s.to_string())?;
                 }
                 // The period first: a quota larger than the old period's bound would be refused.
-                if let Some(p) = c.period() {
+                if let Some(p) = c.period().filter(|p| *p != 0) {
                     write(d, "cpu.cfs_period_us", &p.to_string())?;
                 }
-                if let Some(q) = c.quota() {
+                if let Some(q) = nonzero(c.quota()) {
                     write(d, "cpu.cfs_quota_us", &q.to_string())?;
                 }
             }
             if let Some(d) = self.dir_of("cpuset") {
-                if let Some(cpus) = c.cpus() {
+                if let Some(cpus) = c.cpus().as_ref().filter(|c| !c.is_empty()) {
                     write(d, "cpuset.cpus", cpus)?;
                 }
-                if let Some(mems) = c.mems() {
+                if let Some(mems) = c.mems().as_ref().filter(|m| !m.is_empty()) {
                     write(d, "cpuset.mems", mems)?;
                 }
             }
         }
-        if let Some(p) = r.pids() {
+        if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
             if let Some(d) = self.dir_of("pids") {
                 write(d, "pids.max", &if p.limit() > 0 { p.limit().to_string() } else { "max".into() })?;
             }
         }
         if let Some(b) = r.block_io() {
             if let Some(d) = self.dir_of("blkio") {
-                if let Some(w) = b.weight() {
+                if let Some(w) = b.weight().filter(|w| *w != 0) {
                     write(d, "blkio.weight", &w.to_string())?;
                 }
                 for (file, list) in [
@@ -278,6 +278,12 @@ impl Cgroup {
         }
         self.apply_unified(r)
     }
+}
+
+/// Zero means "not set" for limits, shares, weights and periods, as runc reads the spec
+/// (dockerd sends zeros for everything the user did not ask for).
+fn nonzero(v: Option<i64>) -> Option<i64> {
+    v.filter(|v| *v != 0)
 }
 
 fn limit_v2(l: i64) -> String {
