@@ -183,7 +183,7 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         annotations,
         init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t).unwrap_or(0),
         cgroup_paths: cgroup.paths(),
-        hooks: spec.hooks().clone(),
+        spec: spec.clone(),
     };
     state.save(&opts.root)?;
     if let Some(p) = &opts.pid_file {

@@ -26,7 +26,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = State::dir(root, id);
     std::fs::remove_dir_all(&dir).map_err(RuntimeError::io("remove", &dir))?;
     // poststop: after the container is deleted, before `delete` returns; failures only warn.
-    if let Some(h) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
+    if let Some(h) = state.hooks().and_then(|h| h.poststop().as_deref()) {
         crate::hooks::run_warn("poststop", h, &state.hook_json(Status::Stopped));
     }
     Ok(())

@@ -41,7 +41,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     std::fs::remove_file(&fifo).map_err(RuntimeError::io("remove", &fifo))?;
     // poststart: after the program started, before `start` returns; failures only warn.
-    if let Some(h) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
+    if let Some(h) = state.hooks().and_then(|h| h.poststart().as_deref()) {
         crate::hooks::run_warn("poststart", h, &state.hook_json(Status::Running));
     }
     Ok(())

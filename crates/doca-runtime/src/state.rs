@@ -46,9 +46,9 @@ pub struct State {
     /// Cgroup directories created for the container, to remove on delete.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
-    /// The spec's hooks, for poststart and poststop (the bundle may be gone by then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's config as created (hooks for poststart/poststop, the process defaults
+    /// and seccomp profile for exec); the bundle may be gone or changed by then.
+    pub spec: oci_spec::runtime::Spec,
 }
 
 pub const STATE_FILE: &str = "state.json";
@@ -107,6 +107,10 @@ impl State {
             }
             _ => Status::Stopped,
         }
+    }
+
+    pub fn hooks(&self) -> Option<&oci_spec::runtime::Hooks> {
+        self.spec.hooks().as_ref()
     }
 
     /// The state document hooks get on stdin.

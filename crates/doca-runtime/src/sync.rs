@@ -16,6 +16,8 @@ pub enum Msg {
     RuntimeHooks,
     /// Init → runtime: everything is in place; the process waits for `start`.
     Ready,
+    /// exec helper → runtime: the host pid of the process being exec'd.
+    Pid(i32),
     /// Init → runtime: setup failed.
     Failed { message: String, code: i32 },
 }

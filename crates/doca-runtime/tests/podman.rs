@@ -55,6 +55,9 @@ fn podman_runs_containers_on_doca_runc() {
     let id = text(&o).0.trim().to_string();
     let ps = pm.cmd().args(["ps", "--format", "{{.ID}} {{.Status}}", "--no-trunc"]).output().unwrap();
     assert!(text(&ps).0.contains(&format!("{id} Up")), "{:?}", text(&ps));
+    let o = pm.cmd().args(["exec", &id, "sh", "-c", "echo $$; exit 6"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(6), "{:?}", text(&o));
+    assert_ne!(text(&o).0.trim(), "1", "podman exec did not join the container's pid namespace");
     assert!(pm.cmd().args(["stop", "-t", "1", &id]).output().unwrap().status.success());
     let o = pm.cmd().args(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", &id]).output().unwrap();
     assert_eq!(text(&o).0.trim(), "exited 137");

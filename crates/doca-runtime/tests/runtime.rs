@@ -443,3 +443,54 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
         assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
     }
 }
+
+/// `exec` joins the container (namespaces, cgroup) and can never hold more than the container:
+/// not a capability outside its bounding set, not past its seccomp profile.
+#[test]
+fn exec_joins_the_container_and_gains_nothing() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sleep", "1000"]);
+        s["hostname"] = json!("inside");
+        let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
+        s["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps});
+        s["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]});
+        s["root"]["readonly"] = json!(false);
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    assert!(b.cmd(&["run", "-d", "--bundle", &bundle, &b.id]).status.success());
+    let init_cgroup = std::fs::read_to_string(format!(
+        "/proc/{}/cgroup",
+        serde_json::from_slice::<Value>(&b.cmd(&["state", &b.id]).stdout).unwrap()["pid"]
+    ))
+    .unwrap();
+    let o = b.cmd(&[
+        "exec",
+        &b.id,
+        "sh",
+        "-c",
+        "echo $$; hostname; grep CapBnd /proc/self/status; mkdir /tmp/x 2>&1; cat /proc/self/cgroup; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], "1", "exec did not join the pid namespace");
+    assert_eq!(lines[1], "inside");
+    assert_eq!(lines[2], "CapBnd:\t0000000000000021");
+    assert!(lines[3].contains("Operation not permitted"), "exec escaped the seccomp profile: {out}");
+    // The cgroup namespace shows the same (namespaced) paths as the init's host view ends with.
+    assert!(lines[4..].iter().all(|l| l.ends_with(":/")), "exec is not in the container's cgroup: {out}\ninit: {init_cgroup}");
+    let o = b.cmd(&["exec", "--cap", "CAP_SYS_ADMIN", &b.id, "true"]);
+    assert!(!o.status.success() && stderr(&o).contains("not in the container's bounding set"), "{}", stderr(&o));
+    let o = b.cmd(&["exec", &b.id, "nosuch"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    let pid_file = b.dir.path().join("exec.pid");
+    assert!(b.cmd(&["exec", "-d", "--pid-file", pid_file.to_str().unwrap(), &b.id, "sleep", "1000"]).status.success());
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    let o = b.cmd(&["exec", &b.id, "true"]);
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}

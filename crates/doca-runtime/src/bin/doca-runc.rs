@@ -51,6 +51,8 @@ enum Cmd {
         #[arg(short, long)]
         detach: bool,
     },
+    /// Execute a new process inside the container
+    Exec(ExecArgs),
     /// Output the state of a container
     State { id: String },
     /// Send a signal to the container's init process (default SIGTERM)
@@ -77,6 +79,50 @@ enum Cmd {
     },
     /// Show the enabled features
     Features,
+}
+
+#[derive(clap::Args)]
+struct ExecArgs {
+    id: String,
+    /// The command and its arguments (unless --process is given); everything after it is its own
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+    /// Path to a process.json describing the process
+    #[arg(short, long)]
+    process: Option<PathBuf>,
+    /// Set environment variables (KEY=VALUE)
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Current working directory in the container
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// UID[:GID] to run as
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    additional_gids: Vec<u32>,
+    /// Add a capability (within the container's bounding set)
+    #[arg(short, long = "cap")]
+    cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Detach from the process
+    #[arg(short, long)]
+    detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Path to an AF_UNIX socket that receives the console's master fd
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Pass N additional file descriptors to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: i32,
 }
 
 #[derive(clap::Args)]
@@ -173,7 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Start { id } => doca_runtime::start::start(root, &id)?,
         Cmd::Run { create: a, detach } => {
             let state = create(&create_opts(root, &a)?)?;
-            forward_signals_to(state.pid);
+            doca_runtime::signals::forward_to(state.pid);
             if let Err(e) = doca_runtime::start::start(root, &a.id) {
                 let _ = doca_runtime::delete::delete(root, &a.id, true);
                 return Err(e.into());
@@ -193,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             doca_runtime::delete::delete(root, &a.id, true)?;
             return Ok(code as u8);
         }
+        Cmd::Exec(a) => return exec(root, a),
         Cmd::State { id } => {
             let s = State::load(root, &id)?;
             let st = s.status(root);
@@ -257,21 +304,50 @@ fn list(root: &Path, format: &str, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-static INIT_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = INIT_PID.load(std::sync::atomic::Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+fn exec(root: &Path, a: ExecArgs) -> anyhow::Result<u8> {
+    if a.tty || a.console_socket.is_some() {
+        anyhow::bail!(RuntimeError::Unsupported("exec --tty".into(), "terminals are not implemented yet".into()));
     }
-}
-
-/// `run` in the foreground passes the signals it gets on to the container, as runc does.
-fn forward_signals_to(pid: i32) {
-    INIT_PID.store(pid, std::sync::atomic::Ordering::Relaxed);
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
-        // SAFETY: installing a handler that only calls an async-signal-safe function.
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
-    }
+    let state = State::load(root, &a.id)?;
+    let process = match &a.process {
+        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("read {}", p.display()))?)
+            .with_context(|| format!("parse {}", p.display()))?,
+        None => {
+            if a.command.is_empty() {
+                anyhow::bail!("exec: no command given (and no --process)");
+            }
+            let user = a
+                .user
+                .as_deref()
+                .map(|u| -> anyhow::Result<(u32, Option<u32>)> {
+                    let (uid, gid) = u.split_once(':').map(|(a, b)| (a, Some(b))).unwrap_or((u, None));
+                    Ok((
+                        uid.parse().with_context(|| format!("--user {u}: uid must be numeric"))?,
+                        gid.map(|g| g.parse()).transpose().with_context(|| format!("--user {u}: gid must be numeric"))?,
+                    ))
+                })
+                .transpose()?;
+            doca_runtime::exec::process_for(
+                &state,
+                &doca_runtime::exec::ExecOverrides {
+                    args: &a.command,
+                    env: &a.env,
+                    cwd: a.cwd.as_deref(),
+                    user,
+                    additional_gids: &a.additional_gids,
+                    caps: &a.cap,
+                    no_new_privs: a.no_new_privs,
+                },
+            )?
+        }
+    };
+    let code = doca_runtime::exec::exec(&doca_runtime::exec::ExecOptions {
+        id: a.id.clone(),
+        root: root.to_path_buf(),
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+    })?;
+    Ok(code.clamp(0, 255) as u8)
 }
