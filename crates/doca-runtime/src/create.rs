@@ -23,6 +23,8 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub no_pivot: bool,
+    /// Where the pty master goes when process.terminal is set.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Takes back a half-made container unless disarmed.
@@ -72,6 +74,14 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(RuntimeError::io("open bundle", &opts.bundle))?;
     let spec = crate::spec::load(&bundle)?;
     crate::spec::validate(&spec)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal != opts.console_socket.is_some() {
+        return Err(RuntimeError::Spec(if terminal {
+            "process.terminal is set: --console-socket must say where the terminal goes".into()
+        } else {
+            "--console-socket given but process.terminal is not set".into()
+        }));
+    }
     let root_path = spec.root().as_ref().expect("validated").path();
     let rootfs = if root_path.is_absolute() { root_path.clone() } else { bundle.join(root_path) };
     let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| RuntimeError::Spec(format!("root.path {}: {e}", rootfs.display())))?;
@@ -159,6 +169,10 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     loop {
         match sync::get(&parent_sock)? {
             Some(Msg::Ready) => break,
+            Some(Msg::Console { name }) => {
+                let master = sync::recv_fd(&parent_sock)?;
+                crate::init::console::send_to_console_socket(opts.console_socket.as_deref().expect("checked above"), &master, &name)?;
+            }
             Some(Msg::RuntimeHooks) => {
                 // In the runtime's namespaces, with the container's namespaces in place and its
                 // pid known (libnetwork-setkey finds the network namespace through it).

@@ -24,6 +24,7 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Namespaces to join, in setns order: mount last, so the others are opened while the
@@ -64,8 +65,8 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(RuntimeError::Spec("process.args: must name the program to run".into()));
     }
-    if p.terminal() == Some(true) {
-        return Err(RuntimeError::Unsupported("exec --tty".into(), "terminals are not implemented yet".into()));
+    if (p.terminal() == Some(true)) != opts.console_socket.is_some() {
+        return Err(RuntimeError::Spec("a terminal (--tty) needs --console-socket, and --console-socket needs a terminal".into()));
     }
     let filter = state.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
     let namespaces = open_namespaces(state.pid)?;
@@ -96,6 +97,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
                 }
             }
             Some(Msg::Ready) => break,
+            Some(Msg::Console { name }) => {
+                let master = sync::recv_fd(&parent_sock)?;
+                crate::init::console::send_to_console_socket(opts.console_socket.as_deref().expect("checked above"), &master, &name)?;
+            }
             Some(Msg::Failed { message, code }) => {
                 let _ = waitpid(helper, None);
                 return Err(RuntimeError::Init { message: format!("exec failed: {message}"), code });
@@ -190,6 +195,10 @@ fn process_main(opts: &ExecOptions, filter: Option<libseccomp::ScmpFilterContext
     let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_>>()?;
     let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
     let keep: HashSet<i32> = (3..3 + opts.preserve_fds).collect();
+    if p.terminal() == Some(true) {
+        let size = p.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        crate::init::send_console(sock, size)?;
+    }
     process::close_fds_on_exec(&keep)?;
     sync::put(sock, &Msg::Ready)?;
     if let (Some(f), true) = (&filter, nnp) {
@@ -210,12 +219,13 @@ pub struct ExecOverrides<'a> {
     pub additional_gids: &'a [u32],
     pub caps: &'a [String],
     pub no_new_privs: bool,
+    pub tty: bool,
 }
 
 pub fn process_for(state: &State, o: &ExecOverrides) -> Result<Process> {
     let mut p = state.spec.process().clone().unwrap_or_default();
     p.set_args(Some(o.args.to_vec()));
-    p.set_terminal(Some(false));
+    p.set_terminal(Some(o.tty));
     let mut env = p.env().clone().unwrap_or_default();
     for e in o.env {
         let key = e.split('=').next().unwrap_or(e);

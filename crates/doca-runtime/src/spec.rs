@@ -22,9 +22,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if spec.root().is_none() {
         return Err(RuntimeError::Spec("root: required".into()));
     }
-    if process.terminal() == Some(true) {
-        return Err(RuntimeError::Unsupported("process.terminal".into(), "terminals (--console-socket) are not implemented yet".into()));
-    }
     // This host has neither AppArmor nor SELinux: applying nothing would be a silent downgrade.
     if let Some(p) = process.apparmor_profile() {
         if !Path::new("/sys/kernel/security/apparmor").exists() {

@@ -32,6 +32,10 @@ fn podman_runs_containers_on_doca_runc() {
 
     assert_eq!(run(&["localhost/bb:1", "sh", "-c", "exit 7"]).status.code(), Some(7));
 
+    // -t: the pty comes through doca-runc's --console-socket.
+    let o = run(&["-t", "localhost/bb:1", "tty"]);
+    assert_eq!(text(&o).0.trim(), "/dev/pts/0", "{:?}", text(&o));
+
     let o = run(&[
         "--memory",
         "64m",

@@ -494,3 +494,35 @@ fn exec_joins_the_container_and_gains_nothing() {
     let o = b.cmd(&["exec", &b.id, "true"]);
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
+
+/// process.terminal with --console-socket: the pty master arrives over the socket (runc's
+/// SCM_RIGHTS protocol) and the process's stdio is the pty, with the spec's console size.
+#[test]
+fn terminal_master_goes_to_the_console_socket() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "tty; stty size; echo done"]);
+        s["process"]["terminal"] = json!(true);
+        s["process"]["consoleSize"] = json!({"height": 33, "width": 111});
+    });
+    let sock_path = b.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let master = doca_runtime::sync::recv_fd(&conn).unwrap();
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        // Reading the master ends with EIO once the last slave holder exits.
+        let _ = std::io::Read::read_to_end(&mut f, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let o = b.cmd(&["run", "--bundle", &bundle, "--console-socket", sock_path.to_str().unwrap(), &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = receiver.join().unwrap();
+    assert_eq!(out.replace('\r', ""), "/dev/pts/0\n33 111\ndone\n");
+    // A terminal without a console socket is refused, naming the setting.
+    let o = b.cmd(&["run", "--bundle", &bundle, &format!("{}-2", b.id)]);
+    assert!(stderr(&o).contains("process.terminal is set: --console-socket"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -186,9 +186,6 @@ fn report(log: Option<&Path>, json: bool, msg: &str) {
 }
 
 fn create_opts(root: &Path, a: &CreateArgs) -> anyhow::Result<CreateOptions> {
-    if a.console_socket.is_some() {
-        anyhow::bail!(RuntimeError::Unsupported("--console-socket".into(), "terminals are not implemented yet".into()));
-    }
     Ok(CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -196,6 +193,7 @@ fn create_opts(root: &Path, a: &CreateArgs) -> anyhow::Result<CreateOptions> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
+        console_socket: a.console_socket.clone(),
     })
 }
 
@@ -305,9 +303,6 @@ fn list(root: &Path, format: &str, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn exec(root: &Path, a: ExecArgs) -> anyhow::Result<u8> {
-    if a.tty || a.console_socket.is_some() {
-        anyhow::bail!(RuntimeError::Unsupported("exec --tty".into(), "terminals are not implemented yet".into()));
-    }
     let state = State::load(root, &a.id)?;
     let process = match &a.process {
         Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("read {}", p.display()))?)
@@ -337,6 +332,7 @@ fn exec(root: &Path, a: ExecArgs) -> anyhow::Result<u8> {
                     additional_gids: &a.additional_gids,
                     caps: &a.cap,
                     no_new_privs: a.no_new_privs,
+                    tty: a.tty,
                 },
             )?
         }
@@ -348,6 +344,7 @@ fn exec(root: &Path, a: ExecArgs) -> anyhow::Result<u8> {
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
+        console_socket: a.console_socket.clone(),
     })?;
     Ok(code.clamp(0, 255) as u8)
 }

@@ -1,6 +1,7 @@
 //! The container's first process, between clone(2) and execve(2). It runs in the new
 //! namespaces, in a copy of the runtime's (single-threaded) memory.
 
+pub mod console;
 pub mod process;
 pub mod rootfs;
 
@@ -86,6 +87,10 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         std::fs::write(&p, v).map_err(|e| RuntimeError::Sys(format!("sysctl {k}={v}: {e}")))?;
     }
     rootfs::finish(spec)?;
+    if proc_.terminal() == Some(true) {
+        let size = proc_.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
+        send_console(&ctx.sync, size)?;
+    }
     if let Some(adj) = proc_.oom_score_adj() {
         process::oom_score_adj(adj)?;
     }
@@ -152,6 +157,13 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let code = if e == nix::Error::ENOENT { 127 } else { 126 };
     eprintln!("exec {arg0:?}: {}", e.desc().to_lowercase());
     std::process::exit(code)
+}
+
+/// Makes a pty our terminal and sends its master to the runtime.
+pub fn send_console(sock: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
+    let (master, name) = console::setup(size)?;
+    sync::put(sock, &Msg::Console { name: name.clone() })?;
+    sync::send_fd(sock, &name, master.as_raw_fd())
 }
 
 fn wait_go(sock: &OwnedFd) -> Result<String> {
