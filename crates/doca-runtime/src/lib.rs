@@ -11,12 +11,15 @@ pub mod exec;
 pub mod hooks;
 pub mod init;
 pub mod kill;
+pub mod pause;
 pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod stats;
 pub mod sync;
+pub mod update;
 
 pub use error::{Result, RuntimeError};
 pub use state::{State, Status};

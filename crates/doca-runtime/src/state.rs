@@ -97,7 +97,7 @@ impl State {
     pub fn status(&self, root: &Path) -> Status {
         match process_start_time(self.pid) {
             Some((t, state)) if t == self.init_start_time && state != 'Z' && state != 'X' => {
-                if state == 'T' && crate::cgroups::is_frozen(&self.cgroup_paths) {
+                if crate::cgroups::is_frozen(&self.cgroup_paths) {
                     Status::Paused
                 } else if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
                     Status::Created

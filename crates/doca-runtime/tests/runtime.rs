@@ -526,3 +526,34 @@ fn terminal_master_goes_to_the_console_socket() {
     assert!(stderr(&o).contains("process.terminal is set: --console-socket"), "{}", stderr(&o));
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+#[test]
+fn pause_resume_ps_update_and_stats() {
+    require_root!();
+    let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    assert!(b.cmd(&["run", "-d", "--bundle", &bundle, &b.id]).status.success());
+    let status =
+        |b: &Bundle| serde_json::from_slice::<Value>(&b.cmd(&["state", &b.id]).stdout).unwrap()["status"].as_str().unwrap().to_string();
+    assert!(b.cmd(&["pause", &b.id]).status.success());
+    assert_eq!(status(&b), "paused");
+    let o = b.cmd(&["pause", &b.id]);
+    assert!(stderr(&o).contains("it is paused"), "{}", stderr(&o));
+    assert!(b.cmd(&["resume", &b.id]).status.success());
+    assert_eq!(status(&b), "running");
+    let pids: Vec<i32> = serde_json::from_slice(&b.cmd(&["ps", "--format", "json", &b.id]).stdout).unwrap();
+    assert_eq!(pids.len(), 1);
+    assert!(stdout(&b.cmd(&["ps", &b.id])).contains("sleep 1000"));
+    if Path::new("/sys/fs/cgroup/memory").is_dir() {
+        assert!(b.cmd(&["update", "--memory", "32m", "--pids-limit", "10", &b.id]).status.success());
+        let ev: Value = serde_json::from_slice(&b.cmd(&["events", "--stats", &b.id]).stdout).unwrap();
+        assert_eq!(ev["type"], "stats");
+        assert_eq!(ev["data"]["memory"]["usage"]["limit"], 32 << 20);
+        assert_eq!(ev["data"]["pids"]["limit"], 10);
+        assert_eq!(ev["data"]["pids"]["current"], 1);
+    }
+    // A paused container is deleted with --force (thawed, then killed).
+    assert!(b.cmd(&["pause", &b.id]).status.success());
+    assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -70,6 +70,32 @@ enum Cmd {
         #[arg(short, long)]
         force: bool,
     },
+    /// Suspend all processes in the container
+    Pause { id: String },
+    /// Resume all processes in the container
+    Resume { id: String },
+    /// Display the processes running inside a container
+    Ps {
+        id: String,
+        /// table or json
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// Options for ps(1) (table format)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Display container events, with --stats once
+    Events {
+        id: String,
+        /// Display the container's stats once, then exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between stats events, in seconds
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
+    /// Update the container's resource limits
+    Update(UpdateArgs),
     /// List containers started by doca-runc with the given root
     List {
         #[arg(short, long, default_value = "table")]
@@ -79,6 +105,36 @@ enum Cmd {
     },
     /// Show the enabled features
     Features,
+}
+
+#[derive(clap::Args)]
+struct UpdateArgs {
+    id: String,
+    /// Path to a JSON file of linux.resources, or - for stdin
+    #[arg(short, long)]
+    resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with k, m, g)
+    #[arg(short, long)]
+    memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<String>,
+    /// Memory plus swap limit
+    #[arg(long = "memory-swap")]
+    memory_swap: Option<String>,
+    #[arg(long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    cpu_quota: Option<i64>,
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -249,6 +305,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Cmd::Delete { id, force } => doca_runtime::delete::delete(root, &id, force)?,
         Cmd::List { format, quiet } => list(root, &format, quiet)?,
+        Cmd::Pause { id } => doca_runtime::pause::pause(root, &id)?,
+        Cmd::Resume { id } => doca_runtime::pause::resume(root, &id)?,
+        Cmd::Ps { id, format, ps_args } => ps(root, &id, &format, &ps_args)?,
+        Cmd::Events { id, stats, interval } => loop {
+            let s = State::load(root, &id)?;
+            println!("{}", doca_runtime::stats::stats(&s)?);
+            if stats || s.status(root) == Status::Stopped {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+        },
+        Cmd::Update(a) => update(root, a)?,
         Cmd::Features => {
             let f = serde_json::json!({
                 "ociVersionMin": "1.0.0",
@@ -347,4 +415,73 @@ fn exec(root: &Path, a: ExecArgs) -> anyhow::Result<u8> {
         console_socket: a.console_socket.clone(),
     })?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// `ps`: JSON is the list of pids; the table is ps(1)'s output filtered to the container's pids.
+fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> anyhow::Result<()> {
+    let state = State::load(root, id)?;
+    let pids = doca_runtime::stats::pids(&state);
+    if format == "json" {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(());
+    }
+    let args: Vec<&str> = if ps_args.is_empty() { vec!["-ef"] } else { ps_args.iter().map(String::as_str).collect() };
+    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
+    println!("{header}");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+fn update(root: &Path, a: UpdateArgs) -> anyhow::Result<()> {
+    use doca_runtime::update::parse_size;
+    let mut r: serde_json::Value = match &a.resources {
+        Some(p) if p.as_os_str() == "-" => serde_json::from_reader(std::io::stdin()).context("parse resources from stdin")?,
+        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("read {}", p.display()))?)
+            .with_context(|| format!("parse {}", p.display()))?,
+        None => serde_json::json!({}),
+    };
+    let mut set = |section: &str, key: &str, v: serde_json::Value| {
+        r.as_object_mut().expect("object").entry(section).or_insert_with(|| serde_json::json!({}))[key] = v;
+    };
+    if let Some(m) = &a.memory {
+        set("memory", "limit", parse_size(m)?.into());
+    }
+    if let Some(m) = &a.memory_reservation {
+        set("memory", "reservation", parse_size(m)?.into());
+    }
+    if let Some(m) = &a.memory_swap {
+        set("memory", "swap", parse_size(m)?.into());
+    }
+    if let Some(v) = a.cpu_shares {
+        set("cpu", "shares", v.into());
+    }
+    if let Some(v) = a.cpu_quota {
+        set("cpu", "quota", v.into());
+    }
+    if let Some(v) = a.cpu_period {
+        set("cpu", "period", v.into());
+    }
+    if let Some(v) = &a.cpuset_cpus {
+        set("cpu", "cpus", v.clone().into());
+    }
+    if let Some(v) = &a.cpuset_mems {
+        set("cpu", "mems", v.clone().into());
+    }
+    if let Some(v) = a.pids_limit {
+        set("pids", "limit", v.into());
+    }
+    if let Some(v) = a.blkio_weight {
+        set("blockIO", "weight", v.into());
+    }
+    let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(r).context("resources")?;
+    doca_runtime::update::update(root, &a.id, &resources)?;
+    Ok(())
 }
