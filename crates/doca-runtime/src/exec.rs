@@ -9,7 +9,7 @@ use crate::init::process;
 use crate::state::{State, Status};
 use crate::sync::{self, Msg};
 use nix::sched::CloneFlags;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::Process;
 use std::collections::HashSet;
@@ -115,14 +115,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         crate::signals::forward_to(pid);
     }
     // The helper waits for the process (unless detached) and exits with its status.
-    loop {
-        match waitpid(helper, None) {
-            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
-            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-            Ok(_) | Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(RuntimeError::Sys(format!("wait for exec helper: {}", e.desc().to_lowercase()))),
-        }
-    }
+    crate::wait::exit_code(helper)
 }
 
 /// In the helper: join, fork the process, report its pid, and wait for it.
@@ -160,14 +153,7 @@ fn helper_main(
                 // The process goes on without us once it is set up; the runtime reports that.
                 return Ok(0);
             }
-            loop {
-                match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, c)) => return Ok(c),
-                    Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-                    Ok(_) | Err(nix::Error::EINTR) => continue,
-                    Err(e) => return Err(RuntimeError::Sys(format!("wait: {}", e.desc().to_lowercase()))),
-                }
-            }
+            crate::wait::exit_code(child)
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod state;
 pub mod stats;
 pub mod sync;
 pub mod update;
+pub mod wait;
 
 pub use error::{Result, RuntimeError};
 pub use state::{State, Status};
