@@ -61,6 +61,7 @@ fn clone_flags(spec: &oci_spec::runtime::Spec) -> CloneFlags {
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
             // The cgroup namespace is unshared by the init once it is in its cgroup, so that
             // the container's cgroup becomes the namespace's root.
             _ => CloneFlags::empty(),
@@ -163,6 +164,9 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?;
     undo.child = Some(pid);
     cgroup.add(pid.as_raw())?;
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        write_id_maps(pid.as_raw(), linux)?;
+    }
     let annotations: std::collections::HashMap<String, String> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
     let hook_state = crate::hooks::state_json(&opts.id, "creating", pid.as_raw(), &bundle, &annotations);
     sync::put(&parent_sock, &Msg::Go { state: hook_state.clone() })?;
@@ -207,6 +211,17 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     undo.cgroup = None;
     undo.child = None;
     Ok(state)
+}
+
+/// user_namespaces(7): the maps are written once, by us (root in the parent namespace), before
+/// the init goes on; "containerID hostID size" per line.
+fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+        let text: String = maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, &text).map_err(|e| RuntimeError::Sys(format!("write {} to {p}: {e}", text.trim().replace('\n', ", "))))?;
+    }
+    Ok(())
 }
 
 /// Written beside the target and renamed: a reader sees a whole pid or none (runc does this).

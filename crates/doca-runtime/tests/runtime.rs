@@ -557,3 +557,49 @@ fn pause_resume_ps_update_and_stats() {
     assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// A user namespace: root inside is uid 100000 on the host; mounts and devices still work
+/// (device nodes are bound from the host, mknod being refused in a user namespace).
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok; sleep 1000"]);
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    let st = Command::new("chown").args(["-R", "100000:100000"]).arg(b.dir.path().join("rootfs")).status().unwrap();
+    assert!(st.success());
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let log = b.dir.path().join("out");
+    let mut child = runc()
+        .arg("--root")
+        .arg(b.root())
+        .args(["run", "--bundle", &bundle, &b.id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(b.dir.path().join("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    for _ in 0..500 {
+        out = std::fs::read_to_string(&log).unwrap_or_default();
+        if out.contains("devnull-ok") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "100000", "65536", "devnull-ok"],
+        "{}",
+        std::fs::read_to_string(b.dir.path().join("err")).unwrap_or_default()
+    );
+    let pid = serde_json::from_slice::<Value>(&b.cmd(&["state", &b.id]).stdout).unwrap()["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid_line.split_whitespace().skip(1).all(|u| u == "100000"), "host sees {uid_line}");
+    assert!(b.cmd(&["kill", &b.id, "KILL"]).status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -56,9 +56,18 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     }
     let spec = ctx.spec;
     let proc_ = spec.process().as_ref().ok_or_else(|| RuntimeError::Spec("process is required".into()))?;
-    // The fifo lives in the runtime's state dir on the host: hold it before pivot_root.
+    // The fifo lives in the runtime's state dir on the host: hold it before pivot_root, and
+    // before becoming root of a user namespace (that root is another uid on the host, which the
+    // state directory, 0700, does not let in).
     let fifo = open(&ctx.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| RuntimeError::Sys(format!("open {}: {}", ctx.exec_fifo.display(), e.desc().to_lowercase())))?;
+    if has_new(ctx.spec, LinuxNamespaceType::User) {
+        // The maps are written: become the namespace's root (its uid 0, another uid on the host).
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .map_err(|e| RuntimeError::Sys(format!("setgid 0 in the user namespace: {}", e.desc().to_lowercase())))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| RuntimeError::Sys(format!("setuid 0 in the user namespace: {}", e.desc().to_lowercase())))?;
+    }
     if has_new(spec, LinuxNamespaceType::Uts) {
         if let Some(h) = spec.hostname() {
             nix::unistd::sethostname(h).map_err(|e| RuntimeError::Sys(format!("sethostname {h}: {}", e.desc().to_lowercase())))?;

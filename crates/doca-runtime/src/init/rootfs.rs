@@ -382,8 +382,19 @@ fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) ->
             Ok(_) => std::fs::remove_file(&target).map_err(RuntimeError::io("replace device", &target))?,
             Err(_) => {}
         }
-        mknod(&target, kind, Mode::from_bits_truncate(mode & 0o777), nix::sys::stat::makedev(major, minor))
-            .map_err(sys(format!("mknod {}", path.display())))?;
+        match mknod(&target, kind, Mode::from_bits_truncate(mode & 0o777), nix::sys::stat::makedev(major, minor)) {
+            Ok(()) => {}
+            // In a user namespace mknod(2) is not allowed: bind the host's node instead (runc
+            // does the same). The node then keeps the host's owner and mode.
+            Err(nix::Error::EPERM) if path.exists() => {
+                std::fs::File::create(&target).map_err(RuntimeError::io("create device mount point", &target))?;
+                let fd = open_target(rootfs, &target)?;
+                mount(Some(&path), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                    .map_err(sys(format!("bind device {}", path.display())))?;
+                continue;
+            }
+            Err(e) => return Err(sys(format!("mknod {}", path.display()))(e)),
+        }
         // mknod(2) applies the umask; the spec's mode is exact.
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
