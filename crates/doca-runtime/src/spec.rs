@@ -64,11 +64,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
             (LinuxNamespaceType::User, Some(p)) => {
                 return Err(RuntimeError::Unsupported("joining a user namespace".into(), format!("{} (not implemented yet)", p.display())))
             }
-            (LinuxNamespaceType::User, None) => {
-                if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) || linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty())
-                {
-                    return Err(RuntimeError::Spec("linux.uidMappings and linux.gidMappings are required with a user namespace".into()));
-                }
+            (LinuxNamespaceType::User, None)
+                if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty())
+                    || linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) =>
+            {
+                return Err(RuntimeError::Spec("linux.uidMappings and linux.gidMappings are required with a user namespace".into()));
             }
             (LinuxNamespaceType::Time, _) => return Err(RuntimeError::Unsupported("time namespaces".into(), "not implemented yet".into())),
             (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
