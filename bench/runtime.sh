@@ -19,6 +19,7 @@ cleanup() {
   [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null || true
   for r in "$DOCA" runc; do for id in $(ls "$WORK/state-$(basename "$r")" 2>/dev/null); do "$r" --root "$WORK/state-$(basename "$r")" delete --force "$id" 2>/dev/null || true; done; done
   rm -rf "$WORK"
+  for d in /sys/fs/cgroup/*/doca-rtbench; do rmdir "$d" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 sh scripts/mkbusybox.sh "$WORK/bb.tar"
@@ -60,6 +61,24 @@ for n in $(seq "$N"); do
     rec "$r" $(( (b - a) / 1000 ))
   done
 done
+# exec `true` into a running container (target: <= 5 ms for doca-runc).
+cp -r "$WORK/bundle" "$WORK/long"
+python3 - "$WORK/long/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["process"]["args"] = ["sleep", "1000"]
+c["linux"]["cgroupsPath"] = "/doca-rtbench/long"
+json.dump(c, open(p, "w"), indent=1)
+PY
+"$DOCA" --root "$WORK/state-doca" run -d --bundle "$WORK/long" long-doca
+runc --root "$WORK/state-runc" run -d --bundle "$WORK/long" long-runc >/dev/null 2>&1 </dev/null
+for n in $(seq "$N"); do
+  a=$(now); "$DOCA" --root "$WORK/state-doca" exec long-doca true; b=$(now); rec exec_doca $(( (b - a) / 1000 ))
+  a=$(now); runc --root "$WORK/state-runc" exec long-runc true; b=$(now); rec exec_runc $(( (b - a) / 1000 ))
+done
+"$DOCA" --root "$WORK/state-doca" delete --force long-doca
+runc --root "$WORK/state-runc" delete --force long-runc
+
 # Peak RSS of doca-runc run.
 RSS=$( { /usr/bin/time -f %M "$DOCA" --root "$WORK/state-doca" run --bundle "$WORK/bundle" rss; } 2>&1 | tail -1)
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -69,5 +88,8 @@ for r in $RUNTIMES; do
   m=$(echo "${T[$r]}" | median)
   printf '%-10s %12.2f %11.2fx\n' "$r" "$(awk -v x="$m" 'BEGIN{print x/1000}')" "$(awk -v a="$m" -v b="$d" 'BEGIN{print a/b}')"
 done
-echo "doca-runc peak RSS: ${RSS} KB; targets: doca <= 0.4x runc and <= crun; RSS <= 3 MB"
+ed=$(echo "${T[exec_doca]}" | median); er=$(echo "${T[exec_runc]}" | median)
+printf '%-10s %12.2f %11.2fx\n' "exec doca" "$(awk -v x="$ed" 'BEGIN{print x/1000}')" 1
+printf '%-10s %12.2f %11.2fx\n' "exec runc" "$(awk -v x="$er" 'BEGIN{print x/1000}')" "$(awk -v a="$er" -v b="$ed" 'BEGIN{print a/b}')"
+echo "doca-runc peak RSS: ${RSS} KB; targets: doca <= 0.4x runc and <= crun; exec <= 5 ms; RSS <= 3 MB"
 echo "N=$N create+start+wait+delete of true, interleaved"
