@@ -158,6 +158,13 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         };
         init::run(ctx)
     });
+    // A pid namespace given by path is entered here: setns(CLONE_NEWPID) applies to the
+    // children we create next, so the init is born in it (pid_namespaces(7)).
+    if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Pid).and_then(|n| n.path().as_ref()) {
+        let f = std::fs::File::open(p).map_err(RuntimeError::io("open pid namespace", p))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| RuntimeError::Sys(format!("join pid namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
+    }
     // SAFETY: this process is single-threaded (doca-runc never starts threads), so the child,
     // a copy of it without CLONE_VM, may allocate and run ordinary code until execve.
     let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }

@@ -71,7 +71,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 return Err(RuntimeError::Spec("linux.uidMappings and linux.gidMappings are required with a user namespace".into()));
             }
             (LinuxNamespaceType::Time, _) => return Err(RuntimeError::Unsupported("time namespaces".into(), "not implemented yet".into())),
-            (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
+            (LinuxNamespaceType::Mount, Some(p)) => {
                 return Err(RuntimeError::Unsupported(
                     format!("joining a {:?} namespace", ns.typ()),
                     format!("{} (not implemented yet)", p.display()),

@@ -603,3 +603,45 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     assert_eq!(child.wait().unwrap().code(), Some(137));
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+#[test]
+fn personality_pid_namespace_by_path_and_no_pivot() {
+    require_root!();
+    // LINUX32: the 32-bit execution domain.
+    let b = Bundle::new(|s| {
+        args(s, &["uname", "-m"]);
+        s["linux"]["personality"] = json!({"domain": "LINUX32"});
+    });
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(stdout(&o).trim(), "i686");
+    }
+
+    // A second container joins the first one's pid namespace: it sees the first's init as pid 1.
+    let a = Bundle::new(|s| args(s, &["sleep", "1000"]));
+    let abundle = a.dir.path().to_str().unwrap().to_string();
+    assert!(a.cmd(&["run", "-d", "--bundle", &abundle, &a.id]).status.success());
+    let apid = serde_json::from_slice::<Value>(&a.cmd(&["state", &a.id]).stdout).unwrap()["pid"].as_i64().unwrap();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "echo $$; tr '\\0' ' ' < /proc/1/cmdline"]);
+        for ns in s["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(format!("/proc/{apid}/ns/pid"));
+            }
+        }
+    });
+    let o = b.run();
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() == 2 && lines[0] != "1" && lines[1].trim() == "sleep 1000", "{out}\n{}", stderr(&o));
+    assert!(a.cmd(&["delete", "--force", &a.id]).status.success());
+    assert!(a.leftovers().is_empty() && b.leftovers().is_empty());
+
+    // --no-pivot: MS_MOVE + chroot instead of pivot_root (for ramfs roots).
+    let b = Bundle::new(|s| args(s, &["sh", "-c", "ls / | head -1; echo no-pivot-ok"]));
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let o = b.cmd(&["run", "--no-pivot", "--bundle", &bundle, &b.id]);
+    assert!(o.status.success() && stdout(&o).contains("no-pivot-ok"), "{}", stderr(&o));
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

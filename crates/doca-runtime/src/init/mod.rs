@@ -104,6 +104,9 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         process::oom_score_adj(adj)?;
     }
     process::rlimits(proc_.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::personality(p)?;
+    }
     let nnp = proc_.no_new_privileges() == Some(true);
     let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have

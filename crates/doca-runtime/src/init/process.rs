@@ -48,6 +48,23 @@ fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
     })
 }
 
+/// linux.personality: the execution domain (LINUX, or LINUX32 so `uname -m` says i686).
+/// Flags are refused: the spec lists none that Linux defines for containers.
+pub fn personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(RuntimeError::Unsupported("linux.personality.flags".into(), format!("{:?}", p.flags())));
+    }
+    let domain = match serde_json::to_value(p.domain()).ok().and_then(|v| v.as_str().map(str::to_string)).as_deref() {
+        Some("LINUX32") => 0x0008,
+        _ => 0x0000,
+    };
+    // SAFETY: personality(2) takes a plain integer.
+    if unsafe { libc::personality(domain) } < 0 {
+        return Err(RuntimeError::Sys(format!("personality: {}", std::io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
 pub fn oom_score_adj(v: i32) -> Result<()> {
     std::fs::write("/proc/self/oom_score_adj", v.to_string()).map_err(RuntimeError::io("write", "/proc/self/oom_score_adj"))
 }
