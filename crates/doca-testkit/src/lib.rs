@@ -132,17 +132,25 @@ pub fn fingerprint(root: &Path) -> Vec<String> {
     out
 }
 
-/// The busybox rootfs tarball from Debian's busybox-static, built once per test process by
-/// scripts/mkbusybox.sh.
+/// The busybox rootfs tarball from Debian's busybox-static, built by scripts/mkbusybox.sh.
+/// It is cached in one place for all test processes, keyed by the script and the busybox
+/// binary, and written to a temp name then renamed, so parallel test binaries share it safely
+/// and runs leave no copies behind.
 pub fn busybox_tar() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("doca-fixture-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("fixture dir");
-        let out = dir.join("busybox.tar");
+        use std::os::unix::fs::MetadataExt;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkbusybox.sh");
-        let st = Command::new("sh").arg(&script).arg(&out).status().expect("run mkbusybox.sh");
-        assert!(st.success(), "mkbusybox.sh failed (is busybox-static installed?)");
+        let bb = std::fs::metadata("/bin/busybox").expect("/bin/busybox (apt-get install busybox-static)");
+        let key =
+            sha256_hex(format!("{}:{}:{}", std::fs::read_to_string(&script).expect("mkbusybox.sh"), bb.size(), bb.mtime()).as_bytes());
+        let out = std::env::temp_dir().join(format!("doca-fixture-busybox-{}.tar", &key[..16]));
+        if !out.exists() {
+            let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+            let st = Command::new("sh").arg(&script).arg(&tmp).status().expect("run mkbusybox.sh");
+            assert!(st.success(), "mkbusybox.sh failed (is busybox-static installed?)");
+            std::fs::rename(&tmp, &out).expect("install fixture");
+        }
         out
     })
 }
