@@ -158,6 +158,23 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         };
         init::run(ctx)
     });
+    // A new time namespace cannot come from clone(2) (CLONE_NEWTIME overlaps the exit-signal
+    // bits): unshare it here, where it applies to the children we create next, and set its
+    // offsets while no process is in it yet (time_namespaces(7)).
+    if linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none()) {
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| RuntimeError::Sys(format!("unshare time namespace: {}", e.desc().to_lowercase())))?;
+        let offsets: String = linux
+            .time_offsets()
+            .iter()
+            .flatten()
+            .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+            .collect();
+        if !offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &offsets)
+                .map_err(|e| RuntimeError::Spec(format!("linux.timeOffsets {:?}: {e}", offsets.trim())))?;
+        }
+    }
     // A pid namespace given by path is entered here: setns(CLONE_NEWPID) applies to the
     // children we create next, so the init is born in it (pid_namespaces(7)).
     if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Pid).and_then(|n| n.path().as_ref()) {

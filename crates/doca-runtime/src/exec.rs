@@ -29,8 +29,9 @@ pub struct ExecOptions {
 
 /// Namespaces to join, in setns order: mount last, so the others are opened while the
 /// host's /proc is still our /proc.
-const NAMESPACES: [(&str, CloneFlags); 6] = [
+const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),

@@ -70,7 +70,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
             {
                 return Err(RuntimeError::Spec("linux.uidMappings and linux.gidMappings are required with a user namespace".into()));
             }
-            (LinuxNamespaceType::Time, _) => return Err(RuntimeError::Unsupported("time namespaces".into(), "not implemented yet".into())),
+            (LinuxNamespaceType::Time, Some(p)) => {
+                return Err(RuntimeError::Unsupported("joining a time namespace".into(), format!("{} (not implemented yet)", p.display())))
+            }
             (LinuxNamespaceType::Mount, Some(p)) => {
                 return Err(RuntimeError::Unsupported(
                     format!("joining a {:?} namespace", ns.typ()),

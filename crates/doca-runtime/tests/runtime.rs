@@ -645,3 +645,24 @@ fn personality_pid_namespace_by_path_and_no_pivot() {
     assert!(o.status.success() && stdout(&o).contains("no-pivot-ok"), "{}", stderr(&o));
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// A time namespace with linux.timeOffsets: the container's boot clock runs ahead by the offset
+/// (so its uptime is at least that), and `exec` lands in the same namespace.
+#[test]
+fn time_namespace_offsets_apply_to_run_and_exec() {
+    require_root!();
+    let b = Bundle::new(|s| {
+        args(s, &["sleep", "1000"]);
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+        s["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 864000, "nanosecs": 0}});
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let o = b.cmd(&["run", "-d", "--bundle", &bundle, &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let o = b.cmd(&["exec", &b.id, "cat", "/proc/uptime"]);
+    let uptime: f64 = stdout(&o).split_whitespace().next().unwrap_or("0").parse().unwrap();
+    assert!(uptime >= 864000.0 && uptime - host_uptime > 863000.0, "container uptime {uptime}, host {host_uptime}: {}", stderr(&o));
+    assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

@@ -130,7 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
                 "mountOptions": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "rro"],
                 "linux": {
-                    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+                    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
                     "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                     "cgroup": {"v1": true, "v2": true, "systemd": false},
                     "seccomp": {
