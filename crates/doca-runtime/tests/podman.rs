@@ -32,6 +32,18 @@ fn podman_runs_containers_on_doca_runc() {
 
     assert_eq!(run(&["localhost/bb:1", "sh", "-c", "exit 7"]).status.code(), Some(7));
 
+    // -i: stdin reaches the container through conmon's pipes and doca-runc.
+    let mut c = pm
+        .cmd()
+        .args(["run", "--rm", "-i", "localhost/bb:1", "sh"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut c.stdin.take().unwrap(), b"echo via-stdin; exit 3\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!((o.status.code(), text(&o).0.as_str()), (Some(3), "via-stdin\n"));
+
     // -t: the pty comes through doca-runc's --console-socket.
     let o = run(&["-t", "localhost/bb:1", "tty"]);
     assert_eq!(text(&o).0.trim(), "/dev/pts/0", "{:?}", text(&o));
