@@ -666,3 +666,25 @@ fn time_namespace_offsets_apply_to_run_and_exec() {
     assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// CVE-2019-5736: between create and start the container's pid 1 is still doca-runc's image.
+/// A process in the container (without CAP_SYS_PTRACE) must not reach it through /proc/1/exe,
+/// or it could overwrite the runtime on the host. The init is non-dumpable until execve.
+#[test]
+fn the_runtime_binary_is_unreachable_through_proc_exe() {
+    require_root!();
+    let runtime = std::fs::canonicalize(env!("CARGO_BIN_EXE_doca-runc")).unwrap();
+    let before = std::fs::read(&runtime).unwrap();
+    let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    assert!(b.cmd(&["create", "--bundle", &bundle, &b.id]).status.success());
+    let o = b.cmd(&["exec", &b.id, "sh", "-c", "readlink /proc/1/exe && echo REACHED; cat /proc/1/exe > /dev/null 2>&1 && echo READ; echo x >> /proc/1/exe 2>/dev/null && echo WROTE; echo done"]);
+    let out = stdout(&o);
+    assert!(out.ends_with("done\n"), "{out}\n{}", stderr(&o));
+    for bad in ["REACHED", "READ", "WROTE"] {
+        assert!(!out.contains(bad), "the container reached the runtime binary ({bad}): {out}");
+    }
+    assert_eq!(std::fs::read(&runtime).unwrap(), before, "the runtime binary changed");
+    assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
