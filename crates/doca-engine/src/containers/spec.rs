@@ -45,6 +45,18 @@ const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// `--security-opt seccomp=...`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Seccomp {
+    /// Docker's default profile, resolved for the container's capabilities.
+    #[default]
+    Default,
+    /// `seccomp=unconfined`.
+    Unconfined,
+    /// `seccomp=profile.json`: an OCI linux.seccomp object.
+    Profile(Value),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkMode {
     /// A network namespace of its own with only loopback (`--network none`).
@@ -74,6 +86,7 @@ pub struct RunOptions {
     pub user: ExecUser,
     pub rootfs: PathBuf,
     pub cgroups_path: String,
+    pub seccomp: Seccomp,
 }
 
 /// The process's argv: Docker's rules (an `--entrypoint` given on the command line drops the
@@ -243,6 +256,16 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
             "resources": {"devices": [{"allow": o.privileged, "access": "rwm"}]},
         }
     });
+    let mut v = v;
+    // --privileged turns seccomp off, as in docker.
+    let profile = match (&o.seccomp, o.privileged) {
+        (_, true) | (Seccomp::Unconfined, _) => None,
+        (Seccomp::Default, false) => Some(super::seccomp::default_profile(&caps)),
+        (Seccomp::Profile(p), false) => Some(p.clone()),
+    };
+    if let Some(p) = profile {
+        v["linux"]["seccomp"] = p;
+    }
     serde_json::from_value::<Spec>(v).map_err(|e| EngineError::InvalidArgument(format!("container spec: {e}")))
 }
 
@@ -333,5 +356,9 @@ mod tests {
             .to_string()
             .contains("invalid capability: CAP_BOGUS"));
         assert!(oci_spec(&image(None, Some(&["sh"])), &RunOptions { working_dir: Some("rel".into()), ..opts() }).is_err());
+        assert_eq!(spec["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert!(priv_spec["linux"]["seccomp"].is_null(), "--privileged keeps seccomp off");
+        let unconfined = to_value(&oci_spec(&image(None, Some(&["sh"])), &RunOptions { seccomp: Seccomp::Unconfined, ..opts() }).unwrap());
+        assert!(unconfined["linux"]["seccomp"].is_null());
     }
 }
