@@ -22,8 +22,7 @@ pub struct EngineConfig {
 
 pub struct Engine {
     pub(crate) store: Store,
-    #[allow(dead_code)]
-    pub(crate) config: EngineConfig,
+    config: EngineConfig,
 }
 
 impl Engine {
@@ -34,6 +33,11 @@ impl Engine {
 
     pub fn store(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// Where this engine keeps its store and its runtime state.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 }
 

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListImages {
+    /// `-a`: also intermediate images. doca records no parent chain yet (that comes with
+    /// `build`), so every image is top-level and both lists are the same.
     pub all: bool,
     pub filters: Vec<ImageFilter>,
 }
@@ -96,9 +98,6 @@ impl Engine {
         }
         // Newest first, as docker lists them; ties by id for a stable order.
         out.sort_by(|a, b| b.created_unix.cmp(&a.created_unix).then_with(|| a.id.cmp(&b.id)));
-        // `all` also shows intermediate images; doca records no parent chain yet, so every
-        // image is top-level and the two lists are the same.
-        let _ = req.all;
         Ok(out)
     }
 }
