@@ -33,6 +33,12 @@ impl RuntimeError {
         move |source| RuntimeError::Io { op, path, source }
     }
 
+    /// Maps a failed system call to an error naming what was being done.
+    pub fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> RuntimeError {
+        let what = what.into();
+        move |e| RuntimeError::Sys(format!("{what}: {}", e.desc().to_lowercase()))
+    }
+
     /// The exit code runc gives this failure.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -239,12 +239,7 @@ pub fn process_for(state: &State, o: &ExecOverrides) -> Result<Process> {
     if !o.caps.is_empty() {
         // --cap adds to the process's sets, never beyond the container's bounding set.
         let mut c = p.capabilities().clone().unwrap_or_default();
-        let bounding: HashSet<String> = c
-            .bounding()
-            .iter()
-            .flatten()
-            .map(|x| serde_json::to_value(x).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-            .collect();
+        let bounding: HashSet<String> = c.bounding().iter().flatten().map(crate::spec::enum_name).collect();
         for cap in o.caps {
             if !bounding.contains(cap) {
                 return Err(RuntimeError::Sys(format!("exec --cap {cap}: not in the container's bounding set")));

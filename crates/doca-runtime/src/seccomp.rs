@@ -10,9 +10,7 @@ use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilter
 use oci_spec::runtime::{LinuxSeccomp, LinuxSyscall};
 use std::str::FromStr;
 
-fn name_of<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
+use crate::spec::enum_name as name_of;
 
 fn spec_err(msg: String) -> RuntimeError {
     RuntimeError::Spec(format!("linux.seccomp: {msg}"))

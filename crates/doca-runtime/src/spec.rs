@@ -4,6 +4,12 @@ use crate::error::{Result, RuntimeError};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::Path;
 
+/// The name a spec enum value has in config.json ("RLIMIT_NOFILE", "CAP_KILL", ...): oci-spec's
+/// serde names are the spec's, its Rust variant names are not.
+pub fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 pub fn load(bundle: &Path) -> Result<Spec> {
     let p = bundle.join("config.json");
     let bytes = std::fs::read(&p).map_err(|e| RuntimeError::Spec(format!("read {}: {e}", p.display())))?;

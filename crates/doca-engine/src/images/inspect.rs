@@ -114,14 +114,7 @@ impl Engine {
         Ok(ImageInspect {
             id: img.id.to_string(),
             repo_tags,
-            repo_digests: digests
-                .iter()
-                .map(|d| {
-                    d.split_once('@')
-                        .and_then(|(n, dg)| doca_image::Reference::parse(n).ok().map(|r| format!("{}@{dg}", r.familiar_name())))
-                        .unwrap_or_else(|| d.clone())
-                })
-                .collect(),
+            repo_digests: digests.iter().map(|d| super::resolve::familiar_repo_digest(d)).collect(),
             parent: String::new(),
             comment: cfg.comment.clone().unwrap_or_default(),
             created: cfg.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),

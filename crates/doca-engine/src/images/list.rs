@@ -76,16 +76,8 @@ impl Engine {
                     continue 'images;
                 }
             }
-            let repo_digests = digests
-                .remove(&row.id)
-                .unwrap_or_default()
-                .iter()
-                .map(|d| {
-                    d.split_once('@')
-                        .and_then(|(n, dg)| Reference::parse(n).ok().map(|r| format!("{}@{dg}", r.familiar_name())))
-                        .unwrap_or_else(|| d.clone())
-                })
-                .collect();
+            let repo_digests =
+                digests.remove(&row.id).unwrap_or_default().iter().map(|d| super::resolve::familiar_repo_digest(d)).collect();
             out.push(ImageSummary {
                 id: row.id,
                 repo_tags: refs.iter().map(|r| r.familiar()).collect(),

@@ -64,3 +64,10 @@ impl Engine {
         Ok(tags.iter().filter_map(|t| Reference::parse(t).ok()).map(|r| r.familiar()).collect())
     }
 }
+
+/// `docker.io/library/busybox@sha256:...` → `busybox@sha256:...`, as docker prints RepoDigests.
+pub(crate) fn familiar_repo_digest(d: &str) -> String {
+    d.split_once('@')
+        .and_then(|(n, dg)| Reference::parse(n).ok().map(|r| format!("{}@{dg}", r.familiar_name())))
+        .unwrap_or_else(|| d.to_string())
+}

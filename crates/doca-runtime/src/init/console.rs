@@ -8,18 +8,15 @@ use nix::pty::{grantpt, ptsname_r, unlockpt, PtyMaster};
 use nix::sys::stat::Mode;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-fn sys(what: &str) -> impl FnOnce(nix::Error) -> RuntimeError + '_ {
-    move |e| RuntimeError::Sys(format!("{what}: {}", e.desc().to_lowercase()))
-}
-
 /// Opens a pty in the current /dev (the container's, after pivot_root), makes the slave our
 /// controlling terminal and stdio, and returns the master with the slave's name.
 pub fn setup(size: Option<(u16, u16)>) -> Result<(OwnedFd, String)> {
-    let master: PtyMaster = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(sys("open /dev/ptmx"))?;
-    grantpt(&master).map_err(sys("grantpt"))?;
-    unlockpt(&master).map_err(sys("unlockpt"))?;
-    let name = ptsname_r(&master).map_err(sys("ptsname"))?;
-    let slave = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, Mode::empty()).map_err(sys("open pty slave"))?;
+    let master: PtyMaster =
+        nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(RuntimeError::sys("open /dev/ptmx"))?;
+    grantpt(&master).map_err(RuntimeError::sys("grantpt"))?;
+    unlockpt(&master).map_err(RuntimeError::sys("unlockpt"))?;
+    let name = ptsname_r(&master).map_err(RuntimeError::sys("ptsname"))?;
+    let slave = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, Mode::empty()).map_err(RuntimeError::sys("open pty slave"))?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCSWINSZ reads a valid winsize.
@@ -27,7 +24,7 @@ pub fn setup(size: Option<(u16, u16)>) -> Result<(OwnedFd, String)> {
             return Err(RuntimeError::Sys(format!("set console size: {}", std::io::Error::last_os_error())));
         }
     }
-    nix::unistd::setsid().map_err(sys("setsid"))?;
+    nix::unistd::setsid().map_err(RuntimeError::sys("setsid"))?;
     // SAFETY: TIOCSCTTY takes an int argument.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
         return Err(RuntimeError::Sys(format!("set controlling terminal: {}", std::io::Error::last_os_error())));

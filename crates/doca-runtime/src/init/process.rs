@@ -8,14 +8,9 @@ use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> RuntimeError {
-    let what = what.into();
-    move |e| RuntimeError::Sys(format!("{what}: {}", e.desc().to_lowercase()))
-}
-
 pub fn rlimits(limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
-        let name = serde_json::to_value(l.typ()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let name = crate::spec::enum_name(&l.typ());
         let res = rlimit_resource(&name).ok_or_else(|| RuntimeError::Spec(format!("process.rlimits: unknown type {name:?}")))?;
         let lim = libc::rlimit { rlim_cur: l.soft(), rlim_max: l.hard() };
         // SAFETY: setrlimit reads a valid rlimit struct.
@@ -54,8 +49,8 @@ pub fn personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<()> {
     if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
         return Err(RuntimeError::Unsupported("linux.personality.flags".into(), format!("{:?}", p.flags())));
     }
-    let domain = match serde_json::to_value(p.domain()).ok().and_then(|v| v.as_str().map(str::to_string)).as_deref() {
-        Some("LINUX32") => 0x0008,
+    let domain = match crate::spec::enum_name(&p.domain()).as_str() {
+        "LINUX32" => 0x0008,
         _ => 0x0000,
     };
     // SAFETY: personality(2) takes a plain integer.
@@ -78,7 +73,7 @@ fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<CapsHashSet>
 }
 
 fn convert(c: &SpecCap) -> Result<Capability> {
-    let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let name = crate::spec::enum_name(c);
     name.parse::<Capability>().map_err(|_| RuntimeError::Spec(format!("process.capabilities: unknown capability {name:?}")))
 }
 
@@ -96,15 +91,15 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
         }
     }
     let user = p.user();
-    nix::sys::prctl::set_keepcaps(true).map_err(sys("prctl(PR_SET_KEEPCAPS)"))?;
+    nix::sys::prctl::set_keepcaps(true).map_err(RuntimeError::sys("prctl(PR_SET_KEEPCAPS)"))?;
     let mut groups: Vec<nix::unistd::Gid> = user.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
     groups.dedup();
-    nix::unistd::setgroups(&groups).map_err(sys("setgroups"))?;
+    nix::unistd::setgroups(&groups).map_err(RuntimeError::sys("setgroups"))?;
     let gid = nix::unistd::Gid::from_raw(user.gid());
     let uid = nix::unistd::Uid::from_raw(user.uid());
-    nix::unistd::setresgid(gid, gid, gid).map_err(sys(format!("setgid {}", user.gid())))?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(sys(format!("setuid {}", user.uid())))?;
-    nix::sys::prctl::set_keepcaps(false).map_err(sys("prctl(PR_SET_KEEPCAPS)"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(RuntimeError::sys(format!("setgid {}", user.gid())))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(RuntimeError::sys(format!("setuid {}", user.uid())))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(RuntimeError::sys("prctl(PR_SET_KEEPCAPS)"))?;
     if let Some(u) = user.umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u as libc::mode_t));
     }
@@ -127,7 +122,7 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
 }
 
 pub fn no_new_privs() -> Result<()> {
-    nix::sys::prctl::set_no_new_privs().map_err(sys("prctl(PR_SET_NO_NEW_PRIVS)"))
+    nix::sys::prctl::set_no_new_privs().map_err(RuntimeError::sys("prctl(PR_SET_NO_NEW_PRIVS)"))
 }
 
 /// An exec failure as runc words it, with the exit code callers map it to.

@@ -32,11 +32,6 @@ pub const DEFAULT_DEVICES: [Device; 6] = [
     Device { path: "/dev/tty", major: 5, minor: 0 },
 ];
 
-fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> RuntimeError {
-    let what = what.into();
-    move |e| RuntimeError::Sys(format!("{what}: {}", e.desc().to_lowercase()))
-}
-
 /// Resolves `unsafe_path` inside `root` as if `root` were `/`: `..` stops at the root and
 /// symlinks are followed within it.
 pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
@@ -87,7 +82,7 @@ fn comp(c: &Component) -> Option<std::ffi::OsString> {
 fn open_target(rootfs: &Path, target: &Path) -> Result<OwnedFd> {
     let fd =
         nix::fcntl::open(target, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(sys(format!("open mount target {}", target.display())))?;
+            .map_err(RuntimeError::sys(format!("open mount target {}", target.display())))?;
     let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(RuntimeError::io("readlink", target))?;
     if !real.starts_with(rootfs) {
         return Err(RuntimeError::Sys(format!("mount target {} resolves to {} outside the rootfs", target.display(), real.display())));
@@ -173,10 +168,10 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroup: &Cgroup) -> Result<()> {
         Some("slave") | Some("rslave") | None => MsFlags::MS_SLAVE,
         Some(other) => return Err(RuntimeError::Spec(format!("linux.rootfsPropagation: unknown value {other:?}"))),
     };
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | prop, None::<&str>).map_err(sys("set propagation of /"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | prop, None::<&str>).map_err(RuntimeError::sys("set propagation of /"))?;
     // pivot_root needs the new root to be a mount point.
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(sys(format!("bind {} onto itself", rootfs.display())))?;
+        .map_err(RuntimeError::sys(format!("bind {} onto itself", rootfs.display())))?;
     let mut dev_is_tmpfs = false;
     for m in spec.mounts().iter().flatten() {
         mount_one(rootfs, m, cgroup)?;
@@ -228,24 +223,25 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup: &Cgroup) -> Result<()> {
     if is_bind {
         let src = source.ok_or_else(|| RuntimeError::Spec(format!("mounts: bind mount on {} has no source", dest.display())))?;
         mount(Some(&src), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC), None::<&str>)
-            .map_err(sys(&what))?;
+            .map_err(RuntimeError::sys(&what))?;
         // Bind mounts take their flags only on a remount (mount(2) "MS_REMOUNT | MS_BIND").
         let remount = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !remount.is_empty() {
             // `fd` still names the directory the bind now covers: open the new mount.
             let fd = open_target(rootfs, &target)?;
             mount(None::<&str>, fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | remount, None::<&str>)
-                .map_err(sys(format!("remount {}", dest.display())))?;
+                .map_err(RuntimeError::sys(format!("remount {}", dest.display())))?;
         }
     } else {
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        mount(source.as_deref().or(Some(Path::new(typ))), fd_path(&fd).as_str(), Some(typ), flags, data).map_err(sys(&what))?;
+        mount(source.as_deref().or(Some(Path::new(typ))), fd_path(&fd).as_str(), Some(typ), flags, data)
+            .map_err(RuntimeError::sys(&what))?;
     }
     if !opts.propagation.is_empty() {
         // The descriptor still names the covered directory; the new mount sits on the path.
         let fd = open_target(rootfs, &target)?;
         mount(None::<&str>, fd_path(&fd).as_str(), None::<&str>, opts.propagation, None::<&str>)
-            .map_err(sys(format!("set propagation of {}", dest.display())))?;
+            .map_err(RuntimeError::sys(format!("set propagation of {}", dest.display())))?;
     }
     if opts.recursive_ro {
         let fd = open_target(rootfs, &target)?;
@@ -289,7 +285,7 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
     let bind_ro = |src: &Path, dst: &Path| -> Result<()> {
         let fd = open_target(rootfs, dst)?;
         mount(Some(src), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(sys(format!("bind cgroup {}", src.display())))?;
+            .map_err(RuntimeError::sys(format!("bind cgroup {}", src.display())))?;
         let extra = if ro { MsFlags::MS_RDONLY } else { MsFlags::empty() };
         let fd = open_target(rootfs, dst)?;
         mount(
@@ -299,7 +295,7 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | extra,
             None::<&str>,
         )
-        .map_err(sys(format!("remount cgroup {}", dst.display())))
+        .map_err(RuntimeError::sys(format!("remount cgroup {}", dst.display())))
     };
     if cgroup.dirs.iter().all(|(h, _)| h.v2) {
         if let Some((_, d)) = cgroup.dirs.first() {
@@ -315,7 +311,7 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=755"),
     )
-    .map_err(sys("mount tmpfs for cgroups"))?;
+    .map_err(RuntimeError::sys("mount tmpfs for cgroups"))?;
     for (h, dir) in &cgroup.dirs {
         let name = h.mountpoint.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         let dst = target.join(&name);
@@ -338,7 +334,7 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
             MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None::<&str>,
         )
-        .map_err(sys("remount cgroup tmpfs read-only"))?;
+        .map_err(RuntimeError::sys("remount cgroup tmpfs read-only"))?;
     }
     Ok(())
 }
@@ -390,10 +386,10 @@ fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) ->
                 std::fs::File::create(&target).map_err(RuntimeError::io("create device mount point", &target))?;
                 let fd = open_target(rootfs, &target)?;
                 mount(Some(&path), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                    .map_err(sys(format!("bind device {}", path.display())))?;
+                    .map_err(RuntimeError::sys(format!("bind device {}", path.display())))?;
                 continue;
             }
-            Err(e) => return Err(sys(format!("mknod {}", path.display()))(e)),
+            Err(e) => return Err(RuntimeError::sys(format!("mknod {}", path.display()))(e)),
         }
         // mknod(2) applies the umask; the spec's mode is exact.
         nix::sys::stat::fchmodat(
@@ -402,8 +398,8 @@ fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) ->
             Mode::from_bits_truncate(mode & 0o7777),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
-        .map_err(sys(format!("chmod {}", path.display())))?;
-        nix::unistd::chown(&target, Some(uid.into()), Some(gid.into())).map_err(sys(format!("chown {}", path.display())))?;
+        .map_err(RuntimeError::sys(format!("chmod {}", path.display())))?;
+        nix::unistd::chown(&target, Some(uid.into()), Some(gid.into())).map_err(RuntimeError::sys(format!("chown {}", path.display())))?;
     }
     if dev_is_tmpfs {
         let dev = secure_join(rootfs, Path::new("/dev"))?;
@@ -427,29 +423,30 @@ fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) ->
 fn pivot(rootfs: &Path) -> Result<()> {
     let old =
         nix::fcntl::open("/", nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(sys("open /"))?;
+            .map_err(RuntimeError::sys("open /"))?;
     let new = nix::fcntl::open(
         rootfs,
         nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(sys(format!("open {}", rootfs.display())))?;
-    nix::unistd::fchdir(&new).map_err(sys("chdir to rootfs"))?;
-    nix::unistd::pivot_root(".", ".").map_err(sys(format!("pivot_root {}", rootfs.display())))?;
-    nix::unistd::fchdir(&old).map_err(sys("chdir to old root"))?;
+    .map_err(RuntimeError::sys(format!("open {}", rootfs.display())))?;
+    nix::unistd::fchdir(&new).map_err(RuntimeError::sys("chdir to rootfs"))?;
+    nix::unistd::pivot_root(".", ".").map_err(RuntimeError::sys(format!("pivot_root {}", rootfs.display())))?;
+    nix::unistd::fchdir(&old).map_err(RuntimeError::sys("chdir to old root"))?;
     // The old root must not propagate the unmount to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).map_err(sys("make old root rslave"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
-    nix::unistd::chdir("/").map_err(sys("chdir /"))?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(RuntimeError::sys("make old root rslave"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(RuntimeError::sys("detach old root"))?;
+    nix::unistd::chdir("/").map_err(RuntimeError::sys("chdir /"))?;
     Ok(())
 }
 
 /// For roots that cannot be pivoted (ramfs, initramfs): move the rootfs over / and chroot.
 fn move_root(rootfs: &Path) -> Result<()> {
-    nix::unistd::chdir(rootfs).map_err(sys("chdir to rootfs"))?;
-    mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(sys("move rootfs to /"))?;
-    nix::unistd::chroot(".").map_err(sys("chroot"))?;
-    nix::unistd::chdir("/").map_err(sys("chdir /"))?;
+    nix::unistd::chdir(rootfs).map_err(RuntimeError::sys("chdir to rootfs"))?;
+    mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(RuntimeError::sys("move rootfs to /"))?;
+    nix::unistd::chroot(".").map_err(RuntimeError::sys("chroot"))?;
+    nix::unistd::chdir("/").map_err(RuntimeError::sys("chdir /"))?;
     Ok(())
 }
 
@@ -459,12 +456,10 @@ pub fn finish(spec: &Spec) -> Result<()> {
     for p in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
         match std::fs::metadata(p) {
             Err(_) => continue,
-            Ok(m) if m.is_dir() => {
-                mount(Some("tmpfs"), p.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>).map_err(sys(format!("mask {p}")))?
-            }
-            Ok(_) => {
-                mount(Some("/dev/null"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(format!("mask {p}")))?
-            }
+            Ok(m) if m.is_dir() => mount(Some("tmpfs"), p.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+                .map_err(RuntimeError::sys(format!("mask {p}")))?,
+            Ok(_) => mount(Some("/dev/null"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(RuntimeError::sys(format!("mask {p}")))?,
         }
     }
     for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
@@ -472,7 +467,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
             continue;
         }
         mount(Some(p.as_str()), p.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(sys(format!("bind {p} read-only")))?;
+            .map_err(RuntimeError::sys(format!("bind {p} read-only")))?;
         mount(
             None::<&str>,
             p.as_str(),
@@ -480,11 +475,11 @@ pub fn finish(spec: &Spec) -> Result<()> {
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_REC,
             None::<&str>,
         )
-        .map_err(sys(format!("remount {p} read-only")))?;
+        .map_err(RuntimeError::sys(format!("remount {p} read-only")))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY, None::<&str>)
-            .map_err(sys("remount / read-only"))?;
+            .map_err(RuntimeError::sys("remount / read-only"))?;
     }
     Ok(())
 }
