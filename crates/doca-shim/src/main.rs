@@ -1,0 +1,43 @@
+//! `doca-shim <shim.json>`: started by the engine for each container start. Prints one JSON
+//! line on stdout, `{"pid":N}` once the container is created or `{"error":"..."}`, then serves
+//! the container in the background until it exits.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+
+fn main() {
+    let Some(path) = std::env::args_os().nth(1) else {
+        eprintln!("usage: doca-shim SHIM.JSON");
+        std::process::exit(2);
+    };
+    let cfg = doca_shim::ShimConfig::load(std::path::Path::new(&path)).unwrap_or_else(|e| fail(&e));
+    // Fork once so that the engine's wait for this process returns at once and the monitor is
+    // reparented away from the engine; the new session leaves any terminal behind.
+    // SAFETY: the process is single-threaded here.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
+        Ok(nix::unistd::ForkResult::Child) => {}
+        Err(e) => fail(&format!("fork: {e}")),
+    }
+    let _ = nix::unistd::setsid();
+    let monitor = doca_shim::monitor::start(cfg).unwrap_or_else(|e| fail(&e));
+    say(&serde_json::json!({ "pid": monitor.pid() }));
+    // The engine may exit now: stdout leaves with it.
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1, which this process owns; no Rust object wraps it.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+    std::process::exit(monitor.run());
+}
+
+fn say(line: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Tells the engine why the container could not be created.
+fn fail(e: &str) -> ! {
+    say(&serde_json::json!({ "error": e }));
+    std::process::exit(1);
+}
