@@ -9,6 +9,10 @@ use doca_store::{DbError, StoreError};
 pub enum ErrorKind {
     NotFound,
     Conflict,
+    /// The container's command could not be run: docker's 126 (cannot invoke) and 127 (not
+    /// found) for `run`/`start`.
+    CannotInvoke,
+    CommandNotFound,
     InvalidArgument,
     /// Untrusted input (an archive, a tarball) was refused.
     BadInput,
@@ -19,6 +23,20 @@ pub enum ErrorKind {
 pub enum EngineError {
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("multiple containers found with provided prefix: {0}")]
+    AmbiguousContainer(String),
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    /// A request that the container's state does not allow (docker's 409s).
+    #[error("{0}")]
+    Conflict(String),
+    /// The runtime could not start the container's process; `code` is docker's 126, 127 or 128.
+    #[error("{message}")]
+    StartFailed { message: String, code: i32 },
+    #[error("{0}")]
+    Internal(String),
     #[error("multiple IDs found with provided prefix: {0}")]
     AmbiguousPrefix(String),
     #[error("Error parsing reference: {input:?} is not a valid repository/tag: {source}")]
@@ -51,8 +69,12 @@ impl From<doca_store::BlobError> for EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) => ErrorKind::NotFound,
-            EngineError::MultipleRepositories { .. } => ErrorKind::Conflict,
+            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) => ErrorKind::NotFound,
+            EngineError::MultipleRepositories { .. } | EngineError::NameInUse { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::StartFailed { code: 127, .. } => ErrorKind::CommandNotFound,
+            EngineError::StartFailed { code: 126, .. } => ErrorKind::CannotInvoke,
+            EngineError::StartFailed { .. } | EngineError::Internal(_) => ErrorKind::Internal,
+            EngineError::AmbiguousContainer(_) => ErrorKind::InvalidArgument,
             EngineError::AmbiguousPrefix(_)
             | EngineError::BadReference { .. }
             | EngineError::TagWithDigest

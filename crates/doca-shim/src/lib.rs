@@ -10,6 +10,7 @@
 //! types and for the attach protocol ([`proto`]).
 
 pub mod config;
+pub mod fdpass;
 pub mod logfile;
 pub mod monitor;
 pub mod proto;

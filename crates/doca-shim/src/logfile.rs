@@ -133,10 +133,7 @@ mod tests {
         w.write(0, b"lo\nworld").unwrap();
         w.flush_partial().unwrap();
         let got: Vec<(String, String)> = read(&path).unwrap().into_iter().map(|e| (e.stream, e.log)).collect();
-        assert_eq!(
-            got,
-            [("stderr".into(), "err\n".into()), ("stdout".into(), "hello\n".into()), ("stdout".into(), "world".into())]
-        );
+        assert_eq!(got, [("stderr".into(), "err\n".into()), ("stdout".into(), "hello\n".into()), ("stdout".into(), "world".into())]);
         for i in 0..20 {
             w.write(0, format!("line {i}\n").as_bytes()).unwrap();
         }

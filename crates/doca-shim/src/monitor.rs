@@ -12,7 +12,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,7 +106,7 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         (Some(o), _) => o,
         (None, Some(l)) => {
             let (sock, _) = l.accept().map_err(|e| err("accept on the console socket", e))?;
-            let master = recv_fd(&sock)?;
+            let master = crate::fdpass::recv_fd(&sock).map_err(|e| err("receive the pty master", e))?;
             let _ = std::fs::remove_file(&console);
             let master = File::from(master);
             stdin = Some(master.try_clone().map_err(|e| err("dup the pty master", e))?);
@@ -135,28 +135,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
 /// The runtime's last error message from its `--log` (JSON lines with a `msg`).
 fn runtime_error(cfg: &ShimConfig) -> Option<String> {
     let text = std::fs::read_to_string(&cfg.runtime_log).ok()?;
-    text.lines().rev().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| {
-        (v["level"] == "error" || v["level"] == "fatal").then(|| v["msg"].as_str().map(str::to_string)).flatten()
-    })
-}
-
-/// Receives the pty master sent with SCM_RIGHTS, as runc's console socket protocol sends it.
-/// (doca-runtime has the sending side; the shim stays free of the runtime's dependencies.)
-fn recv_fd(sock: &UnixStream) -> Result<OwnedFd, String> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).map_err(|e| err("recvmsg", e))?;
-    for c in msg.cmsgs().map_err(|e| err("recvmsg", e))? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: the kernel just installed this descriptor for us.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    Err("the runtime sent no pty master on the console socket".into())
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| (v["level"] == "error" || v["level"] == "fatal").then(|| v["msg"].as_str().map(str::to_string)).flatten())
 }
 
 impl Monitor {
@@ -178,10 +160,8 @@ impl Monitor {
                 None => PollTimeout::NONE,
             };
             let ready = {
-                let mut fds = vec![
-                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
-                ];
+                let mut fds =
+                    vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN), PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
                 let outputs = self.output_fds();
                 for f in &outputs {
                     fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));

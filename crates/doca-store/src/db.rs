@@ -20,7 +20,8 @@ pub enum DbError {
 }
 
 /// Forward-only migrations; index + 1 is the schema version after it runs.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE images (
     id              TEXT PRIMARY KEY,      -- config digest (docker's image id)
     manifest        TEXT NOT NULL,         -- manifest blob digest
@@ -57,7 +58,19 @@ CREATE TABLE snapshots (
     diff_id    TEXT NOT NULL,
     size       INTEGER NOT NULL            -- bytes of file content, as docker reports layer sizes
 );
-"#];
+"#,
+    r#"
+CREATE TABLE containers (
+    id         TEXT PRIMARY KEY,           -- 64 hex digits
+    name       TEXT NOT NULL UNIQUE,       -- without docker's leading '/'
+    image_id   TEXT NOT NULL REFERENCES images(id),
+    created    TEXT NOT NULL,              -- RFC 3339 with nanoseconds
+    config     TEXT NOT NULL,              -- JSON: what the container was created with (the engine's type)
+    state      TEXT NOT NULL               -- JSON: its lifecycle state (the engine's type)
+);
+CREATE INDEX containers_image ON containers(image_id);
+"#,
+];
 
 pub struct Db {
     conn: Connection,
@@ -88,6 +101,17 @@ pub struct SnapshotRow {
     pub chain_id: Digest,
     pub diff_id: Digest,
     pub size: i64,
+}
+
+/// A container's record; config and state are the engine's JSON, the store only keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: String,
+    pub image_id: Digest,
+    pub created: String,
+    pub config: String,
+    pub state: String,
 }
 
 fn dig(s: String) -> Result<Digest, DbError> {
@@ -328,6 +352,71 @@ impl Tx<'_> {
         Ok(())
     }
 
+    fn containers_where(&self, cond: &str, arg: &str) -> Result<Vec<ContainerRow>, DbError> {
+        let sql = format!("SELECT id, name, image_id, created, config, state FROM containers WHERE {cond} ORDER BY created");
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let rows = st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        rows.map(|r| {
+            let (id, name, image_id, created, config, state) = r?;
+            Ok(ContainerRow { id, name, image_id: dig(image_id)?, created, config, state })
+        })
+        .collect()
+    }
+
+    /// Every container, oldest first.
+    pub fn containers(&self) -> Result<Vec<ContainerRow>, DbError> {
+        self.containers_where("?1 = ?1", "")
+    }
+
+    pub fn container(&self, id: &str) -> Result<Option<ContainerRow>, DbError> {
+        Ok(self.containers_where("id = ?1", id)?.pop())
+    }
+
+    pub fn container_by_name(&self, name: &str) -> Result<Option<ContainerRow>, DbError> {
+        Ok(self.containers_where("name = ?1", name)?.pop())
+    }
+
+    /// Containers whose id starts with `hex_prefix`.
+    pub fn containers_by_prefix(&self, hex_prefix: &str) -> Result<Vec<ContainerRow>, DbError> {
+        self.containers_where("id LIKE ?1", &format!("{}%", hex_prefix.replace(['%', '_', '\\'], "")))
+    }
+
+    /// Ids of the containers made from `image`.
+    pub fn containers_of_image(&self, image: &Digest) -> Result<Vec<String>, DbError> {
+        Ok(self.containers_where("image_id = ?1", image.as_str())?.into_iter().map(|c| c.id).collect())
+    }
+
+    /// Inserts a new container; `false` when the name is taken.
+    pub fn insert_container(&self, c: &ContainerRow) -> Result<bool, DbError> {
+        if self.container_by_name(&c.name)?.is_some() {
+            return Ok(false);
+        }
+        self.tx.execute(
+            "INSERT INTO containers (id, name, image_id, created, config, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.id, c.name, c.image_id.as_str(), c.created, c.config, c.state],
+        )?;
+        Ok(true)
+    }
+
+    pub fn set_container_state(&self, id: &str, state: &str) -> Result<(), DbError> {
+        self.tx.execute("UPDATE containers SET state = ?2 WHERE id = ?1", params![id, state])?;
+        Ok(())
+    }
+
+    /// Renames a container; `false` when the new name is taken.
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<bool, DbError> {
+        if self.container_by_name(name)?.is_some() {
+            return Ok(false);
+        }
+        self.tx.execute("UPDATE containers SET name = ?2 WHERE id = ?1", params![id, name])?;
+        Ok(true)
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<(), DbError> {
+        self.tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     /// Every blob some image needs: manifests, configs and layers.
     pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<Digest>, DbError> {
         let mut st =
@@ -380,6 +469,27 @@ mod tests {
             assert!(blobs.contains(&layer.blob) && blobs.contains(&row(1).manifest));
             assert_eq!(tx.images_by_prefix(&row(1).id.hex()[..4])?.len(), 1);
             Ok(())
+        })
+        .unwrap();
+        let c = ContainerRow {
+            id: "ab".repeat(32),
+            name: "web".into(),
+            image_id: row(1).id,
+            created: "2026-11-30T00:00:00Z".into(),
+            config: "{}".into(),
+            state: "{}".into(),
+        };
+        db.write(|tx| {
+            assert!(tx.insert_container(&c)?);
+            assert!(!tx.insert_container(&ContainerRow { id: "cd".repeat(32), ..c.clone() })?, "names are unique");
+            assert_eq!(tx.containers_by_prefix("abab")?.len(), 1);
+            assert_eq!(tx.containers_of_image(&row(1).id)?, vec![c.id.clone()]);
+            tx.set_container_state(&c.id, r#"{"s":1}"#)?;
+            assert!(tx.rename_container(&c.id, "api")?);
+            assert_eq!(tx.container_by_name("api")?.unwrap().state, r#"{"s":1}"#);
+            // An image in use by a container cannot vanish under it.
+            assert!(tx.delete_image(&row(1).id).is_err());
+            tx.delete_container(&c.id)
         })
         .unwrap();
         db.write(|tx| tx.delete_image(&row(1).id)).unwrap();

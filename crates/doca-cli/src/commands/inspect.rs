@@ -7,16 +7,23 @@ use crate::{CmdResult, Failure};
 use doca_engine::Engine;
 
 pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
-    if let Some(k) = &a.kind {
-        if k != "image" {
-            return Err(Failure::new(1, format!("\"{k}\" is not a valid value for --type")));
-        }
+    let kind = a.kind.as_deref().unwrap_or("");
+    if !matches!(kind, "" | "image" | "container") {
+        return Err(Failure::new(1, format!("\"{kind}\" is not a valid value for --type")));
     }
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for n in &a.names {
-        match e.inspect_image(n) {
-            Ok(i) => found.push(serde_json::to_value(i).expect("json")),
+        // Without --type docker looks for a container first, then an image.
+        let container = if kind == "image" { None } else { e.inspect_container(n).ok() };
+        let result = match container {
+            Some(c) => Ok(c),
+            None if kind == "container" => e.inspect_container(n),
+            None => e.inspect_image(n).map(|i| serde_json::to_value(i).expect("json")),
+        };
+        match result {
+            Ok(v) => found.push(v),
+            Err(doca_engine::EngineError::NoSuchImage(_)) if kind.is_empty() => errors.push(format!("No such object: {n}")),
             Err(err) => errors.push(err.to_string()),
         }
     }

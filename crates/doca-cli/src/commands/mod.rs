@@ -1,18 +1,29 @@
 //! One file per command.
 
+mod attach;
+mod attach_io;
+mod exec;
 mod history;
 mod images;
 mod import;
 mod inspect;
+mod kill;
 mod load;
+mod logs;
 mod prune;
+mod ps;
+mod rm;
 mod rmi;
+mod run;
+mod run_opts;
 mod save;
+mod start;
+mod stop;
 mod system_check;
 mod system_df;
 mod tag;
 
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use crate::CmdResult;
 use doca_engine::{Engine, EngineConfig};
 
@@ -34,6 +45,48 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Image { command: ImageCommand::Prune(a) } => prune::run(&mut e, a),
         Command::System { command: SystemCommand::Df(a) } => system_df::run(&mut e, a),
         Command::System { command: SystemCommand::Check(a) } => system_check::run(&mut e, a),
+        Command::Run(a) | Command::Container { command: ContainerCommand::Run(a) } => run::run(&mut e, a),
+        Command::Create(a) | Command::Container { command: ContainerCommand::Create(a) } => run::create(&mut e, a),
+        Command::Start(a) | Command::Container { command: ContainerCommand::Start(a) } => start::run(&mut e, a),
+        Command::Stop(a) | Command::Container { command: ContainerCommand::Stop(a) } => stop::stop(&mut e, a),
+        Command::Restart(a) | Command::Container { command: ContainerCommand::Restart(a) } => stop::restart(&mut e, a),
+        Command::Kill(a) | Command::Container { command: ContainerCommand::Kill(a) } => kill::kill(&mut e, a),
+        Command::Rm(a) | Command::Container { command: ContainerCommand::Rm(a) } => rm::rm(&mut e, a),
+        Command::Ps(a) | Command::Container { command: ContainerCommand::Ls(a) } => ps::run(&mut e, a),
+        Command::Logs(a) | Command::Container { command: ContainerCommand::Logs(a) } => logs::run(&mut e, a),
+        Command::Wait(a) | Command::Container { command: ContainerCommand::Wait(a) } => kill::wait(&mut e, a),
+        Command::Exec(a) | Command::Container { command: ContainerCommand::Exec(a) } => exec::run(&mut e, a),
+        Command::Attach(a) | Command::Container { command: ContainerCommand::Attach(a) } => attach::run(&mut e, a),
+        Command::Pause(a) | Command::Container { command: ContainerCommand::Pause(a) } => kill::pause(&mut e, a),
+        Command::Unpause(a) | Command::Container { command: ContainerCommand::Unpause(a) } => kill::unpause(&mut e, a),
+        Command::Rename(a) | Command::Container { command: ContainerCommand::Rename(a) } => kill::rename(&mut e, a),
+        Command::Container { command: ContainerCommand::Inspect(mut a) } => {
+            a.kind = Some("container".into());
+            inspect::run(&mut e, a)
+        }
+        Command::Container { command: ContainerCommand::Prune(a) } => rm::prune(&mut e, a),
+        Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
+    }
+}
+
+/// Asks on the terminal; true for "y" or "yes".
+pub(crate) fn confirm(question: &str) -> Result<bool, crate::Failure> {
+    use std::io::{BufRead, Write};
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// An I/O error's reason in docker's words: lowercase, without Rust's "(os error N)".
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s);
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

@@ -5,7 +5,6 @@ use crate::units::human_size;
 use crate::{CmdResult, Failure};
 use doca_engine::images::{ImageFilter, PruneImages, RemoveEvent};
 use doca_engine::Engine;
-use std::io::{BufRead, Write};
 
 pub fn run(e: &mut Engine, a: PruneArgs) -> CmdResult {
     let filters = a.filter.iter().map(|f| ImageFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
@@ -15,11 +14,7 @@ pub fn run(e: &mut Engine, a: PruneArgs) -> CmdResult {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        print!("{warning}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        if !super::confirm(&format!("{warning}\nAre you sure you want to continue? [y/N] "))? {
             return Ok(());
         }
     }

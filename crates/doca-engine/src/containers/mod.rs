@@ -1,9 +1,29 @@
-//! Containers: what `doca run` and `POST /containers/create` share. This first part turns an
-//! image's config and the run options into the OCI runtime spec, with Docker's defaults.
+//! Containers: what `doca run` and `POST /containers/create` share. A container is a record in
+//! the store (what it was created with, its state), a directory (bundle, log, writable layer)
+//! and, while it runs, a monitor process (doca-shim) that owns its stdio and reports its exit.
 
+pub mod attach;
+pub mod cleanup;
+pub mod create;
+pub mod exec;
+pub mod inspect;
+pub mod list;
+pub mod logs;
+pub mod names;
+pub mod record;
+pub mod remove;
 pub mod rootfs;
+pub mod runtime;
 pub mod seccomp;
 pub mod spec;
+pub mod start;
+pub mod stop;
 pub mod user;
 
+pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams};
+pub use exec::{ExecContainer, ExecPlan};
+pub use list::{ContainerFilter, ListContainers};
+pub use logs::ContainerLogs;
+pub use record::{Container, ContainerId, ContainerState, CreateContainer, Resources, RestartPolicy, Status};
 pub use spec::{oci_spec, NetworkMode, RunOptions, Seccomp};
+pub use start::StartContainer;

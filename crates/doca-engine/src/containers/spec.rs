@@ -2,10 +2,12 @@
 //! (daemon/oci_linux.go, oci/defaults.go): command resolution, environment, user, working
 //! directory, Docker's default capabilities, mounts, masked and read-only paths.
 
+use super::record::CreateContainer;
 use super::user::ExecUser;
 use crate::EngineError;
 use doca_image::config::ContainerConfig;
 use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -46,7 +48,8 @@ const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// `--security-opt seccomp=...`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "profile")]
 pub enum Seccomp {
     /// Docker's default profile, resolved for the container's capabilities.
     #[default]
@@ -57,7 +60,8 @@ pub enum Seccomp {
     Profile(Value),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A network namespace of its own with only loopback (`--network none`).
     #[default]
@@ -66,32 +70,36 @@ pub enum NetworkMode {
     Host,
 }
 
-/// The `docker run` options that shape the spec (the rest arrive with their features).
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Arguments after the image name.
-    pub cmd: Vec<String>,
-    /// `--entrypoint`: `Some(vec![])` for `--entrypoint ""`, which clears the image's.
-    pub entrypoint: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub working_dir: Option<String>,
+impl NetworkMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        }
+    }
+}
+
+/// What a start adds to the create request: the resolved user, the mounted rootfs, the
+/// hostname and the cgroup.
+#[derive(Debug, Clone)]
+pub struct RunOptions<'a> {
+    pub req: &'a CreateContainer,
     pub hostname: String,
-    pub tty: bool,
-    pub network: NetworkMode,
-    pub privileged: bool,
-    pub read_only: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
     /// The user, already resolved against the image's passwd/group files.
     pub user: ExecUser,
     pub rootfs: PathBuf,
     pub cgroups_path: String,
-    pub seccomp: Seccomp,
+}
+
+impl<'a> RunOptions<'a> {
+    pub fn from_request(req: &'a CreateContainer, hostname: &str, user: ExecUser, rootfs: PathBuf, cgroups_path: String) -> Self {
+        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path }
+    }
 }
 
 /// The process's argv: Docker's rules (an `--entrypoint` given on the command line drops the
 /// image's Cmd unless a command is given too).
-pub fn command(image: &ContainerConfig, o: &RunOptions) -> Result<Vec<String>, EngineError> {
+pub fn command(image: &ContainerConfig, o: &CreateContainer) -> Result<Vec<String>, EngineError> {
     let entrypoint = o.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default();
     let cmd = if !o.cmd.is_empty() {
         o.cmd.clone()
@@ -113,10 +121,10 @@ pub fn command(image: &ContainerConfig, o: &RunOptions) -> Result<Vec<String>, E
 /// init adds it.
 pub fn environment(image: &ContainerConfig, o: &RunOptions) -> Vec<String> {
     let mut env: Vec<String> = vec![DEFAULT_PATH.into(), format!("HOSTNAME={}", o.hostname)];
-    if o.tty {
+    if o.req.tty {
         env.push("TERM=xterm".into());
     }
-    for kv in image.env.iter().flatten().chain(&o.env) {
+    for kv in image.env.iter().flatten().chain(&o.req.env) {
         let key = kv.split('=').next().unwrap_or("");
         match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
             Some(slot) => *slot = kv.clone(),
@@ -129,7 +137,7 @@ pub fn environment(image: &ContainerConfig, o: &RunOptions) -> Vec<String> {
     env
 }
 
-fn capabilities(o: &RunOptions) -> Result<Vec<String>, EngineError> {
+fn capabilities(o: &CreateContainer) -> Result<Vec<String>, EngineError> {
     let all = || caps_all();
     let norm = |c: &str| {
         let up = c.to_ascii_uppercase();
@@ -161,6 +169,11 @@ fn capabilities(o: &RunOptions) -> Result<Vec<String>, EngineError> {
         }
     }
     Ok(set)
+}
+
+/// Every capability, as the runtime spec's set type (`exec --privileged`).
+pub fn all_capabilities() -> oci_spec::runtime::Capabilities {
+    caps_all().iter().filter_map(|c| c.parse().ok()).collect()
 }
 
 /// Every capability Linux 6.x knows (capabilities(7)).
@@ -215,50 +228,73 @@ fn caps_all() -> Vec<String> {
 
 /// The OCI spec for a container of `image` run with `o`.
 pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineError> {
-    let args = command(image, o)?;
-    let caps = capabilities(o)?;
-    let cwd = o.working_dir.clone().or_else(|| image.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+    let r = o.req;
+    let args = command(image, r)?;
+    let caps = capabilities(r)?;
+    let cwd = r.working_dir.clone().or_else(|| image.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
     if !cwd.starts_with('/') {
         return Err(EngineError::InvalidArgument(format!("the working directory '{cwd}' is invalid, it needs to be an absolute path")));
     }
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
-    if o.network == NetworkMode::None {
-        namespaces.push(json!({"type": "network"}));
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, host) in [("pid", r.pid_host), ("ipc", r.ipc_host), ("uts", r.uts_host), ("network", r.network == NetworkMode::Host)] {
+        if !host {
+            namespaces.push(json!({"type": kind}));
+        }
     }
-    let sys_ro = if o.privileged { "rw" } else { "ro" };
-    let v = json!({
+    let sys_ro = if r.privileged { "rw" } else { "ro" };
+    let shm_size = r.shm_size.filter(|s| *s > 0).unwrap_or(64 << 20);
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", sys_ro]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+    ];
+    for (dest, opts) in &r.tmpfs {
+        mounts.push(tmpfs_mount(dest, opts)?);
+    }
+    let mut v = json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": o.tty,
+            "terminal": r.tty,
             "user": {"uid": o.user.uid, "gid": o.user.gid, "additionalGids": o.user.additional_gids},
             "args": args,
             "env": environment(image, o),
             "cwd": cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
+            "noNewPrivileges": r.no_new_privileges,
+            "rlimits": rlimits(&r.resources.ulimits)?,
         },
-        "root": {"path": o.rootfs, "readonly": o.read_only},
-        "hostname": o.hostname,
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", sys_ro]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}
-        ],
+        "root": {"path": o.rootfs, "readonly": r.read_only},
+        "mounts": mounts,
         "linux": {
             "namespaces": namespaces,
             "cgroupsPath": o.cgroups_path,
-            "maskedPaths": if o.privileged { json!([]) } else { json!(MASKED_PATHS) },
-            "readonlyPaths": if o.privileged { json!([]) } else { json!(READONLY_PATHS) },
-            "resources": {"devices": [{"allow": o.privileged, "access": "rwm"}]},
+            "maskedPaths": if r.privileged { json!([]) } else { json!(MASKED_PATHS) },
+            "readonlyPaths": if r.privileged { json!([]) } else { json!(READONLY_PATHS) },
+            "resources": resources(r)?,
+            "sysctl": r.sysctls,
         }
     });
-    let mut v = v;
+    if !r.uts_host {
+        v["hostname"] = json!(o.hostname);
+        if let Some(d) = r.domainname.as_ref().filter(|d| !d.is_empty()) {
+            v["domainname"] = json!(d);
+        }
+    }
+    if r.oom_score_adj != 0 {
+        v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
+    }
+    let devices = r.devices.iter().map(|d| device(d)).collect::<Result<Vec<_>, _>>()?;
+    if !devices.is_empty() {
+        v["linux"]["devices"] = json!(devices.iter().map(|(d, _)| d).collect::<Vec<_>>());
+        let rules = v["linux"]["resources"]["devices"].as_array_mut().expect("array");
+        rules.extend(devices.into_iter().map(|(_, rule)| rule));
+    }
     // --privileged turns seccomp off, as in docker.
-    let profile = match (&o.seccomp, o.privileged) {
+    let profile = match (&r.seccomp, r.privileged) {
         (_, true) | (Seccomp::Unconfined, _) => None,
         (Seccomp::Default, false) => Some(super::seccomp::default_profile(&caps)),
         (Seccomp::Profile(p), false) => Some(p.clone()),
@@ -269,6 +305,170 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     serde_json::from_value::<Spec>(v).map_err(|e| EngineError::InvalidArgument(format!("container spec: {e}")))
 }
 
+/// `--tmpfs /path[:opts]`: docker mounts it noexec,nosuid,nodev unless the options say otherwise.
+fn tmpfs_mount(dest: &str, opts: &str) -> Result<Value, EngineError> {
+    if !dest.starts_with('/') {
+        return Err(EngineError::InvalidArgument(format!("invalid mount path for --tmpfs: {dest}: it must be absolute")));
+    }
+    let mut options: Vec<String> = vec!["noexec".into(), "nosuid".into(), "nodev".into()];
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        let opposite = match o {
+            "exec" => Some("noexec"),
+            "suid" => Some("nosuid"),
+            "dev" => Some("nodev"),
+            _ => None,
+        };
+        if let Some(x) = opposite {
+            options.retain(|p| p != x);
+        }
+        options.push(o.to_string());
+    }
+    Ok(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}))
+}
+
+/// `--ulimit name=soft[:hard]` → process.rlimits (setrlimit(2) names).
+fn rlimits(ulimits: &[(String, i64, i64)]) -> Result<Vec<Value>, EngineError> {
+    const NAMES: [&str; 16] = [
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+        "as",
+    ];
+    ulimits
+        .iter()
+        .map(|(name, soft, hard)| {
+            if !NAMES.contains(&name.as_str()) {
+                return Err(EngineError::InvalidArgument(format!("invalid ulimit type: {name}")));
+            }
+            if soft > hard && *hard >= 0 {
+                return Err(EngineError::InvalidArgument(format!(
+                    "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+                )));
+            }
+            let unl = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+            Ok(json!({"type": format!("RLIMIT_{}", name.to_ascii_uppercase()), "soft": unl(*soft), "hard": unl(*hard)}))
+        })
+        .collect()
+}
+
+/// HostConfig.Resources → linux.resources, with docker's conversions: `--cpus` is a quota over
+/// a 100ms period; `-m` without `--memory-swap` allows as much swap as memory (total 2×).
+fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
+    let x = &r.resources;
+    let mut out = json!({"devices": [{"allow": r.privileged, "access": "rwm"}]});
+    if x.memory < 0 || (x.memory > 0 && x.memory < 6 << 20) {
+        return Err(EngineError::InvalidArgument("Minimum memory limit allowed is 6MB".into()));
+    }
+    let mut memory = serde_json::Map::new();
+    if x.memory > 0 {
+        memory.insert("limit".into(), json!(x.memory));
+        let swap = match x.memory_swap {
+            0 => 2 * x.memory,
+            -1 => -1,
+            s if s < x.memory => {
+                return Err(EngineError::InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage".into()))
+            }
+            s => s,
+        };
+        memory.insert("swap".into(), json!(swap));
+    } else if x.memory_swap > 0 {
+        return Err(EngineError::InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage".into()));
+    }
+    if x.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(x.memory_reservation));
+    }
+    if x.oom_kill_disable {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !memory.is_empty() {
+        out["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if x.nano_cpus > 0 {
+        if x.cpu_quota > 0 || x.cpu_period > 0 {
+            return Err(EngineError::InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set".into()));
+        }
+        let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+        if x.nano_cpus > ncpu * 1_000_000_000 {
+            return Err(EngineError::InvalidArgument(format!(
+                "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
+        }
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert("quota".into(), json!(x.nano_cpus * 100_000 / 1_000_000_000));
+    }
+    if x.cpu_quota > 0 {
+        cpu.insert("quota".into(), json!(x.cpu_quota));
+    }
+    if x.cpu_period > 0 {
+        cpu.insert("period".into(), json!(x.cpu_period));
+    }
+    if x.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(x.cpu_shares));
+    }
+    if !x.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(x.cpuset_cpus));
+    }
+    if !x.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(x.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        out["cpu"] = Value::Object(cpu);
+    }
+    if x.pids_limit > 0 {
+        out["pids"] = json!({"limit": x.pids_limit});
+    }
+    Ok(out)
+}
+
+/// `--device /dev/host[:/dev/container][:rwm]`: the node, made in the container as the host
+/// has it, and the cgroup rule that lets the container use it.
+fn device(spec: &str) -> Result<(Value, Value), EngineError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, dest, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if !p.starts_with('/') => (*h, *h, *p),
+        [h, d] => (*h, *d, "rwm"),
+        [h, d, p] => (*h, *d, *p),
+        _ => return Err(EngineError::InvalidArgument(format!("invalid device specification: {spec}"))),
+    };
+    if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) || !dest.starts_with('/') {
+        return Err(EngineError::InvalidArgument(format!("invalid device specification: {spec}")));
+    }
+    let md = std::fs::metadata(host).map_err(|e| {
+        EngineError::InvalidArgument(format!("error gathering device information while adding custom device \"{host}\": {e}"))
+    })?;
+    let ft = md.file_type();
+    let kind = if ft.is_char_device() {
+        "c"
+    } else if ft.is_block_device() {
+        "b"
+    } else {
+        return Err(EngineError::InvalidArgument(format!(
+            "error gathering device information while adding custom device \"{host}\": not a device node"
+        )));
+    };
+    let rdev = md.rdev();
+    let (major, minor) = (nix::sys::stat::major(rdev) as i64, nix::sys::stat::minor(rdev) as i64);
+    Ok((
+        json!({"path": dest, "type": kind, "major": major, "minor": minor, "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid()}),
+        json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": perms}),
+    ))
+}
+
 /// A JSON view, for tests and `inspect`-style output.
 pub fn to_value(spec: &Spec) -> Value {
     serde_json::to_value(spec).expect("json")
@@ -277,6 +477,7 @@ pub fn to_value(spec: &Spec) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::containers::record::Resources;
 
     fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ContainerConfig {
         ContainerConfig {
@@ -288,24 +489,22 @@ mod tests {
         }
     }
 
-    fn opts() -> RunOptions {
-        RunOptions {
-            hostname: "abc123".into(),
-            rootfs: "/r".into(),
-            cgroups_path: "/doca/abc".into(),
-            user: ExecUser { home: "/root".into(), ..Default::default() },
-            ..Default::default()
-        }
+    fn opts(req: &CreateContainer) -> RunOptions<'_> {
+        RunOptions::from_request(req, "abc123", ExecUser { home: "/root".into(), ..Default::default() }, "/r".into(), "/doca/abc".into())
+    }
+
+    fn spec_of(img: &ContainerConfig, req: CreateContainer) -> Result<Value, EngineError> {
+        oci_spec(img, &opts(&req)).map(|s| to_value(&s))
     }
 
     #[test]
     fn entrypoint_and_cmd_combine_as_docker_does() {
         let img = image(Some(&["/entry"]), Some(&["default-arg"]));
         let s = |cmd: &[&str], ep: Option<&[&str]>| {
-            let o = RunOptions {
+            let o = CreateContainer {
                 cmd: cmd.iter().map(|s| s.to_string()).collect(),
                 entrypoint: ep.map(|e| e.iter().map(|s| s.to_string()).collect()),
-                ..opts()
+                ..Default::default()
             };
             command(&img, &o)
         };
@@ -316,49 +515,82 @@ mod tests {
         assert_eq!(s(&["y"], Some(&["/other"])).unwrap(), ["/other", "y"]);
         // --entrypoint "" clears it.
         assert_eq!(s(&["sh"], Some(&[])).unwrap(), ["sh"]);
-        assert_eq!(command(&ContainerConfig::default(), &opts()).unwrap_err().to_string(), "No command specified");
+        assert_eq!(command(&ContainerConfig::default(), &CreateContainer::default()).unwrap_err().to_string(), "No command specified");
     }
 
     #[test]
     fn environment_layers_as_docker_does() {
-        let o = RunOptions { env: vec!["LANG=fr".into(), "EXTRA=1".into()], tty: true, ..opts() };
-        let env = environment(&image(None, Some(&["sh"])), &o);
+        let req = CreateContainer { env: vec!["LANG=fr".into(), "EXTRA=1".into()], tty: true, ..Default::default() };
+        let env = environment(&image(None, Some(&["sh"])), &opts(&req));
         assert_eq!(env, ["PATH=/custom/bin", "HOSTNAME=abc123", "TERM=xterm", "LANG=fr", "EXTRA=1", "HOME=/root"]);
-        let env = environment(&ContainerConfig::default(), &opts());
+        let env = environment(&ContainerConfig::default(), &opts(&CreateContainer::default()));
         assert!(env.contains(&DEFAULT_PATH.to_string()));
     }
 
     #[test]
     fn spec_has_dockers_defaults() {
-        let spec = to_value(&oci_spec(&image(None, Some(&["sh"])), &opts()).unwrap());
+        let img = image(None, Some(&["sh"]));
+        let spec = spec_of(&img, CreateContainer::default()).unwrap();
         assert_eq!(spec["process"]["cwd"], "/srv");
         assert_eq!(spec["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
         assert_eq!(spec["linux"]["maskedPaths"].as_array().unwrap().len(), MASKED_PATHS.len());
         assert!(spec["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "network"));
         assert_eq!(spec["root"]["readonly"], false);
-        let priv_spec = to_value(
-            &oci_spec(&image(None, Some(&["sh"])), &RunOptions { privileged: true, network: NetworkMode::Host, ..opts() }).unwrap(),
-        );
+        assert_eq!(spec["hostname"], "abc123");
+        let priv_spec = spec_of(&img, CreateContainer { privileged: true, network: NetworkMode::Host, ..Default::default() }).unwrap();
         assert_eq!(priv_spec["process"]["capabilities"]["bounding"].as_array().unwrap().len(), caps_all().len());
         assert!(priv_spec["linux"]["maskedPaths"].as_array().unwrap().is_empty());
         assert!(!priv_spec["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "network"));
-        let dropped = to_value(
-            &oci_spec(
-                &image(None, Some(&["sh"])),
-                &RunOptions { cap_drop: vec!["net_raw".into()], cap_add: vec!["SYS_ADMIN".into()], ..opts() },
-            )
-            .unwrap(),
-        );
+        let dropped =
+            spec_of(&img, CreateContainer { cap_drop: vec!["net_raw".into()], cap_add: vec!["SYS_ADMIN".into()], ..Default::default() })
+                .unwrap();
         let b: Vec<&str> = dropped["process"]["capabilities"]["bounding"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         assert!(b.contains(&"CAP_SYS_ADMIN") && !b.contains(&"CAP_NET_RAW"));
-        assert!(oci_spec(&image(None, Some(&["sh"])), &RunOptions { cap_add: vec!["BOGUS".into()], ..opts() })
+        assert!(spec_of(&img, CreateContainer { cap_add: vec!["BOGUS".into()], ..Default::default() })
             .unwrap_err()
             .to_string()
             .contains("invalid capability: CAP_BOGUS"));
-        assert!(oci_spec(&image(None, Some(&["sh"])), &RunOptions { working_dir: Some("rel".into()), ..opts() }).is_err());
+        assert!(spec_of(&img, CreateContainer { working_dir: Some("rel".into()), ..Default::default() }).is_err());
         assert_eq!(spec["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
         assert!(priv_spec["linux"]["seccomp"].is_null(), "--privileged keeps seccomp off");
-        let unconfined = to_value(&oci_spec(&image(None, Some(&["sh"])), &RunOptions { seccomp: Seccomp::Unconfined, ..opts() }).unwrap());
+        let unconfined = spec_of(&img, CreateContainer { seccomp: Seccomp::Unconfined, ..Default::default() }).unwrap();
         assert!(unconfined["linux"]["seccomp"].is_null());
+        let uts = spec_of(&img, CreateContainer { uts_host: true, pid_host: true, ..Default::default() }).unwrap();
+        assert!(uts["hostname"].is_null(), "no hostname without a uts namespace of its own");
+        let kinds: Vec<&str> = uts["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["mount", "ipc", "network"]);
+    }
+
+    #[test]
+    fn resources_convert_as_docker_does() {
+        let img = image(None, Some(&["sh"]));
+        let res = |r: Resources| spec_of(&img, CreateContainer { resources: r, ..Default::default() });
+        let s = res(Resources { memory: 64 << 20, nano_cpus: 500_000_000, pids_limit: 10, cpu_shares: 512, ..Default::default() }).unwrap();
+        let r = &s["linux"]["resources"];
+        assert_eq!(r["memory"]["limit"], 64 << 20);
+        assert_eq!(r["memory"]["swap"], 128 << 20, "-m alone allows as much swap as memory");
+        assert_eq!(r["cpu"]["quota"], 50_000);
+        assert_eq!(r["cpu"]["period"], 100_000);
+        assert_eq!(r["cpu"]["shares"], 512);
+        assert_eq!(r["pids"]["limit"], 10);
+        assert!(res(Resources { memory: 1 << 20, ..Default::default() }).unwrap_err().to_string().contains("Minimum memory limit"));
+        assert!(res(Resources { memory: 64 << 20, memory_swap: 32 << 20, ..Default::default() }).is_err());
+        assert!(res(Resources { nano_cpus: 1_000_000_000_000, ..Default::default() }).unwrap_err().to_string().contains("range of CPUs"));
+        let u = res(Resources { ulimits: vec![("nofile".into(), 100, 200)], ..Default::default() }).unwrap();
+        assert_eq!(u["process"]["rlimits"][0], json!({"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}));
+        assert!(res(Resources { ulimits: vec![("bogus".into(), 1, 1)], ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn tmpfs_and_devices() {
+        let m = tmpfs_mount("/run", "exec,size=64m").unwrap();
+        assert_eq!(m["options"], json!(["nosuid", "nodev", "exec", "size=64m"]));
+        assert!(tmpfs_mount("run", "").is_err());
+        let (dev, rule) = device("/dev/null:/dev/mynull:rw").unwrap();
+        assert_eq!(dev["path"], "/dev/mynull");
+        assert_eq!((dev["major"].as_i64(), dev["minor"].as_i64()), (Some(1), Some(3)));
+        assert_eq!(rule["access"], "rw");
+        assert!(device("/etc/passwd").is_err());
+        assert!(device("/dev/null:/dev/x:rwz").is_err());
     }
 }

@@ -23,6 +23,35 @@ impl Engine {
         let resolved = self.resolve_image(&req.name)?;
         let id = resolved.image.id.clone();
         let mut events = Vec::new();
+        // Containers keep their image: docker's conflicts (daemon/images/image_delete.go).
+        let users = self.image_users(&id)?;
+        if let Some((cid, running)) = users.first() {
+            let last_tag = self.store.db.read(|tx| tx.tags_of(&id))?.len() <= 1;
+            let what = if *running { "running" } else { "stopped" };
+            match &resolved.by_tag {
+                Some(tag) if last_tag && !req.force => return Err(EngineError::Conflict(format!(
+                    "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
+                    tag.familiar(),
+                    &cid[..12],
+                    id.short()
+                ))),
+                None if *running => {
+                    return Err(EngineError::Conflict(format!(
+                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                        id.short(),
+                        &cid[..12]
+                    )))
+                }
+                None if !req.force => {
+                    return Err(EngineError::Conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by {what} container {}",
+                        id.short(),
+                        &cid[..12]
+                    )))
+                }
+                _ => {}
+            }
+        }
         if let Some(tag) = resolved.by_tag {
             let left = self.store.db.write(|tx| {
                 tx.remove_tag(&tag.to_string())?;
@@ -47,11 +76,27 @@ impl Engine {
         Ok(events)
     }
 
+    /// The containers made from `id`, with whether each is running.
+    fn image_users(&mut self, id: &Digest) -> Result<Vec<(String, bool)>, EngineError> {
+        let ids = self.store.db.read(|tx| tx.containers_of_image(id))?;
+        let mut out = Vec::new();
+        for cid in ids {
+            if let Ok(c) = self.container(&cid) {
+                out.push((cid, c.state.status.is_live()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Deletes an image record and its tags in one transaction, then releases its content.
     /// Returns the events and the bytes freed on disk.
     pub(crate) fn delete_image(&mut self, id: &Digest) -> Result<(Vec<RemoveEvent>, u64), EngineError> {
         let (row, layers) = self.store.db.read(|tx| Ok((tx.image(id)?, tx.layers(id)?)))?;
         let Some(row) = row else { return Ok((Vec::new(), 0)) };
+        // An image a container was made from stays (untagged, when forced) until the container goes.
+        if !self.image_users(id)?.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
         self.store.db.write(|tx| tx.delete_image(id))?;
         let mut blobs = vec![row.id.clone(), row.manifest.clone()];
         blobs.extend(layers.iter().map(|l| l.blob.clone()));

@@ -1,0 +1,39 @@
+//! `doca kill`, `pause`, `unpause`, `wait`, `rename`: one engine call per container.
+
+use super::stop::for_each_container;
+use crate::cli::{KillArgs, NamesArgs, RenameArgs};
+use crate::output::print;
+use crate::{CmdResult, Failure};
+use doca_engine::Engine;
+
+pub fn kill(e: &mut Engine, a: KillArgs) -> CmdResult {
+    for_each_container(&a.containers, |n| e.kill_container(n, a.signal.as_deref()).map(|_| ()))
+}
+
+pub fn pause(e: &mut Engine, a: NamesArgs) -> CmdResult {
+    for_each_container(&a.containers, |n| e.pause_container(n).map(|_| ()))
+}
+
+pub fn unpause(e: &mut Engine, a: NamesArgs) -> CmdResult {
+    for_each_container(&a.containers, |n| e.unpause_container(n).map(|_| ()))
+}
+
+/// Prints each container's exit code as it stops.
+pub fn wait(e: &mut Engine, a: NamesArgs) -> CmdResult {
+    let mut errors = Vec::new();
+    for n in &a.containers {
+        match e.wait_container(n) {
+            Ok(code) => print(&format!("{code}\n"))?,
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(1, errors.join("\nError: ")))
+    }
+}
+
+pub fn rename(e: &mut Engine, a: RenameArgs) -> CmdResult {
+    Ok(e.rename_container(&a.container, &a.new_name)?)
+}

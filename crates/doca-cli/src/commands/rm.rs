@@ -1,0 +1,36 @@
+//! `doca rm` and `doca container prune`.
+
+use super::stop::for_each_container;
+use crate::cli::{ContainerPruneArgs, RmArgs};
+use crate::output::print;
+use crate::units::human_size;
+use crate::{CmdResult, Failure};
+use doca_engine::Engine;
+
+pub fn rm(e: &mut Engine, a: RmArgs) -> CmdResult {
+    if a.link {
+        return Err(Failure::new(1, "links are a legacy feature doca does not have"));
+    }
+    for_each_container(&a.containers, |n| e.remove_container(n, a.force).map(|_| ()))
+}
+
+pub fn prune(e: &mut Engine, a: ContainerPruneArgs) -> CmdResult {
+    if !a.filter.is_empty() {
+        return Err(Failure::new(1, "container prune --filter is not supported yet"));
+    }
+    if !a.force && !super::confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")? {
+        return Ok(());
+    }
+    let removed = e.prune_containers()?;
+    let mut out = String::new();
+    if !removed.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        for (c, _) in &removed {
+            out.push_str(&format!("{}\n", c.id));
+        }
+        out.push('\n');
+    }
+    let total: u64 = removed.iter().map(|(_, s)| s).sum();
+    out.push_str(&format!("Total reclaimed space: {}\n", human_size(total)));
+    print(&out)
+}

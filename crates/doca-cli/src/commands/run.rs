@@ -1,0 +1,84 @@
+//! `doca run` and `doca create`.
+
+use super::attach_io::{block_signals, pump, Pump};
+use super::run_opts::{create_request, detach_keys};
+use crate::cli::RunArgs;
+use crate::output::print;
+use crate::{CmdResult, Failure};
+use doca_engine::containers::{AttachStreams, StartContainer};
+use doca_engine::{Engine, ErrorKind};
+
+/// docker's exit codes for run: 125 when doca itself fails, 126/127 when the command cannot be
+/// run, otherwise the container's.
+pub fn run_failure(e: doca_engine::EngineError) -> Failure {
+    let code = match e.kind() {
+        ErrorKind::CommandNotFound => 127,
+        ErrorKind::CannotInvoke => 126,
+        _ => 125,
+    };
+    Failure::new(code, e.to_string())
+}
+
+fn write_cidfile(a: &RunArgs, id: &str) -> Result<(), Failure> {
+    let Some(path) = &a.cidfile else { return Ok(()) };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::new(125, format!("Container ID file found, make sure the other container isn't running or delete {}", path.display()))
+        } else {
+            Failure::new(125, format!("failed to create the container ID file: {e}"))
+        }
+    })?;
+    f.write_all(id.as_bytes()).map_err(|e| Failure::new(125, format!("failed to write the container ID file: {e}")))
+}
+
+pub fn create(e: &mut Engine, a: RunArgs) -> CmdResult {
+    let req = create_request(&a)?;
+    let c = e.create_container(&req).map_err(run_failure)?;
+    write_cidfile(&a, c.id.as_str())?;
+    print(&format!("{}\n", c.id))
+}
+
+pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
+    let req = create_request(&a)?;
+    let keys = detach_keys(a.detach_keys.as_deref())?;
+    let c = e.create_container(&req).map_err(run_failure)?;
+    write_cidfile(&a, c.id.as_str())?;
+    let id = c.id.to_string();
+    if a.detach {
+        e.start_container(&id, &StartContainer::default()).map_err(run_failure)?;
+        return print(&format!("{id}\n"));
+    }
+    let p = Pump {
+        stdin: req.attach_stdin,
+        tty: req.tty,
+        detach_keys: keys,
+        sig_proxy: a.sig_proxy,
+        engine: e.config().clone(),
+        container: id.clone(),
+    };
+    let signals = block_signals(&p);
+    let streams = AttachStreams { stdin: req.attach_stdin, stdout: req.attach_stdout, stderr: req.attach_stderr };
+    let attach = e
+        .start_container(&id, &StartContainer { attach: Some(streams), console_size: super::attach_io::terminal_size() })
+        .map_err(run_failure)?;
+    let code = match attach {
+        Some(att) => match pump(p, signals, att)? {
+            Some(code) => code,
+            // Detached with the detach keys: the container goes on.
+            None if a.tty => return Ok(()),
+            None => e.wait_container(&id).unwrap_or(0),
+        },
+        None => e.wait_container(&id)?,
+    };
+    exit_with(code)
+}
+
+/// The container's exit code as doca's own.
+pub fn exit_with(code: i32) -> CmdResult {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Failure::new((code & 0xff) as u8, ""))
+    }
+}

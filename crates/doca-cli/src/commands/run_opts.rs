@@ -1,0 +1,374 @@
+//! `run`/`create` flags → the engine's create request, with docker's parsing (sizes as
+//! go-units RAMInBytes, env and label files, security options) and its messages.
+
+use crate::cli::RunArgs;
+use crate::Failure;
+use doca_engine::containers::{CreateContainer, NetworkMode, Resources, RestartPolicy, Seccomp};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure::new(125, msg)
+}
+
+/// go-units RAMInBytes: "512m", "1.5g", "100", "64KiB" (binary multipliers).
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let bad = || format!("invalid size: '{s}'");
+    let t = s.trim();
+    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(num_end);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim_start().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mul: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(bad()),
+    };
+    Ok((n * mul) as i64)
+}
+
+/// `-e`/`--env-file` entries: "K=V" kept, a bare "K" takes the caller's value when it has one
+/// (docker's opts.ValidateEnv), comments and blank lines in files skipped.
+fn env_entry(raw: &str, out: &mut Vec<String>) {
+    if raw.contains('=') {
+        out.push(raw.to_string());
+    } else if let Ok(v) = std::env::var(raw) {
+        out.push(format!("{raw}={v}"));
+    }
+}
+
+fn read_lines(path: &Path, what: &str) -> Result<Vec<String>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("open {}: {}", path.display(), crate::commands::io_reason(&e))))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_start();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if l.starts_with('=') {
+            return Err(usage(format!("{what} file {} line {}: variable name is empty", path.display(), i + 1)));
+        }
+        out.push(l.to_string());
+    }
+    Ok(out)
+}
+
+pub fn env_list(env: &[String], files: &[std::path::PathBuf]) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    for f in files {
+        for l in read_lines(f, "env")? {
+            env_entry(&l, &mut out);
+        }
+    }
+    for e in env {
+        if e.starts_with('=') {
+            return Err(usage(format!("invalid environment variable: {e}")));
+        }
+        env_entry(e, &mut out);
+    }
+    Ok(out)
+}
+
+fn labels(a: &RunArgs) -> Result<BTreeMap<String, String>, Failure> {
+    let mut out = BTreeMap::new();
+    let mut all: Vec<String> = Vec::new();
+    for f in &a.label_file {
+        all.extend(read_lines(f, "label")?);
+    }
+    all.extend(a.label.iter().cloned());
+    for l in all {
+        let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+        if k.is_empty() {
+            return Err(usage(format!("invalid label '{l}': empty name")));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn security(opts: &[String], req: &mut CreateContainer) -> Result<(), Failure> {
+    for o in opts {
+        let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
+        match k {
+            "no-new-privileges" => {
+                req.no_new_privileges = match v {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => return Err(usage(format!("invalid --security-opt 2: {o:?}"))),
+                }
+            }
+            "seccomp" if v == "unconfined" => req.seccomp = Seccomp::Unconfined,
+            "seccomp" if !v.is_empty() => {
+                let bytes = std::fs::read(v)
+                    .map_err(|e| usage(format!("opening seccomp profile ({v}) failed: {}", crate::commands::io_reason(&e))))?;
+                let profile: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| usage(format!("decoding seccomp profile ({v}) failed: {e}")))?;
+                req.seccomp = Seccomp::Profile(profile);
+            }
+            // SELinux labels: this host has no SELinux, and docker ignores them there too.
+            "label" => {}
+            "apparmor" if v == "unconfined" => {}
+            "apparmor" => return Err(usage("AppArmor is not enabled on this host: only apparmor=unconfined can be honoured")),
+            _ => return Err(usage(format!("invalid --security-opt: {o:?}"))),
+        }
+    }
+    Ok(())
+}
+
+/// `--ipc`, `--pid`, `--uts`: "host" shares the host's namespace; private is the default.
+fn host_mode(flag: &str, v: &Option<String>, private: &[&str]) -> Result<bool, Failure> {
+    match v.as_deref() {
+        None | Some("") => Ok(false),
+        Some("host") => Ok(true),
+        Some(m) if private.contains(&m) => Ok(false),
+        Some(m) => Err(usage(format!("invalid --{flag}: {m}: doca supports host and private for now"))),
+    }
+}
+
+/// Which streams a foreground `run` attaches: `-a` as given, else stdout and stderr (and stdin
+/// with `-i`).
+pub fn attach_streams(a: &RunArgs) -> Result<(bool, bool, bool), Failure> {
+    if a.attach.is_empty() {
+        return Ok((a.interactive, true, true));
+    }
+    let (mut i, mut o, mut e) = (false, false, false);
+    for s in &a.attach {
+        match s.to_ascii_lowercase().as_str() {
+            "stdin" => i = true,
+            "stdout" => o = true,
+            "stderr" => e = true,
+            _ => {
+                return Err(usage(format!(
+                    "invalid argument \"{s}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                )))
+            }
+        }
+    }
+    Ok((i, o, e))
+}
+
+pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
+    let image = a.image_and_command[0].clone();
+    if image.starts_with('-') {
+        return Err(usage(format!("unknown flag: {image}")));
+    }
+    if a.rm && a.restart != "no" && !a.restart.is_empty() {
+        return Err(usage("Conflicting options: --restart and --rm"));
+    }
+    if a.detach && !a.attach.is_empty() {
+        return Err(usage("Conflicting options: -a and -d"));
+    }
+    if a.init {
+        return Err(usage("--init: doca's built-in init is not there yet"));
+    }
+    if let Some(p) = &a.platform {
+        let host = format!("linux/{}", if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH });
+        if p != &host && p != "linux" {
+            return Err(usage(format!("image platform {p} does not match this host ({host}), and doca does not emulate others")));
+        }
+    }
+    match a.pull.as_str() {
+        "missing" | "never" => {}
+        "always" => return Err(usage("--pull always: pulling from registries is not there yet (use doca load)")),
+        p => return Err(usage(format!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""))),
+    }
+    let network = match a.network.as_deref() {
+        None | Some("none") => NetworkMode::None,
+        Some("host") => NetworkMode::Host,
+        Some(n) => return Err(usage(format!("network {n}: doca has no bridge networks yet; use --network none or --network host"))),
+    };
+    if let Some(d) = a.log_driver.as_deref().filter(|d| *d != "json-file") {
+        return Err(usage(format!("logging driver {d}: doca writes json-file logs only")));
+    }
+    let mut log_max_size = None;
+    let mut log_max_files = None;
+    for o in &a.log_opt {
+        match o.split_once('=') {
+            Some(("max-size", v)) => log_max_size = Some(ram_in_bytes(v).map_err(usage)?.max(0) as u64),
+            Some(("max-file", v)) => {
+                let n: u32 = v.parse().map_err(|_| usage(format!("invalid value for max-file: {v}")))?;
+                if n == 0 {
+                    return Err(usage("max-file cannot be less than 1"));
+                }
+                log_max_files = Some(n)
+            }
+            _ => return Err(usage(format!("unknown log opt '{}' for json-file log driver", o.split('=').next().unwrap_or(o)))),
+        }
+    }
+    let size = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
+        match v {
+            None => Ok(0),
+            Some(s) if s == "-1" => Ok(-1),
+            Some(s) => ram_in_bytes(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"{flag}\" flag: {e}"))),
+        }
+    };
+    let nano_cpus = match &a.cpus {
+        None => 0,
+        Some(c) => {
+            let f: f64 = c
+                .parse()
+                .map_err(|_| usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number")))?;
+            (f * 1e9).round() as i64
+        }
+    };
+    let mut ulimits = Vec::new();
+    for u in &a.ulimit {
+        let bad = || usage(format!("invalid argument \"{u}\" for \"--ulimit\" flag: invalid ulimit argument: {u}"));
+        let (name, vals) = u.split_once('=').ok_or_else(bad)?;
+        let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
+        ulimits.push((name.to_string(), soft.parse().map_err(|_| bad())?, hard.parse().map_err(|_| bad())?));
+    }
+    let resources = Resources {
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        nano_cpus,
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit: a.pids_limit.unwrap_or(0),
+        oom_kill_disable: a.oom_kill_disable,
+        ulimits,
+    };
+    let mut tmpfs = BTreeMap::new();
+    for t in &a.tmpfs {
+        let (path, opts) = t.split_once(':').unwrap_or((t, ""));
+        tmpfs.insert(path.to_string(), opts.to_string());
+    }
+    let mut sysctls = BTreeMap::new();
+    for s in &a.sysctl {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed")))?;
+        sysctls.insert(k.to_string(), v.to_string());
+    }
+    if let Some(adj) = a.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(usage(format!("Invalid value {adj}, range for oom score adj is [-1000, 1000]")));
+        }
+    }
+    let (attach_stdin, attach_stdout, attach_stderr) = if a.detach { (false, false, false) } else { attach_streams(a)? };
+    let mut req = CreateContainer {
+        image,
+        name: a.name.clone(),
+        cmd: a.image_and_command[1..].to_vec(),
+        entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        env: env_list(&a.env, &a.env_file)?,
+        working_dir: a.workdir.clone(),
+        user: a.user.clone(),
+        group_add: a.group_add.clone(),
+        hostname: a.hostname.clone(),
+        domainname: a.domainname.clone(),
+        tty: a.tty,
+        open_stdin: a.interactive,
+        // docker sets StdinOnce when a foreground run attaches stdin: the container's stdin
+        // closes with the user's.
+        stdin_once: a.interactive && attach_stdin,
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        network,
+        privileged: a.privileged,
+        read_only: a.read_only,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        labels: labels(a)?,
+        restart: RestartPolicy::parse(&a.restart).map_err(|e| usage(e.to_string()))?,
+        auto_remove: a.rm,
+        runtime: a.runtime.clone().unwrap_or_default(),
+        log_max_size,
+        log_max_files,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        cgroup_parent: a.cgroup_parent.clone(),
+        resources,
+        tmpfs,
+        sysctls,
+        devices: a.device.clone(),
+        shm_size: a
+            .shm_size
+            .as_ref()
+            .map(|s| ram_in_bytes(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"--shm-size\" flag: {e}"))))
+            .transpose()?,
+        oom_score_adj: a.oom_score_adj.unwrap_or(0),
+        init: a.init,
+        ipc_host: host_mode("ipc", &a.ipc, &["private", "shareable", "none"])?,
+        pid_host: host_mode("pid", &a.pid, &["private"])?,
+        uts_host: host_mode("uts", &a.uts, &["private"])?,
+        ..Default::default()
+    };
+    if let Some(s) = &req.stop_signal {
+        doca_engine::containers::stop::parse_signal(s).map_err(|e| usage(e.to_string()))?;
+    }
+    security(&a.security_opt, &mut req)?;
+    Ok(req)
+}
+
+/// docker's detach keys: "ctrl-p,ctrl-q" (the default), letters, "ctrl-@" ... "ctrl-_".
+pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Failure> {
+    let spec = spec.unwrap_or("ctrl-p,ctrl-q");
+    let mut out = Vec::new();
+    for k in spec.split(',') {
+        let bad = || usage(format!("Invalid detach keys ({spec}) provided"));
+        match k.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => {
+                let b = c.as_bytes()[0].to_ascii_lowercase();
+                out.push(match b {
+                    b'a'..=b'z' => b - b'a' + 1,
+                    b'@' => 0,
+                    b'[' => 27,
+                    b'\\' => 28,
+                    b']' => 29,
+                    b'^' => 30,
+                    b'_' => 31,
+                    _ => return Err(bad()),
+                });
+            }
+            None if k.len() == 1 => out.push(k.as_bytes()[0]),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_go_units() {
+        assert_eq!(ram_in_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(ram_in_bytes("1.5g").unwrap(), 3 << 29);
+        assert_eq!(ram_in_bytes("100").unwrap(), 100);
+        assert_eq!(ram_in_bytes("64KiB").unwrap(), 64 << 10);
+        assert_eq!(ram_in_bytes("10MB").unwrap(), 10 << 20);
+        assert!(ram_in_bytes("lots").is_err());
+        assert!(ram_in_bytes("5x").is_err());
+    }
+
+    #[test]
+    fn detach_keys_parse_as_docker() {
+        assert_eq!(detach_keys(None).unwrap(), [16, 17]);
+        assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), [1, b'x']);
+        assert!(detach_keys(Some("ctrl-1")).is_err());
+        assert!(detach_keys(Some("abc")).is_err());
+    }
+
+    #[test]
+    fn env_entries_take_the_callers_value_for_bare_names() {
+        let mut out = Vec::new();
+        env_entry("A=1", &mut out);
+        env_entry("PATH", &mut out);
+        env_entry("DOCA_SURELY_UNSET_VAR", &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[1].starts_with("PATH=/"));
+    }
+}

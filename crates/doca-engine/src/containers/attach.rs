@@ -1,0 +1,116 @@
+//! A connection to a container's monitor: its output as it comes, input to its stdin, terminal
+//! resizes, and its exit code. `run`, `start -a`, `attach` and `wait` all use it.
+
+use crate::EngineError;
+use doca_shim::proto;
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// Which streams an attach client takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachStreams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachEvent {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The container's init exited with this code; nothing follows.
+    Exit(i32),
+}
+
+pub struct Attach {
+    sock: UnixStream,
+}
+
+/// The input half, for a thread that copies the user's stdin.
+pub struct AttachInput {
+    sock: UnixStream,
+}
+
+impl Attach {
+    pub(crate) fn connect(socket: &Path, streams: AttachStreams) -> io::Result<Attach> {
+        let mut sock = UnixStream::connect(socket)?;
+        let want = (streams.stdin as u8 * proto::WANT_STDIN)
+            | (streams.stdout as u8 * proto::WANT_STDOUT)
+            | (streams.stderr as u8 * proto::WANT_STDERR);
+        proto::write_frame(&mut sock, proto::HELLO, &[want])?;
+        Ok(Attach { sock })
+    }
+
+    pub fn input(&self) -> Result<AttachInput, EngineError> {
+        Ok(AttachInput { sock: self.sock.try_clone().map_err(|e| EngineError::Internal(format!("attach: {e}")))? })
+    }
+
+    /// The next output or the exit; `None` when the monitor went away without an exit code
+    /// (it was killed, or the container was removed meanwhile).
+    pub fn next_event(&mut self) -> io::Result<Option<AttachEvent>> {
+        loop {
+            return Ok(match proto::read_frame(&mut self.sock)? {
+                None => None,
+                Some((proto::STDOUT, b)) => Some(AttachEvent::Stdout(b)),
+                Some((proto::STDERR, b)) => Some(AttachEvent::Stderr(b)),
+                Some((proto::EXIT, b)) if b.len() == 4 => Some(AttachEvent::Exit(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
+                Some(_) => continue,
+            });
+        }
+    }
+
+    /// Waits for the exit code, at most `timeout` (None: for ever). `Ok(None)` on timeout or
+    /// when the monitor went away.
+    pub fn wait(&mut self, timeout: Option<std::time::Duration>) -> io::Result<Option<i32>> {
+        self.sock.set_read_timeout(timeout)?;
+        loop {
+            match self.next_event() {
+                Ok(Some(AttachEvent::Exit(code))) => return Ok(Some(code)),
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(None),
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl crate::Engine {
+    /// `doca attach`: the streams of a running container.
+    pub fn attach_container(&mut self, name: &str, streams: AttachStreams) -> Result<(super::Container, Attach), EngineError> {
+        let c = self.container(name)?;
+        if !c.state.status.is_live() {
+            return Err(EngineError::Conflict("You cannot attach to a stopped container, start it first".into()));
+        }
+        if c.state.status == super::Status::Paused {
+            return Err(EngineError::Conflict("You cannot attach to a paused container, unpause it first".into()));
+        }
+        let a = Attach::connect(&self.container_paths(&c.id).attach(), streams)
+            .map_err(|e| EngineError::Internal(format!("attach to container {}: {e}", c.id)))?;
+        Ok((c, a))
+    }
+}
+
+impl AttachInput {
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        proto::write_frame(&mut self.sock, proto::STDIN, data)
+    }
+
+    /// The user's stdin ended: with `-i` and no terminal the container's stdin closes too.
+    pub fn close(&mut self) -> io::Result<()> {
+        proto::write_frame(&mut self.sock, proto::CLOSE_STDIN, &[])
+    }
+
+    /// Leaves the container running and ends this attachment (the detach keys): the reader
+    /// of the other half sees the end of the stream.
+    pub fn detach(&mut self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+    }
+
+    pub fn resize(&mut self, rows: u16, cols: u16) -> io::Result<()> {
+        let mut p = rows.to_be_bytes().to_vec();
+        p.extend_from_slice(&cols.to_be_bytes());
+        proto::write_frame(&mut self.sock, proto::RESIZE, &p)
+    }
+}

@@ -1,0 +1,69 @@
+//! What happens when a container's process has exited: its monitor runs
+//! `doca container cleanup ID` (the shim's exit command). The exit status is recorded, the
+//! writable layer unmounted, an `--rm` container removed, and the restart policy applied.
+
+use super::record::{RestartPolicy, Status};
+use super::start::StartContainer;
+use crate::{Engine, EngineError};
+use std::time::Duration;
+
+/// docker's restart back-off: 100 ms, doubling, at most a minute.
+fn backoff(restarts: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << restarts.min(10))).min(Duration::from_secs(60))
+}
+
+impl Engine {
+    pub fn cleanup_container(&mut self, name: &str) -> Result<(), EngineError> {
+        // Reading the container applies the exit file to its record.
+        let c = self.container(name)?;
+        if c.state.status.is_live() {
+            return Ok(());
+        }
+        self.unmount_container(&c.id)?;
+        if c.config.auto_remove {
+            return self.delete_container(&c);
+        }
+        let restart = !c.state.stopped_by_user
+            && match c.config.restart {
+                RestartPolicy::No => false,
+                RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+                RestartPolicy::OnFailure { max_retries } => {
+                    c.state.exit_code != 0 && (max_retries == 0 || c.state.restart_count < max_retries)
+                }
+            };
+        if !restart {
+            return Ok(());
+        }
+        let mut c = c;
+        c.state.status = Status::Restarting;
+        self.save_state(&c)?;
+        std::thread::sleep(backoff(c.state.restart_count));
+        // A stop or rm during the back-off wins.
+        let mut now = match self.container(c.id.as_str()) {
+            Ok(n) => n,
+            Err(_) => return Ok(()),
+        };
+        if now.state.stopped_by_user || now.state.status != Status::Restarting {
+            if now.state.status == Status::Restarting {
+                now.state.status = Status::Exited;
+                self.save_state(&now)?;
+            }
+            return Ok(());
+        }
+        now.state.restart_count += 1;
+        now.state.status = Status::Exited;
+        self.save_state(&now)?;
+        self.start_container(c.id.as_str(), &StartContainer::default()).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        use super::backoff;
+        assert_eq!(backoff(0).as_millis(), 100);
+        assert_eq!(backoff(3).as_millis(), 800);
+        assert_eq!(backoff(30).as_secs(), 60);
+    }
+}

@@ -1,0 +1,110 @@
+//! `doca exec`: a new process in a running container, as the runtime's `exec` runs it. The
+//! process starts from the container's own (its environment, user, capabilities), changed by
+//! the request, as dockerd's exec does.
+
+use super::record::Status;
+use super::start::resolve_user;
+use crate::{Engine, EngineError};
+use oci_spec::runtime::{Process, Spec};
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecContainer {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub tty: bool,
+    pub privileged: bool,
+    pub detach: bool,
+}
+
+/// The runtime command to run, with its process file (removed when the plan is dropped).
+pub struct ExecPlan {
+    pub command: Command,
+    /// Where the runtime sends the pty master when `tty`: the caller listens here first.
+    pub console_socket: Option<PathBuf>,
+    process_file: PathBuf,
+}
+
+impl Drop for ExecPlan {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.process_file);
+        if let Some(s) = &self.console_socket {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+}
+
+impl Engine {
+    pub fn exec_container(&mut self, name: &str, req: &ExecContainer) -> Result<ExecPlan, EngineError> {
+        let c = self.container(name)?;
+        match c.state.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!("Container {} is paused, unpause the container before exec", c.id)))
+            }
+            _ => return Err(EngineError::Conflict(format!("Container {} is not running", c.id))),
+        }
+        if req.cmd.is_empty() {
+            return Err(EngineError::InvalidArgument("No exec command specified".into()));
+        }
+        let paths = self.container_paths(&c.id);
+        let bundle = paths.dir.join("config.json");
+        let spec = Spec::load(&bundle).map_err(|e| EngineError::Internal(format!("read {}: {e}", bundle.display())))?;
+        let mut p: Process = spec.process().clone().unwrap_or_default();
+        p.set_args(Some(req.cmd.clone()));
+        p.set_terminal(Some(req.tty));
+        p.set_console_size(None);
+        let mut env = p.env().clone().unwrap_or_default();
+        if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        for kv in &req.env {
+            let key = kv.split('=').next().unwrap_or("");
+            match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
+                Some(slot) => *slot = kv.clone(),
+                None => env.push(kv.clone()),
+            }
+        }
+        if let Some(u) = req.user.as_deref().filter(|u| !u.is_empty()) {
+            let user = resolve_user(&paths.merged(), u, &[])?;
+            let mut ou = p.user().clone();
+            ou.set_uid(user.uid);
+            ou.set_gid(user.gid);
+            ou.set_additional_gids(Some(user.additional_gids.clone()));
+            p.set_user(ou);
+            // HOME follows the exec's user, unless the request sets it.
+            if !req.env.iter().any(|e| e.starts_with("HOME=")) {
+                env.retain(|e| !e.starts_with("HOME="));
+                env.push(format!("HOME={}", user.home));
+            }
+        }
+        p.set_env(Some(env));
+        if let Some(w) = req.working_dir.as_deref().filter(|w| !w.is_empty()) {
+            if !w.starts_with('/') {
+                return Err(EngineError::InvalidArgument(format!(
+                    "the working directory '{w}' is invalid, it needs to be an absolute path"
+                )));
+            }
+            p.set_cwd(w.into());
+        }
+        if req.privileged {
+            let all = super::spec::all_capabilities();
+            let mut caps = p.capabilities().clone().unwrap_or_default();
+            caps.set_bounding(Some(all.clone()));
+            caps.set_effective(Some(all.clone()));
+            caps.set_permitted(Some(all));
+            p.set_capabilities(Some(caps));
+        }
+        let nonce = super::record::ContainerId::random()?;
+        let process_file = paths.run.join(format!("exec-{}.json", nonce.short()));
+        std::fs::write(&process_file, serde_json::to_vec(&p).expect("json"))
+            .map_err(|e| EngineError::Internal(format!("write {}: {e}", process_file.display())))?;
+        let console_socket = req.tty.then(|| paths.run.join(format!("exec-{}.sock", nonce.short())));
+        let rt = self.runtime_of(&c)?;
+        let command = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);
+        Ok(ExecPlan { command, console_socket, process_file })
+    }
+}

@@ -1,0 +1,191 @@
+//! `doca inspect` for a container: Docker's ContainerJSON shape (api/types), with the image's
+//! config merged under the container's as docker merges it at create.
+
+use super::record::{Container, Status, ZERO_TIME};
+use super::spec;
+use crate::{Engine, EngineError};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+impl Engine {
+    pub fn inspect_container(&mut self, name: &str) -> Result<Value, EngineError> {
+        let c = self.container(name)?;
+        let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
+        let paths = self.container_paths(&c.id);
+        let r = &c.config;
+        let argv = spec::command(&image, r).unwrap_or_default();
+        let mut env: Vec<String> = Vec::new();
+        for kv in image.env.iter().flatten().chain(&r.env) {
+            let key = kv.split('=').next().unwrap_or("");
+            match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
+                Some(slot) => *slot = kv.clone(),
+                None => env.push(kv.clone()),
+            }
+        }
+        let mut labels: BTreeMap<String, String> = image.labels.clone().unwrap_or_default();
+        labels.extend(r.labels.clone());
+        let layers = self.store.db.read(|tx| tx.layers(&c.image_id))?;
+        let lower: Vec<String> = layers.iter().rev().map(|l| self.store.snapshots.path(&l.chain_id).display().to_string()).collect();
+        let st = &c.state;
+        let res = &r.resources;
+        let log_opts = json!({
+            "max-size": r.log_max_size.unwrap_or(super::start::DEFAULT_LOG_MAX_SIZE).to_string(),
+            "max-file": r.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES).to_string(),
+        });
+        let hostconfig = json!({
+            "Binds": null,
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "json-file", "Config": log_opts},
+            "NetworkMode": r.network.name(),
+            "PortBindings": {},
+            "RestartPolicy": {"Name": r.restart.name(), "MaximumRetryCount": match r.restart {
+                super::record::RestartPolicy::OnFailure { max_retries } => max_retries,
+                _ => 0,
+            }},
+            "AutoRemove": r.auto_remove,
+            "VolumeDriver": "",
+            "VolumesFrom": null,
+            "CapAdd": r.cap_add,
+            "CapDrop": r.cap_drop,
+            "CgroupnsMode": "private",
+            "Dns": [],
+            "DnsOptions": [],
+            "DnsSearch": [],
+            "ExtraHosts": null,
+            "GroupAdd": r.group_add,
+            "IpcMode": if r.ipc_host { "host" } else { "private" },
+            "OomScoreAdj": r.oom_score_adj,
+            "PidMode": if r.pid_host { "host" } else { "" },
+            "Privileged": r.privileged,
+            "PublishAllPorts": false,
+            "ReadonlyRootfs": r.read_only,
+            "SecurityOpt": security_opts(&c),
+            "Tmpfs": r.tmpfs,
+            "UTSMode": if r.uts_host { "host" } else { "" },
+            "ShmSize": r.shm_size.unwrap_or(64 << 20),
+            "Sysctls": r.sysctls,
+            "Runtime": if r.runtime.is_empty() { "doca" } else { r.runtime.as_str() },
+            "Init": r.init,
+        });
+        // Docker's HostConfig embeds Resources: its fields sit at the same level.
+        let resources = json!({
+            "Memory": res.memory,
+            "MemoryReservation": res.memory_reservation,
+            "MemorySwap": res.memory_swap,
+            "NanoCpus": res.nano_cpus,
+            "CpuShares": res.cpu_shares,
+            "CpuPeriod": res.cpu_period,
+            "CpuQuota": res.cpu_quota,
+            "CpusetCpus": res.cpuset_cpus,
+            "CpusetMems": res.cpuset_mems,
+            "CgroupParent": r.cgroup_parent.clone().unwrap_or_default(),
+            "Devices": r.devices,
+            "OomKillDisable": res.oom_kill_disable,
+            "PidsLimit": if res.pids_limit > 0 { json!(res.pids_limit) } else { Value::Null },
+            "Ulimits": res.ulimits.iter().map(|(n, s, h)| json!({"Name": n, "Soft": s, "Hard": h})).collect::<Vec<_>>(),
+        });
+        let mut hostconfig = hostconfig;
+        if let (Some(h), Value::Object(rs)) = (hostconfig.as_object_mut(), resources) {
+            h.extend(rs);
+        }
+        let config = json!({
+            "Hostname": r.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string()),
+            "Domainname": r.domainname.clone().unwrap_or_default(),
+            "User": r.user.clone().or(image.user.clone()).unwrap_or_default(),
+            "AttachStdin": r.attach_stdin,
+            "AttachStdout": r.attach_stdout,
+            "AttachStderr": r.attach_stderr,
+            "ExposedPorts": image.exposed_ports,
+            "Tty": r.tty,
+            "OpenStdin": r.open_stdin,
+            "StdinOnce": r.stdin_once,
+            "Env": env,
+            "Cmd": if r.cmd.is_empty() && r.entrypoint.is_none() { json!(image.cmd) } else { json!(r.cmd) },
+            "Healthcheck": image.healthcheck,
+            "Image": r.image,
+            "Volumes": image.volumes,
+            "WorkingDir": r.working_dir.clone().or(image.working_dir.clone()).unwrap_or_default(),
+            "Entrypoint": r.entrypoint.clone().or(image.entrypoint.clone()),
+            "OnBuild": image.on_build,
+            "Labels": labels,
+            "StopSignal": r.stop_signal.clone().or(image.stop_signal.clone()),
+            "StopTimeout": r.stop_timeout,
+        });
+        let mut out = json!({
+            "Id": c.id.as_str(),
+            "Created": c.created,
+            "Path": argv.first().cloned().unwrap_or_default(),
+            "Args": argv.iter().skip(1).collect::<Vec<_>>(),
+            "State": {
+                "Status": st.status.as_str(),
+                "Running": st.status.is_live(),
+                "Paused": st.status == Status::Paused,
+                "Restarting": st.status == Status::Restarting,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == Status::Dead,
+                "Pid": st.pid,
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+                "FinishedAt": st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            },
+            "Image": c.image_id.as_str(),
+            "ResolvConfPath": "",
+            "HostnamePath": "",
+            "HostsPath": "",
+            "LogPath": paths.log(&c.id),
+            "Name": format!("/{}", c.name),
+            "RestartCount": st.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": null,
+            "HostConfig": hostconfig,
+            "GraphDriver": {
+                "Name": "overlay2",
+                "Data": {
+                    "LowerDir": lower.join(":"),
+                    "MergedDir": paths.merged(),
+                    "UpperDir": paths.dir.join("upper"),
+                    "WorkDir": paths.dir.join("work"),
+                },
+            },
+            "Mounts": [],
+            "Config": config,
+            "NetworkSettings": {
+                "Bridge": "",
+                "SandboxID": "",
+                "HairpinMode": false,
+                "Ports": {},
+                "SandboxKey": "",
+                "Networks": {r.network.name(): {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}},
+            },
+        });
+        // Docker leaves these out when unset.
+        for k in ["ExposedPorts", "Healthcheck", "StopSignal", "StopTimeout", "Volumes"] {
+            if out["Config"][k].is_null() {
+                out["Config"].as_object_mut().expect("object").remove(k);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn security_opts(c: &Container) -> Value {
+    let mut v = Vec::new();
+    match &c.config.seccomp {
+        spec::Seccomp::Unconfined => v.push("seccomp=unconfined".to_string()),
+        spec::Seccomp::Profile(_) => v.push("seccomp=<profile>".to_string()),
+        spec::Seccomp::Default => {}
+    }
+    if c.config.no_new_privileges {
+        v.push("no-new-privileges".into());
+    }
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
+    }
+}

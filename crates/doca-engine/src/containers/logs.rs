@@ -1,0 +1,182 @@
+//! `doca logs`: the json-file log, with `--since`, `--until`, `--tail`, and `--follow` until
+//! the container stops.
+
+use super::record::Container;
+use crate::{Engine, EngineError};
+use doca_shim::logfile::{self, LogEntry};
+use std::io::{BufRead, Seek};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct ContainerLogs {
+    pub follow: bool,
+    /// Unix nanoseconds: entries before (since) or after (until) are left out.
+    pub since: Option<i128>,
+    pub until: Option<i128>,
+    /// The last N entries only.
+    pub tail: Option<usize>,
+}
+
+fn nanos(entry: &LogEntry) -> i128 {
+    time::OffsetDateTime::parse(&entry.time, &time::format_description::well_known::Rfc3339).map(|t| t.unix_timestamp_nanos()).unwrap_or(0)
+}
+
+/// docker's `--since`/`--until`: RFC 3339 (date, or date and time), Unix seconds with an
+/// optional fraction, or a Go duration ago ("10m", "1h30m", "5s").
+pub fn parse_time(s: &str, now_nanos: i128) -> Result<i128, EngineError> {
+    let bad = || EngineError::InvalidArgument(format!("invalid value for \"since\"/\"until\": {s}"));
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t.unix_timestamp_nanos());
+    }
+    if let Ok(d) = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc().unix_timestamp_nanos());
+    }
+    if let Some((secs, frac)) = s
+        .split_once('.')
+        .or(Some((s, "")))
+        .filter(|(a, b)| !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit()) && b.len() <= 9)
+    {
+        let frac_n: i128 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| bad())? };
+        return Ok(secs.parse::<i128>().map_err(|_| bad())? * 1_000_000_000 + frac_n);
+    }
+    // A Go duration: numbers with units h, m, s, ms, us, ns.
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        rest = &rest[n_end..];
+        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = match &rest[..u_end] {
+            "h" => 3600e9,
+            "m" => 60e9,
+            "s" => 1e9,
+            "ms" => 1e6,
+            "us" | "µs" => 1e3,
+            "ns" => 1.0,
+            _ => return Err(bad()),
+        };
+        total += n * unit;
+        rest = &rest[u_end..];
+    }
+    Ok(now_nanos - total as i128)
+}
+
+impl Engine {
+    /// Hands each selected entry to `out`, oldest first; with `follow`, goes on until the
+    /// container is no longer running (or `out` fails: the reader went away).
+    pub fn container_logs(
+        &mut self,
+        name: &str,
+        req: &ContainerLogs,
+        mut out: impl FnMut(&LogEntry) -> std::io::Result<()>,
+    ) -> Result<(), EngineError> {
+        let c = self.container(name)?;
+        let path = self.container_paths(&c.id).log(&c.id);
+        let max_files = c.config.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES);
+        let keep = |e: &LogEntry| {
+            let t = nanos(e);
+            req.since.is_none_or(|s| t >= s) && req.until.is_none_or(|u| t <= u)
+        };
+        let mut entries: Vec<LogEntry> = Vec::new();
+        for f in logfile::files(&path, max_files) {
+            entries.extend(logfile::read(&f).unwrap_or_default().into_iter().filter(|e| keep(e)));
+        }
+        // Where following starts: the end of what was read.
+        let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let skip = req.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+        for e in &entries[skip..] {
+            if let Err(err) = out(e) {
+                return if gone(&err) { Ok(()) } else { Err(EngineError::Internal(format!("write logs: {err}"))) };
+            }
+        }
+        if !req.follow || !c.state.status.is_live() && c.state.status != super::record::Status::Restarting {
+            return Ok(());
+        }
+        self.follow_logs(&c, &path, &mut offset, req, &mut out)
+    }
+
+    fn follow_logs(
+        &mut self,
+        c: &Container,
+        path: &std::path::Path,
+        offset: &mut u64,
+        req: &ContainerLogs,
+        out: &mut impl FnMut(&LogEntry) -> std::io::Result<()>,
+    ) -> Result<(), EngineError> {
+        use std::os::unix::fs::MetadataExt;
+        let mut inode = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+        let mut last_check = std::time::Instant::now();
+        let mut final_pass = false;
+        loop {
+            let md = std::fs::metadata(path).ok();
+            let (ino, len) = md.map(|m| (m.ino(), m.len())).unwrap_or((0, 0));
+            if ino != inode || len < *offset {
+                // Rotated: the new file is read from its start.
+                inode = ino;
+                *offset = 0;
+            }
+            let mut got = false;
+            if len > *offset {
+                if let Ok(mut f) = std::fs::File::open(path) {
+                    f.seek(std::io::SeekFrom::Start(*offset)).ok();
+                    let mut r = std::io::BufReader::new(f);
+                    let mut line = String::new();
+                    // Only whole lines: a line being written is read on the next round.
+                    while r.read_line(&mut line).unwrap_or(0) > 0 && line.ends_with('\n') {
+                        *offset += line.len() as u64;
+                        if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+                            if req.until.is_some_and(|u| nanos(&e) > u) {
+                                return Ok(());
+                            }
+                            if out(&e).is_err() {
+                                return Ok(());
+                            }
+                        }
+                        got = true;
+                        line.clear();
+                    }
+                }
+            }
+            if !got && last_check.elapsed() > Duration::from_millis(200) {
+                last_check = std::time::Instant::now();
+                let now = self.container(c.id.as_str());
+                let live = now.as_ref().is_ok_and(|n| n.state.status.is_live() || n.state.status == super::record::Status::Restarting);
+                if !live {
+                    // One last read after the exit: what the monitor flushed at the end.
+                    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                    if final_pass || len <= *offset {
+                        return Ok(());
+                    }
+                    final_pass = true;
+                    continue;
+                }
+            }
+            if !got {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn since_and_until_take_dockers_forms() {
+        let now = 1_000_000 * 1_000_000_000i128;
+        assert_eq!(parse_time("10m", now).unwrap(), now - 600 * 1_000_000_000);
+        assert_eq!(parse_time("1h30m", now).unwrap(), now - 5400 * 1_000_000_000);
+        assert_eq!(parse_time("1700000000", now).unwrap(), 1_700_000_000 * 1_000_000_000);
+        assert_eq!(parse_time("1700000000.5", now).unwrap(), 1_700_000_000 * 1_000_000_000 + 500_000_000);
+        assert_eq!(parse_time("2026-11-30T00:00:00Z", now).unwrap(), 1_795_996_800 * 1_000_000_000);
+        assert_eq!(parse_time("2026-11-30", now).unwrap(), 1_795_996_800 * 1_000_000_000);
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_time("", now).is_err());
+    }
+}

@@ -1,0 +1,415 @@
+//! A container as the engine keeps it: its id and name, what it was created with
+//! ([`CreateContainer`], stored as given) and its lifecycle state, one row in the store.
+
+use super::spec::{NetworkMode, Seccomp};
+use crate::{Engine, EngineError};
+use doca_store::{ContainerRow, Digest};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A container id: 64 lowercase hex digits, shown by its first 12.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    /// 32 random bytes, as docker's stringid.GenerateRandomID.
+    pub fn random() -> Result<ContainerId, EngineError> {
+        use std::io::Read;
+        let mut b = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut b))
+            .map_err(|e| EngineError::Internal(format!("read /dev/urandom: {e}")))?;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        // Docker avoids ids whose short form is all digits (they read as numbers).
+        if hex[..12].bytes().all(|c| c.is_ascii_digit()) {
+            return ContainerId::random();
+        }
+        Ok(ContainerId(hex))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `--restart`: docker's policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "Name")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure {
+        #[serde(rename = "MaximumRetryCount")]
+        max_retries: u32,
+    },
+}
+
+impl RestartPolicy {
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub fn parse(s: &str) -> Result<RestartPolicy, EngineError> {
+        let bad = || EngineError::InvalidArgument(format!("invalid restart policy '{s}'"));
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c.parse::<u32>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        match (name, count) {
+            ("" | "no", None) => Ok(RestartPolicy::No),
+            ("always", None) => Ok(RestartPolicy::Always),
+            ("unless-stopped", None) => Ok(RestartPolicy::UnlessStopped),
+            ("on-failure", n) => Ok(RestartPolicy::OnFailure { max_retries: n.unwrap_or(0) }),
+            ("always" | "unless-stopped" | "no", Some(_)) => {
+                Err(EngineError::InvalidArgument(format!("maximum retry count cannot be used with restart policy '{name}'")))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+        }
+    }
+}
+
+/// Resource limits (`-m`, `--cpus`, ...): what docker's HostConfig.Resources carries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub pids_limit: i64,
+    pub oom_kill_disable: bool,
+    /// (name, soft, hard) as `--ulimit nofile=1024:2048`.
+    pub ulimits: Vec<(String, i64, i64)>,
+}
+
+/// What a container is created with: `doca create`/`run`'s options, or the API's create body.
+/// Stored as given; the OCI spec is built from it at each start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreateContainer {
+    pub image: String,
+    pub name: Option<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub group_add: Vec<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub network: NetworkMode,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: Seccomp,
+    pub no_new_privileges: bool,
+    pub labels: BTreeMap<String, String>,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+    /// `--runtime`: "doca" (doca-runc), a name found in PATH (runc, crun) or a path.
+    pub runtime: String,
+    pub log_max_size: Option<u64>,
+    pub log_max_files: Option<u32>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub cgroup_parent: Option<String>,
+    pub resources: Resources,
+    pub tmpfs: BTreeMap<String, String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub devices: Vec<String>,
+    pub shm_size: Option<i64>,
+    pub oom_score_adj: i32,
+    pub init: bool,
+    /// `--ipc host`, `--pid host`, `--uts host`.
+    pub ipc_host: bool,
+    pub pid_host: bool,
+    pub uts_host: bool,
+}
+
+/// docker's container states (State.Status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Created, Status::Running, Status::Paused, Status::Restarting, Status::Removing, Status::Exited, Status::Dead]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+
+    /// A process exists for it (running, paused, or between restarts with a monitor).
+    pub fn is_live(&self) -> bool {
+        matches!(self, Status::Running | Status::Paused)
+    }
+}
+
+/// Docker's zero time, what an unstarted container reports as StartedAt.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerState {
+    pub status: Status,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub oom_killed: bool,
+    pub error: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub restart_count: u32,
+    /// Stopped by `stop`/`kill`/`rm -f`: restart policies other than `on-failure` leave it down.
+    pub stopped_by_user: bool,
+    /// The runtime this instance was started with (path) and its state root.
+    pub runtime: Option<PathBuf>,
+    pub runtime_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: ContainerId,
+    pub name: String,
+    pub image_id: Digest,
+    pub created: String,
+    pub config: CreateContainer,
+    pub state: ContainerState,
+}
+
+impl Container {
+    pub(crate) fn from_row(row: ContainerRow) -> Result<Container, EngineError> {
+        let bad = |what: &str, e: serde_json::Error| EngineError::Internal(format!("container {}: stored {what}: {e}", row.id));
+        Ok(Container {
+            config: serde_json::from_str(&row.config).map_err(|e| bad("config", e))?,
+            state: serde_json::from_str(&row.state).map_err(|e| bad("state", e))?,
+            id: ContainerId(row.id.clone()),
+            name: row.name,
+            image_id: row.image_id,
+            created: row.created,
+        })
+    }
+
+    pub(crate) fn to_row(&self) -> ContainerRow {
+        ContainerRow {
+            id: self.id.0.clone(),
+            name: self.name.clone(),
+            image_id: self.image_id.clone(),
+            created: self.created.clone(),
+            config: serde_json::to_string(&self.config).expect("json"),
+            state: serde_json::to_string(&self.state).expect("json"),
+        }
+    }
+}
+
+/// docker's rule for names (daemon/names/names.go).
+pub fn validate_name(name: &str) -> Result<(), EngineError> {
+    let ok = name.len() > 1
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidArgument(format!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")))
+    }
+}
+
+/// Where a container's files are.
+pub struct ContainerPaths {
+    /// `<root>/containers/<id>`: the bundle (config.json), the log, the writable layer.
+    pub dir: PathBuf,
+    /// `<run_root>/containers/<id>`: the shim's socket, config and exit status.
+    pub run: PathBuf,
+}
+
+impl ContainerPaths {
+    pub fn log(&self, id: &ContainerId) -> PathBuf {
+        self.dir.join(format!("{id}-json.log"))
+    }
+    pub fn merged(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+    pub fn attach(&self) -> PathBuf {
+        self.run.join("attach")
+    }
+    pub fn exit_file(&self) -> PathBuf {
+        self.run.join("exit.json")
+    }
+}
+
+impl Engine {
+    pub fn container_paths(&self, id: &ContainerId) -> ContainerPaths {
+        ContainerPaths {
+            dir: self.config().root.join("containers").join(id.as_str()),
+            run: self.config().run_root.join("containers").join(id.as_str()),
+        }
+    }
+
+    /// Finds a container as docker does: full id, then exact name (with or without the leading
+    /// '/'), then a unique id prefix.
+    pub fn container(&mut self, input: &str) -> Result<Container, EngineError> {
+        let not_found = || EngineError::NoSuchContainer(input.to_string());
+        let name = input.strip_prefix('/').unwrap_or(input);
+        if name.is_empty() {
+            return Err(not_found());
+        }
+        let row = self.store.db.read(|tx| {
+            if let Some(r) = tx.container(name)? {
+                return Ok(Ok(r));
+            }
+            if let Some(r) = tx.container_by_name(name)? {
+                return Ok(Ok(r));
+            }
+            if !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(Err(not_found()));
+            }
+            let mut found = tx.containers_by_prefix(name)?;
+            Ok(match found.len() {
+                0 => Err(not_found()),
+                1 => Ok(found.remove(0)),
+                _ => Err(EngineError::AmbiguousContainer(name.to_string())),
+            })
+        })??;
+        let mut c = Container::from_row(row)?;
+        self.refresh(&mut c)?;
+        Ok(c)
+    }
+
+    /// Every container, oldest first, with current states.
+    pub fn containers(&mut self) -> Result<Vec<Container>, EngineError> {
+        let rows = self.store.db.read(|tx| tx.containers())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut c = Container::from_row(r)?;
+            self.refresh(&mut c)?;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// `doca rename`.
+    pub fn rename_container(&mut self, name: &str, new_name: &str) -> Result<(), EngineError> {
+        let c = self.container(name)?;
+        let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        validate_name(new_name)?;
+        if c.name == new_name {
+            return Err(EngineError::InvalidArgument("Renaming a container with the same name as its current name".into()));
+        }
+        if !self.store.db.write(|tx| tx.rename_container(c.id.as_str(), new_name))? {
+            let holder = self.store.db.read(|tx| tx.container_by_name(new_name))?.map(|r| r.id).unwrap_or_default();
+            return Err(EngineError::NameInUse { name: new_name.to_string(), id: holder });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn save_state(&mut self, c: &Container) -> Result<(), EngineError> {
+        let state = serde_json::to_string(&c.state).expect("json");
+        self.store.db.write(|tx| tx.set_container_state(c.id.as_str(), &state))?;
+        Ok(())
+    }
+
+    /// A running container whose monitor has written its exit status but whose exit command
+    /// did not record it (killed, failed): the record catches up here.
+    fn refresh(&mut self, c: &mut Container) -> Result<(), EngineError> {
+        if !c.state.status.is_live() {
+            return Ok(());
+        }
+        let paths = self.container_paths(&c.id);
+        if let Some(exit) = read_exit(&paths.exit_file()) {
+            c.state.apply_exit(&exit);
+            self.save_state(c)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn read_exit(path: &std::path::Path) -> Option<doca_shim::ExitStatus> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+impl ContainerState {
+    pub(crate) fn apply_exit(&mut self, exit: &doca_shim::ExitStatus) {
+        self.status = Status::Exited;
+        self.pid = 0;
+        self.exit_code = exit.exit_code;
+        self.oom_killed = exit.oom_killed;
+        self.finished_at = Some(exit.finished_at.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_as_docker() {
+        assert_eq!(RestartPolicy::parse("no").unwrap(), RestartPolicy::No);
+        assert_eq!(RestartPolicy::parse("on-failure:3").unwrap(), RestartPolicy::OnFailure { max_retries: 3 });
+        assert_eq!(RestartPolicy::parse("unless-stopped").unwrap(), RestartPolicy::UnlessStopped);
+        assert!(RestartPolicy::parse("always:2").unwrap_err().to_string().contains("maximum retry count"));
+        assert!(RestartPolicy::parse("sometimes").is_err());
+        assert_eq!(serde_json::to_value(RestartPolicy::OnFailure { max_retries: 2 }).unwrap()["MaximumRetryCount"], 2);
+    }
+
+    #[test]
+    fn names_and_ids() {
+        assert!(validate_name("web_1.a-b").is_ok());
+        assert!(validate_name("-web").is_err());
+        assert!(validate_name("a").is_err());
+        assert!(validate_name("we b").is_err());
+        let id = ContainerId::random().unwrap();
+        assert_eq!(id.as_str().len(), 64);
+        assert_ne!(id, ContainerId::random().unwrap());
+    }
+}

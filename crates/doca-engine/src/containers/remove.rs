@@ -1,0 +1,63 @@
+//! `doca rm` and `container prune`: the record, the writable layer, the logs and the runtime
+//! state all go; a running container only with `force`.
+
+use super::record::{Container, Status};
+use crate::{Engine, EngineError};
+
+impl Engine {
+    pub fn remove_container(&mut self, name: &str, force: bool) -> Result<Container, EngineError> {
+        let mut c = self.container(name)?;
+        if c.state.status.is_live() || c.state.status == Status::Restarting {
+            if !force {
+                let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+                return Err(EngineError::Conflict(format!(
+                    "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            c.state.stopped_by_user = true;
+            self.save_state(&c)?;
+            let rt = self.runtime_of(&c)?;
+            let _ = rt.kill(c.id.as_str(), "SIGKILL", true);
+            let _ = rt.resume(c.id.as_str());
+            self.wait_exit(&c, None)?;
+        }
+        self.delete_container(&c)?;
+        Ok(c)
+    }
+
+    /// Removes what a stopped container left; safe to call twice (the exit command of an
+    /// `--rm` container and `rm -f` may race).
+    pub(crate) fn delete_container(&mut self, c: &Container) -> Result<(), EngineError> {
+        self.unmount_container(&c.id)?;
+        if let Ok(rt) = self.runtime_of(c) {
+            if rt.root.join(c.id.as_str()).exists() {
+                let _ = rt.delete_force(c.id.as_str());
+            }
+        }
+        let paths = self.container_paths(&c.id);
+        for d in [&paths.dir, &paths.run] {
+            match std::fs::remove_dir_all(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(EngineError::Internal(format!("remove {}: {e}", d.display()))),
+            }
+        }
+        self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;
+        Ok(())
+    }
+
+    /// `doca container prune`: every stopped container; returns them and the bytes their
+    /// writable layers held.
+    pub fn prune_containers(&mut self) -> Result<Vec<(Container, u64)>, EngineError> {
+        let mut out = Vec::new();
+        for c in self.containers()? {
+            if matches!(c.state.status, Status::Created | Status::Exited | Status::Dead) {
+                let size = super::list::dir_size(&self.container_paths(&c.id).dir.join("upper"));
+                self.delete_container(&c)?;
+                out.push((c, size));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,129 @@
+//! The OCI runtime, always driven through runc's command line: doca's own `doca-runc` by
+//! default, or any runc-compatible binary (`--runtime runc`, `--runtime crun`). The monitor must
+//! outlive the `doca` command, so the runtime runs as a process either way; one code path for
+//! all runtimes means doca's runtime is tested the way other engines use it.
+
+use crate::EngineError;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// doca's helper executables, found next to the running `doca` (they are built and installed
+/// together), else in PATH.
+#[derive(Debug, Clone)]
+pub struct Helpers {
+    pub doca: PathBuf,
+    pub shim: PathBuf,
+    pub runc: PathBuf,
+}
+
+pub(crate) fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| is_executable(c)))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+impl Helpers {
+    pub fn locate() -> Result<Helpers, EngineError> {
+        let doca = std::env::current_exe().map_err(|e| EngineError::Internal(format!("find the doca executable: {e}")))?;
+        let dir = doca.parent().map(Path::to_path_buf).unwrap_or_default();
+        let find = |name: &str| {
+            let sibling = dir.join(name);
+            if is_executable(&sibling) {
+                return Ok(sibling);
+            }
+            find_in_path(name).ok_or_else(|| EngineError::Internal(format!("{name} not found next to {} or in PATH", doca.display())))
+        };
+        Ok(Helpers { shim: find("doca-shim")?, runc: find("doca-runc")?, doca: doca.clone() })
+    }
+}
+
+/// One runc-compatible runtime and its state directory.
+#[derive(Debug, Clone)]
+pub struct OciRuntime {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+}
+
+impl OciRuntime {
+    /// `name` as `--runtime` gives it: "doca" (or empty) for doca-runc, a path, or a name in
+    /// PATH. Each runtime keeps its state under `<run_root>/runtime/<name>`.
+    pub fn resolve(name: &str, helpers: &Helpers, run_root: &Path) -> Result<OciRuntime, EngineError> {
+        let name = if name.is_empty() { "doca" } else { name };
+        let binary = if name == "doca" {
+            helpers.runc.clone()
+        } else if name.contains('/') {
+            PathBuf::from(name)
+        } else {
+            find_in_path(name).ok_or_else(|| EngineError::InvalidArgument(format!("unknown or invalid runtime name: {name}")))?
+        };
+        if !is_executable(&binary) {
+            return Err(EngineError::InvalidArgument(format!("runtime {}: not an executable", binary.display())));
+        }
+        let key = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "runtime".into());
+        Ok(OciRuntime { binary, root: run_root.join("runtime").join(key) })
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.binary);
+        c.arg("--root").arg(&self.root).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs one runtime command; its stderr becomes the error.
+    fn run(&self, args: &[&str]) -> Result<(), EngineError> {
+        let out = self
+            .command()
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| EngineError::Internal(format!("run {}: {e}", self.binary.display())))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let msg = err.trim().lines().last().unwrap_or("").trim_start_matches("doca-runc: ").to_string();
+        Err(EngineError::Internal(format!("{} {}: {msg}", self.binary.file_name().unwrap_or_default().to_string_lossy(), args[0])))
+    }
+
+    pub fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&["start", id])
+    }
+
+    pub fn kill(&self, id: &str, signal: &str, all: bool) -> Result<(), EngineError> {
+        if all {
+            self.run(&["kill", "--all", id, signal])
+        } else {
+            self.run(&["kill", id, signal])
+        }
+    }
+
+    pub fn pause(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&["pause", id])
+    }
+
+    pub fn resume(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&["resume", id])
+    }
+
+    pub fn delete_force(&self, id: &str) -> Result<(), EngineError> {
+        self.run(&["delete", "--force", id])
+    }
+
+    /// `exec`, for the caller to run with its own stdio.
+    pub fn exec_command(&self, id: &str, process_json: &Path, tty_socket: Option<&Path>, detach: bool) -> Command {
+        let mut c = self.command();
+        c.stdin(Stdio::inherit());
+        c.arg("exec").arg("--process").arg(process_json);
+        if let Some(s) = tty_socket {
+            c.arg("--console-socket").arg(s);
+        }
+        if detach {
+            c.arg("--detach");
+        }
+        c.arg(id);
+        c
+    }
+}

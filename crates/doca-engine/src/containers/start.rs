@@ -1,0 +1,269 @@
+//! `doca start` (and the second half of `doca run`): mount the writable layer, resolve the
+//! user in the image, write the OCI bundle, start the monitor (which creates the container
+//! through the runtime), attach if asked, then let the process run.
+
+use super::attach::{Attach, AttachStreams};
+use super::record::{Container, ContainerId, Status};
+use super::runtime::{Helpers, OciRuntime};
+use super::spec::{self, RunOptions};
+use super::user::{self, ExecUser};
+use crate::{Engine, EngineError};
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// docker's default: json-file logs, rotated here by default (10 MB × 3) so that a chatty
+/// container cannot fill the disk.
+pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
+pub const DEFAULT_LOG_MAX_FILES: u32 = 3;
+
+#[derive(Debug, Clone, Default)]
+pub struct StartContainer {
+    /// Attach these streams before the process starts, so no output is missed.
+    pub attach: Option<AttachStreams>,
+    /// The user's terminal (rows, columns): the container's pty starts with this size, so a
+    /// program that asks at once gets the right answer.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// Reads a file of the container's root with every path component resolved inside it
+/// (openat2(2) RESOLVE_IN_ROOT): an image's `/etc/passwd -> /host/file` symlink cannot make
+/// doca read a host file.
+pub(crate) fn read_in_root(root: &Path, path: &str) -> Option<String> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let fd = rustix::fs::openat2(
+        &dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    let mut s = String::new();
+    std::fs::File::from(fd).take(16 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+/// The user a container's process runs as: `--user` or the image's User, then `--group-add`.
+pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str, group_add: &[String]) -> Result<ExecUser, EngineError> {
+    let passwd = read_in_root(rootfs, "etc/passwd");
+    let group = read_in_root(rootfs, "etc/group");
+    let mut u = user::resolve(spec_user, passwd.as_deref(), group.as_deref())?;
+    for g in group_add {
+        let gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 3 && f[0] == g).then(|| f[2].parse().ok()).flatten()
+                })
+                .ok_or_else(|| EngineError::InvalidArgument(format!("Unable to find group {g}: no matching entries in group file")))?,
+        };
+        if !u.additional_gids.contains(&gid) {
+            u.additional_gids.push(gid);
+        }
+    }
+    Ok(u)
+}
+
+/// The cgroup file whose `oom_kill` count tells that the kernel killed the container for
+/// memory: memory.events on cgroup v2, memory.oom_control on v1.
+fn oom_file(cgroups_path: &str) -> Option<PathBuf> {
+    let rel = cgroups_path.trim_start_matches('/');
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        Some(root.join(rel).join("memory.events"))
+    } else if root.join("memory").is_dir() {
+        Some(root.join("memory").join(rel).join("memory.oom_control"))
+    } else {
+        None
+    }
+}
+
+/// docker's exit codes for a process that could not be started: 127 when the command is not
+/// found, 126 when it cannot be executed, 128 otherwise.
+fn start_failure(message: String) -> EngineError {
+    let m = message.to_ascii_lowercase();
+    let code = if m.contains("no such file or directory") || m.contains("not found") {
+        127
+    } else if m.contains("permission denied") || m.contains("is a directory") || m.contains("exec format error") {
+        126
+    } else {
+        128
+    };
+    EngineError::StartFailed { message, code }
+}
+
+impl Engine {
+    pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
+        let mut c = self.container(name)?;
+        match c.state.status {
+            Status::Running => return Ok(None),
+            Status::Paused => return Err(EngineError::Conflict("cannot start a paused container, try unpause instead".into())),
+            Status::Removing | Status::Dead => {
+                return Err(EngineError::Conflict(format!("container {} is marked for removal and cannot be started", c.id)))
+            }
+            _ => {}
+        }
+        let helpers = Helpers::locate()?;
+        let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?;
+        match self.launch(&c, &helpers, &runtime, req) {
+            Ok((pid, attach)) => {
+                c.state.status = Status::Running;
+                c.state.pid = pid;
+                c.state.error.clear();
+                c.state.exit_code = 0;
+                c.state.oom_killed = false;
+                c.state.stopped_by_user = false;
+                c.state.started_at = Some(doca_image::config::rfc3339_nano(crate::now()));
+                c.state.runtime = Some(runtime.binary.clone());
+                c.state.runtime_root = Some(runtime.root.clone());
+                self.save_state(&c)?;
+                Ok(attach)
+            }
+            Err(e) => {
+                let _ = self.unmount_container(&c.id);
+                if let EngineError::StartFailed { message, code } = &e {
+                    c.state.error = message.clone();
+                    c.state.exit_code = *code;
+                    self.save_state(&c)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {
+        let paths = self.container_paths(id);
+        super::rootfs::Rootfs { merged: paths.merged(), upper: paths.dir.join("upper") }.unmount()
+    }
+
+    fn launch(
+        &mut self,
+        c: &Container,
+        helpers: &Helpers,
+        runtime: &OciRuntime,
+        req: &StartContainer,
+    ) -> Result<(i32, Option<Attach>), EngineError> {
+        let io = |what: &str, p: &Path, e: std::io::Error| EngineError::Internal(format!("{what} {}: {e}", p.display()));
+        let paths = self.container_paths(&c.id);
+        std::fs::create_dir_all(&paths.run).map_err(|e| io("create", &paths.run, e))?;
+        for stale in [paths.exit_file(), paths.run.join("pid"), paths.run.join("runtime.log")] {
+            let _ = std::fs::remove_file(stale);
+        }
+        if paths.attach().as_os_str().len() >= 108 {
+            return Err(EngineError::InvalidArgument(format!(
+                "run root {}: the path of the attach socket would exceed 107 bytes (sun_path); use a shorter --run-root",
+                self.config().run_root.display()
+            )));
+        }
+        // A crashed earlier start may have left the overlay mounted: start from a fresh mount.
+        self.unmount_container(&c.id)?;
+        let rootfs = self.mount_rootfs(&c.image_id, &paths.dir)?;
+        let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
+        let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
+        let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
+        let parent = c.config.cgroup_parent.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/doca".into());
+        let cgroups_path = format!("/{}/{}", parent.trim_matches('/'), c.id);
+        let opts = RunOptions::from_request(&c.config, &hostname, user, rootfs.merged.clone(), cgroups_path.clone());
+        let mut spec = spec::oci_spec(&image, &opts)?;
+        if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
+            let size = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build();
+            p.set_console_size(size.ok());
+        }
+        let bundle_config = paths.dir.join("config.json");
+        std::fs::write(&bundle_config, serde_json::to_vec(&spec).expect("json")).map_err(|e| io("write", &bundle_config, e))?;
+
+        let shim_cfg = doca_shim::ShimConfig {
+            id: c.id.to_string(),
+            bundle: paths.dir.clone(),
+            runtime: runtime.binary.clone(),
+            runtime_root: runtime.root.clone(),
+            tty: c.config.tty,
+            stdin: c.config.open_stdin,
+            stdin_once: c.config.stdin_once,
+            log: Some(doca_shim::LogConfig {
+                path: paths.log(&c.id),
+                max_size: c.config.log_max_size.unwrap_or(DEFAULT_LOG_MAX_SIZE),
+                max_files: c.config.log_max_files.unwrap_or(DEFAULT_LOG_MAX_FILES),
+            }),
+            runtime_log: paths.run.join("runtime.log"),
+            pid_file: paths.run.join("pid"),
+            attach_socket: paths.attach(),
+            exit_file: paths.exit_file(),
+            oom_file: oom_file(&cgroups_path),
+            exit_command: vec![
+                helpers.doca.display().to_string(),
+                "--root".into(),
+                self.config().root.display().to_string(),
+                "--run-root".into(),
+                self.config().run_root.display().to_string(),
+                "container".into(),
+                "cleanup".into(),
+                c.id.to_string(),
+            ],
+        };
+        let shim_json = paths.run.join("shim.json");
+        std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;
+        let shim_log = paths.run.join("shim.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&shim_log).map_err(|e| io("open", &shim_log, e))?;
+        let mut child = Command::new(&helpers.shim)
+            .arg(&shim_json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| io("run", &helpers.shim, e))?;
+        let mut line = String::new();
+        let read = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+        let _ = child.wait();
+        read.map_err(|e| io("read from", &helpers.shim, e))?;
+        let reply: serde_json::Value = serde_json::from_str(line.trim())
+            .map_err(|_| EngineError::Internal(format!("doca-shim exited without a word (see {})", shim_log.display())))?;
+        if let Some(e) = reply["error"].as_str() {
+            return Err(start_failure(e.to_string()));
+        }
+        let pid = reply["pid"].as_i64().unwrap_or(0) as i32;
+        let attach = match req.attach {
+            Some(streams) => Some(Attach::connect(&paths.attach(), streams).map_err(|e| io("attach to", &paths.attach(), e))?),
+            None => None,
+        };
+        if let Err(e) = runtime.start(c.id.as_str()) {
+            let _ = runtime.delete_force(c.id.as_str());
+            return Err(start_failure(e.to_string()));
+        }
+        Ok((pid, attach))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_get_dockers_exit_codes() {
+        let code = |m: &str| match start_failure(m.into()) {
+            EngineError::StartFailed { code, .. } => code,
+            _ => unreachable!(),
+        };
+        assert_eq!(code("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(code("exec /etc/passwd: permission denied"), 126);
+        assert_eq!(code("cgroup: invalid argument"), 128);
+    }
+
+    #[test]
+    fn files_are_read_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", t.path().join("etc/passwd")).unwrap();
+        std::fs::write(t.path().join("etc/group"), "wheel:x:10:\n").unwrap();
+        assert_eq!(read_in_root(t.path(), "etc/passwd"), None, "an absolute link resolves inside the root, not to the host");
+        let u = resolve_user(t.path(), "0:0", &["wheel".into(), "44".into()]).unwrap();
+        assert_eq!(u.additional_gids, [10, 44]);
+        assert!(resolve_user(t.path(), "", &["nogroup".into()]).unwrap_err().to_string().contains("Unable to find group nogroup"));
+    }
+}
