@@ -39,7 +39,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         // Readable with no data: the init has not opened its end yet; wait a little.
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    std::fs::remove_file(&fifo).map_err(RuntimeError::io("remove", &fifo))?;
+    // The process has started. A short-lived one may already have exited and its monitor
+    // deleted the state directory (fifo included) in the meantime: that is not an error.
+    match std::fs::remove_file(&fifo) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(RuntimeError::io("remove", &fifo)(e)),
+        _ => {}
+    }
     // poststart: after the program started, before `start` returns; failures only warn.
     if let Some(h) = state.hooks().and_then(|h| h.poststart().as_deref()) {
         crate::hooks::run_warn("poststart", h, &state.hook_json(Status::Running));

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,19 +66,24 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(|e| err("signalfd", e))?;
 
     let _ = std::fs::remove_file(&cfg.attach_socket);
-    let listener = UnixListener::bind(&cfg.attach_socket).map_err(|e| err(&format!("listen on {}", cfg.attach_socket.display()), e))?;
+    let listener = proto::bind(&cfg.attach_socket).map_err(|e| err(&format!("listen on {}", cfg.attach_socket.display()), e))?;
 
     let mut cmd = Command::new(&cfg.runtime);
     cmd.arg("--root").arg(&cfg.runtime_root).arg("--log").arg(&cfg.runtime_log).args(["--log-format", "json", "create", "--bundle"]);
     cmd.arg(&cfg.bundle).arg("--pid-file").arg(&cfg.pid_file);
     let console = cfg.attach_socket.with_file_name("console.sock");
+    // The runtime connects to the console socket by a path of its own: relative to the run
+    // directory, its working directory, it is short whatever the run root's length.
+    if let Some(dir) = cfg.attach_socket.parent() {
+        cmd.current_dir(dir);
+    }
     let console_listener;
     let mut stdin = None;
     let output;
     if cfg.tty {
         let _ = std::fs::remove_file(&console);
-        console_listener = Some(UnixListener::bind(&console).map_err(|e| err(&format!("listen on {}", console.display()), e))?);
-        cmd.arg("--console-socket").arg(&console);
+        console_listener = Some(proto::bind(&console).map_err(|e| err(&format!("listen on {}", console.display()), e))?);
+        cmd.arg("--console-socket").arg("console.sock");
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         output = None;
     } else {
@@ -188,7 +194,9 @@ impl Monitor {
             }
             if hits[1] {
                 if let Ok((sock, _)) = self.listener.accept() {
-                    self.clients.push(Client { sock, want: 0, frames: FrameBuf::default(), wrote_stdin: false });
+                    if let Some(c) = greet(sock) {
+                        self.clients.push(c);
+                    }
                 }
             }
             for i in 0..n_out {
@@ -292,7 +300,6 @@ impl Monitor {
                 }
             };
             match frame {
-                (proto::HELLO, p) => self.clients[i].want = p.first().copied().unwrap_or(0),
                 (proto::STDIN, data) if self.clients[i].want & proto::WANT_STDIN != 0 => {
                     self.clients[i].wrote_stdin = true;
                     if let Some(f) = &mut self.stdin {
@@ -363,6 +370,21 @@ impl Monitor {
         let _ = std::fs::remove_file(&self.cfg.attach_socket);
         exit_code
     }
+}
+
+/// Reads a new client's HELLO before anything else happens: output that arrives in the same
+/// poll round must already know which streams the client wants (`run` attaches, then starts
+/// the process, and must not miss its first line). A client has a second to say it.
+fn greet(mut sock: UnixStream) -> Option<Client> {
+    sock.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let (kind, payload) = proto::read_frame(&mut sock).ok().flatten()?;
+    sock.set_read_timeout(None).ok()?;
+    (kind == proto::HELLO).then(|| Client {
+        want: payload.first().copied().unwrap_or(0),
+        sock,
+        frames: FrameBuf::default(),
+        wrote_stdin: false,
+    })
 }
 
 /// The `oom_kill N` count in a memory cgroup's oom_control (v1) or memory.events (v2).

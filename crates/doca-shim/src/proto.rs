@@ -26,6 +26,27 @@ pub const WANT_STDERR: u8 = 4;
 
 const MAX_FRAME: usize = 1 << 20;
 
+/// A unix socket path may be longer than sun_path's 108 bytes (a long run root and a 64-digit
+/// container id): the socket is then reached through `/proc/self/fd/N/`, N its open
+/// directory, which path resolution follows like any directory.
+fn via_dir<T>(path: &std::path::Path, f: impl FnOnce(&std::path::Path) -> io::Result<T>) -> io::Result<T> {
+    if path.as_os_str().len() < 100 {
+        return f(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return f(path) };
+    let d = std::fs::File::open(dir)?;
+    let short = std::path::PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&d))).join(name);
+    f(&short)
+}
+
+pub fn connect(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixStream> {
+    via_dir(path, |p| std::os::unix::net::UnixStream::connect(p))
+}
+
+pub fn bind(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
+    via_dir(path, |p| std::os::unix::net::UnixListener::bind(p))
+}
+
 pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> io::Result<()> {
     let mut header = [kind, 0, 0, 0, 0, 0, 0, 0];
     header[4..].copy_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -112,5 +133,18 @@ mod tests {
         huge.push(&[STDIN, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         assert!(huge.pop().is_err());
         assert!(read_frame(&mut &wire[..3]).is_err());
+    }
+
+    #[test]
+    fn sockets_with_paths_longer_than_sun_path() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("d".repeat(120));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("attach");
+        let l = bind(&path).unwrap();
+        let mut c = connect(&path).unwrap();
+        write_frame(&mut c, HELLO, &[0]).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        assert_eq!(read_frame(&mut s).unwrap(), Some((HELLO, vec![0])));
     }
 }

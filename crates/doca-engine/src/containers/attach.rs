@@ -34,7 +34,7 @@ pub struct AttachInput {
 
 impl Attach {
     pub(crate) fn connect(socket: &Path, streams: AttachStreams) -> io::Result<Attach> {
-        let mut sock = UnixStream::connect(socket)?;
+        let mut sock = proto::connect(socket)?;
         let want = (streams.stdin as u8 * proto::WANT_STDIN)
             | (streams.stdout as u8 * proto::WANT_STDOUT)
             | (streams.stderr as u8 * proto::WANT_STDERR);

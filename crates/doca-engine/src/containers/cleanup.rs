@@ -51,9 +51,15 @@ impl Engine {
             return Ok(());
         }
         now.state.restart_count += 1;
-        now.state.status = Status::Exited;
         self.save_state(&now)?;
-        self.start_container(c.id.as_str(), &StartContainer::default()).map(|_| ())
+        // Restarting until the start says otherwise: no reader sees it "exited" in between.
+        if let Err(e) = self.start_container(c.id.as_str(), &StartContainer::default()) {
+            let mut failed = self.container(c.id.as_str())?;
+            failed.state.status = Status::Exited;
+            self.save_state(&failed)?;
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

@@ -40,7 +40,7 @@ impl Engine {
                 return Ok(());
             }
             for retry in 0..10 {
-                c.name = super::names::generate(&id.as_str().as_bytes()[retry as usize * 3..], retry);
+                c.name = super::names::generate(&super::record::random_bytes::<3>()?, retry);
                 let row = c.to_row();
                 if self.store.db.write(|tx| tx.insert_container(&row))? {
                     return Ok(());

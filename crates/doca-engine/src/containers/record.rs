@@ -16,11 +16,7 @@ pub struct ContainerId(String);
 impl ContainerId {
     /// 32 random bytes, as docker's stringid.GenerateRandomID.
     pub fn random() -> Result<ContainerId, EngineError> {
-        use std::io::Read;
-        let mut b = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut b))
-            .map_err(|e| EngineError::Internal(format!("read /dev/urandom: {e}")))?;
+        let b = random_bytes::<32>()?;
         let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
         // Docker avoids ids whose short form is all digits (they read as numbers).
         if hex[..12].bytes().all(|c| c.is_ascii_digit()) {
@@ -42,6 +38,15 @@ impl fmt::Display for ContainerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], EngineError> {
+    use std::io::Read;
+    let mut b = [0u8; N];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| EngineError::Internal(format!("read /dev/urandom: {e}")))?;
+    Ok(b)
 }
 
 /// `--restart`: docker's policies.

@@ -118,7 +118,10 @@ impl OciRuntime {
         c.stdin(Stdio::inherit());
         c.arg("exec").arg("--process").arg(process_json);
         if let Some(s) = tty_socket {
-            c.arg("--console-socket").arg(s);
+            // Relative to the runtime's working directory: short whatever the run root.
+            if let (Some(dir), Some(name)) = (s.parent(), s.file_name()) {
+                c.current_dir(dir).arg("--console-socket").arg(name);
+            }
         }
         if detach {
             c.arg("--detach");

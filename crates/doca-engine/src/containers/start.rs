@@ -111,27 +111,42 @@ impl Engine {
         }
         let helpers = Helpers::locate()?;
         let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?;
-        match self.launch(&c, &helpers, &runtime, req) {
-            Ok((pid, attach)) => {
-                c.state.status = Status::Running;
-                c.state.pid = pid;
-                c.state.error.clear();
-                c.state.exit_code = 0;
-                c.state.oom_killed = false;
-                c.state.stopped_by_user = false;
-                c.state.started_at = Some(doca_image::config::rfc3339_nano(crate::now()));
-                c.state.runtime = Some(runtime.binary.clone());
-                c.state.runtime_root = Some(runtime.root.clone());
-                self.save_state(&c)?;
-                Ok(attach)
+        let before = c.state.clone();
+        let launched = self.launch(&c, &helpers, &runtime, req).and_then(|(pid, attach)| {
+            // Recorded as running before the process may run at all: its exit command (which
+            // can come at once) must find the record it is to update.
+            c.state.status = Status::Running;
+            c.state.pid = pid;
+            c.state.error.clear();
+            c.state.exit_code = 0;
+            c.state.oom_killed = false;
+            c.state.stopped_by_user = false;
+            c.state.started_at = Some(doca_image::config::rfc3339_nano(crate::now()));
+            c.state.finished_at = None;
+            c.state.runtime = Some(runtime.binary.clone());
+            c.state.runtime_root = Some(runtime.root.clone());
+            self.save_state(&c)?;
+            if let Err(e) = runtime.start(c.id.as_str()) {
+                let _ = runtime.delete_force(c.id.as_str());
+                return Err(start_failure(e.to_string()));
             }
+            Ok(attach)
+        });
+        match launched {
+            Ok(attach) => Ok(attach),
             Err(e) => {
                 let _ = self.unmount_container(&c.id);
+                // A failed start leaves the container as it was (created, or exited), with the
+                // error recorded, as docker does.
+                c.state = before;
+                if c.state.status == Status::Restarting {
+                    c.state.status = Status::Exited;
+                }
                 if let EngineError::StartFailed { message, code } = &e {
                     c.state.error = message.clone();
                     c.state.exit_code = *code;
-                    self.save_state(&c)?;
                 }
+                self.save_state(&c)?;
                 Err(e)
             }
         }
@@ -154,12 +169,6 @@ impl Engine {
         std::fs::create_dir_all(&paths.run).map_err(|e| io("create", &paths.run, e))?;
         for stale in [paths.exit_file(), paths.run.join("pid"), paths.run.join("runtime.log")] {
             let _ = std::fs::remove_file(stale);
-        }
-        if paths.attach().as_os_str().len() >= 108 {
-            return Err(EngineError::InvalidArgument(format!(
-                "run root {}: the path of the attach socket would exceed 107 bytes (sun_path); use a shorter --run-root",
-                self.config().run_root.display()
-            )));
         }
         // A crashed earlier start may have left the overlay mounted: start from a fresh mount.
         self.unmount_container(&c.id)?;
@@ -232,10 +241,6 @@ impl Engine {
             Some(streams) => Some(Attach::connect(&paths.attach(), streams).map_err(|e| io("attach to", &paths.attach(), e))?),
             None => None,
         };
-        if let Err(e) = runtime.start(c.id.as_str()) {
-            let _ = runtime.delete_force(c.id.as_str());
-            return Err(start_failure(e.to_string()));
-        }
         Ok((pid, attach))
     }
 }

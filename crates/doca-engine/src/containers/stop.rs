@@ -36,10 +36,13 @@ impl Engine {
         EngineError::Conflict(format!("Container {} is not running", c.id))
     }
 
-    /// Waits for a live container's exit through its monitor; `None` on timeout.
+    /// Waits for a live container's exit through its monitor; `None` on timeout or when the
+    /// monitor went away without a word (the record then has the answer).
     pub(crate) fn wait_exit(&self, c: &Container, timeout: Option<Duration>) -> Result<Option<i32>, EngineError> {
         match Attach::connect(&self.container_paths(&c.id).attach(), AttachStreams::default()) {
-            Ok(mut a) => a.wait(timeout).map_err(|e| EngineError::Internal(format!("wait for container {}: {e}", c.id))),
+            // A monitor that closes its socket while finishing resets connections it had not
+            // accepted yet: it has exited, and its exit command has recorded the status.
+            Ok(mut a) => Ok(a.wait(timeout).ok().flatten()),
             // No monitor: it has exited already (or never ran).
             Err(_) => Ok(Some(c.state.exit_code)),
         }

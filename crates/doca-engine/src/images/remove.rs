@@ -29,12 +29,15 @@ impl Engine {
             let last_tag = self.store.db.read(|tx| tx.tags_of(&id))?.len() <= 1;
             let what = if *running { "running" } else { "stopped" };
             match &resolved.by_tag {
-                Some(tag) if last_tag && !req.force => return Err(EngineError::Conflict(format!(
+                // docker names the reference as it was typed (image_delete.go).
+                Some(_) if last_tag && !req.force => {
+                    return Err(EngineError::Conflict(format!(
                     "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
-                    tag.familiar(),
+                    req.name,
                     &cid[..12],
                     id.short()
-                ))),
+                )))
+                }
                 None if *running => {
                     return Err(EngineError::Conflict(format!(
                         "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",

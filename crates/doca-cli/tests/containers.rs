@@ -1,0 +1,327 @@
+//! Containers as users run them, as root against the real kernel: `doca run` and the whole
+//! lifecycle through doca-shim and doca-runc, with docker's output and exit codes.
+
+use doca_testkit::{require_root, TempRoot};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A store with the busybox image, whose containers live under a cgroup parent of its own;
+/// dropping it removes every container and the cgroup parent, even when the test failed.
+struct Env {
+    t: TempRoot,
+    cgroup: String,
+}
+
+impl Env {
+    fn new() -> Env {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+        t.busybox("busybox:latest");
+        Env { t, cgroup: format!("doca-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)) }
+    }
+
+    /// `doca run` (or `create`) with this test's cgroup parent, then `args`.
+    fn run_args<'a>(&'a self, verb: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![verb, "--cgroup-parent", self.cgroup.as_str()];
+        v.extend_from_slice(args);
+        v
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.t.run(&self.run_args("run", args))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.t.ok(args)
+    }
+
+    fn inspect(&self, name: &str) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.t.ok(&["inspect", name])).unwrap();
+        v[0].clone()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.t.run(&["ps", "-aq", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.t.run(&["rm", "-f", id]);
+        }
+        for ctl in [
+            "memory",
+            "cpu,cpuacct",
+            "pids",
+            "freezer",
+            "devices",
+            "blkio",
+            "cpuset",
+            "hugetlb",
+            "net_cls,net_prio",
+            "perf_event",
+            "systemd",
+            "unified",
+            "",
+        ] {
+            let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup").join(ctl).join(&self.cgroup));
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let root = self.t.dir.path().display().to_string();
+        assert!(!mounts.contains(&root) || std::thread::panicking(), "mounts left under {root}:\n{mounts}");
+    }
+}
+
+fn out(o: &std::process::Output) -> (Option<i32>, String, String) {
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn run_prints_output_and_returns_dockers_exit_codes() {
+    require_root!();
+    let e = Env::new();
+    let (code, stdout, stderr) = out(&e.run(&["--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (Some(3), "out\n", "err\n"));
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "--rm removed the container");
+
+    let (code, _, stderr) = out(&e.run(&["busybox", "no-such-command"]));
+    assert_eq!(code, Some(127), "{stderr}");
+    assert!(stderr.contains("no-such-command") && stderr.contains("not found"), "{stderr}");
+    let (code, _, stderr) = out(&e.run(&["busybox", "/etc"]));
+    assert_eq!(code, Some(126), "{stderr}");
+    let (code, _, stderr) = out(&e.run(&["no-such-image"]));
+    assert_eq!((code, stderr.trim()), (Some(125), "Error: No such image: no-such-image"));
+    let (code, _, stderr) = out(&e.run(&["--restart", "always", "--rm", "busybox", "true"]));
+    assert_eq!((code, stderr.trim()), (Some(125), "Error: Conflicting options: --restart and --rm"));
+    // A failed start leaves a created container with the error recorded, as in docker.
+    let failed = e.ok(&["ps", "-a", "--filter", "status=created", "--format", "{{.Command}}"]);
+    assert!(failed.contains("\"no-such-command\""), "{failed}");
+}
+
+#[test]
+fn image_config_user_workdir_env_and_hostname_are_honoured() {
+    require_root!();
+    let e = Env::new();
+    let (code, stdout, stderr) = out(&e.run(&[
+        "--rm",
+        "-e",
+        "GREETING=hi there",
+        "-w",
+        "/made/for/me",
+        "-u",
+        "nobody",
+        "-h",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo \"$GREETING|$(pwd)|$(id -u):$(id -g)|$(hostname)|$HOME\"",
+    ]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "hi there|/made/for/me|65534:65534|box|/nonexistent\n");
+    let (code, _, stderr) = out(&e.run(&["--rm", "-u", "nobody-at-all", "busybox", "true"]));
+    assert_eq!(code, Some(125));
+    assert!(stderr.contains("unable to find user nobody-at-all"), "{stderr}");
+    // Docker's default capabilities and read-only /proc/sys.
+    let (_, stdout, _) =
+        out(&e.run(&["--rm", "busybox", "sh", "-c", "grep CapBnd /proc/self/status; echo 1 > /proc/sys/kernel/domainname || echo ro"]));
+    assert!(stdout.contains("00000000a80425fb") && stdout.ends_with("ro\n"), "{stdout}");
+    let (_, stdout, _) = out(&e.run(&[
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null || echo ro; touch /scratch/y && echo tmpfs",
+    ]));
+    assert_eq!(stdout, "ro\ntmpfs\n");
+}
+
+#[test]
+fn detached_container_lifecycle() {
+    require_root!();
+    let e = Env::new();
+    let id =
+        e.t.ok(&e.run_args(
+            "run",
+            &[
+                "-d",
+                "--name",
+                "web",
+                "-l",
+                "tier=front",
+                "busybox",
+                "sh",
+                "-c",
+                "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done",
+            ],
+        ))
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let ps = e.ok(&["ps"]);
+    let lines: Vec<&str> = ps.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    );
+    assert!(lines[1].starts_with(&id[..12]) && lines[1].contains("Up ") && lines[1].ends_with("web"), "{ps}");
+    assert_eq!(e.ok(&["ps", "-q", "--filter", "label=tier=front"]).trim(), &id[..12]);
+    assert_eq!(e.ok(&["ps", "-q", "--filter", "name=nomatch"]), "");
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}} {{.State}} {{.Image}}"]), "web running busybox\n");
+
+    // The log has the first line as soon as the container has written it.
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = e.ok(&["logs", "web"]);
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(seen, "started\n");
+    assert!(e.ok(&["logs", "-t", "web"]).starts_with("20"), "timestamps first");
+
+    // exec: output, exit code, user, environment, working directory, stdin.
+    assert_eq!(e.ok(&["exec", "web", "sh", "-c", "echo $HOSTNAME; pwd"]), format!("{}\n/\n", &id[..12]));
+    let (code, _, _) = out(&e.t.run(&["exec", "web", "sh", "-c", "exit 7"]));
+    assert_eq!(code, Some(7));
+    assert_eq!(e.ok(&["exec", "-u", "nobody", "-e", "X=1", "-w", "/tmp", "web", "sh", "-c", "echo $(id -u) $X $(pwd)"]), "65534 1 /tmp\n");
+    let mut child = e.t.cmd().args(["exec", "-i", "web", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    assert_eq!(String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(), "through stdin\n");
+    let (code, _, stderr) = out(&e.t.run(&["exec", "web", "no-such-command"]));
+    assert!(code == Some(126) || code == Some(127), "{code:?} {stderr}");
+
+    let i = e.inspect("web");
+    assert_eq!(i["Id"], id.as_str());
+    assert_eq!(i["Name"], "/web");
+    assert_eq!(i["State"]["Status"], "running");
+    assert_eq!(i["State"]["Running"], true);
+    assert!(i["State"]["Pid"].as_i64().unwrap() > 1);
+    assert_eq!(i["Config"]["Labels"]["tier"], "front");
+    assert_eq!(i["Config"]["Cmd"][0], "sh");
+    assert_eq!(i["HostConfig"]["LogConfig"]["Type"], "json-file");
+    assert!(std::path::Path::new(i["LogPath"].as_str().unwrap()).exists());
+
+    // rm refuses a running container; stop delivers SIGTERM and the trap answers.
+    let err = e.t.fails(&["rm", "web"], 1);
+    assert!(err.contains("You cannot remove a running container") && err.contains("force remove"), "{err}");
+    assert_eq!(e.ok(&["stop", "web"]), "web\n");
+    assert_eq!(e.ok(&["wait", "web"]), "0\n");
+    let i = e.inspect("web");
+    assert_eq!((i["State"]["Status"].as_str(), i["State"]["ExitCode"].as_i64()), (Some("exited"), Some(0)));
+    assert_ne!(i["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(e.ok(&["logs", "web"]), "started\nbye\n");
+    assert!(e.ok(&["ps", "-a"]).contains("Exited (0)"));
+    assert_eq!(e.ok(&["ps"]).lines().count(), 1, "only the header: nothing runs");
+
+    // start again, kill, rename, rm.
+    assert_eq!(e.ok(&["start", "web"]), "web\n");
+    assert_eq!(e.ok(&["kill", "web"]), "web\n");
+    assert_eq!(e.ok(&["wait", "web"]), "137\n");
+    let err = e.t.fails(&["kill", "web"], 1);
+    assert!(err.contains("is not running"), "{err}");
+    e.ok(&["rename", "web", "api"]);
+    assert!(e.t.fails(&["inspect", "web"], 1).contains("No such object: web"));
+    assert_eq!(e.ok(&["rm", "api"]), "api\n");
+    assert!(e.t.fails(&["rm", "api"], 1).contains("No such container: api"));
+    let dirs = std::fs::read_dir(e.t.root().join("containers")).unwrap().count();
+    assert_eq!(dirs, 0, "rm leaves no container directory");
+}
+
+#[test]
+fn stdin_with_dash_i_closes_when_the_users_does() {
+    require_root!();
+    let e = Env::new();
+    let mut child =
+        e.t.cmd()
+            .args(e.run_args("run", &["-i", "--rm", "busybox", "sh", "-c", "wc -l; echo done"]))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    child.stdin.take().unwrap().write_all(b"1\n2\n3\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "3\ndone\n");
+    assert!(o.status.success());
+}
+
+#[test]
+fn tty_gets_a_terminal_of_the_users_size() {
+    require_root!();
+    doca_testkit::require_tool!("script");
+    let e = Env::new();
+    let cmd = format!(
+        "stty rows 33 cols 101; DOCA_ROOT={} DOCA_RUN_ROOT={} {} run --rm -t --cgroup-parent {} busybox sh -c 'tty; stty size'",
+        e.t.root().display(),
+        e.t.dir.path().join("run").display(),
+        env!("CARGO_BIN_EXE_doca"),
+        e.cgroup
+    );
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(text.contains("/dev/pts/0\n33 101\n"), "{text:?}");
+}
+
+#[test]
+fn restart_policy_on_failure_and_oom_kill() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args("run", &["-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo try; exit 1"]));
+    let mut i = e.inspect("flaky");
+    for _ in 0..100 {
+        if i["RestartCount"] == 2 && i["State"]["Status"] == "exited" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        i = e.inspect("flaky");
+    }
+    assert_eq!(
+        (i["RestartCount"].as_i64(), i["State"]["Status"].as_str(), i["State"]["ExitCode"].as_i64()),
+        (Some(2), Some("exited"), Some(1))
+    );
+    assert_eq!(e.ok(&["logs", "flaky"]), "try\ntry\ntry\n");
+    assert_eq!(i["HostConfig"]["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}));
+
+    let (code, _, _) =
+        out(&e.run(&["--name", "hog", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x; done"]));
+    assert_eq!(code, Some(137));
+    let i = e.inspect("hog");
+    assert_eq!(i["State"]["OOMKilled"], true);
+    assert_eq!(i["HostConfig"]["Memory"], 8 << 20);
+}
+
+#[test]
+fn names_conflict_and_images_in_use_stay() {
+    require_root!();
+    let e = Env::new();
+    let id = e.t.ok(&e.run_args("create", &["--name", "one", "busybox", "true"])).trim().to_string();
+    let err = e.t.fails(&e.run_args("create", &["--name", "one", "busybox", "true"]), 125);
+    assert!(err.contains(&format!("Conflict. The container name \"/one\" is already in use by container \"{id}\"")), "{err}");
+    let err = e.t.fails(&e.run_args("create", &["--name", "-bad", "busybox"]), 125);
+    assert!(err.contains("Invalid container name (-bad)"), "{err}");
+    assert!(e.ok(&["ps", "-a", "--format", "{{.Status}}"]).contains("Created"));
+    let err = e.t.fails(&["rmi", "busybox"], 1);
+    assert!(err.contains("conflict: unable to remove repository reference \"busybox\" (must force) - container"), "{err}");
+    // Forced: the tag goes, the image stays for its container, which still starts.
+    e.ok(&["rmi", "-f", "busybox"]);
+    assert_eq!(e.ok(&["images", "-q"]).lines().count(), 1);
+    e.ok(&["start", "-a", "one"]);
+    e.ok(&["rm", "one"]);
+    e.ok(&["image", "prune", "-f"]);
+    assert_eq!(e.ok(&["images", "-qa"]), "", "the image goes with its last container");
+}
+
+#[test]
+fn container_prune_removes_only_stopped_ones() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args("run", &["--name", "done", "busybox", "true"]));
+    e.t.ok(&e.run_args("run", &["-d", "--name", "live", "busybox", "sleep", "30"]));
+    let out = e.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n") && out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "live\n");
+    assert_eq!(e.ok(&["rm", "-f", "live"]), "live\n");
+}
