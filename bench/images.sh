@@ -13,13 +13,12 @@
 # ext4 otherwise charges inode allocation for recently deleted inodes that are still in the
 # buffer cache (recently_deleted() in fs/ext4/ialloc.c), so whoever runs right after another
 # tool's cleanup is slowed 2-4x. Each tool starts cold, archive read from disk included.
-# docker: uses a running dockerd if /var/run/docker.sock answers; otherwise starts one with its
-# own --data-root under $WORK (and --bridge=none unless docker0 already exists, so the host's
-# network is left as it is) and stops it at the end. podman runs with its own temp root.
+# The peers are set up by bench/lib.sh.
 set -euo pipefail
 N=${N:-7}
 WORK=${WORK:-/tmp/doca-bench}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 cargo build --release -q
 DOCA=$PWD/target/release/doca
 mkdir -p "$WORK"
@@ -34,9 +33,6 @@ if [ ! -s "$WORK/rootfs.tar" ]; then
   tar --numeric-owner --xattrs -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
   rm -rf "$WORK/rootfs"
 fi
-ms() { echo $(( ($2 - $1) / 1000000 )); }
-now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "-"} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}}'; }
 
 SRC=$WORK/src-store
 rm -rf "$SRC"
@@ -45,39 +41,14 @@ DOCA_ROOT=$SRC "$DOCA" save -o "$WORK/image.tar" bench/debian:1
 SIZE=$(stat -c %s "$WORK/image.tar")
 echo "image: bench/debian:1, archive $(( SIZE / 1000000 )) MB"
 
-# docker
-DOCKER=""
-DOCKERD_PID=""
-if command -v dockerd >/dev/null; then
-  if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
-    DOCKER="docker -H unix:///var/run/docker.sock"
-  else
-    bridge=""; ip link show docker0 >/dev/null 2>&1 || bridge="--bridge=none"
-    dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" --pidfile "$WORK/docker.pid" \
-      -H "unix://$WORK/docker.sock" --iptables=false --ip-masq=false $bridge >"$WORK/dockerd.log" 2>&1 &
-    DOCKERD_PID=$!
-    for _ in $(seq 50); do docker -H "unix://$WORK/docker.sock" version >/dev/null 2>&1 && break; sleep 0.2; done
-    DOCKER="docker -H unix://$WORK/docker.sock"
-  fi
-fi
+peers_start
 cleanup() {
   [ -n "$DOCKER" ] && $DOCKER rmi -f bench/debian:1 >/dev/null 2>&1 || true
-  [ -n "$DOCKERD_PID" ] && { kill "$DOCKERD_PID"; wait "$DOCKERD_PID" 2>/dev/null || true; }
+  peers_stop
   rm -rf "$WORK/doca-store" "$WORK/podman" "$WORK/out.tar" "$WORK/many"
 }
 trap cleanup EXIT
 
-# podman
-PODMAN=""
-if command -v podman >/dev/null; then
-  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n' >"$WORK/containers.conf"
-  export CONTAINERS_CONF=$WORK/containers.conf
-  PODMAN="podman --root $WORK/podman/root --runroot $WORK/podman/run --storage-driver overlay --tmpdir $WORK/podman/tmp"
-fi
-podman_reset() { $PODMAN system reset -f >/dev/null 2>&1 || true; rm -rf "$WORK/podman"; }
-
-declare -A T
-rec() { T[$1]="${T[$1]:-} $2"; }
 cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 for i in $(seq "$N"); do
   order="doca docker podman"
@@ -124,8 +95,6 @@ done
 DOCA_ROOT=$WORK/many/store hyperfine -N -w 3 -r 30 --export-json "$WORK/images.json" "$DOCA images" >/dev/null
 IMAGES_MS=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$WORK/images.json")
 
-m() { echo "${T[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == 0) print "-"; else printf "%.1fx\n", b / a }'; }
 printf '\n%-8s %10s %10s %10s %16s %16s\n' op doca docker podman "docker/doca" "podman/doca"
 for op in load save; do
   d=$(m doca_$op); k=$(m docker_$op); p=$(m podman_$op)

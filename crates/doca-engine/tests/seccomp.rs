@@ -15,7 +15,7 @@ fn seccomp_child() {
     let caps: Vec<String> = DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect();
     let profile: oci_spec::runtime::LinuxSeccomp =
         serde_json::from_value(doca_engine::containers::seccomp::default_profile(&caps)).unwrap();
-    let filter = doca_runtime::seccomp::compile(&profile).expect("libseccomp accepts the profile");
+    let filter = doca_runtime::seccomp::prepare(&profile, None).expect("libseccomp accepts the profile");
     let target_c = std::ffi::CString::new(target).unwrap();
     let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     // SAFETY: raw syscalls with harmless arguments, on this thread, which the filter covers.

@@ -75,6 +75,9 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     let bundle = std::fs::canonicalize(&opts.bundle).map_err(RuntimeError::io("open bundle", &opts.bundle))?;
     let spec = crate::spec::load(&bundle)?;
     crate::spec::validate(&spec)?;
+    // Compiled (not loaded) here, so a bad profile fails `create` before any process exists.
+    let seccomp =
+        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|s| crate::seccomp::prepare(s, Some(&opts.root))).transpose()?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     if terminal != opts.console_socket.is_some() {
         return Err(RuntimeError::Spec(if terminal {
@@ -155,6 +158,7 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             cgroupns,
+            seccomp: seccomp.as_ref(),
         };
         init::run(ctx)
     });

@@ -69,7 +69,8 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     if (p.terminal() == Some(true)) != opts.console_socket.is_some() {
         return Err(RuntimeError::Spec("a terminal (--tty) needs --console-socket, and --console-socket needs a terminal".into()));
     }
-    let filter = state.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
+    let filter =
+        state.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|s| crate::seccomp::prepare(s, Some(&opts.root))).transpose()?;
     let namespaces = open_namespaces(state.pid)?;
     let (parent_sock, child_sock) = sync::pair()?;
     // SAFETY: doca-runc is single-threaded; the child only runs code of this function.
@@ -124,7 +125,7 @@ fn helper_main(
     state: &State,
     opts: &ExecOptions,
     namespaces: Vec<(OwnedFd, CloneFlags)>,
-    filter: Option<libseccomp::ScmpFilterContext>,
+    filter: Option<crate::seccomp::Filter>,
     sock: &OwnedFd,
 ) -> Result<i32> {
     nix::sys::prctl::set_dumpable(false)?;
@@ -160,7 +161,7 @@ fn helper_main(
 }
 
 /// In the process, inside the container's namespaces: become what the spec says, then exec.
-fn process_main(opts: &ExecOptions, filter: Option<libseccomp::ScmpFilterContext>, sock: &OwnedFd) -> Result<std::convert::Infallible> {
+fn process_main(opts: &ExecOptions, filter: Option<crate::seccomp::Filter>, sock: &OwnedFd) -> Result<std::convert::Infallible> {
     let p = &opts.process;
     nix::unistd::chdir("/")?;
     process::rlimits(p.rlimits().as_deref().unwrap_or(&[]))?;

@@ -45,10 +45,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
         ));
     }
     let linux = spec.linux().as_ref().ok_or_else(|| RuntimeError::Spec("linux: required on Linux".into()))?;
-    if let Some(s) = linux.seccomp() {
-        // Compiled (not loaded) here, so a bad profile fails `create` before any process exists.
-        crate::seccomp::compile(s)?;
-    }
     if let Some(h) = spec.hooks() {
         for (kind, list) in [
             ("prestart", h.prestart()),

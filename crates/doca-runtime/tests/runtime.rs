@@ -81,7 +81,8 @@ impl Bundle {
             }
         }
         if let Ok(rd) = std::fs::read_dir(self.root()) {
-            out.extend(rd.flatten().map(|e| format!("state: {}", e.path().display())));
+            // The compiled seccomp programs are a cache that outlives containers on purpose.
+            out.extend(rd.flatten().filter(|e| e.file_name() != "@seccomp").map(|e| format!("state: {}", e.path().display())));
         }
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(r) = std::fs::read_link(e.path().join("root")) {

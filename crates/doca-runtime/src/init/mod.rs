@@ -26,6 +26,8 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     /// Unshare the cgroup namespace now that the runtime has put us in our cgroup.
     pub cgroupns: bool,
+    /// linux.seccomp, compiled by the runtime before the clone.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Runs the init; never returns. Failures go back to the runtime over the sync socket.
@@ -108,11 +110,11 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         process::personality(p)?;
     }
     let nnp = proc_.no_new_privileges() == Some(true);
-    let filter = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(crate::seccomp::compile).transpose()?;
+    let filter = ctx.seccomp;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have
     // it. With no_new_privs it is loaded last, right before execve, so that as few of our own
     // syscalls as possible run under the container's filter (runc does the same).
-    if let (Some(f), false) = (&filter, nnp) {
+    if let (Some(f), false) = (filter, nnp) {
         crate::seccomp::load(f)?;
     }
     process::user_and_capabilities(proc_)?;
@@ -158,7 +160,7 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
             std::process::exit(1);
         }
     }
-    if let (Some(f), true) = (&filter, nnp) {
+    if let (Some(f), true) = (filter, nnp) {
         if let Err(e) = crate::seccomp::load(f) {
             eprintln!("doca-runc init: {e}");
             std::process::exit(1);
