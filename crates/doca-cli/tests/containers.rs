@@ -325,3 +325,31 @@ fn container_prune_removes_only_stopped_ones() {
     assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "live\n");
     assert_eq!(e.ok(&["rm", "-f", "live"]), "live\n");
 }
+
+#[test]
+fn a_killed_cli_leaves_the_container_running_and_its_exit_recorded() {
+    require_root!();
+    let e = Env::new();
+    // The foreground run takes the cleanup on itself; killed, it hands it back to the monitor.
+    let mut cli =
+        e.t.cmd().args(e.run_args("run", &["--rm", "--name", "orphan", "busybox", "sleep", "1"])).stdin(Stdio::null()).spawn().unwrap();
+    let mut running = false;
+    for _ in 0..100 {
+        if e.ok(&["ps", "-q", "--filter", "name=orphan"]).trim().len() == 12 {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(running, "the container started");
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}} {{.State}}"]), "orphan running\n", "the container outlives its CLI");
+    for _ in 0..100 {
+        if e.ok(&["ps", "-aq"]).is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the --rm container was not removed after its CLI died: {}", e.ok(&["ps", "-a"]));
+}

@@ -345,7 +345,12 @@ impl Monitor {
             _ => 255,
         };
         let oom_killed = self.cfg.oom_file.as_ref().is_some_and(|f| oom_kills(f) > 0);
-        // The runtime's state and cgroup go now; the engine's record stays until `rm`.
+        let exit = ExitStatus { exit_code, oom_killed, finished_at: rfc3339_now() };
+        if let Err(e) = write_atomic(&self.cfg.exit_file, &serde_json::to_vec(&exit).expect("json")) {
+            eprintln!("doca-shim: write {}: {e}", self.cfg.exit_file.display());
+        }
+        // The runtime's state and cgroup go first: whoever records the exit next (the exit
+        // command, or an attached client that took the cleanup) finds the runtime done.
         let _ = Command::new(&self.cfg.runtime)
             .arg("--root")
             .arg(&self.cfg.runtime_root)
@@ -353,19 +358,27 @@ impl Monitor {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status();
-        let exit = ExitStatus { exit_code, oom_killed, finished_at: rfc3339_now() };
-        if let Err(e) = write_atomic(&self.cfg.exit_file, &serde_json::to_vec(&exit).expect("json")) {
-            eprintln!("doca-shim: write {}: {e}", self.cfg.exit_file.display());
-        }
-        if let Some((prog, args)) = self.cfg.exit_command.split_first() {
-            match Command::new(prog).args(args).stdin(Stdio::null()).stdout(Stdio::null()).status() {
-                Ok(s) if !s.success() => eprintln!("doca-shim: exit command {prog} exited with {s}"),
-                Err(e) => eprintln!("doca-shim: run exit command {prog}: {e}"),
-                Ok(_) => {}
-            }
+        let cleaner = self.clients.iter().position(|c| c.want & proto::WANT_CLEANUP != 0);
+        if cleaner.is_none() {
+            self.exit_command();
         }
         for c in &mut self.clients {
             let _ = proto::write_frame(&mut c.sock, proto::EXIT, &exit_code.to_be_bytes());
+        }
+        if let Some(i) = cleaner {
+            // The client's word, or its end (killed meanwhile): then the exit command runs.
+            let c = &mut self.clients[i];
+            let _ = c.sock.set_read_timeout(None);
+            let cleaned = loop {
+                match proto::read_frame(&mut c.sock) {
+                    Ok(Some((proto::CLEANED, _))) => break true,
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break false,
+                }
+            };
+            if !cleaned {
+                self.exit_command();
+            }
         }
         let _ = std::fs::remove_file(&self.cfg.attach_socket);
         exit_code
@@ -385,6 +398,18 @@ fn greet(mut sock: UnixStream) -> Option<Client> {
         frames: FrameBuf::default(),
         wrote_stdin: false,
     })
+}
+
+impl Monitor {
+    fn exit_command(&self) {
+        if let Some((prog, args)) = self.cfg.exit_command.split_first() {
+            match Command::new(prog).args(args).stdin(Stdio::null()).stdout(Stdio::null()).status() {
+                Ok(s) if !s.success() => eprintln!("doca-shim: exit command {prog} exited with {s}"),
+                Err(e) => eprintln!("doca-shim: run exit command {prog}: {e}"),
+                Ok(_) => {}
+            }
+        }
+    }
 }
 
 /// The `oom_kill N` count in a memory cgroup's oom_control (v1) or memory.events (v2).

@@ -19,10 +19,17 @@ pub const RESIZE: u8 = 4;
 pub const CLOSE_STDIN: u8 = 5;
 /// Client → shim: first frame; payload one byte of `WANT_*` flags.
 pub const HELLO: u8 = 6;
+/// Client → shim: the client that took [`WANT_CLEANUP`] has done the exit command's work.
+pub const CLEANED: u8 = 7;
 
 pub const WANT_STDIN: u8 = 1;
 pub const WANT_STDOUT: u8 = 2;
 pub const WANT_STDERR: u8 = 4;
+/// The client does the exit command's work itself when it hears the exit code, and says
+/// [`CLEANED`]; the monitor runs the exit command only if that client goes away first. (The
+/// foreground `doca run` saves a process on the path from exit to prompt this way, and a
+/// killed CLI still leaves a clean state.)
+pub const WANT_CLEANUP: u8 = 8;
 
 const MAX_FRAME: usize = 1 << 20;
 

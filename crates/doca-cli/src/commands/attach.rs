@@ -20,8 +20,8 @@ pub fn run(e: &mut Engine, a: AttachArgs) -> CmdResult {
         container: c.id.to_string(),
     };
     let signals = block_signals(&p);
-    let (_, att) = e.attach_container(c.id.as_str(), AttachStreams { stdin, stdout: true, stderr: true })?;
-    match pump(p, signals, att)? {
+    let (_, mut att) = e.attach_container(c.id.as_str(), AttachStreams { stdin, stdout: true, stderr: true, cleanup: false })?;
+    match pump(p, signals, &mut att)? {
         Some(code) => exit_with(code),
         None => Ok(()),
     }

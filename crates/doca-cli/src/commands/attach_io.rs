@@ -76,7 +76,7 @@ pub fn block_signals(p: &Pump) -> Option<SigSet> {
 
 /// Runs until the container exits (`Ok(Some(code))`), the user detaches or the monitor goes
 /// away (`Ok(None)`).
-pub fn pump(p: Pump, signals: Option<SigSet>, mut attach: Attach) -> Result<Option<i32>, Failure> {
+pub fn pump(p: Pump, signals: Option<SigSet>, attach: &mut Attach) -> Result<Option<i32>, Failure> {
     let mut input = attach.input()?;
     let raw = if p.tty && p.stdin && is_tty(0) {
         let saved = termios::tcgetattr(std::io::stdin().as_fd()).ok();

@@ -58,13 +58,21 @@ pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
         container: id.clone(),
     };
     let signals = block_signals(&p);
-    let streams = AttachStreams { stdin: req.attach_stdin, stdout: req.attach_stdout, stderr: req.attach_stderr };
+    // Without a restart policy this process records the exit itself (and removes an --rm
+    // container) as soon as it hears it; with one, the monitor's exit command decides.
+    let cleanup = req.restart == doca_engine::containers::RestartPolicy::No;
+    let streams = AttachStreams { stdin: req.attach_stdin, stdout: req.attach_stdout, stderr: req.attach_stderr, cleanup };
     let attach = e
         .start_container(&id, &StartContainer { attach: Some(streams), console_size: super::attach_io::terminal_size() })
         .map_err(run_failure)?;
     let code = match attach {
-        Some(att) => match pump(p, signals, att)? {
-            Some(code) => code,
+        Some(mut att) => match pump(p, signals, &mut att)? {
+            Some(code) => {
+                if cleanup {
+                    att.cleanup(e, &id)?;
+                }
+                code
+            }
             // Detached with the detach keys: the container goes on.
             None if a.tty => return Ok(()),
             None => e.wait_container(&id).unwrap_or(0),

@@ -26,12 +26,12 @@ pub fn run(e: &mut Engine, a: StartArgs) -> CmdResult {
             container: c.id.to_string(),
         };
         let signals = block_signals(&p);
-        let streams = AttachStreams { stdin, stdout: true, stderr: true };
+        let streams = AttachStreams { stdin, stdout: true, stderr: true, cleanup: false };
         let attach = e
             .start_container(c.id.as_str(), &StartContainer { attach: Some(streams), console_size: super::attach_io::terminal_size() })
             .map_err(|err| Failure::new(1, format!("{err}\nError: failed to start containers: {name}")))?;
         let code = match attach {
-            Some(att) => match pump(p, signals, att)? {
+            Some(mut att) => match pump(p, signals, &mut att)? {
                 Some(code) => code,
                 None => return Ok(()),
             },

@@ -13,6 +13,9 @@ pub struct AttachStreams {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// This client records the exit itself ([`Attach::cleaned`]) instead of the monitor's exit
+    /// command: one process less between the container's exit and the prompt.
+    pub cleanup: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +61,14 @@ impl Attach {
                 Some(_) => continue,
             });
         }
+    }
+
+    /// After [`AttachEvent::Exit`] on a `cleanup` attachment: records the exit as the exit
+    /// command would, then releases the monitor.
+    pub fn cleanup(&mut self, engine: &mut crate::Engine, container: &str) -> Result<(), EngineError> {
+        let r = engine.cleanup_container(container);
+        let _ = proto::write_frame(&mut self.sock, proto::CLEANED, &[]);
+        r
     }
 
     /// Waits for the exit code, at most `timeout` (None: for ever). `Ok(None)` on timeout or

@@ -14,8 +14,13 @@ fn backoff(restarts: u32) -> Duration {
 
 impl Engine {
     pub fn cleanup_container(&mut self, name: &str) -> Result<(), EngineError> {
-        // Reading the container applies the exit file to its record.
-        let c = self.container(name)?;
+        // Reading the container applies the exit file to its record. A container already gone
+        // (removed by whoever cleaned up first) has nothing left to do.
+        let c = match self.container(name) {
+            Ok(c) => c,
+            Err(crate::EngineError::NoSuchContainer(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if c.state.status.is_live() {
             return Ok(());
         }

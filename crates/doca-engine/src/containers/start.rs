@@ -170,8 +170,13 @@ impl Engine {
         for stale in [paths.exit_file(), paths.run.join("pid"), paths.run.join("runtime.log")] {
             let _ = std::fs::remove_file(stale);
         }
-        // A crashed earlier start may have left the overlay mounted: start from a fresh mount.
+        // A crashed earlier start may have left the overlay mounted, or the runtime's state of
+        // the previous run (its monitor deletes it while the exit command may restart): start
+        // from a fresh mount and no runtime state.
         self.unmount_container(&c.id)?;
+        if runtime.root.join(c.id.as_str()).exists() {
+            let _ = runtime.delete_force(c.id.as_str());
+        }
         let rootfs = self.mount_rootfs(&c.image_id, &paths.dir)?;
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
