@@ -506,6 +506,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Verify the store: digests, references and snapshots
     Check(CheckArgs),
+    /// Start the containers whose restart policy says so (for an init system, at boot)
+    Boot,
 }
 
 #[derive(Args, Debug)]

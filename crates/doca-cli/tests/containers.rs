@@ -353,3 +353,47 @@ fn a_killed_cli_leaves_the_container_running_and_its_exit_recorded() {
     }
     panic!("the --rm container was not removed after its CLI died: {}", e.ok(&["ps", "-a"]));
 }
+
+#[test]
+fn after_a_reboot_containers_show_exited_and_boot_restarts_by_policy() {
+    require_root!();
+    let e = Env::new();
+    for (name, policy) in [("always", "always"), ("never", "no"), ("manual", "unless-stopped")] {
+        e.t.ok(&e.run_args("run", &["-d", "--name", name, "--restart", policy, "busybox", "sleep", "300"]));
+    }
+    e.ok(&["stop", "-t", "0", "manual"]);
+    e.ok(&["start", "manual"]);
+    e.ok(&["stop", "-t", "0", "manual"]);
+    // The reboot: every monitor and container process dies, mounts and the run root vanish.
+    for name in ["always", "never"] {
+        let i = e.inspect(name);
+        let pid = i["State"]["Pid"].as_i64().unwrap() as i32;
+        let shim = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let ppid: i32 = shim.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+        for p in [ppid, pid] {
+            // SAFETY: kill(2) on processes this test started.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        let merged = i["GraphDriver"]["Data"]["MergedDir"].as_str().unwrap().to_string();
+        for _ in 0..50 {
+            if nix_umount(&merged) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    std::fs::remove_dir_all(e.t.dir.path().join("run")).unwrap();
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("always Exited (255)") && ps.contains("never Exited (255)") && ps.contains("manual Exited (137)"), "{ps}");
+    assert_eq!(e.ok(&["system", "boot"]), "always\n", "only `always` comes back: `manual` was stopped by the user");
+    assert_eq!(e.ok(&["ps", "--format", "{{.Names}} {{.State}}"]), "always running\n");
+    assert_eq!(e.ok(&["start", "never"]), "never\n", "a container from before the reboot starts again");
+    assert_eq!(e.ok(&["ps", "-q"]).lines().count(), 2);
+}
+
+fn nix_umount(path: &str) -> bool {
+    let c = std::ffi::CString::new(path).unwrap();
+    // SAFETY: umount2(2) with a valid C string.
+    let r = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
+}

@@ -1,4 +1,4 @@
-//! `doca system df` and `doca system check`.
+//! `doca system df`, `doca system check` and `doca system boot`.
 
 use crate::{Engine, EngineError};
 pub use doca_store::check::CheckReport;
@@ -19,6 +19,35 @@ impl Engine {
         let size = blobs.iter().map(|(_, s)| *s).sum::<u64>() + snaps.iter().map(|s| s.size as u64).sum::<u64>();
         // No container uses an image yet (containers come with the runtime): all is reclaimable.
         Ok(DiskUsage { images, images_active: 0, images_size: size, images_reclaimable: size })
+    }
+
+    /// `doca system boot`, for an init system to run once at boot: every container whose
+    /// monitor is gone is recorded as exited (listing does that), then those whose restart
+    /// policy says so start again, as dockerd does when it starts: `always`, `unless-stopped`
+    /// unless stopped by the user, `on-failure` when the host took it down. Returns the names
+    /// started and the failures.
+    pub fn boot(&mut self) -> Result<(Vec<String>, Vec<String>), EngineError> {
+        use crate::containers::{RestartPolicy, StartContainer, Status};
+        let mut started = Vec::new();
+        let mut failed = Vec::new();
+        for c in self.containers()? {
+            if c.state.status != Status::Exited && c.state.status != Status::Restarting {
+                continue;
+            }
+            let go = !c.state.stopped_by_user
+                && match c.config.restart {
+                    RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+                    RestartPolicy::OnFailure { .. } => c.state.interrupted,
+                    RestartPolicy::No => false,
+                };
+            if go {
+                match self.start_container(c.id.as_str(), &StartContainer::default()) {
+                    Ok(_) => started.push(c.name.clone()),
+                    Err(e) => failed.push(format!("{}: {e}", c.name)),
+                }
+            }
+        }
+        Ok((started, failed))
     }
 
     pub fn check_store(&mut self, repair: bool) -> Result<CheckReport, EngineError> {

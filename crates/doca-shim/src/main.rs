@@ -21,7 +21,7 @@ fn main() {
     }
     let _ = nix::unistd::setsid();
     let monitor = doca_shim::monitor::start(cfg).unwrap_or_else(|e| fail(&e));
-    say(&serde_json::json!({ "pid": monitor.pid() }));
+    say(&serde_json::json!({ "pid": monitor.pid(), "monitor": std::process::id() }));
     // The engine may exit now: stdout leaves with it.
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         // SAFETY: dup2 onto fd 1, which this process owns; no Rust object wraps it.

@@ -45,6 +45,15 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Image { command: ImageCommand::Prune(a) } => prune::run(&mut e, a),
         Command::System { command: SystemCommand::Df(a) } => system_df::run(&mut e, a),
         Command::System { command: SystemCommand::Check(a) } => system_check::run(&mut e, a),
+        Command::System { command: SystemCommand::Boot } => {
+            let (started, failed) = e.boot()?;
+            crate::output::print(&started.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(crate::Failure::new(1, failed.join("\nError: ")))
+            }
+        }
         Command::Run(a) | Command::Container { command: ContainerCommand::Run(a) } => run::run(&mut e, a),
         Command::Create(a) | Command::Container { command: ContainerCommand::Create(a) } => run::create(&mut e, a),
         Command::Start(a) | Command::Container { command: ContainerCommand::Start(a) } => start::run(&mut e, a),

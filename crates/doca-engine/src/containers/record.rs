@@ -221,6 +221,44 @@ pub struct ContainerState {
     /// The runtime this instance was started with (path) and its state root.
     pub runtime: Option<PathBuf>,
     pub runtime_root: Option<PathBuf>,
+    /// The monitor of the running instance.
+    pub monitor: Option<MonitorId>,
+    /// Its monitor vanished without recording an exit (killed, or the host rebooted): the
+    /// exit code is 255 and `doca system boot` restarts it under `on-failure` too.
+    pub interrupted: bool,
+}
+
+/// A process by pid and start time (/proc/PID/stat field 22), so that a recycled pid is
+/// never taken for the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorId {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl MonitorId {
+    pub fn of(pid: i32) -> Option<MonitorId> {
+        Some(MonitorId { pid, start_time: start_time(pid)? })
+    }
+
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time)
+    }
+}
+
+/// proc(5): the 22nd field of /proc/PID/stat, after the parenthesized command name (which
+/// may itself contain spaces and parentheses). A zombie (state Z or X) is not running: the
+/// monitor's parent is whatever reaps orphans here, and may be slow to.
+fn start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 2..].split(' ');
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +412,24 @@ impl Engine {
         if let Some(exit) = read_exit(&paths.exit_file()) {
             c.state.apply_exit(&exit);
             self.save_state(c)?;
+        } else if c.state.monitor.is_some_and(|m| !m.alive()) {
+            // Its monitor is gone and no exit was written: it was killed, or the host went
+            // down. Whatever is left of the container goes, and the record says so (docker
+            // reports such containers as exited with 255).
+            if let Ok(rt) = self.runtime_of(c) {
+                if rt.root.join(c.id.as_str()).exists() {
+                    let _ = rt.delete_force(c.id.as_str());
+                }
+            }
+            let _ = self.unmount_container(&c.id);
+            c.state.status = Status::Exited;
+            c.state.pid = 0;
+            c.state.exit_code = 255;
+            c.state.interrupted = true;
+            c.state.error = "the container's monitor exited unexpectedly".into();
+            c.state.finished_at = Some(doca_image::config::rfc3339_nano(crate::now()));
+            c.state.monitor = None;
+            self.save_state(c)?;
         }
         Ok(())
     }
@@ -387,6 +443,7 @@ impl ContainerState {
     pub(crate) fn apply_exit(&mut self, exit: &doca_shim::ExitStatus) {
         self.status = Status::Exited;
         self.pid = 0;
+        self.monitor = None;
         self.exit_code = exit.exit_code;
         self.oom_killed = exit.oom_killed;
         self.finished_at = Some(exit.finished_at.clone());
@@ -405,6 +462,14 @@ mod tests {
         assert!(RestartPolicy::parse("always:2").unwrap_err().to_string().contains("maximum retry count"));
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert_eq!(serde_json::to_value(RestartPolicy::OnFailure { max_retries: 2 }).unwrap()["MaximumRetryCount"], 2);
+    }
+
+    #[test]
+    fn monitors_are_known_by_pid_and_start_time() {
+        let me = MonitorId::of(std::process::id() as i32).unwrap();
+        assert!(me.alive());
+        assert!(!MonitorId { start_time: me.start_time + 1, ..me }.alive(), "a recycled pid is not the monitor");
+        assert!(MonitorId::of(0).is_none());
     }
 
     #[test]

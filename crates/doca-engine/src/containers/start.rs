@@ -17,6 +17,12 @@ use std::process::{Command, Stdio};
 pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
 pub const DEFAULT_LOG_MAX_FILES: u32 = 3;
 
+/// What a launch left running: the container's init and its monitor.
+struct Launched {
+    pid: i32,
+    monitor: Option<super::record::MonitorId>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct StartContainer {
     /// Attach these streams before the process starts, so no output is missed.
@@ -112,11 +118,13 @@ impl Engine {
         let helpers = Helpers::locate()?;
         let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?;
         let before = c.state.clone();
-        let launched = self.launch(&c, &helpers, &runtime, req).and_then(|(pid, attach)| {
+        let launched = self.launch(&c, &helpers, &runtime, req).and_then(|(l, attach)| {
             // Recorded as running before the process may run at all: its exit command (which
             // can come at once) must find the record it is to update.
             c.state.status = Status::Running;
-            c.state.pid = pid;
+            c.state.pid = l.pid;
+            c.state.monitor = l.monitor;
+            c.state.interrupted = false;
             c.state.error.clear();
             c.state.exit_code = 0;
             c.state.oom_killed = false;
@@ -163,7 +171,7 @@ impl Engine {
         helpers: &Helpers,
         runtime: &OciRuntime,
         req: &StartContainer,
-    ) -> Result<(i32, Option<Attach>), EngineError> {
+    ) -> Result<(Launched, Option<Attach>), EngineError> {
         let io = |what: &str, p: &Path, e: std::io::Error| EngineError::Internal(format!("{what} {}: {e}", p.display()));
         let paths = self.container_paths(&c.id);
         std::fs::create_dir_all(&paths.run).map_err(|e| io("create", &paths.run, e))?;
@@ -242,11 +250,12 @@ impl Engine {
             return Err(start_failure(e.to_string()));
         }
         let pid = reply["pid"].as_i64().unwrap_or(0) as i32;
+        let monitor = reply["monitor"].as_i64().unwrap_or(0) as i32;
         let attach = match req.attach {
             Some(streams) => Some(Attach::connect(&paths.attach(), streams).map_err(|e| io("attach to", &paths.attach(), e))?),
             None => None,
         };
-        Ok((pid, attach))
+        Ok((Launched { pid, monitor: super::record::MonitorId::of(monitor) }, attach))
     }
 }
 
