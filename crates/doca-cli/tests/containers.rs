@@ -397,3 +397,50 @@ fn nix_umount(path: &str) -> bool {
     let r = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
 }
+
+#[test]
+fn parallel_clis_lose_no_record_and_leave_nothing_behind() {
+    require_root!();
+    let e = Env::new();
+    let e = std::sync::Arc::new(e);
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for k in 0..6 {
+                    let name = format!("w{w}-{k}");
+                    e.t.ok(&e.run_args("run", &["-d", "--name", &name, "busybox", "sh", "-c", "echo $HOSTNAME; sleep 30"]));
+                    if k % 2 == 0 {
+                        e.t.ok(&["rm", "-f", &name]);
+                    } else {
+                        e.t.ok(&e.run_args("create", &["--name", &format!("{name}-c"), "busybox", "true"]));
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let names = e.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    let mut want: Vec<String> =
+        (0..8).flat_map(|w| [1, 3, 5].into_iter().flat_map(move |k| [format!("w{w}-{k}"), format!("w{w}-{k}-c")])).collect();
+    want.sort();
+    assert_eq!(names, want, "every record that should exist does, and no other");
+    assert_eq!(e.ok(&["ps", "-q"]).lines().count(), 24);
+    let ids = e.ok(&["ps", "-aq"]);
+    let ids: Vec<&str> = ids.lines().collect();
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids);
+    e.ok(&args);
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    let run = e.t.dir.path().join("run/containers");
+    assert_eq!(std::fs::read_dir(&run).map(|d| d.count()).unwrap_or(0), 0, "no run directory left");
+    let shims = std::process::Command::new("pgrep").args(["-f", &format!("{}/run/containers", e.t.dir.path().display())]).output().unwrap();
+    assert!(shims.stdout.is_empty(), "no monitor left: {}", String::from_utf8_lossy(&shims.stdout));
+    let parent = std::path::Path::new("/sys/fs/cgroup/memory").join(&e.cgroup);
+    let left = std::fs::read_dir(&parent).into_iter().flatten().flatten().filter(|d| d.path().is_dir()).count();
+    assert_eq!(left, 0, "no cgroup left under {}", parent.display());
+}
