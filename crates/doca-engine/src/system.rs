@@ -10,15 +10,40 @@ pub struct DiskUsage {
     /// Bytes on disk for images: blobs (as stored) plus unpacked snapshots.
     pub images_size: u64,
     pub images_reclaimable: u64,
+    pub containers: usize,
+    pub containers_active: usize,
+    /// Bytes in the containers' writable layers; reclaimable: those of stopped ones.
+    pub containers_size: u64,
+    pub containers_reclaimable: u64,
 }
 
 impl Engine {
     pub fn disk_usage(&mut self) -> Result<DiskUsage, EngineError> {
-        let (images, snaps) = self.store.db.read(|tx| Ok((tx.images()?.len(), tx.snapshots()?)))?;
+        let (images, snaps) = self.store.db.read(|tx| Ok((tx.images()?, tx.snapshots()?)))?;
         let blobs = self.store.blobs.list()?.blobs;
         let size = blobs.iter().map(|(_, s)| *s).sum::<u64>() + snaps.iter().map(|s| s.size as u64).sum::<u64>();
-        // No container uses an image yet (containers come with the runtime): all is reclaimable.
-        Ok(DiskUsage { images, images_active: 0, images_size: size, images_reclaimable: size })
+        let containers = self.containers()?;
+        let used: std::collections::HashSet<&doca_store::Digest> = containers.iter().map(|c| &c.image_id).collect();
+        // An image is reclaimable when no container uses it (docker's accounting, by image size).
+        let reclaim: u64 = images.iter().filter(|i| !used.contains(&i.id)).map(|i| i.size.max(0) as u64).sum();
+        let mut du = DiskUsage {
+            images: images.len(),
+            images_active: used.len(),
+            images_size: size,
+            images_reclaimable: reclaim.min(size),
+            containers: containers.len(),
+            ..Default::default()
+        };
+        for c in &containers {
+            let bytes = crate::containers::list::dir_size(&self.container_paths(&c.id).dir.join("upper"));
+            du.containers_size += bytes;
+            if c.state.status.is_live() {
+                du.containers_active += 1;
+            } else {
+                du.containers_reclaimable += bytes;
+            }
+        }
+        Ok(du)
     }
 
     /// `doca system boot`, for an init system to run once at boot: every container whose

@@ -37,7 +37,11 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),
         Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&mut e, a),
-        Command::Inspect(a) | Command::Image { command: ImageCommand::Inspect(a) } => inspect::run(&mut e, a),
+        Command::Inspect(a) => inspect::run(&mut e, a),
+        Command::Image { command: ImageCommand::Inspect(mut a) } => {
+            a.kind = Some("image".into());
+            inspect::run(&mut e, a)
+        }
         Command::History(a) | Command::Image { command: ImageCommand::History(a) } => history::run(&mut e, a),
         Command::Save(a) | Command::Image { command: ImageCommand::Save(a) } => save::run(&mut e, a),
         Command::Load(a) | Command::Image { command: ImageCommand::Load(a) } => load::run(&mut e, a),

@@ -25,10 +25,10 @@ pub fn run(e: &mut Engine, a: DfArgs) -> CmdResult {
             ("Type", json!(kind)),
         ])
     };
-    // Containers, volumes and the build cache arrive with later features; today there are none.
+    // Volumes and the build cache arrive with later features; today there are none.
     let rows = vec![
         line("Images", du.images, du.images_active, du.images_size, du.images_reclaimable),
-        line("Containers", 0, 0, 0, 0),
+        line("Containers", du.containers, du.containers_active, du.containers_size, du.containers_reclaimable),
         line("Local Volumes", 0, 0, 0, 0),
         line("Build Cache", 0, 0, 0, 0),
     ];
