@@ -444,3 +444,59 @@ fn parallel_clis_lose_no_record_and_leave_nothing_behind() {
     let left = std::fs::read_dir(&parent).into_iter().flatten().flatten().filter(|d| d.path().is_dir()).count();
     assert_eq!(left, 0, "no cgroup left under {}", parent.display());
 }
+
+#[test]
+fn top_stats_update_diff_and_export() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args(
+        "run",
+        &["-d", "--name", "box", "-m", "64m", "busybox", "sh", "-c", "echo hi > /tmp/new; rm /bin/vi; touch /ready; sleep 300"],
+    ));
+    for _ in 0..100 {
+        if e.t.run(&["exec", "box", "test", "-e", "/ready"]).status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let top = e.ok(&["top", "box"]);
+    assert!(top.starts_with("UID") && top.contains("sleep 300"), "{top}");
+    let comms: Vec<String> =
+        e.ok(&["top", "box", "-o", "pid,comm"]).lines().map(|l| l.split_whitespace().last().unwrap().to_string()).collect();
+    // busybox sh execs the last command of -c in place of itself.
+    assert_eq!(comms, ["COMMAND", "sleep"]);
+    // As docker: ps output without a PID column cannot be matched to the container.
+    assert!(e.t.fails(&["top", "box", "-o", "comm"], 1).contains("PID"));
+    let stats = e.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "box"]);
+    assert!(stats.starts_with("box ") && stats.ends_with(" / 64MiB 1\n"), "{stats}");
+
+    e.ok(&["update", "--memory", "128m", "--cpus", "0.5", "--pids-limit", "20", "box"]);
+    assert_eq!(
+        e.ok(&[
+            "exec",
+            "box",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            "/sys/fs/cgroup/pids/pids.max"
+        ]),
+        "134217728\n50000\n20\n"
+    );
+    let i = e.inspect("box");
+    assert_eq!((i["HostConfig"]["Memory"].as_i64(), i["HostConfig"]["NanoCpus"].as_i64()), (Some(128 << 20), Some(500_000_000)));
+    let err = e.t.fails(&["update", "--memory", "1k", "box"], 1);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+
+    let diff = e.ok(&["diff", "box"]);
+    for line in ["C /bin", "D /bin/vi", "A /ready", "C /tmp", "A /tmp/new"] {
+        assert!(diff.lines().any(|l| l == line), "{line} in:\n{diff}");
+    }
+    e.ok(&["stop", "-t", "0", "box"]);
+    // A stopped container exports too (its filesystem is mounted for the time of it).
+    e.ok(&["export", "-o", e.t.path("box.tar").to_str().unwrap(), "box"]);
+    let list = Command::new("tar").arg("-tvf").arg(e.t.path("box.tar")).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains(" tmp/new") && list.contains("bin/sh -> busybox") && !list.contains("bin/vi"), "{list}");
+    let err = e.t.fails(&["top", "box"], 1);
+    assert!(err.contains("is not running"), "{err}");
+}

@@ -403,6 +403,11 @@ impl Tx<'_> {
         Ok(())
     }
 
+    pub fn set_container_config(&self, id: &str, config: &str) -> Result<(), DbError> {
+        self.tx.execute("UPDATE containers SET config = ?2 WHERE id = ?1", params![id, config])?;
+        Ok(())
+    }
+
     /// Renames a container; `false` when the new name is taken.
     pub fn rename_container(&self, id: &str, name: &str) -> Result<bool, DbError> {
         if self.container_by_name(name)?.is_some() {

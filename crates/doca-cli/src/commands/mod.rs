@@ -2,6 +2,7 @@
 
 mod attach;
 mod attach_io;
+mod diff;
 mod exec;
 mod history;
 mod images;
@@ -18,10 +19,12 @@ mod run;
 mod run_opts;
 mod save;
 mod start;
+mod stats;
 mod stop;
 mod system_check;
 mod system_df;
 mod tag;
+mod top;
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use crate::CmdResult;
@@ -78,6 +81,11 @@ pub fn run(cli: Cli) -> CmdResult {
             inspect::run(&mut e, a)
         }
         Command::Container { command: ContainerCommand::Prune(a) } => rm::prune(&mut e, a),
+        Command::Top(a) | Command::Container { command: ContainerCommand::Top(a) } => top::top(&mut e, a),
+        Command::Update(a) | Command::Container { command: ContainerCommand::Update(a) } => top::update(&mut e, a),
+        Command::Stats(a) | Command::Container { command: ContainerCommand::Stats(a) } => stats::run(&mut e, a),
+        Command::Diff(a) | Command::Container { command: ContainerCommand::Diff(a) } => diff::diff(&mut e, a),
+        Command::Export(a) | Command::Container { command: ContainerCommand::Export(a) } => diff::export(&mut e, a),
         Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
     }
 }

@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod cleanup;
 pub mod create;
+pub mod diff;
 pub mod exec;
 pub mod inspect;
 pub mod list;
@@ -18,6 +19,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod stop;
+pub mod top;
 pub mod user;
 
 pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams};

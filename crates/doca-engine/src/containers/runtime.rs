@@ -74,14 +74,14 @@ impl OciRuntime {
 
     /// Runs one runtime command; its stderr becomes the error.
     fn run(&self, args: &[&str]) -> Result<(), EngineError> {
-        let out = self
-            .command()
-            .args(args)
-            .stdout(Stdio::null())
-            .output()
-            .map_err(|e| EngineError::Internal(format!("run {}: {e}", self.binary.display())))?;
+        self.output(args).map(|_| ())
+    }
+
+    /// Runs one runtime command and returns its stdout.
+    fn output(&self, args: &[&str]) -> Result<Vec<u8>, EngineError> {
+        let out = self.command().args(args).output().map_err(|e| EngineError::Internal(format!("run {}: {e}", self.binary.display())))?;
         if out.status.success() {
-            return Ok(());
+            return Ok(out.stdout);
         }
         let err = String::from_utf8_lossy(&out.stderr);
         let msg = err.trim().lines().last().unwrap_or("").trim_start_matches("doca-runc: ").to_string();
@@ -106,6 +106,29 @@ impl OciRuntime {
 
     pub fn resume(&self, id: &str) -> Result<(), EngineError> {
         self.run(&["resume", id])
+    }
+
+    /// `ps`: the container's processes as ps(1) prints them with `ps_args` (`-ef` by default).
+    pub fn ps(&self, id: &str, ps_args: &[String]) -> Result<String, EngineError> {
+        let mut args = vec!["ps", id, "--"];
+        args.extend(ps_args.iter().map(String::as_str));
+        Ok(String::from_utf8_lossy(&self.output(&args)?).into_owned())
+    }
+
+    /// `events --stats`: one sample of the cgroup's figures (runc's stats JSON).
+    pub fn stats(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let out = self.output(&["events", "--stats", id])?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out).map_err(|e| EngineError::Internal(format!("runtime stats for {id}: {e}")))?;
+        Ok(v["data"].clone())
+    }
+
+    /// `update` with runc's flags.
+    pub fn update(&self, id: &str, flags: &[String]) -> Result<(), EngineError> {
+        let mut args = vec!["update"];
+        args.extend(flags.iter().map(String::as_str));
+        args.push(id);
+        self.run(&args)
     }
 
     pub fn delete_force(&self, id: &str) -> Result<(), EngineError> {

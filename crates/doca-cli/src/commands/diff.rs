@@ -1,0 +1,60 @@
+//! `doca diff` and `doca export`.
+
+use crate::cli::{ContainerArg, ExportArgs};
+use crate::output::print;
+use crate::{CmdResult, Failure};
+use doca_engine::Engine;
+
+pub fn diff(e: &mut Engine, a: ContainerArg) -> CmdResult {
+    let changes = e.container_changes(&a.container)?;
+    print(&changes.iter().map(|(k, p)| format!("{} {}\n", k.letter(), p.display())).collect::<String>())
+}
+
+pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
+    match &a.output {
+        Some(path) => {
+            // Written beside the target and renamed: an interrupted export leaves no half archive.
+            let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).map_err(|err| Failure::new(1, format!("open {}: {err}", tmp.display())))?,
+            );
+            let r = e.export_container(&a.container, &mut f).and_then(|_| {
+                use std::io::Write;
+                f.flush().map_err(|err| doca_engine::EngineError::Internal(format!("write {}: {err}", path.display())))
+            });
+            if let Err(err) = r {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err.into());
+            }
+            std::fs::rename(&tmp, path)?;
+            Ok(())
+        }
+        None => {
+            if unsafe { libc::isatty(1) } == 1 {
+                return Err(Failure::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+            }
+            let mut out = PipeAware { out: std::io::stdout().lock(), closed: false };
+            let r = e.export_container(&a.container, &mut std::io::BufWriter::new(&mut out));
+            match r {
+                // `doca export C | tar -t | head`: the reader left; not an error worth a word.
+                Err(_) if out.closed => Err(Failure::new(0, "")),
+                r => Ok(r?),
+            }
+        }
+    }
+}
+
+/// Stdout that remembers whether the reader went away (EPIPE).
+struct PipeAware<W> {
+    out: W,
+    closed: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for PipeAware<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.out.write(b).inspect_err(|e| self.closed |= e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().inspect_err(|e| self.closed |= e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}

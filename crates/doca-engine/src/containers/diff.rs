@@ -1,0 +1,174 @@
+//! `doca diff` and `doca export`: what a container changed (its overlay upper directory) and
+//! its whole filesystem as a tar stream.
+//!
+//! A running container can replace any directory of its filesystem with a symlink at any
+//! moment, so both walk with directory descriptors: every entry is opened relative to its
+//! parent with O_NOFOLLOW, and no path is ever resolved on the host (docker's export chroots
+//! into the rootfs for the same reason).
+
+use crate::{Engine, EngineError};
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// docker's change kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Changed,
+    Added,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub fn letter(&self) -> char {
+        match self {
+            ChangeKind::Changed => 'C',
+            ChangeKind::Added => 'A',
+            ChangeKind::Deleted => 'D',
+        }
+    }
+}
+
+fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(format!("{what} {}: {e}", p.display()))
+}
+
+/// What the walk calls for each entry: its parent directory, its name, its path from the
+/// root ("/a/b") and its lstat.
+type Visit<'a> = dyn FnMut(&OwnedFd, &str, &Path, &rfs::Stat) -> Result<(), EngineError> + 'a;
+
+/// Calls `visit` for every entry under `root`, parents before children, in name order.
+fn walk(root: &Path, visit: &mut Visit) -> Result<(), EngineError> {
+    let fd = rfs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| io("open", root, e))?;
+    walk_dir(&fd, Path::new("/"), visit)
+}
+
+fn walk_dir(dir: &OwnedFd, rel: &Path, visit: &mut Visit) -> Result<(), EngineError> {
+    let mut names: Vec<String> = Vec::new();
+    for e in rfs::Dir::read_from(dir).map_err(|e| io("read", rel, e))? {
+        let e = e.map_err(|e| io("read", rel, e))?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    names.sort();
+    for n in names {
+        let path = rel.join(&n);
+        let st = match rfs::statat(dir, n.as_str(), rfs::AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(s) => s,
+            // Gone meanwhile (the container is running): nothing to report.
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(io("stat", &path, e)),
+        };
+        visit(dir, &n, &path, &st)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            match rfs::openat(dir, n.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(sub) => walk_dir(&sub, &path, visit)?,
+                // Replaced by a symlink or removed since the stat: not followed.
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => {}
+                Err(e) => return Err(io("open", &path, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// `doca diff`: every path of the writable layer, sorted; a whiteout is a deletion, a path
+    /// that an image layer has too is a change, any other an addition.
+    pub fn container_changes(&mut self, name: &str) -> Result<Vec<(ChangeKind, PathBuf)>, EngineError> {
+        let c = self.container(name)?;
+        let upper = self.container_paths(&c.id).dir.join("upper");
+        let layers = self.store.db.read(|tx| tx.layers(&c.image_id))?;
+        let lowers: Vec<PathBuf> = layers.iter().rev().map(|l| self.store.snapshots.path(&l.chain_id)).collect();
+        let mut out = Vec::new();
+        if !upper.is_dir() {
+            return Ok(out);
+        }
+        walk(&upper, &mut |_, _, rel, st| {
+            let is_whiteout = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice && st.st_rdev == 0;
+            let in_image = lowers.iter().any(|l| l.join(rel.strip_prefix("/").unwrap_or(rel)).symlink_metadata().is_ok());
+            let kind = if is_whiteout {
+                ChangeKind::Deleted
+            } else if in_image {
+                ChangeKind::Changed
+            } else {
+                ChangeKind::Added
+            };
+            out.push((kind, rel.to_path_buf()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// `doca export`: the container's filesystem (image and changes) as a tar stream. A
+    /// stopped container's filesystem is mounted for the time of the export.
+    pub fn export_container(&mut self, name: &str, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+        let c = self.container(name)?;
+        let paths = self.container_paths(&c.id);
+        let mounted_here = !c.state.status.is_live();
+        if mounted_here {
+            self.unmount_container(&c.id)?;
+            self.mount_rootfs(&c.image_id, &paths.dir)?;
+        }
+        let result = write_tar(&paths.merged(), out);
+        if mounted_here {
+            self.unmount_container(&c.id)?;
+        }
+        result
+    }
+}
+
+fn write_tar(root: &Path, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+    let mut b = tar::Builder::new(out);
+    let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
+    walk(root, &mut |dir, name, rel, st| {
+        let rel_name = rel.strip_prefix("/").unwrap_or(rel);
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(st.st_mode & 0o7777);
+        h.set_uid(st.st_uid as u64);
+        h.set_gid(st.st_gid as u64);
+        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_size(0);
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                h.set_entry_type(tar::EntryType::Directory);
+                b.append_data(&mut h, rel_name, std::io::empty()).map_err(werr)?;
+            }
+            FileType::RegularFile => {
+                let fd = match rfs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+                    Ok(fd) => fd,
+                    Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(()),
+                    Err(e) => return Err(io("open", rel, e)),
+                };
+                let f = std::fs::File::from(fd);
+                // The size of what is read, not of the stat: a growing file is cut there.
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(st.st_size as u64);
+                b.append_data(&mut h, rel_name, f.take(st.st_size as u64).chain(std::io::repeat(0)).take(st.st_size as u64))
+                    .map_err(werr)?;
+            }
+            FileType::Symlink => {
+                let target = rfs::readlinkat(dir, name, Vec::new()).map_err(|e| io("readlink", rel, e))?;
+                h.set_entry_type(tar::EntryType::Symlink);
+                b.append_link(&mut h, rel_name, target.to_string_lossy().as_ref()).map_err(werr)?;
+            }
+            kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
+                h.set_entry_type(match kind {
+                    FileType::CharacterDevice => tar::EntryType::Char,
+                    FileType::BlockDevice => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                });
+                h.set_device_major(rustix::fs::major(st.st_rdev)).map_err(werr)?;
+                h.set_device_minor(rustix::fs::minor(st.st_rdev)).map_err(werr)?;
+                b.append_data(&mut h, rel_name, std::io::empty()).map_err(werr)?;
+            }
+            // Sockets do not go into archives (tar(1) skips them too).
+            _ => {}
+        }
+        Ok(())
+    })?;
+    b.finish().map_err(werr)
+}
