@@ -500,3 +500,49 @@ fn top_stats_update_diff_and_export() {
     let err = e.t.fails(&["top", "box"], 1);
     assert!(err.contains("is not running"), "{err}");
 }
+
+#[test]
+fn health_checks_turn_healthy_then_unhealthy() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args(
+        "run",
+        &[
+            "-d",
+            "--name",
+            "hc",
+            "--health-cmd",
+            "cat /tmp/ok",
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "2",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.5; echo fine > /tmp/ok; sleep 1; rm /tmp/ok; sleep 60",
+        ],
+    ));
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let s = e.ok(&["ps", "--format", "{{.Status}}"]);
+        let h = s.trim().rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string();
+        if seen.last() != Some(&h) {
+            seen.push(h.clone());
+        }
+        if h == "unhealthy" && seen.iter().any(|x| x == "healthy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    let healthy = seen.iter().position(|x| x == "healthy").expect("became healthy");
+    assert!(seen[healthy..].iter().any(|x| x == "unhealthy"), "{seen:?}");
+    let i = e.inspect("hc");
+    let h = &i["State"]["Health"];
+    assert_eq!(h["Status"], "unhealthy");
+    assert!(h["FailingStreak"].as_i64().unwrap() >= 2);
+    assert!(h["Log"].as_array().unwrap().len() <= 5);
+    assert!(h["Log"].as_array().unwrap().iter().any(|l| l["Output"] == "fine\n" && l["ExitCode"] == 0), "{h}");
+    let err = e.t.fails(&e.run_args("run", &["--no-healthcheck", "--health-cmd", "true", "busybox", "true"]), 125);
+    assert!(err.contains("--no-healthcheck conflicts with --health-* options"), "{err}");
+}

@@ -33,6 +33,19 @@ pub struct ShimConfig {
     /// Run after the exit file is written and before attach clients hear the exit code, so that
     /// what they read next (the engine's state) already says the container exited.
     pub exit_command: Vec<String>,
+    pub health: Option<HealthConfig>,
+}
+
+/// A HEALTHCHECK: the process to exec (a runtime process.json), its timing in milliseconds,
+/// and where Docker's Health object is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthConfig {
+    pub process_file: PathBuf,
+    pub state_file: PathBuf,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub start_period_ms: u64,
+    pub retries: u32,
 }
 
 /// Docker's json-file log driver: `<id>-json.log`, rotated to `.1`, `.2`, ... at `max_size`.

@@ -11,8 +11,9 @@
 
 pub mod config;
 pub mod fdpass;
+pub mod health;
 pub mod logfile;
 pub mod monitor;
 pub mod proto;
 
-pub use config::{ExitStatus, LogConfig, ShimConfig};
+pub use config::{ExitStatus, HealthConfig, LogConfig, ShimConfig};

@@ -45,6 +45,9 @@ pub struct Monitor {
     signals: SignalFd,
     log: Option<LogWriter>,
     clients: Vec<Client>,
+    /// Statuses of children that are not the init (health checks), for their waiter.
+    reaped: crate::health::Reaped,
+    stop_health: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -131,7 +134,17 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         Some(l) => Some(LogWriter::open(l.clone()).map_err(|e| err(&format!("open {}", l.path.display()), e))?),
         None => None,
     };
-    Ok(Monitor { cfg, pid, output, stdin, listener, signals, log, clients: Vec::new() })
+    let reaped = crate::health::Reaped::default();
+    let stop_health = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(h) = &cfg.health {
+        crate::health::spawn(
+            h.clone(),
+            (cfg.runtime.clone(), cfg.runtime_root.clone(), cfg.id.clone()),
+            reaped.clone(),
+            stop_health.clone(),
+        );
+    }
+    Ok(Monitor { cfg, pid, output, stdin, listener, signals, log, clients: Vec::new(), reaped, stop_health })
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
@@ -234,7 +247,16 @@ impl Monitor {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => return init,
                 Ok(s) if s.pid() == Some(self.pid) && matches!(s, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => init = Some(s),
-                Ok(_) => {}
+                Ok(s) => {
+                    if let Some(p) = s.pid() {
+                        let mut m = self.reaped.lock().expect("lock");
+                        // Orphans that no one waits for (`--pid host`) must not pile up.
+                        if m.len() > 256 {
+                            m.clear();
+                        }
+                        m.insert(p.as_raw(), s);
+                    }
+                }
             }
         }
     }
@@ -336,6 +358,7 @@ impl Monitor {
     }
 
     fn finish(mut self, status: Option<WaitStatus>) -> i32 {
+        self.stop_health.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(log) = &mut self.log {
             let _ = log.flush_partial();
         }

@@ -12,12 +12,19 @@ fn unix(rfc3339: Option<&str>) -> i64 {
     rfc3339.and_then(doca_image::config::parse_rfc3339).unwrap_or(0)
 }
 
-/// docker's State string: "Up 5 minutes", "Exited (0) 2 hours ago", "Created", ...
-pub fn status_text(c: &Container, now: i64) -> String {
+/// docker's State string: "Up 5 minutes (healthy)", "Exited (0) 2 hours ago", "Created", ...
+pub fn status_text(c: &Container, health: Option<&str>, now: i64) -> String {
     let st = &c.state;
     match st.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", human_duration(now - unix(st.started_at.as_deref()))),
+        Status::Running => {
+            let up = format!("Up {}", human_duration(now - unix(st.started_at.as_deref())));
+            match health {
+                Some("starting") => format!("{up} (health: starting)"),
+                Some(h) => format!("{up} ({h})"),
+                None => up,
+            }
+        }
         Status::Paused => format!("Up {} (Paused)", human_duration(now - unix(st.started_at.as_deref()))),
         Status::Restarting => format!("Restarting ({}) {} ago", st.exit_code, human_duration(now - unix(st.finished_at.as_deref()))),
         Status::Removing => "Removal In Progress".into(),
@@ -69,7 +76,7 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("RunningFor", json!(format!("{} ago", human_duration(now - created)))),
             ("Size", json!(size)),
             ("State", json!(c.state.status.as_str())),
-            ("Status", json!(status_text(c, now))),
+            ("Status", json!(status_text(c, e.container_health(c).map(|h| h.status).as_deref(), now))),
         ]));
     }
     let format = match (&a.format, a.quiet) {

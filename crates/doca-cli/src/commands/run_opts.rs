@@ -153,6 +153,39 @@ pub fn attach_streams(a: &RunArgs) -> Result<(bool, bool, bool), Failure> {
     Ok((i, o, e))
 }
 
+/// `--health-*` and `--no-healthcheck`, checked as docker checks them.
+fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::health::HealthSpec>, Failure> {
+    let any = a.health_cmd.is_some()
+        || a.health_interval.is_some()
+        || a.health_timeout.is_some()
+        || a.health_start_period.is_some()
+        || a.health_retries.is_some();
+    if a.no_healthcheck {
+        if any {
+            return Err(usage("--no-healthcheck conflicts with --health-* options"));
+        }
+        return Ok(Some(doca_engine::containers::health::HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }));
+    }
+    if !any {
+        return Ok(None);
+    }
+    let dur = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
+        match v {
+            None => Ok(0),
+            Some(s) => doca_engine::containers::logs::parse_go_duration(s)
+                .map(|d| d.as_nanos() as i64)
+                .ok_or_else(|| usage(format!("invalid argument \"{s}\" for \"--{flag}\" flag: time: invalid duration \"{s}\""))),
+        }
+    };
+    Ok(Some(doca_engine::containers::health::HealthSpec {
+        test: a.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".into(), c.clone()]),
+        interval_ns: dur("health-interval", &a.health_interval)?,
+        timeout_ns: dur("health-timeout", &a.health_timeout)?,
+        start_period_ns: dur("health-start-period", &a.health_start_period)?,
+        retries: a.health_retries.unwrap_or(0),
+    }))
+}
+
 pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     let image = a.image_and_command[0].clone();
     if image.starts_with('-') {
@@ -303,6 +336,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         ipc_host: host_mode("ipc", &a.ipc, &["private", "shareable", "none"])?,
         pid_host: host_mode("pid", &a.pid, &["private"])?,
         uts_host: host_mode("uts", &a.uts, &["private"])?,
+        healthcheck: healthcheck(a)?,
         ..Default::default()
     };
     if let Some(s) = &req.stop_signal {

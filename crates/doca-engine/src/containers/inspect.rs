@@ -163,6 +163,9 @@ impl Engine {
                 "Networks": {r.network.name(): {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}},
             },
         });
+        if let Some(h) = self.container_health(&c) {
+            out["State"]["Health"] = serde_json::to_value(h).expect("json");
+        }
         // Docker leaves these out when unset.
         for k in ["ExposedPorts", "Healthcheck", "StopSignal", "StopTimeout", "Volumes"] {
             if out["Config"][k].is_null() {

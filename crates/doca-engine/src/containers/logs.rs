@@ -39,15 +39,23 @@ pub fn parse_time(s: &str, now_nanos: i128) -> Result<i128, EngineError> {
         let frac_n: i128 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| bad())? };
         return Ok(secs.parse::<i128>().map_err(|_| bad())? * 1_000_000_000 + frac_n);
     }
-    // A Go duration: numbers with units h, m, s, ms, us, ns.
+    let ago = parse_go_duration(s).ok_or_else(bad)?;
+    Ok(now_nanos - ago.as_nanos() as i128)
+}
+
+/// A Go duration ("1h30m", "10s", "1.5m", "250ms"), as time.ParseDuration reads it.
+pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
     let mut total: f64 = 0.0;
     let mut rest = s;
     if rest.is_empty() {
-        return Err(bad());
+        return None;
+    }
+    if rest == "0" {
+        return Some(std::time::Duration::ZERO);
     }
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..n_end].parse().ok()?;
         rest = &rest[n_end..];
         let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = match &rest[..u_end] {
@@ -57,12 +65,12 @@ pub fn parse_time(s: &str, now_nanos: i128) -> Result<i128, EngineError> {
             "ms" => 1e6,
             "us" | "µs" => 1e3,
             "ns" => 1.0,
-            _ => return Err(bad()),
+            _ => return None,
         };
         total += n * unit;
         rest = &rest[u_end..];
     }
-    Ok(now_nanos - total as i128)
+    Some(std::time::Duration::from_nanos(total as u64))
 }
 
 impl Engine {
@@ -178,5 +186,8 @@ mod tests {
         assert_eq!(parse_time("2026-11-30", now).unwrap(), 1_795_996_800 * 1_000_000_000);
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("", now).is_err());
+        assert_eq!(super::parse_go_duration("1.5m"), Some(std::time::Duration::from_secs(90)));
+        assert_eq!(super::parse_go_duration("250ms"), Some(std::time::Duration::from_millis(250)));
+        assert_eq!(super::parse_go_duration("5"), None, "a unit is required");
     }
 }

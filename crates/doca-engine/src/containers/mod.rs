@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod create;
 pub mod diff;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 pub mod list;
 pub mod logs;

@@ -157,6 +157,7 @@ pub struct CreateContainer {
     pub shm_size: Option<i64>,
     pub oom_score_adj: i32,
     pub init: bool,
+    pub healthcheck: Option<super::health::HealthSpec>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,
@@ -328,6 +329,9 @@ impl ContainerPaths {
     }
     pub fn exit_file(&self) -> PathBuf {
         self.run.join("exit.json")
+    }
+    pub fn health(&self) -> PathBuf {
+        self.run.join("health.json")
     }
 }
 

@@ -200,6 +200,27 @@ impl Engine {
         let bundle_config = paths.dir.join("config.json");
         std::fs::write(&bundle_config, serde_json::to_vec(&spec).expect("json")).map_err(|e| io("write", &bundle_config, e))?;
 
+        let health = match super::health::effective(&image, &c.config) {
+            Some(check) => {
+                // The check runs as the container's process does, with its own argv.
+                let mut p = spec.process().clone().unwrap_or_default();
+                p.set_args(Some(check.argv.clone()));
+                p.set_terminal(Some(false));
+                p.set_console_size(None);
+                let file = paths.run.join("health-process.json");
+                std::fs::write(&file, serde_json::to_vec(&p).expect("json")).map_err(|e| io("write", &file, e))?;
+                let _ = std::fs::remove_file(paths.health());
+                Some(doca_shim::HealthConfig {
+                    process_file: file,
+                    state_file: paths.health(),
+                    interval_ms: check.interval.as_millis() as u64,
+                    timeout_ms: check.timeout.as_millis() as u64,
+                    start_period_ms: check.start_period.as_millis() as u64,
+                    retries: check.retries,
+                })
+            }
+            None => None,
+        };
         let shim_cfg = doca_shim::ShimConfig {
             id: c.id.to_string(),
             bundle: paths.dir.clone(),
@@ -228,6 +249,7 @@ impl Engine {
                 "cleanup".into(),
                 c.id.to_string(),
             ],
+            health,
         };
         let shim_json = paths.run.join("shim.json");
         std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;

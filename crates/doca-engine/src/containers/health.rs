@@ -1,0 +1,112 @@
+//! HEALTHCHECK: the image's, changed by `--health-*` or turned off by `--no-healthcheck`, run
+//! by the container's monitor; its Health object is read back for `inspect` and `ps`.
+
+use super::record::CreateContainer;
+use doca_image::config::ContainerConfig;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// docker's defaults (api/types/container HealthConfig).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_RETRIES: u32 = 3;
+
+/// `--health-*` as given: zero or `None` means "as the image says".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthSpec {
+    /// `["CMD-SHELL", cmd]`, `["CMD", args...]`, or `["NONE"]` (`--no-healthcheck`).
+    pub test: Option<Vec<String>>,
+    pub interval_ns: i64,
+    pub timeout_ns: i64,
+    pub start_period_ns: i64,
+    pub retries: u32,
+}
+
+/// The check that runs: the argv in the container and the timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub start_period: Duration,
+    pub retries: u32,
+}
+
+fn ns(v: &serde_json::Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+/// The image's Healthcheck merged under the container's, as docker merges them at create.
+pub fn effective(image: &ContainerConfig, req: &CreateContainer) -> Option<Check> {
+    let img = image.healthcheck.clone().unwrap_or(serde_json::Value::Null);
+    let own = req.healthcheck.clone().unwrap_or_default();
+    let test: Vec<String> = own.test.clone().or_else(|| serde_json::from_value(img["Test"].clone()).ok()).unwrap_or_default();
+    let argv = match test.first().map(String::as_str) {
+        Some("CMD") => test[1..].to_vec(),
+        Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+        _ => return None,
+    };
+    if argv.is_empty() {
+        return None;
+    }
+    let pick = |mine: i64, theirs: i64, default: Duration| {
+        let v = if mine > 0 { mine } else { theirs };
+        if v > 0 {
+            Duration::from_nanos(v as u64)
+        } else {
+            default
+        }
+    };
+    Some(Check {
+        argv,
+        interval: pick(own.interval_ns, ns(&img["Interval"]), DEFAULT_INTERVAL),
+        timeout: pick(own.timeout_ns, ns(&img["Timeout"]), DEFAULT_TIMEOUT),
+        start_period: pick(own.start_period_ns, ns(&img["StartPeriod"]), Duration::ZERO),
+        retries: if own.retries > 0 {
+            own.retries
+        } else {
+            img["Retries"].as_u64().filter(|r| *r > 0).map(|r| r as u32).unwrap_or(DEFAULT_RETRIES)
+        },
+    })
+}
+
+impl crate::Engine {
+    /// The Health object the monitor keeps, if the container has a check that has started.
+    pub fn container_health(&self, c: &super::Container) -> Option<doca_shim::health::Health> {
+        serde_json::from_slice(&std::fs::read(self.container_paths(&c.id).health()).ok()?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_options_override_the_images() {
+        let image = ContainerConfig {
+            healthcheck: Some(serde_json::json!({"Test": ["CMD", "check", "--quick"], "Interval": 5_000_000_000i64, "Retries": 7})),
+            ..Default::default()
+        };
+        let c = effective(&image, &CreateContainer::default()).unwrap();
+        assert_eq!(c.argv, ["check", "--quick"]);
+        assert_eq!((c.interval, c.timeout, c.retries), (Duration::from_secs(5), DEFAULT_TIMEOUT, 7));
+        let req = CreateContainer {
+            healthcheck: Some(HealthSpec {
+                test: Some(vec!["CMD-SHELL".into(), "curl -f localhost".into()]),
+                interval_ns: 1_000_000_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = effective(&image, &req).unwrap();
+        assert_eq!(c.argv, ["/bin/sh", "-c", "curl -f localhost"]);
+        assert_eq!((c.interval, c.retries), (Duration::from_secs(1), 7));
+        let off = CreateContainer {
+            healthcheck: Some(HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }),
+            ..Default::default()
+        };
+        assert!(effective(&image, &off).is_none());
+        assert!(effective(&ContainerConfig::default(), &CreateContainer::default()).is_none());
+    }
+}
