@@ -546,3 +546,29 @@ fn health_checks_turn_healthy_then_unhealthy() {
     let err = e.t.fails(&e.run_args("run", &["--no-healthcheck", "--health-cmd", "true", "busybox", "true"]), 125);
     assert!(err.contains("--no-healthcheck conflicts with --health-* options"), "{err}");
 }
+
+#[test]
+fn init_forwards_signals_and_reaps_orphans() {
+    require_root!();
+    let e = Env::new();
+    // The orphaned sleep is reparented to PID 1, doca's init, which reaps it: no zombie.
+    let (code, stdout, stderr) = out(&e.run(&["--rm", "--init", "busybox", "sh", "-c", "(sleep 0.1 &); sleep 0.6; ps -o pid,stat,args"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[1].contains("/sbin/docker-init -- sh -c"), "PID 1 is the init: {stdout}");
+    assert!(!lines.iter().any(|l| l.split_whitespace().nth(1) == Some("Z")), "no zombie: {stdout}");
+    e.t.ok(&e.run_args(
+        "run",
+        &["-d", "--init", "--name", "trapper", "busybox", "sh", "-c", "trap 'echo got TERM; exit 3' TERM; touch /ready; sleep 1000 & wait"],
+    ));
+    for _ in 0..100 {
+        if e.t.run(&["exec", "trapper", "test", "-e", "/ready"]).status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    e.ok(&["stop", "-t", "30", "trapper"]);
+    assert_eq!(e.ok(&["wait", "trapper"]), "3\n", "SIGTERM reached the command through the init");
+    assert_eq!(e.ok(&["logs", "trapper"]), "got TERM\n");
+    assert_eq!(e.inspect("trapper")["HostConfig"]["Init"], true);
+}

@@ -197,9 +197,6 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     if a.detach && !a.attach.is_empty() {
         return Err(usage("Conflicting options: -a and -d"));
     }
-    if a.init {
-        return Err(usage("--init: doca's built-in init is not there yet"));
-    }
     if let Some(p) = &a.platform {
         let host = format!("linux/{}", if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH });
         if p != &host && p != "linux" {

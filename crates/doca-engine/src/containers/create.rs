@@ -16,6 +16,9 @@ impl Engine {
         // The spec is built once now for its checks (command, capabilities, working directory,
         // seccomp profile); start builds it again with the real user and rootfs.
         spec::oci_spec(&image_config, &RunOptions::from_request(req, "check", Default::default(), "/".into(), String::new()))?;
+        if req.init {
+            self.init_binary()?;
+        }
         super::runtime::OciRuntime::resolve(&req.runtime, &super::runtime::Helpers::locate()?, &self.config().run_root)?;
 
         let id = ContainerId::random()?;

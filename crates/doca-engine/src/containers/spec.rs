@@ -89,13 +89,18 @@ pub struct RunOptions<'a> {
     pub user: ExecUser,
     pub rootfs: PathBuf,
     pub cgroups_path: String,
+    /// doca's init on the host, for `--init`: mounted at /sbin/docker-init, run as PID 1.
+    pub init: Option<PathBuf>,
 }
 
 impl<'a> RunOptions<'a> {
     pub fn from_request(req: &'a CreateContainer, hostname: &str, user: ExecUser, rootfs: PathBuf, cgroups_path: String) -> Self {
-        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path }
+        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None }
     }
 }
+
+/// Where `--init` puts doca's init in the container (docker's path for tini).
+pub const INIT_PATH: &str = "/sbin/docker-init";
 
 /// The process's argv: Docker's rules (an `--entrypoint` given on the command line drops the
 /// image's Cmd unless a command is given too).
@@ -229,7 +234,10 @@ fn caps_all() -> Vec<String> {
 /// The OCI spec for a container of `image` run with `o`.
 pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineError> {
     let r = o.req;
-    let args = command(image, r)?;
+    let mut args = command(image, r)?;
+    if o.init.is_some() {
+        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+    }
     let caps = capabilities(r)?;
     let cwd = r.working_dir.clone().or_else(|| image.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
     if !cwd.starts_with('/') {
@@ -254,6 +262,9 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     ];
     for (dest, opts) in &r.tmpfs {
         mounts.push(tmpfs_mount(dest, opts)?);
+    }
+    if let Some(init) = &o.init {
+        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init, "options": ["rbind", "ro", "nosuid", "nodev"]}));
     }
     let mut v = json!({
         "ociVersion": "1.0.2",

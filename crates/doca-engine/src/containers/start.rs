@@ -12,6 +12,9 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// doca-init, compiled by build.rs (empty where it is not supported).
+const DOCA_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/doca-init"));
+
 /// docker's default: json-file logs, rotated here by default (10 MB × 3) so that a chatty
 /// container cannot fill the disk.
 pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
@@ -160,6 +163,26 @@ impl Engine {
         }
     }
 
+    /// doca-init on the host, written once per version under `<root>/init/` (by content hash,
+    /// so an upgrade never changes the file a running container has mounted).
+    pub(crate) fn init_binary(&self) -> Result<PathBuf, EngineError> {
+        if DOCA_INIT.is_empty() {
+            return Err(EngineError::InvalidArgument(format!("--init: doca's init is not available on {}", std::env::consts::ARCH)));
+        }
+        let dir = self.config().root.join("init");
+        let path = dir.join(format!("doca-init-{}", &doca_store::Digest::of(DOCA_INIT).hex()[..16]));
+        if path.exists() {
+            return Ok(path);
+        }
+        let io = |p: &Path, e: std::io::Error| EngineError::Internal(format!("write {}: {e}", p.display()));
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let tmp = dir.join(format!(".tmp-{}", std::process::id()));
+        std::fs::write(&tmp, DOCA_INIT).map_err(|e| io(&tmp, e))?;
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        Ok(path)
+    }
+
     pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {
         let paths = self.container_paths(id);
         super::rootfs::Rootfs { merged: paths.merged(), upper: paths.dir.join("upper") }.unmount()
@@ -191,7 +214,10 @@ impl Engine {
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
         let parent = c.config.cgroup_parent.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/doca".into());
         let cgroups_path = format!("/{}/{}", parent.trim_matches('/'), c.id);
-        let opts = RunOptions::from_request(&c.config, &hostname, user, rootfs.merged.clone(), cgroups_path.clone());
+        let mut opts = RunOptions::from_request(&c.config, &hostname, user, rootfs.merged.clone(), cgroups_path.clone());
+        if c.config.init {
+            opts.init = Some(self.init_binary()?);
+        }
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
             let size = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build();
