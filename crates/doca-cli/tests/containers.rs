@@ -572,3 +572,40 @@ fn init_forwards_signals_and_reaps_orphans() {
     assert_eq!(e.ok(&["logs", "trapper"]), "got TERM\n");
     assert_eq!(e.inspect("trapper")["HostConfig"]["Init"], true);
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args(
+        "run",
+        &[
+            "--name",
+            "src",
+            "-e",
+            "MODE=prod",
+            "busybox",
+            "sh",
+            "-c",
+            "echo data > /hello; rm /bin/vi; rm -r /var; mkdir /var; touch /var/new; ln /hello /hello2",
+        ],
+    ));
+    let id = e.ok(&["commit", "-a", "me", "-m", "added hello", "-c", "CMD [\"cat\", \"/hello\"]", "src", "committed:1"]).trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(e.ok(&e.run_args("run", &["--rm", "committed:1"])), "data\n", "the --change set the command");
+    let check = "test ! -e /bin/vi && test ! -e /var/www && test -e /var/new && test $(stat -c %h /hello) = 2 && echo $MODE";
+    assert_eq!(
+        e.ok(&e.run_args("run", &["--rm", "committed:1", "sh", "-c", check])),
+        "prod\n",
+        "deletions, an opaque directory, a hard link and the environment carried over"
+    );
+    let i: serde_json::Value = serde_json::from_str(&e.ok(&["image", "inspect", "committed:1"])).unwrap();
+    assert_eq!(i[0]["Author"], "me");
+    assert_eq!(i[0]["Comment"], "added hello");
+    assert_eq!(i[0]["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    let h = e.ok(&["history", "--format", "{{.Comment}}", "committed:1"]);
+    assert!(h.starts_with("added hello\n"), "{h}");
+    let err = e.t.fails(&["commit", "-c", "BOGUS x", "src"], 1);
+    assert!(err.to_lowercase().contains("bogus"), "{err}");
+    e.ok(&["rm", "src"]);
+}

@@ -10,6 +10,7 @@ pub use config::ImageConfig;
 pub use reference::{Reference, ReferenceError};
 pub mod archive;
 pub mod change;
+pub mod commit;
 pub mod import;
 pub mod ingest;
 pub mod load;

@@ -1,6 +1,6 @@
-//! `doca diff` and `doca export`.
+//! `doca diff`, `doca export` and `doca commit`: a container's filesystem and its changes.
 
-use crate::cli::{ContainerArg, ExportArgs};
+use crate::cli::{CommitArgs, ContainerArg, ExportArgs};
 use crate::output::print;
 use crate::{CmdResult, Failure};
 use doca_engine::Engine;
@@ -8,6 +8,18 @@ use doca_engine::Engine;
 pub fn diff(e: &mut Engine, a: ContainerArg) -> CmdResult {
     let changes = e.container_changes(&a.container)?;
     print(&changes.iter().map(|(k, p)| format!("{} {}\n", k.letter(), p.display())).collect::<String>())
+}
+
+pub fn commit(e: &mut Engine, a: CommitArgs) -> CmdResult {
+    let id = e.commit_container(&doca_engine::containers::commit::CommitContainer {
+        container: a.container,
+        reference: a.reference,
+        author: a.author,
+        message: a.message,
+        changes: a.change,
+        pause: a.pause,
+    })?;
+    print(&format!("{id}\n"))
 }
 
 pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {

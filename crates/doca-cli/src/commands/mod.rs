@@ -86,6 +86,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Stats(a) | Command::Container { command: ContainerCommand::Stats(a) } => stats::run(&mut e, a),
         Command::Diff(a) | Command::Container { command: ContainerCommand::Diff(a) } => diff::diff(&mut e, a),
         Command::Export(a) | Command::Container { command: ContainerCommand::Export(a) } => diff::export(&mut e, a),
+        Command::Commit(a) | Command::Container { command: ContainerCommand::Commit(a) } => diff::commit(&mut e, a),
         Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
     }
 }

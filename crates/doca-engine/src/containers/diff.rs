@@ -113,7 +113,7 @@ impl Engine {
             self.unmount_container(&c.id)?;
             self.mount_rootfs(&c.image_id, &paths.dir)?;
         }
-        let result = write_tar(&paths.merged(), out);
+        let result = write_tar(&paths.merged(), TarKind::Filesystem, out);
         if mounted_here {
             self.unmount_container(&c.id)?;
         }
@@ -121,21 +121,66 @@ impl Engine {
     }
 }
 
-fn write_tar(root: &Path, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+/// What a tar of a directory is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TarKind {
+    /// A whole filesystem (`export`).
+    Filesystem,
+    /// An overlay upper directory as an image layer (`commit`): whiteouts (0/0 character
+    /// devices) become `.wh.NAME` files and opaque directories get `.wh..wh..opq`, the OCI
+    /// layer format (image-spec layer.md "Whiteouts"); hard links stay links.
+    Layer,
+}
+
+pub(crate) fn write_tar(root: &Path, kind: TarKind, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+    use std::os::fd::AsRawFd;
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
+    // (device, inode) → the first path archived, for hard links.
+    let mut links: std::collections::HashMap<(u64, u64), PathBuf> = std::collections::HashMap::new();
     walk(root, &mut |dir, name, rel, st| {
         let rel_name = rel.strip_prefix("/").unwrap_or(rel);
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if kind == TarKind::Layer {
+            if ft == FileType::CharacterDevice && st.st_rdev == 0 {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o600);
+                h.set_size(0);
+                let wh = rel_name.with_file_name(format!(".wh.{name}"));
+                return b.append_data(&mut h, wh, std::io::empty()).map_err(werr);
+            }
+            if ft == FileType::RegularFile && st.st_nlink > 1 {
+                if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    return b.append_link(&mut h, rel_name, first).map_err(werr);
+                }
+                links.insert((st.st_dev, st.st_ino), rel_name.to_path_buf());
+            }
+        }
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
         h.set_uid(st.st_uid as u64);
         h.set_gid(st.st_gid as u64);
         h.set_mtime(st.st_mtime.max(0) as u64);
         h.set_size(0);
-        match FileType::from_raw_mode(st.st_mode) {
+        match ft {
             FileType::Directory => {
                 h.set_entry_type(tar::EntryType::Directory);
                 b.append_data(&mut h, rel_name, std::io::empty()).map_err(werr)?;
+                if kind == TarKind::Layer {
+                    let p = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
+                    let mut v = [0u8; 1];
+                    if rfs::lgetxattr(p.as_str(), "trusted.overlay.opaque", &mut v[..]).is_ok_and(|n| n == 1 && v[0] == b'y') {
+                        let mut o = tar::Header::new_gnu();
+                        o.set_entry_type(tar::EntryType::Regular);
+                        o.set_mode(0o600);
+                        o.set_size(0);
+                        b.append_data(&mut o, rel_name.join(".wh..wh..opq"), std::io::empty()).map_err(werr)?;
+                    }
+                }
             }
             FileType::RegularFile => {
                 let fd = match rfs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod cleanup;
+pub mod commit;
 pub mod create;
 pub mod diff;
 pub mod exec;

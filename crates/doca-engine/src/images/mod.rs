@@ -8,7 +8,7 @@ mod list;
 mod prune;
 mod remove;
 mod resolve;
-mod tag;
+pub(crate) mod tag;
 
 pub use archive::{ImportImage, LoadImages, SaveImages};
 pub use filter::ImageFilter;
