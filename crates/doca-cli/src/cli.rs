@@ -86,6 +86,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -143,6 +145,8 @@ pub enum ContainerCommand {
     Export(ExportArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Record a stopped container's exit (run by its monitor)
     #[command(hide = true)]
     Cleanup { id: String },
@@ -780,4 +784,21 @@ pub struct CommitArgs {
     pub container: String,
     /// REPOSITORY[:TAG]
     pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Suppress progress output during copy
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH or SRC_PATH
+    pub src: String,
+    /// DEST_PATH or CONTAINER:DEST_PATH
+    pub dest: String,
 }

@@ -609,3 +609,46 @@ fn commit_makes_an_image_of_the_changes() {
     assert!(err.to_lowercase().contains("bogus"), "{err}");
     e.ok(&["rm", "src"]);
 }
+
+#[test]
+fn cp_both_ways_stays_inside_the_container() {
+    require_root!();
+    let e = Env::new();
+    let src = e.t.path("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a"), "one").unwrap();
+    std::fs::write(src.join("sub/b"), "two").unwrap();
+    std::os::unix::fs::symlink("a", src.join("link")).unwrap();
+    e.t.ok(&e.run_args(
+        "run",
+        &["-d", "--name", "cpx", "busybox", "sh", "-c", "mkdir /data; echo c > /data/c; ln -s /etc /data/escape; touch /ready; sleep 300"],
+    ));
+    for _ in 0..100 {
+        if e.t.run(&["exec", "cpx", "test", "-e", "/ready"]).status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    e.ok(&["cp", src.to_str().unwrap(), "cpx:/data/"]);
+    e.ok(&["cp", src.join("a").to_str().unwrap(), "cpx:/data/renamed"]);
+    assert_eq!(
+        e.ok(&["exec", "cpx", "sh", "-c", "cat /data/src/a /data/src/sub/b /data/renamed; readlink /data/src/link"]),
+        "onetwoonea\n"
+    );
+    // Through the container's symlink to /etc: the container's /etc, never the host's.
+    let marker = format!("doca-cp-test-{}", std::process::id());
+    e.ok(&["cp", src.join("a").to_str().unwrap(), &format!("cpx:/data/escape/{marker}")]);
+    assert!(!std::path::Path::new("/etc").join(&marker).exists(), "cp wrote to the host's /etc");
+    assert_eq!(e.ok(&["exec", "cpx", "cat", &format!("/etc/{marker}")]), "one");
+    let out = e.t.path("out");
+    e.ok(&["cp", "cpx:/data", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("c")).unwrap(), "c\n");
+    assert_eq!(std::fs::read_link(out.join("escape")).unwrap(), std::path::Path::new("/etc"), "links are copied as links");
+    assert_eq!(std::fs::read_to_string(out.join("src/sub/b")).unwrap(), "two");
+    let err = e.t.fails(&["cp", "cpx:/nope", out.to_str().unwrap()], 1);
+    assert!(err.contains("No such container:path: cpx:/nope"), "{err}");
+    // A stopped container's filesystem is reachable too.
+    e.ok(&["stop", "-t", "0", "cpx"]);
+    e.ok(&["cp", "cpx:/data/c", e.t.path("c2").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(e.t.path("c2")).unwrap(), "c\n");
+}

@@ -25,6 +25,9 @@ pub enum EngineError {
     NoSuchImage(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    /// docker cp's message for a path missing in the container.
+    #[error("No such container:path: {0}")]
+    NoSuchPath(String),
     #[error("multiple containers found with provided prefix: {0}")]
     AmbiguousContainer(String),
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
@@ -69,7 +72,7 @@ impl From<doca_store::BlobError> for EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) => ErrorKind::NotFound,
+            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) | EngineError::NoSuchPath(_) => ErrorKind::NotFound,
             EngineError::MultipleRepositories { .. } | EngineError::NameInUse { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::StartFailed { code: 127, .. } => ErrorKind::CommandNotFound,
             EngineError::StartFailed { code: 126, .. } => ErrorKind::CannotInvoke,

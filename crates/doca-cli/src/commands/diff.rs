@@ -1,6 +1,7 @@
-//! `doca diff`, `doca export` and `doca commit`: a container's filesystem and its changes.
+//! `doca diff`, `doca export`, `doca commit` and `doca cp`: a container's filesystem and its
+//! changes.
 
-use crate::cli::{CommitArgs, ContainerArg, ExportArgs};
+use crate::cli::{CommitArgs, ContainerArg, CpArgs, ExportArgs};
 use crate::output::print;
 use crate::{CmdResult, Failure};
 use doca_engine::Engine;
@@ -20,6 +21,29 @@ pub fn commit(e: &mut Engine, a: CommitArgs) -> CmdResult {
         pause: a.pause,
     })?;
     print(&format!("{id}\n"))
+}
+
+/// `CONTAINER:PATH`, as docker splits it: a colon before any '/' (a local path with a colon
+/// starts with `./` or `/`).
+fn split_container(arg: &str) -> Option<(&str, &str)> {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return None;
+    }
+    arg.split_once(':')
+}
+
+pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
+    use doca_engine::containers::cp::CopyRequest;
+    if a.src == "-" || a.dest == "-" {
+        return Err(Failure::new(1, "doca cp: tar streams on stdin/stdout (-) are not supported yet; copy to or from a path"));
+    }
+    let (container, req) = match (split_container(&a.src), split_container(&a.dest)) {
+        (Some((c, src)), None) => (c, CopyRequest::FromContainer { src: src.to_string(), dest: a.dest.clone().into() }),
+        (None, Some((c, dest))) => (c, CopyRequest::ToContainer { src: a.src.clone().into(), dest: dest.to_string() }),
+        (Some(_), Some(_)) => return Err(Failure::new(1, "copying between containers is not supported")),
+        (None, None) => return Err(Failure::new(1, "must specify at least one container source")),
+    };
+    Ok(e.copy_files(container, &req, a.archive)?)
 }
 
 pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {

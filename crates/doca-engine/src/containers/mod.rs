@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod cleanup;
 pub mod commit;
+pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod exec;
