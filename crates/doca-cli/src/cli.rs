@@ -88,6 +88,8 @@ pub enum Command {
     Commit(CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
+    /// Get real time events from doca
+    Events(EventsArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -801,4 +803,20 @@ pub struct CpArgs {
     pub src: String,
     /// DEST_PATH or CONTAINER:DEST_PATH
     pub dest: String,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Format the output using the given Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
 }

@@ -652,3 +652,19 @@ fn cp_both_ways_stays_inside_the_container() {
     e.ok(&["cp", "cpx:/data/c", e.t.path("c2").to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(e.t.path("c2")).unwrap(), "c\n");
 }
+
+#[test]
+fn events_record_the_lifecycle() {
+    require_root!();
+    let e = Env::new();
+    let since = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1).to_string();
+    e.t.run(&e.run_args("run", &["--rm", "--name", "ev", "-l", "app=x", "busybox", "sh", "-c", "exit 2"]));
+    e.ok(&["tag", "busybox", "other:1"]);
+    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
+    let all = e.ok(&["events", "--since", &since, "--until", &until, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"]);
+    // The fixture's import is in the log too (Env::new imports busybox).
+    assert_eq!(all, "image import busybox:latest\ncontainer create ev\ncontainer attach ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\nimage tag other:1\n");
+    let die = e.ok(&["events", "--since", &since, "--until", &until, "--filter", "event=die", "--filter", "label=app=x"]);
+    assert!(die.contains(" container die ") && die.contains("exitCode=2") && die.contains("name=ev"), "{die}");
+    assert_eq!(e.ok(&["events", "--since", &since, "--until", &until, "--filter", "type=image", "--format", "{{.Action}}"]), "tag\n");
+}

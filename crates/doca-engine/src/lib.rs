@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod system;
 

@@ -3,6 +3,7 @@
 mod attach;
 mod attach_io;
 mod diff;
+mod events;
 mod exec;
 mod history;
 mod images;
@@ -87,6 +88,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Diff(a) | Command::Container { command: ContainerCommand::Diff(a) } => diff::diff(&mut e, a),
         Command::Export(a) | Command::Container { command: ContainerCommand::Export(a) } => diff::export(&mut e, a),
         Command::Commit(a) | Command::Container { command: ContainerCommand::Commit(a) } => diff::commit(&mut e, a),
+        Command::Events(a) => events::run(&mut e, a),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),
         Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
     }

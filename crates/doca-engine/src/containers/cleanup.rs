@@ -25,6 +25,10 @@ impl Engine {
             return Ok(());
         }
         self.unmount_container(&c.id)?;
+        if c.state.oom_killed {
+            self.container_event(&c, "oom", &[]);
+        }
+        self.container_event(&c, "die", &[("exitCode", &c.state.exit_code.to_string())]);
         if c.config.auto_remove {
             return self.delete_container(&c);
         }

@@ -100,6 +100,8 @@ impl Engine {
         if let Some(rt) = &rt {
             rt.resume(c.id.as_str())?;
         }
-        Ok(committed?.id)
+        let committed = committed?;
+        self.container_event(&c, "commit", &[("comment", req.message.as_deref().unwrap_or(""))]);
+        Ok(committed.id)
     }
 }

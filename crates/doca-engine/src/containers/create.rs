@@ -55,6 +55,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&paths.dir);
             return Err(e);
         }
+        self.container_event(&c, "create", &[]);
         Ok(c)
     }
 }

@@ -105,6 +105,9 @@ impl Engine {
         let console_socket = req.tty.then(|| paths.run.join(format!("exec-{}.sock", nonce.short())));
         let rt = self.runtime_of(&c)?;
         let command = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);
+        let cmdline = req.cmd.join(" ");
+        self.container_event(&c, &format!("exec_create: {cmdline}"), &[]);
+        self.container_event(&c, &format!("exec_start: {cmdline}"), &[]);
         Ok(ExecPlan { command, console_socket, process_file })
     }
 }

@@ -397,6 +397,9 @@ impl Engine {
             let holder = self.store.db.read(|tx| tx.container_by_name(new_name))?.map(|r| r.id).unwrap_or_default();
             return Err(EngineError::NameInUse { name: new_name.to_string(), id: holder });
         }
+        let mut renamed = c.clone();
+        renamed.name = new_name.to_string();
+        self.container_event(&renamed, "rename", &[("oldName", &format!("/{}", c.name))]);
         Ok(())
     }
 
@@ -434,6 +437,7 @@ impl Engine {
             c.state.finished_at = Some(doca_image::config::rfc3339_nano(crate::now()));
             c.state.monitor = None;
             self.save_state(c)?;
+            self.container_event(c, "die", &[("exitCode", "255")]);
         }
         Ok(())
     }

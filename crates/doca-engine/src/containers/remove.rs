@@ -44,6 +44,7 @@ impl Engine {
             }
         }
         self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;
+        self.container_event(c, "destroy", &[]);
         Ok(())
     }
 

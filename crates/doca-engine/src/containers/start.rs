@@ -144,7 +144,13 @@ impl Engine {
             Ok(attach)
         });
         match launched {
-            Ok(attach) => Ok(attach),
+            Ok(attach) => {
+                if attach.is_some() {
+                    self.container_event(&c, "attach", &[]);
+                }
+                self.container_event(&c, "start", &[]);
+                Ok(attach)
+            }
             Err(e) => {
                 let _ = self.unmount_container(&c.id);
                 // A failed start leaves the container as it was (created, or exited), with the

@@ -24,6 +24,11 @@ pub fn parse_signal(s: &str) -> Result<String, EngineError> {
     }
 }
 
+/// docker's events give the signal's number.
+fn signal_number(sig: &str) -> String {
+    sig.parse::<nix::sys::signal::Signal>().map(|s| (s as i32).to_string()).unwrap_or_else(|_| sig.to_string())
+}
+
 impl Engine {
     pub(crate) fn runtime_of(&self, c: &Container) -> Result<OciRuntime, EngineError> {
         match (&c.state.runtime, &c.state.runtime_root) {
@@ -62,6 +67,7 @@ impl Engine {
         self.save_state(&c)?;
         let rt = self.runtime_of(&c)?;
         let paused = c.state.status == Status::Paused;
+        self.container_event(&c, "kill", &[("signal", &signal_number(&sig))]);
         if rt.kill(c.id.as_str(), &sig, false).is_ok() {
             if paused {
                 // A frozen process cannot act on its signal (docker unpauses too).
@@ -69,14 +75,17 @@ impl Engine {
             }
             let grace = if timeout < 0 { None } else { Some(Duration::from_secs(timeout as u64)) };
             if grace != Some(Duration::ZERO) && self.wait_exit(&c, grace)?.is_some() {
+                self.container_event(&c, "stop", &[]);
                 return self.container(name);
             }
         }
+        self.container_event(&c, "kill", &[("signal", "9")]);
         let _ = rt.kill(c.id.as_str(), "SIGKILL", true);
         if paused {
             let _ = rt.resume(c.id.as_str());
         }
         self.wait_exit(&c, None)?;
+        self.container_event(&c, "stop", &[]);
         self.container(c.id.as_str())
     }
 
@@ -92,6 +101,7 @@ impl Engine {
         c.state.stopped_by_user = true;
         self.save_state(&c)?;
         self.runtime_of(&c)?.kill(c.id.as_str(), &sig, false)?;
+        self.container_event(&c, "kill", &[("signal", &signal_number(&sig))]);
         Ok(c)
     }
 
@@ -105,6 +115,7 @@ impl Engine {
         self.runtime_of(&c)?.pause(c.id.as_str())?;
         c.state.status = Status::Paused;
         self.save_state(&c)?;
+        self.container_event(&c, "pause", &[]);
         Ok(c)
     }
 
@@ -116,6 +127,7 @@ impl Engine {
         self.runtime_of(&c)?.resume(c.id.as_str())?;
         c.state.status = Status::Running;
         self.save_state(&c)?;
+        self.container_event(&c, "unpause", &[]);
         Ok(c)
     }
 

@@ -37,12 +37,16 @@ impl Engine {
             &mut self.store,
             LoadRequest { archive: req.archive, input: req.input, unpack: UnpackOptions::default(), now: crate::now().unix_timestamp() },
         )?;
+        for i in &report.images {
+            let name = i.tags.first().map(|t| t.familiar()).unwrap_or_else(|| i.id.to_string());
+            self.emit("image", "load", i.id.as_str(), &[("name", &name)]);
+        }
         Ok(report.images)
     }
 
     pub fn import_image(&mut self, req: ImportImage) -> Result<Committed, EngineError> {
         let tag = req.reference.as_deref().map(parse_target).transpose()?;
-        Ok(doca_image::import::import(
+        let done = doca_image::import::import(
             &mut self.store,
             ImportRequest {
                 source: req.source,
@@ -53,7 +57,10 @@ impl Engine {
                 now: crate::now(),
                 unpack: UnpackOptions::default(),
             },
-        )?)
+        )?;
+        let name = done.tags.first().map(|t| t.familiar()).unwrap_or_else(|| done.id.to_string());
+        self.emit("image", "import", done.id.as_str(), &[("name", &name)]);
+        Ok(done)
     }
 
     /// Docker's rules: `name:tag` records that tag; a bare repository name records every tag

@@ -20,6 +20,17 @@ pub enum RemoveEvent {
 
 impl Engine {
     pub fn remove_image(&mut self, req: &RemoveImage) -> Result<Vec<RemoveEvent>, EngineError> {
+        let events = self.remove_image_inner(req)?;
+        for ev in &events {
+            match ev {
+                RemoveEvent::Untagged(t) => self.emit("image", "untag", t, &[("name", t)]),
+                RemoveEvent::Deleted(d) => self.emit("image", "delete", d.as_str(), &[("name", d.as_str())]),
+            }
+        }
+        Ok(events)
+    }
+
+    fn remove_image_inner(&mut self, req: &RemoveImage) -> Result<Vec<RemoveEvent>, EngineError> {
         let resolved = self.resolve_image(&req.name)?;
         let id = resolved.image.id.clone();
         let mut events = Vec::new();

@@ -17,6 +17,7 @@ impl Engine {
         let img = self.resolve_image(source)?.image;
         let now = crate::now().unix_timestamp();
         self.store.db.write(|tx| tx.set_tag(&target.to_string(), &img.id, now).map(|_| ()))?;
+        self.emit("image", "tag", img.id.as_str(), &[("name", &target.familiar())]);
         Ok(())
     }
 }
