@@ -666,5 +666,8 @@ fn events_record_the_lifecycle() {
     assert_eq!(all, "image import busybox:latest\ncontainer create ev\ncontainer attach ev\ncontainer start ev\ncontainer die ev\ncontainer destroy ev\nimage tag other:1\n");
     let die = e.ok(&["events", "--since", &since, "--until", &until, "--filter", "event=die", "--filter", "label=app=x"]);
     assert!(die.contains(" container die ") && die.contains("exitCode=2") && die.contains("name=ev"), "{die}");
-    assert_eq!(e.ok(&["events", "--since", &since, "--until", &until, "--filter", "type=image", "--format", "{{.Action}}"]), "tag\n");
+    assert_eq!(
+        e.ok(&["events", "--since", &since, "--until", &until, "--filter", "type=image", "--format", "{{.Action}}"]),
+        "import\ntag\n"
+    );
 }
