@@ -48,12 +48,14 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
     let list = e.list_containers(&ListContainers { all: a.all, last, filters })?;
     let now = super::now();
     let mut rows = Vec::new();
+    // One read of each image's config, however many containers share it.
+    let mut images: std::collections::HashMap<doca_store::Digest, doca_image::config::ContainerConfig> = Default::default();
     for c in &list {
-        let inspect = e.inspect_container(c.id.as_str())?;
-        let argv: Vec<String> = std::iter::once(&inspect["Path"])
-            .chain(inspect["Args"].as_array().into_iter().flatten())
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        if !images.contains_key(&c.image_id) {
+            let cfg = e.image_run_config(&c.image_id)?;
+            images.insert(c.image_id.clone(), cfg);
+        }
+        let argv = doca_engine::containers::spec::command(&images[&c.image_id], &c.config).unwrap_or_default();
         let size = if a.size {
             let upper = e.container_paths(&c.id).dir.join("upper");
             format!("{} (virtual {})", human_size(doca_engine::containers::list::dir_size(&upper)), human_size(image_size(e, c)))
@@ -76,7 +78,14 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("RunningFor", json!(format!("{} ago", human_duration(now - created)))),
             ("Size", json!(size)),
             ("State", json!(c.state.status.as_str())),
-            ("Status", json!(status_text(c, e.container_health(c).map(|h| h.status).as_deref(), now))),
+            (
+                "Status",
+                json!(status_text(
+                    c,
+                    if c.state.status == Status::Running { e.container_health(c).map(|h| h.status) } else { None }.as_deref(),
+                    now
+                )),
+            ),
         ]));
     }
     let format = match (&a.format, a.quiet) {

@@ -94,6 +94,12 @@ pub fn docker_config(c: Option<&ContainerConfig>) -> Value {
 }
 
 impl Engine {
+    /// What containers of image `id` run with (its config's `config`), for listings that show
+    /// commands.
+    pub fn image_run_config(&mut self, id: &doca_store::Digest) -> Result<doca_image::config::ContainerConfig, EngineError> {
+        Ok(self.image_config(id)?.config.unwrap_or_default())
+    }
+
     pub(crate) fn image_config(&mut self, id: &doca_store::Digest) -> Result<ImageConfig, EngineError> {
         let bytes = self.store.blobs.read(id)?;
         ImageConfig::from_slice(&bytes).map_err(|e| EngineError::InvalidArgument(format!("image config {id}: {e}")))
