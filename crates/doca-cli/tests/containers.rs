@@ -671,3 +671,30 @@ fn events_record_the_lifecycle() {
         "import\ntag\n"
     );
 }
+
+#[test]
+fn bad_flags_get_dockers_messages_and_create_nothing() {
+    require_root!();
+    let e = Env::new();
+    for (args, want) in [
+        (vec!["--memory", "12zz"], "invalid argument \"12zz\" for \"--memory\" flag"),
+        (vec!["--cpus", "-1"], "range of CPUs is from 0.01"),
+        (vec!["--restart", "sometimes"], "invalid restart policy 'sometimes'"),
+        (vec!["--cap-add", "NOPE"], "invalid capability: CAP_NOPE"),
+        (vec!["-w", "relative"], "the working directory 'relative' is invalid"),
+        (vec!["--ulimit", "nofile=10:5"], "ulimit soft limit must be less than or equal to hard limit"),
+        (vec!["--stop-signal", "SIGNOPE"], "Invalid signal: SIGNOPE"),
+        (vec!["--network", "bridge"], "network bridge"),
+    ] {
+        let mut a = args.clone();
+        a.extend(["busybox", "true"]);
+        let err = e.t.fails(&e.run_args("run", &a), 125);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "no record was created");
+    assert_eq!(std::fs::read_dir(e.t.root().join("containers")).map(|d| d.count()).unwrap_or(0), 0);
+    let err = e.t.fails(&["start", "nosuch"], 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    let err = e.t.fails(&["logs", "nosuch"], 1);
+    assert!(err.contains("No such container: nosuch"), "{err}");
+}

@@ -407,6 +407,12 @@ fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
         out["memory"] = Value::Object(memory);
     }
     let mut cpu = serde_json::Map::new();
+    if x.nano_cpus < 0 {
+        let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        return Err(EngineError::InvalidArgument(format!(
+            "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
     if x.nano_cpus > 0 {
         if x.cpu_quota > 0 || x.cpu_period > 0 {
             return Err(EngineError::InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set".into()));
@@ -587,6 +593,7 @@ mod tests {
         assert!(res(Resources { memory: 1 << 20, ..Default::default() }).unwrap_err().to_string().contains("Minimum memory limit"));
         assert!(res(Resources { memory: 64 << 20, memory_swap: 32 << 20, ..Default::default() }).is_err());
         assert!(res(Resources { nano_cpus: 1_000_000_000_000, ..Default::default() }).unwrap_err().to_string().contains("range of CPUs"));
+        assert!(res(Resources { nano_cpus: -1_000_000_000, ..Default::default() }).unwrap_err().to_string().contains("range of CPUs"));
         let u = res(Resources { ulimits: vec![("nofile".into(), 100, 200)], ..Default::default() }).unwrap();
         assert_eq!(u["process"]["rlimits"][0], json!({"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}));
         assert!(res(Resources { ulimits: vec![("bogus".into(), 1, 1)], ..Default::default() }).is_err());
