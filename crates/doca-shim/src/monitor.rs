@@ -372,21 +372,29 @@ impl Monitor {
         if let Err(e) = write_atomic(&self.cfg.exit_file, &serde_json::to_vec(&exit).expect("json")) {
             eprintln!("doca-shim: write {}: {e}", self.cfg.exit_file.display());
         }
-        // The runtime's state and cgroup go first: whoever records the exit next (the exit
-        // command, or an attached client that took the cleanup) finds the runtime done.
-        let _ = Command::new(&self.cfg.runtime)
-            .arg("--root")
-            .arg(&self.cfg.runtime_root)
-            .args(["delete", "--force", &self.cfg.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
+        // The runtime's state and cgroup are the monitor's to delete. Without a cleaning
+        // client that comes before the exit command, which may restart the container. A
+        // cleaning client (the foreground `run`) hears the exit first and records it while the
+        // runtime deletes, and leaves the runtime alone.
+        let delete = || {
+            let _ = Command::new(&self.cfg.runtime)
+                .arg("--root")
+                .arg(&self.cfg.runtime_root)
+                .args(["delete", "--force", &self.cfg.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status();
+        };
         let cleaner = self.clients.iter().position(|c| c.want & proto::WANT_CLEANUP != 0);
         if cleaner.is_none() {
+            delete();
             self.exit_command();
         }
         for c in &mut self.clients {
             let _ = proto::write_frame(&mut c.sock, proto::EXIT, &exit_code.to_be_bytes());
+        }
+        if cleaner.is_some() {
+            delete();
         }
         if let Some(i) = cleaner {
             // The client's word, or its end (killed meanwhile): then the exit command runs.
@@ -441,11 +449,12 @@ fn oom_kills(path: &std::path::Path) -> u64 {
     text.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
 }
 
+/// Written beside and renamed: a reader sees the whole status or none. Not fsynced: the run
+/// root is volatile by design, and after a crash a missing status reads as "interrupted".
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 

@@ -40,7 +40,8 @@ impl Attach {
         let mut sock = proto::connect(socket)?;
         let want = (streams.stdin as u8 * proto::WANT_STDIN)
             | (streams.stdout as u8 * proto::WANT_STDOUT)
-            | (streams.stderr as u8 * proto::WANT_STDERR);
+            | (streams.stderr as u8 * proto::WANT_STDERR)
+            | (streams.cleanup as u8 * proto::WANT_CLEANUP);
         proto::write_frame(&mut sock, proto::HELLO, &[want])?;
         Ok(Attach { sock })
     }
@@ -66,7 +67,8 @@ impl Attach {
     /// After [`AttachEvent::Exit`] on a `cleanup` attachment: records the exit as the exit
     /// command would, then releases the monitor.
     pub fn cleanup(&mut self, engine: &mut crate::Engine, container: &str) -> Result<(), EngineError> {
-        let r = engine.cleanup_container(container);
+        // The monitor deletes the runtime's state meanwhile.
+        let r = engine.cleanup_exited(container, false);
         let _ = proto::write_frame(&mut self.sock, proto::CLEANED, &[]);
         r
     }

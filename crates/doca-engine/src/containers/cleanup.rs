@@ -14,6 +14,12 @@ fn backoff(restarts: u32) -> Duration {
 
 impl Engine {
     pub fn cleanup_container(&mut self, name: &str) -> Result<(), EngineError> {
+        self.cleanup_exited(name, true)
+    }
+
+    /// `runtime`: whether leftover runtime state is this call's to delete (not when the
+    /// monitor is deleting it at the same time).
+    pub(crate) fn cleanup_exited(&mut self, name: &str, runtime: bool) -> Result<(), EngineError> {
         // Reading the container applies the exit file to its record. A container already gone
         // (removed by whoever cleaned up first) has nothing left to do.
         let c = match self.container(name) {
@@ -30,7 +36,7 @@ impl Engine {
         }
         self.container_event(&c, "die", &[("exitCode", &c.state.exit_code.to_string())]);
         if c.config.auto_remove {
-            return self.delete_container(&c);
+            return self.delete_container_files(&c, runtime);
         }
         let restart = !c.state.stopped_by_user
             && match c.config.restart {

@@ -29,8 +29,12 @@ impl Engine {
     /// Removes what a stopped container left; safe to call twice (the exit command of an
     /// `--rm` container and `rm -f` may race).
     pub(crate) fn delete_container(&mut self, c: &Container) -> Result<(), EngineError> {
+        self.delete_container_files(c, true)
+    }
+
+    pub(crate) fn delete_container_files(&mut self, c: &Container, runtime: bool) -> Result<(), EngineError> {
         self.unmount_container(&c.id)?;
-        if let Ok(rt) = self.runtime_of(c) {
+        if let (true, Ok(rt)) = (runtime, self.runtime_of(c)) {
             if rt.root.join(c.id.as_str()).exists() {
                 let _ = rt.delete_force(c.id.as_str());
             }
