@@ -76,6 +76,9 @@ pub struct Db {
     conn: Connection,
 }
 
+/// How long a doca process waits for another one's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// An image as the metadata knows it; the config and manifest themselves stay in blobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageRow {
@@ -120,12 +123,33 @@ fn dig(s: String) -> Result<Digest, DbError> {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Self, DbError> {
+        // Opening can meet SQLITE_BUSY that the busy handler does not cover (WAL recovery or
+        // the journal-mode switch while other processes open the same file): retried here,
+        // for as long as the busy timeout would have waited.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Self::open_once(path) {
+                Err(DbError::Open { source: rusqlite::Error::SqliteFailure(e, _), .. })
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.display().to_string(), source };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(120)).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // WAL lets readers (images, inspect) run while another process writes.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        // The last connection to close would checkpoint the WAL into the database and fsync
+        // it: ~5 ms at the end of every doca command. Writers checkpoint as the WAL grows
+        // (wal_autocheckpoint) instead; the WAL is part of the database (never delete it).
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         let mut db = Db { conn };
         db.migrate()?;
