@@ -129,7 +129,7 @@ fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest
     let (sdir, sname) = open_parent(src_root.0, &src_path, src_root.1)?;
     let st = match rfs::statat(&sdir, sname.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
-        Err(rustix::io::Errno::NOENT) => return Err(EngineError::NoSuchContainer(String::new())),
+        Err(rustix::io::Errno::NOENT) => return Err(EngineError::NoSuchPath(src.display().to_string())),
         Err(e) => return Err(err("stat", src, e)),
     };
     let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
@@ -188,11 +188,12 @@ impl Engine {
         if mounted_here {
             self.unmount_container(&c.id)?;
         }
-        // A missing source: docker's words, naming the container-side path as given.
+        // A missing source, in docker's words: the container-side path as given, or the host
+        // path as lstat(2) saw it.
         result.map_err(|e| match (e, req) {
-            (EngineError::NoSuchContainer(_), CopyRequest::FromContainer { src, .. }) => EngineError::NoSuchPath(format!("{name}:{src}")),
-            (EngineError::NoSuchContainer(_), CopyRequest::ToContainer { src, .. }) => {
-                EngineError::InvalidArgument(format!("lstat {}: no such file or directory", src.display()))
+            (EngineError::NoSuchPath(_), CopyRequest::FromContainer { src, .. }) => EngineError::NoSuchPath(format!("{name}:{src}")),
+            (EngineError::NoSuchPath(p), CopyRequest::ToContainer { .. }) => {
+                EngineError::InvalidArgument(format!("lstat {p}: no such file or directory"))
             }
             (e, _) => e,
         })
