@@ -312,3 +312,16 @@ fn image_prune_asks_first() {
     assert!(out.contains("untagged: a:1") && out.contains("untagged: b:1") && out.contains("deleted: sha256:"), "{out}");
     assert_eq!(t.ok(&["images", "-q"]), "");
 }
+
+#[test]
+fn store_fingerprints_see_metadata_still_in_the_wal() {
+    require_root!();
+    let t = root();
+    t.busybox("busybox");
+    let before = t.fingerprint();
+    // A tag changes only the database, whose last writes may sit in its WAL.
+    t.ok(&["tag", "busybox", "other:1"]);
+    assert_ne!(before, t.fingerprint(), "a metadata-only change must show in the fingerprint");
+    t.ok(&["rmi", "other:1"]);
+    assert_eq!(before, t.fingerprint(), "and its undoing must give the same fingerprint");
+}

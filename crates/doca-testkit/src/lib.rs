@@ -99,8 +99,9 @@ impl TempRoot {
         String::from_utf8(o.stderr).expect("utf8")
     }
     /// Every file under the store root (path, type, mode, size, content hash), sorted: equal
-    /// fingerprints mean a byte-for-byte equal store. SQLite's -wal/-shm files are transient
-    /// (gone when the last connection closes) and left out.
+    /// fingerprints mean an equal store. The metadata database counts by its content (every
+    /// row of every table, the WAL included), not its bytes: when SQLite checkpoints is not
+    /// the store's state. The event log is left out.
     pub fn fingerprint(&self) -> Vec<String> {
         fingerprint(&self.root())
     }
@@ -117,7 +118,13 @@ pub fn fingerprint(root: &Path) -> Vec<String> {
     while let Some(p) = stack.pop() {
         let Ok(m) = std::fs::symlink_metadata(&p) else { continue };
         let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
-        if rel.ends_with("-wal") || rel.ends_with("-shm") || rel == "store.lock" {
+        // The event log grows with every operation that succeeds, undone or not: it is the
+        // store's history, not its state.
+        if rel.ends_with("-wal") || rel.ends_with("-shm") || rel == "store.lock" || rel.starts_with("events.log") {
+            continue;
+        }
+        if rel == "doca.db" {
+            out.push(format!("doca.db {}", db_content(&p)));
             continue;
         }
         let content = if m.is_file() { sha256_hex(&std::fs::read(&p).unwrap_or_default()) } else { String::new() };
@@ -130,6 +137,41 @@ pub fn fingerprint(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// A hash of every row of every table of an SQLite database, read through its WAL.
+fn db_content(path: &Path) -> String {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return "unreadable".into();
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(30));
+    let mut dump = String::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    for t in tables {
+        dump.push_str(&format!("[{t}]\n"));
+        let Ok(mut st) = conn.prepare(&format!("SELECT * FROM \"{t}\"")) else { continue };
+        let n = st.column_count();
+        let mut rows: Vec<String> = st
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).map(|v| format!("{v:?}")).unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .map(|it| it.flatten().collect())
+            .unwrap_or_default();
+        rows.sort();
+        for r in rows {
+            dump.push_str(&r);
+            dump.push('\n');
+        }
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap_or(-1);
+    dump.push_str(&format!("user_version {version}\n"));
+    sha256_hex(dump.as_bytes())
 }
 
 /// The busybox rootfs tarball from Debian's busybox-static, built by scripts/mkbusybox.sh.
