@@ -5,7 +5,6 @@
 use crate::archive::ArchiveError;
 use crate::config::{rfc3339_nano, ContainerConfig, History, ImageConfig};
 use crate::ingest::{Committed, IngestSession, LayerBlob, NewImage};
-use crate::load::oci_manifest_json;
 use crate::media;
 use crate::reference::Reference;
 use crate::unpack::UnpackOptions;
@@ -58,20 +57,7 @@ fn prepare(store: &Store, session: &mut IngestSession, req: CommitRequest) -> Re
         comment: config.comment.clone(),
         empty_layer: false,
     });
-    let config_bytes = serde_json::to_vec(&config).expect("json");
-    let cfg = store.blobs.put(&config_bytes, None)?;
-    session.record(&cfg);
     let mut layers = req.parent_layers;
     layers.push(LayerBlob { digest: layer.digest, media_type: media::OCI_LAYER.into() });
-    let manifest = oci_manifest_json(&cfg.digest, config_bytes.len() as u64, &layers, store)?;
-    let man = store.blobs.put(&manifest, None)?;
-    session.record(&man);
-    Ok(NewImage {
-        config_digest: cfg.digest,
-        config,
-        manifest_digest: man.digest,
-        layers,
-        tags: req.tag.into_iter().collect(),
-        repo_digests: Vec::new(),
-    })
+    crate::import::store_image(store, session, config, layers, req.tag.into_iter().collect())
 }

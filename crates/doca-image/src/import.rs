@@ -69,19 +69,24 @@ fn prepare(store: &Store, session: &mut IngestSession, req: ImportRequest, cc: C
         comment: Some(comment),
         ..Default::default()
     };
+    let layers = vec![LayerBlob { digest: layer.digest, media_type: media::OCI_LAYER.into() }];
+    store_image(store, session, config, layers, req.tag.into_iter().collect())
+}
+
+/// Stores a new image's config and OCI manifest (its layers are in the store already) and
+/// names it for the ingest's unpack and commit. `import` and `commit` make images this way.
+pub(crate) fn store_image(
+    store: &Store,
+    session: &mut IngestSession,
+    config: ImageConfig,
+    layers: Vec<LayerBlob>,
+    tags: Vec<Reference>,
+) -> Result<NewImage, ArchiveError> {
     let config_bytes = serde_json::to_vec(&config).expect("json");
     let cfg = store.blobs.put(&config_bytes, None)?;
     session.record(&cfg);
-    let layers = vec![LayerBlob { digest: layer.digest, media_type: media::OCI_LAYER.into() }];
     let manifest = oci_manifest_json(&cfg.digest, config_bytes.len() as u64, &layers, store)?;
     let man = store.blobs.put(&manifest, None)?;
     session.record(&man);
-    Ok(NewImage {
-        config_digest: cfg.digest,
-        config,
-        manifest_digest: man.digest,
-        layers,
-        tags: req.tag.into_iter().collect(),
-        repo_digests: Vec::new(),
-    })
+    Ok(NewImage { config_digest: cfg.digest, config, manifest_digest: man.digest, layers, tags, repo_digests: Vec::new() })
 }

@@ -1,9 +1,8 @@
 //! `doca kill`, `pause`, `unpause`, `wait`, `rename`: one engine call per container.
 
-use super::stop::for_each_container;
+use super::stop::{for_each_container, for_each_reporting};
 use crate::cli::{KillArgs, NamesArgs, RenameArgs};
-use crate::output::print;
-use crate::{CmdResult, Failure};
+use crate::CmdResult;
 use doca_engine::Engine;
 
 pub fn kill(e: &mut Engine, a: KillArgs) -> CmdResult {
@@ -20,18 +19,7 @@ pub fn unpause(e: &mut Engine, a: NamesArgs) -> CmdResult {
 
 /// Prints each container's exit code as it stops.
 pub fn wait(e: &mut Engine, a: NamesArgs) -> CmdResult {
-    let mut errors = Vec::new();
-    for n in &a.containers {
-        match e.wait_container(n) {
-            Ok(code) => print(&format!("{code}\n"))?,
-            Err(err) => errors.push(err.to_string()),
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::new(1, errors.join("\nError: ")))
-    }
+    for_each_reporting(&a.containers, |n| e.wait_container(n).map(|code| code.to_string()))
 }
 
 pub fn rename(e: &mut Engine, a: RenameArgs) -> CmdResult {

@@ -1,7 +1,7 @@
 //! `run`/`create` flags → the engine's create request, with docker's parsing (sizes as
 //! go-units RAMInBytes, env and label files, security options) and its messages.
 
-use crate::cli::RunArgs;
+use crate::cli::{ResourceArgs, RunArgs};
 use crate::Failure;
 use doca_engine::containers::{CreateContainer, NetworkMode, Resources, RestartPolicy, Seccomp};
 use std::collections::BTreeMap;
@@ -231,22 +231,6 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
             _ => return Err(usage(format!("unknown log opt '{}' for json-file log driver", o.split('=').next().unwrap_or(o)))),
         }
     }
-    let size = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
-        match v {
-            None => Ok(0),
-            Some(s) if s == "-1" => Ok(-1),
-            Some(s) => ram_in_bytes(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"{flag}\" flag: {e}"))),
-        }
-    };
-    let nano_cpus = match &a.cpus {
-        None => 0,
-        Some(c) => {
-            let f: f64 = c
-                .parse()
-                .map_err(|_| usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number")))?;
-            (f * 1e9).round() as i64
-        }
-    };
     let mut ulimits = Vec::new();
     for u in &a.ulimit {
         let bad = || usage(format!("invalid argument \"{u}\" for \"--ulimit\" flag: invalid ulimit argument: {u}"));
@@ -254,20 +238,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
         ulimits.push((name.to_string(), soft.parse().map_err(|_| bad())?, hard.parse().map_err(|_| bad())?));
     }
-    let resources = Resources {
-        memory: size("--memory", &a.memory)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
-        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-        nano_cpus,
-        cpu_shares: a.cpu_shares.unwrap_or(0),
-        cpu_quota: a.cpu_quota.unwrap_or(0),
-        cpu_period: a.cpu_period.unwrap_or(0),
-        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
-        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
-        pids_limit: a.pids_limit.unwrap_or(0),
-        oom_kill_disable: a.oom_kill_disable,
-        ulimits,
-    };
+    let resources = Resources { oom_kill_disable: a.oom_kill_disable, ulimits, ..resources(&a.resources, 125)? };
     let mut tmpfs = BTreeMap::new();
     for t in &a.tmpfs {
         let (path, opts) = t.split_once(':').unwrap_or((t, ""));
@@ -341,6 +312,40 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     }
     security(&a.security_opt, &mut req)?;
     Ok(req)
+}
+
+/// `-m`, `--cpus`, ... as docker parses them; `code` is the exit code of a bad value (125 for
+/// run/create, 1 for update, as docker's CLI).
+pub fn resources(a: &ResourceArgs, code: u8) -> Result<Resources, Failure> {
+    let size = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
+        match v.as_deref() {
+            None => Ok(0),
+            Some("-1") => Ok(-1),
+            Some(s) => ram_in_bytes(s).map_err(|e| Failure::new(code, format!("invalid argument \"{s}\" for \"{flag}\" flag: {e}"))),
+        }
+    };
+    let nano_cpus = match &a.cpus {
+        None => 0,
+        Some(c) => {
+            let f: f64 = c.parse().map_err(|_| {
+                Failure::new(code, format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
+            })?;
+            (f * 1e9).round() as i64
+        }
+    };
+    Ok(Resources {
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        nano_cpus,
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit: a.pids_limit.unwrap_or(0),
+        ..Default::default()
+    })
 }
 
 /// docker's detach keys: "ctrl-p,ctrl-q" (the default), letters, "ctrl-@" ... "ctrl-_".

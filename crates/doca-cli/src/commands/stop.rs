@@ -7,10 +7,16 @@ use doca_engine::containers::StartContainer;
 use doca_engine::Engine;
 
 pub(crate) fn for_each_container(names: &[String], mut f: impl FnMut(&str) -> Result<(), doca_engine::EngineError>) -> CmdResult {
+    for_each_reporting(names, |n| f(n).map(|()| n.to_string()))
+}
+
+/// Runs `f` on each container, printing what it returns, as docker's multi-container commands
+/// do; the errors are reported together and make the exit code 1.
+pub(crate) fn for_each_reporting(names: &[String], mut f: impl FnMut(&str) -> Result<String, doca_engine::EngineError>) -> CmdResult {
     let mut errors = Vec::new();
     for n in names {
         match f(n) {
-            Ok(()) => print(&format!("{n}\n"))?,
+            Ok(line) => print(&format!("{line}\n"))?,
             Err(e) => errors.push(e.to_string()),
         }
     }
