@@ -645,6 +645,13 @@ fn cp_both_ways_stays_inside_the_container() {
     assert_eq!(std::fs::read_to_string(out.join("c")).unwrap(), "c\n");
     assert_eq!(std::fs::read_link(out.join("escape")).unwrap(), std::path::Path::new("/etc"), "links are copied as links");
     assert_eq!(std::fs::read_to_string(out.join("src/sub/b")).unwrap(), "two");
+    // -L follows a source symlink, inside the container: /data/escape is the container's /etc.
+    e.ok(&["cp", "-L", &format!("cpx:/data/escape/{marker}"), e.t.path("via-link").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(e.t.path("via-link")).unwrap(), "one");
+    e.ok(&["cp", "cpx:/data/src/link", e.t.path("plain-link").to_str().unwrap()]);
+    assert_eq!(std::fs::read_link(e.t.path("plain-link")).unwrap(), std::path::Path::new("a"), "without -L a link is copied as a link");
+    e.ok(&["cp", "-L", "cpx:/data/src/link", e.t.path("followed").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(e.t.path("followed")).unwrap(), "one");
     let err = e.t.fails(&["cp", "cpx:/nope", out.to_str().unwrap()], 1);
     assert!(err.contains("No such container:path: cpx:/nope"), "{err}");
     // A stopped container's filesystem is reachable too.

@@ -43,7 +43,8 @@ pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
         (Some(_), Some(_)) => return Err(Failure::new(1, "copying between containers is not supported")),
         (None, None) => return Err(Failure::new(1, "must specify at least one container source")),
     };
-    Ok(e.copy_files(container, &req, a.archive)?)
+    let opts = doca_engine::containers::cp::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
+    Ok(e.copy_files(container, &req, opts)?)
 }
 
 pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {

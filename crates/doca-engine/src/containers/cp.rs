@@ -123,7 +123,32 @@ fn finish(fd: &OwnedFd, st: &rfs::Stat, keep_owner: bool, p: &Path) -> Result<()
 }
 
 /// Copies `src` (under `src_root`) to `dest` (under `dst_root`) with docker's path rules.
-fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest: &Path, keep_owner: bool) -> Result<(), EngineError> {
+/// `doca cp`'s options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// `-a`: keep uid/gid.
+    pub keep_owner: bool,
+    /// `-L`: a symlink given as the source is followed (inside the container's root for a
+    /// container path).
+    pub follow_link: bool,
+}
+
+/// How many symlinks `-L` follows before giving up, as the kernel's ELOOP limit.
+const MAX_LINKS: u32 = 40;
+
+fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest: &Path, opts: CopyOptions) -> Result<(), EngineError> {
+    copy_following(src_root, src, dst_root, dest, opts, 0)
+}
+
+fn copy_following(
+    src_root: (&OwnedFd, bool),
+    src: &Path,
+    dst_root: (&OwnedFd, bool),
+    dest: &Path,
+    opts: CopyOptions,
+    links: u32,
+) -> Result<(), EngineError> {
+    let keep_owner = opts.keep_owner;
     let contents_only = src.as_os_str().to_string_lossy().ends_with("/.");
     let src_path: PathBuf = if contents_only { src.parent().map(Path::to_path_buf).unwrap_or_default() } else { src.to_path_buf() };
     let (sdir, sname) = open_parent(src_root.0, &src_path, src_root.1)?;
@@ -132,6 +157,17 @@ fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest
         Err(rustix::io::Errno::NOENT) => return Err(EngineError::NoSuchPath(src.display().to_string())),
         Err(e) => return Err(err("stat", src, e)),
     };
+    if opts.follow_link && FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        if links >= MAX_LINKS {
+            return Err(err("follow", src, "too many levels of symbolic links"));
+        }
+        let target = rfs::readlinkat(&sdir, sname.as_str(), Vec::new()).map_err(|e| err("readlink", src, e))?;
+        let target = PathBuf::from(target.to_string_lossy().into_owned());
+        // A relative target is relative to the link's directory; an absolute one to the root
+        // the source lives in (the container's, for a container path).
+        let next = if target.is_absolute() { target } else { src_path.parent().unwrap_or(Path::new("/")).join(target) };
+        return copy_following(src_root, &next, dst_root, dest, opts, links + 1);
+    }
     let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
     let (ddir, dname) = open_parent(dst_root.0, dest, dst_root.1)?;
     let dest_dir = rfs::openat(&ddir, dname.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
@@ -161,7 +197,7 @@ fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest
 }
 
 impl Engine {
-    pub fn copy_files(&mut self, name: &str, req: &CopyRequest, keep_owner: bool) -> Result<(), EngineError> {
+    pub fn copy_files(&mut self, name: &str, req: &CopyRequest, opts: CopyOptions) -> Result<(), EngineError> {
         let c = self.container(name)?;
         let paths = self.container_paths(&c.id);
         let mounted_here = !matches!(c.state.status, Status::Running | Status::Paused);
@@ -177,11 +213,11 @@ impl Engine {
             match req {
                 CopyRequest::FromContainer { src, dest } => {
                     let dest = if dest.is_absolute() { dest.clone() } else { std::env::current_dir().unwrap_or_default().join(dest) };
-                    copy((&root, true), Path::new(src), (&host, false), &dest, keep_owner)
+                    copy((&root, true), Path::new(src), (&host, false), &dest, opts)
                 }
                 CopyRequest::ToContainer { src, dest } => {
                     let src = if src.is_absolute() { src.clone() } else { std::env::current_dir().unwrap_or_default().join(src) };
-                    copy((&host, false), &src, (&root, true), Path::new(dest), keep_owner)
+                    copy((&host, false), &src, (&root, true), Path::new(dest), opts)
                 }
             }
         })();
