@@ -179,6 +179,13 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
                 .map_err(|e| RuntimeError::Spec(format!("linux.timeOffsets {:?}: {e}", offsets.trim())))?;
         }
     }
+    // A time namespace given by path is joined here, for the same reason as a new one is
+    // made here: the children we create next are born in it (setns(2), time_namespaces(7)).
+    if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Time).and_then(|n| n.path().as_ref()) {
+        let f = std::fs::File::open(p).map_err(RuntimeError::io("open time namespace", p))?;
+        nix::sched::setns(f, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| RuntimeError::Sys(format!("join time namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
+    }
     // A pid namespace given by path is entered here: setns(CLONE_NEWPID) applies to the
     // children we create next, so the init is born in it (pid_namespaces(7)).
     if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Pid).and_then(|n| n.path().as_ref()) {

@@ -72,8 +72,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
             {
                 return Err(RuntimeError::Spec("linux.uidMappings and linux.gidMappings are required with a user namespace".into()));
             }
-            (LinuxNamespaceType::Time, Some(p)) => {
-                return Err(RuntimeError::Unsupported("joining a time namespace".into(), format!("{} (not implemented yet)", p.display())))
+            (LinuxNamespaceType::Time, Some(p)) if linux.time_offsets().as_ref().is_some_and(|o| !o.is_empty()) => {
+                // Offsets belong to a namespace when it is made (time_namespaces(7)): they
+                // cannot be given for one that is joined.
+                return Err(RuntimeError::Spec(format!("linux.timeOffsets cannot be set when joining the time namespace {}", p.display())));
             }
             (LinuxNamespaceType::Mount, Some(p)) => {
                 return Err(RuntimeError::Unsupported(

@@ -664,6 +664,25 @@ fn time_namespace_offsets_apply_to_run_and_exec() {
     let o = b.cmd(&["exec", &b.id, "cat", "/proc/uptime"]);
     let uptime: f64 = stdout(&o).split_whitespace().next().unwrap_or("0").parse().unwrap();
     assert!(uptime >= 864000.0 && uptime - host_uptime > 863000.0, "container uptime {uptime}, host {host_uptime}: {}", stderr(&o));
+    // Another container joins that time namespace by path and sees the same clock.
+    let state: serde_json::Value = serde_json::from_slice(&b.cmd(&["state", &b.id]).stdout).unwrap();
+    let ns = format!("/proc/{}/ns/time", state["pid"]);
+    let joiner = Bundle::new(|s| {
+        args(s, &["cat", "/proc/uptime"]);
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time", "path": ns}));
+    });
+    let jb = joiner.dir.path().to_str().unwrap().to_string();
+    let o = joiner.cmd(&["run", "--bundle", &jb, &joiner.id]);
+    let joined: f64 = stdout(&o).split_whitespace().next().unwrap_or("0").parse().unwrap();
+    assert!(joined >= 864000.0, "the joining container's uptime {joined}: {}", stderr(&o));
+    let bad = Bundle::new(|s| {
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time", "path": ns}));
+        s["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1, "nanosecs": 0}});
+    });
+    let bb = bad.dir.path().to_str().unwrap().to_string();
+    let o = bad.cmd(&["run", "--bundle", &bb, &bad.id]);
+    assert!(!o.status.success() && stderr(&o).contains("cannot be set when joining"), "{}", stderr(&o));
+    assert!(joiner.leftovers().is_empty() && bad.leftovers().is_empty());
     assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
