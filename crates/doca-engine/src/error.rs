@@ -25,6 +25,8 @@ pub enum EngineError {
     NoSuchImage(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     /// docker cp's message for a path missing in the container.
     #[error("No such container:path: {0}")]
     NoSuchPath(String),
@@ -72,7 +74,9 @@ impl From<doca_store::BlobError> for EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) | EngineError::NoSuchPath(_) => ErrorKind::NotFound,
+            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) | EngineError::NoSuchPath(_) | EngineError::NoSuchVolume(_) => {
+                ErrorKind::NotFound
+            }
             EngineError::MultipleRepositories { .. } | EngineError::NameInUse { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::StartFailed { code: 127, .. } => ErrorKind::CommandNotFound,
             EngineError::StartFailed { code: 126, .. } => ErrorKind::CannotInvoke,

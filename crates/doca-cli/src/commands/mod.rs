@@ -26,6 +26,7 @@ mod system_check;
 mod system_df;
 mod tag;
 mod top;
+mod volume;
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use crate::CmdResult;
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Export(a) | Command::Container { command: ContainerCommand::Export(a) } => diff::export(&mut e, a),
         Command::Commit(a) | Command::Container { command: ContainerCommand::Commit(a) } => diff::commit(&mut e, a),
         Command::Events(a) => events::run(&mut e, a),
+        Command::Volume { command } => volume::run(&mut e, command),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),
         Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
     }

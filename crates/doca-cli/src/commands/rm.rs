@@ -11,7 +11,7 @@ pub fn rm(e: &mut Engine, a: RmArgs) -> CmdResult {
     if a.link {
         return Err(Failure::new(1, "links are a legacy feature doca does not have"));
     }
-    for_each_container(&a.containers, |n| e.remove_container(n, a.force).map(|_| ()))
+    for_each_container(&a.containers, |n| e.remove_container(n, a.force, a.volumes).map(|_| ()))
 }
 
 pub fn prune(e: &mut Engine, a: ContainerPruneArgs) -> CmdResult {

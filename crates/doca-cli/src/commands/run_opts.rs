@@ -153,6 +153,24 @@ pub fn attach_streams(a: &RunArgs) -> Result<(bool, bool, bool), Failure> {
     Ok((i, o, e))
 }
 
+/// `-v` and `--mount` (`--tmpfs` stays the spec's own tmpfs list).
+fn mounts(a: &RunArgs) -> Result<Vec<doca_engine::containers::mounts::MountSpec>, Failure> {
+    use doca_engine::containers::mounts::{parse_mount_flag, parse_volume_flag};
+    let mut out = Vec::new();
+    for v in &a.volume {
+        out.push(parse_volume_flag(v).map_err(|e| usage(e.to_string()))?);
+    }
+    for m in &a.mount {
+        out.push(parse_mount_flag(m).map_err(|e| usage(e.to_string()))?);
+    }
+    let mut targets: Vec<&str> = out.iter().map(|m| m.target.trim_end_matches('/')).collect();
+    targets.sort();
+    if let Some(w) = targets.windows(2).find(|w| w[0] == w[1]) {
+        return Err(usage(format!("Duplicate mount point: {}", w[0])));
+    }
+    Ok(out)
+}
+
 /// `--health-*` and `--no-healthcheck`, checked as docker checks them.
 fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::health::HealthSpec>, Failure> {
     let any = a.health_cmd.is_some()
@@ -305,6 +323,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         pid_host: host_mode("pid", &a.pid, &["private"])?,
         uts_host: host_mode("uts", &a.uts, &["private"])?,
         healthcheck: healthcheck(a)?,
+        mounts: mounts(a)?,
         ..Default::default()
     };
     if let Some(s) = &req.stop_signal {

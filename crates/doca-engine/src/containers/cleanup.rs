@@ -36,7 +36,9 @@ impl Engine {
         }
         self.container_event(&c, "die", &[("exitCode", &c.state.exit_code.to_string())]);
         if c.config.auto_remove {
-            return self.delete_container_files(&c, runtime);
+            self.delete_container_files(&c, runtime)?;
+            // `--rm` takes the anonymous volumes along, never the named ones (docker's rule).
+            return self.remove_anonymous_volumes(&c);
         }
         let restart = !c.state.stopped_by_user
             && match c.config.restart {

@@ -136,7 +136,13 @@ pub struct CopyOptions {
 /// How many symlinks `-L` follows before giving up, as the kernel's ELOOP limit.
 const MAX_LINKS: u32 = 40;
 
-fn copy(src_root: (&OwnedFd, bool), src: &Path, dst_root: (&OwnedFd, bool), dest: &Path, opts: CopyOptions) -> Result<(), EngineError> {
+pub(crate) fn copy(
+    src_root: (&OwnedFd, bool),
+    src: &Path,
+    dst_root: (&OwnedFd, bool),
+    dest: &Path,
+    opts: CopyOptions,
+) -> Result<(), EngineError> {
     copy_following(src_root, src, dst_root, dest, opts, 0)
 }
 
@@ -149,8 +155,13 @@ fn copy_following(
     links: u32,
 ) -> Result<(), EngineError> {
     let keep_owner = opts.keep_owner;
-    let contents_only = src.as_os_str().to_string_lossy().ends_with("/.");
-    let src_path: PathBuf = if contents_only { src.parent().map(Path::to_path_buf).unwrap_or_default() } else { src.to_path_buf() };
+    // `SRC/.` copies the directory's content. (Path::parent would drop the "." and give the
+    // directory's own parent: the string is cut instead.)
+    let text = src.as_os_str().to_string_lossy();
+    let contents_only = text.ends_with("/.");
+    let src_path: PathBuf =
+        if contents_only { PathBuf::from(text.trim_end_matches("/.").to_string()).components().collect() } else { src.to_path_buf() };
+    let src_path = if src_path.as_os_str().is_empty() { PathBuf::from("/") } else { src_path };
     let (sdir, sname) = open_parent(src_root.0, &src_path, src_root.1)?;
     let st = match rfs::statat(&sdir, sname.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,

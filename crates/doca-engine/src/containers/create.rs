@@ -13,6 +13,14 @@ impl Engine {
         if let Some(n) = &req.name {
             validate_name(n.strip_prefix('/').unwrap_or(n))?;
         }
+        for m in &req.mounts {
+            if m.kind == super::mounts::MountKind::Bind && !m.create_source && !std::path::Path::new(&m.source).exists() {
+                return Err(EngineError::InvalidArgument(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    m.source
+                )));
+            }
+        }
         // The spec is built once now for its checks (command, capabilities, working directory,
         // seccomp profile); start builds it again with the real user and rootfs.
         spec::oci_spec(&image_config, &RunOptions::from_request(req, "check", Default::default(), "/".into(), String::new()))?;
@@ -55,7 +63,73 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&paths.dir);
             return Err(e);
         }
+        // Volumes are made once the name is the container's: a refused name makes none.
+        match self.resolve_mounts(&image_config, &req.mounts) {
+            Ok(mounts) => {
+                c.config.mounts = mounts;
+                let config = serde_json::to_string(&c.config).expect("json");
+                self.store.db.write(|tx| tx.set_container_config(c.id.as_str(), &config))?;
+            }
+            Err(e) => {
+                let _ = self.store.db.write(|tx| tx.delete_container(c.id.as_str()));
+                let _ = std::fs::remove_dir_all(&paths.dir);
+                return Err(e);
+            }
+        }
         self.container_event(&c, "create", &[]);
         Ok(c)
+    }
+
+    /// The mounts as they will be: named volumes made if missing, anonymous ones made, and
+    /// an anonymous volume for each path of the image's VOLUME list that nothing covers.
+    fn resolve_mounts(
+        &mut self,
+        image: &doca_image::config::ContainerConfig,
+        given: &[super::mounts::MountSpec],
+    ) -> Result<Vec<super::mounts::MountSpec>, EngineError> {
+        use super::mounts::{MountKind, MountSpec};
+        let mut mounts = given.to_vec();
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        for path in image.volumes.iter().flat_map(|v| v.keys()) {
+            if !mounts.iter().any(|m| same(&m.target, path)) {
+                mounts.push(MountSpec {
+                    kind: MountKind::Volume,
+                    source: String::new(),
+                    target: path.clone(),
+                    readonly: false,
+                    nocopy: false,
+                    propagation: None,
+                    anonymous: true,
+                    create_source: false,
+                    tmpfs_options: Vec::new(),
+                });
+            }
+        }
+        let mut made: Vec<String> = Vec::new();
+        for m in &mut mounts {
+            if m.kind != MountKind::Volume {
+                continue;
+            }
+            let req = crate::volumes::CreateVolume {
+                name: (!m.source.is_empty()).then(|| m.source.clone()),
+                anonymous: m.source.is_empty(),
+                ..Default::default()
+            };
+            match self.create_volume(&req) {
+                Ok(v) => {
+                    if m.source.is_empty() {
+                        made.push(v.name.clone());
+                    }
+                    m.source = v.name;
+                }
+                Err(e) => {
+                    for n in made {
+                        let _ = self.remove_volume(&n, true);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(mounts)
     }
 }

@@ -152,7 +152,27 @@ impl Engine {
                     "WorkDir": paths.dir.join("work"),
                 },
             },
-            "Mounts": [],
+            "Mounts": c.config.mounts.iter().map(|m| {
+                let (source, name) = match m.kind {
+                    super::mounts::MountKind::Volume => {
+                        (self.config().root.join("volumes").join(&m.source).join("_data").display().to_string(), Some(m.source.clone()))
+                    }
+                    _ => (m.source.clone(), None),
+                };
+                let mut j = json!({
+                    "Type": m.kind.name(),
+                    "Source": source,
+                    "Destination": m.target,
+                    "Mode": if m.readonly { "ro" } else { "" },
+                    "RW": !m.readonly,
+                    "Propagation": if m.kind == super::mounts::MountKind::Bind { m.propagation.clone().unwrap_or_else(|| "rprivate".into()) } else { String::new() },
+                });
+                if let Some(n) = name {
+                    j["Name"] = json!(n);
+                    j["Driver"] = json!("local");
+                }
+                j
+            }).collect::<Vec<_>>(),
             "Config": config,
             "NetworkSettings": {
                 "Bridge": "",

@@ -13,6 +13,7 @@ pub mod health;
 pub mod inspect;
 pub mod list;
 pub mod logs;
+pub mod mounts;
 pub mod names;
 pub mod record;
 pub mod remove;

@@ -158,6 +158,8 @@ pub struct CreateContainer {
     pub oom_score_adj: i32,
     pub init: bool,
     pub healthcheck: Option<super::health::HealthSpec>,
+    /// `-v`, `--mount`, and (after create) the image's VOLUME paths.
+    pub mounts: Vec<super::mounts::MountSpec>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,

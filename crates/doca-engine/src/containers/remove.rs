@@ -5,7 +5,8 @@ use super::record::{Container, Status};
 use crate::{Engine, EngineError};
 
 impl Engine {
-    pub fn remove_container(&mut self, name: &str, force: bool) -> Result<Container, EngineError> {
+    /// `volumes`: also the container's anonymous volumes (`rm -v`); named ones always stay.
+    pub fn remove_container(&mut self, name: &str, force: bool, volumes: bool) -> Result<Container, EngineError> {
         let mut c = self.container(name)?;
         if c.state.status.is_live() || c.state.status == Status::Restarting {
             if !force {
@@ -23,6 +24,9 @@ impl Engine {
             self.wait_exit(&c, None)?;
         }
         self.delete_container(&c)?;
+        if volumes {
+            self.remove_anonymous_volumes(&c)?;
+        }
         Ok(c)
     }
 
@@ -49,6 +53,17 @@ impl Engine {
         }
         self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;
         self.container_event(c, "destroy", &[]);
+        Ok(())
+    }
+
+    pub(crate) fn remove_anonymous_volumes(&mut self, c: &Container) -> Result<(), EngineError> {
+        for m in c.config.mounts.iter().filter(|m| m.anonymous && m.kind == super::mounts::MountKind::Volume) {
+            match self.remove_volume(&m.source, true) {
+                // Another container uses it (--volumes-from): it stays, as in docker.
+                Ok(()) | Err(EngineError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 

@@ -91,11 +91,13 @@ pub struct RunOptions<'a> {
     pub cgroups_path: String,
     /// doca's init on the host, for `--init`: mounted at /sbin/docker-init, run as PID 1.
     pub init: Option<PathBuf>,
+    /// Volumes, bind mounts and tmpfs (OCI mount objects), after the default mounts.
+    pub mounts: Vec<Value>,
 }
 
 impl<'a> RunOptions<'a> {
     pub fn from_request(req: &'a CreateContainer, hostname: &str, user: ExecUser, rootfs: PathBuf, cgroups_path: String) -> Self {
-        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None }
+        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None, mounts: Vec::new() }
     }
 }
 
@@ -263,6 +265,7 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     for (dest, opts) in &r.tmpfs {
         mounts.push(tmpfs_mount(dest, opts)?);
     }
+    mounts.extend(o.mounts.iter().cloned());
     if let Some(init) = &o.init {
         mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init, "options": ["rbind", "ro", "nosuid", "nodev"]}));
     }

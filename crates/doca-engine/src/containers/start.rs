@@ -189,6 +189,41 @@ impl Engine {
         Ok(path)
     }
 
+    /// The OCI mounts of the container's volumes, binds and tmpfs. An empty volume mounted
+    /// where the image has content is first filled with it, owners and modes kept (docker's
+    /// copy-up; `nocopy` skips it); a missing `-v` bind source is made a directory.
+    fn mount_objects(&mut self, c: &Container, rootfs: &Path) -> Result<Vec<serde_json::Value>, EngineError> {
+        use super::mounts::MountKind;
+        let mut out = Vec::new();
+        for m in &c.config.mounts {
+            let rw = if m.readonly { "ro" } else { "rw" };
+            let propagation = m.propagation.clone().unwrap_or_else(|| "rprivate".into());
+            match m.kind {
+                MountKind::Volume => {
+                    let v = self.volume(&m.source)?;
+                    if !m.nocopy {
+                        copy_up(rootfs, &m.target, &v.mountpoint)?;
+                    }
+                    out.push(serde_json::json!({"destination": m.target, "type": "bind", "source": v.mountpoint, "options": ["rbind", rw, propagation]}));
+                }
+                MountKind::Bind => {
+                    let src = Path::new(&m.source);
+                    if m.create_source && !src.exists() {
+                        std::fs::create_dir_all(src)
+                            .map_err(|e| EngineError::InvalidArgument(format!("create bind source {}: {e}", src.display())))?;
+                    }
+                    out.push(serde_json::json!({"destination": m.target, "type": "bind", "source": m.source, "options": ["rbind", rw, propagation]}));
+                }
+                MountKind::Tmpfs => {
+                    let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into(), rw.into()];
+                    o.extend(m.tmpfs_options.iter().cloned());
+                    out.push(serde_json::json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": o}));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {
         let paths = self.container_paths(id);
         super::rootfs::Rootfs { merged: paths.merged(), upper: paths.dir.join("upper") }.unmount()
@@ -224,6 +259,7 @@ impl Engine {
         if c.config.init {
             opts.init = Some(self.init_binary()?);
         }
+        opts.mounts = self.mount_objects(c, &rootfs.merged)?;
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
             let size = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build();
@@ -311,6 +347,34 @@ impl Engine {
         };
         Ok((Launched { pid, monitor: super::record::MonitorId::of(monitor) }, attach))
     }
+}
+
+/// Fills an empty volume with the image's content at `target` (read inside the rootfs, by
+/// descriptors), and gives the volume's root the directory's owner and mode.
+fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    if std::fs::read_dir(volume).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Ok(());
+    }
+    let root = rustix::fs::open(rootfs, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| EngineError::Internal(format!("open {}: {e}", rootfs.display())))?;
+    let rel = target.trim_start_matches('/');
+    let dir =
+        match rustix::fs::openat2(&root, rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT) {
+            Ok(d) => d,
+            // Nothing (or no directory) there in the image: nothing to copy.
+            Err(_) => return Ok(()),
+        };
+    let st = rustix::fs::fstat(&dir).map_err(|e| EngineError::Internal(format!("stat {target}: {e}")))?;
+    let host = rustix::fs::open("/", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| EngineError::Internal(format!("open /: {e}")))?;
+    let opts = super::cp::CopyOptions { keep_owner: true, follow_link: false };
+    super::cp::copy((&root, true), Path::new(&format!("{}/.", target.trim_end_matches('/'))), (&host, false), volume, opts)?;
+    let v = rustix::fs::open(volume, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| EngineError::Internal(format!("open {}: {e}", volume.display())))?;
+    let _ = rustix::fs::fchown(&v, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)));
+    let _ = rustix::fs::fchmod(&v, Mode::from_raw_mode(st.st_mode & 0o7777));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,117 @@
+//! `doca volume create|ls|inspect|rm|prune`
+
+use crate::cli::VolumeCommand;
+use crate::output::{pretty_json, print, row, Format};
+use crate::units::human_size;
+use crate::{CmdResult, Failure};
+use doca_engine::volumes::{CreateVolume, VolumeFilter};
+use doca_engine::Engine;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, Failure> {
+    let mut out = BTreeMap::new();
+    for l in list {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            return Err(Failure::new(1, format!("invalid {what} '{l}': empty name")));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
+    match cmd {
+        VolumeCommand::Create(a) => {
+            let name = match (a.name_flag, a.name) {
+                (Some(x), Some(y)) if x != y => {
+                    return Err(Failure::new(
+                        1,
+                        format!("conflicting options: either specify --name or provide positional arg, not both ({x}, {y})"),
+                    ))
+                }
+                (x, y) => x.or(y),
+            };
+            let v = e.create_volume(&CreateVolume {
+                name,
+                driver: a.driver,
+                labels: pairs(&a.label, "label")?,
+                options: pairs(&a.opt, "option")?,
+                anonymous: false,
+            })?;
+            print(&format!("{}\n", v.name))
+        }
+        VolumeCommand::Ls(a) => {
+            let filters = a.filter.iter().map(|f| VolumeFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
+            let vols = e.list_volumes(&filters)?;
+            let rows: Vec<_> = vols
+                .iter()
+                .map(|v| {
+                    let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+                    row(vec![
+                        ("Driver", json!(v.driver)),
+                        ("Labels", json!(labels.join(","))),
+                        ("Mountpoint", json!(v.mountpoint)),
+                        ("Name", json!(v.name)),
+                        ("Scope", json!("local")),
+                    ])
+                })
+                .collect();
+            let format = match (&a.format, a.quiet) {
+                (Some(f), _) => f.clone(),
+                (None, true) => "{{.Name}}".into(),
+                (None, false) => "table {{.Driver}}\t{{.Name}}".into(),
+            };
+            let headers = row(vec![
+                ("Driver", json!("DRIVER")),
+                ("Labels", json!("LABELS")),
+                ("Mountpoint", json!("MOUNTPOINT")),
+                ("Name", json!("VOLUME NAME")),
+                ("Scope", json!("SCOPE")),
+            ]);
+            print(&Format::parse(&format)?.render(&headers, &rows)?)
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut errors = Vec::new();
+            for n in &a.names {
+                match e.volume(n) {
+                    Ok(v) => found.push(v.to_json()),
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+            match &a.format {
+                Some(f) => print(&Format::parse(f)?.render(&serde_json::Value::Null, &found)?)?,
+                None => print(&format!("{}\n", pretty_json(&found)))?,
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(1, errors.join("\nError: ")))
+            }
+        }
+        VolumeCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| e.remove_volume(n, a.force)),
+        VolumeCommand::Prune(a) => {
+            let warning = if a.all {
+                "WARNING! This will remove all local volumes not used by at least one container."
+            } else {
+                "WARNING! This will remove anonymous local volumes not used by at least one container."
+            };
+            if !a.force && !super::confirm(&format!("{warning}\nAre you sure you want to continue? [y/N] "))? {
+                return Ok(());
+            }
+            let (names, bytes) = e.prune_volumes(a.all)?;
+            let mut out = String::new();
+            if !names.is_empty() {
+                out.push_str("Deleted Volumes:\n");
+                for n in &names {
+                    out.push_str(&format!("{n}\n"));
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!("Total reclaimed space: {}\n", human_size(bytes)));
+            print(&out)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Volumes as users use them, as root: data that outlives containers, copy-up, anonymous
+//! volumes and their removal, bind mounts, docker's messages.
+
+use doca_testkit::{require_root, TempRoot};
+
+struct Env {
+    t: TempRoot,
+    cgroup: String,
+}
+
+impl Env {
+    fn new() -> Env {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+        t.busybox("busybox:latest");
+        Env { t, cgroup: format!("doca-vtest-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)) }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let mut v = vec!["run", "--cgroup-parent", self.cgroup.as_str()];
+        v.extend_from_slice(args);
+        self.t.ok(&v)
+    }
+
+    fn run_fails(&self, args: &[&str]) -> String {
+        let mut v = vec!["run", "--cgroup-parent", self.cgroup.as_str()];
+        v.extend_from_slice(args);
+        self.t.fails(&v, 125)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.t.run(&["ps", "-aq", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.t.run(&["rm", "-f", id]);
+        }
+        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(h.path().join(&self.cgroup));
+        }
+    }
+}
+
+#[test]
+fn named_volumes_keep_data_and_copy_up_the_image() {
+    require_root!();
+    let e = Env::new();
+    e.run(&["--rm", "-v", "data:/var/www", "busybox", "sh", "-c", "echo kept > /var/www/file"]);
+    assert_eq!(
+        e.run(&["--rm", "-v", "data:/var/www:ro", "busybox", "sh", "-c", "cat /var/www/file; touch /var/www/x 2>/dev/null || echo ro"]),
+        "kept\nro\n"
+    );
+    assert_eq!(e.t.ok(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]), "local data\n");
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["volume", "inspect", "data"])).unwrap();
+    assert_eq!(i[0]["Name"], "data");
+    assert_eq!(i[0]["Scope"], "local");
+    assert!(i[0]["Mountpoint"].as_str().unwrap().ends_with("/volumes/data/_data"));
+    // An empty volume over /etc gets the image's /etc, owners and modes kept; nocopy skips it.
+    assert_eq!(e.run(&["--rm", "-v", "etc:/etc", "busybox", "sh", "-c", "cat /etc/group | head -1; stat -c %a /etc"]), "root:x:0:\n755\n");
+    assert_eq!(e.run(&["--rm", "-v", "empty:/etc:nocopy", "busybox", "ls", "/etc"]), "");
+    // In use: refused, as docker words it.
+    let id = e.run(&["-d", "-v", "data:/d", "busybox", "sleep", "300"]).trim().to_string();
+    let err = e.t.fails(&["volume", "rm", "data"], 1);
+    assert!(err.contains(&format!("remove data: volume is in use - [{id}]")), "{err}");
+    e.t.ok(&["rm", "-f", &id]);
+    e.t.ok(&["volume", "rm", "data", "etc", "empty"]);
+    assert!(e.t.fails(&["volume", "inspect", "data"], 1).contains("get data: no such volume"));
+    let err = e.t.fails(&["volume", "create", "bad/name"], 1);
+    assert!(err.contains("includes invalid characters for a local volume name"), "{err}");
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_never_named_ones() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&["import", "-c", "VOLUME /data", "-c", "CMD [\"sh\"]", doca_testkit::busybox_tar().to_str().unwrap(), "withvol"]);
+    e.run(&["--name", "first", "-v", "named:/n", "withvol", "sh", "-c", "echo x > /data/f; echo y > /n/f"]);
+    let vols = e.t.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.lines().count(), 2, "the image's VOLUME got an anonymous volume: {vols}");
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", "first"])).unwrap();
+    let mounts = i[0]["Mounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["Destination"] == "/data" && m["Type"] == "volume"), "{mounts:?}");
+    e.t.ok(&["rm", "-v", "first"]);
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "named\n", "rm -v took the anonymous volume and left the named one");
+    e.run(&["--rm", "-v", "/scratch", "busybox", "true"]);
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "named\n", "run --rm took its anonymous volume");
+    e.run(&["--name", "second", "-v", "/keep", "busybox", "true"]);
+    e.t.ok(&["rm", "second"]);
+    assert_eq!(e.t.ok(&["volume", "ls", "-q", "--filter", "dangling=true"]).lines().count(), 2);
+    let out = e.t.ok(&["volume", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "named\n", "prune without -a takes anonymous volumes only");
+    e.t.ok(&["volume", "prune", "-a", "-f"]);
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "");
+}
+
+#[test]
+fn bind_mounts_and_bad_mount_specs() {
+    require_root!();
+    let e = Env::new();
+    let host = e.t.path("host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h"), "from host").unwrap();
+    let spec = format!("{}:/h", host.display());
+    assert_eq!(e.run(&["--rm", "-v", &spec, "busybox", "sh", "-c", "cat /h/h; echo back > /h/c"]), "from host");
+    assert_eq!(std::fs::read_to_string(host.join("c")).unwrap(), "back\n");
+    // -v makes a missing source; --mount refuses it, as docker.
+    let missing = e.t.path("made");
+    e.run(&["--rm", "-v", &format!("{}:/m", missing.display()), "busybox", "true"]);
+    assert!(missing.is_dir());
+    let err = e.run_fails(&["--rm", "--mount", &format!("type=bind,source={},target=/m", e.t.path("nope").display()), "busybox", "true"]);
+    assert!(err.contains("bind source path does not exist"), "{err}");
+    assert_eq!(
+        e.run(&[
+            "--rm",
+            "--mount",
+            "type=tmpfs,target=/scratch,tmpfs-size=1m",
+            "busybox",
+            "sh",
+            "-c",
+            "df -k /scratch | tail -1 | awk '{print $2}'"
+        ]),
+        "1024\n"
+    );
+    for (args, want) in [
+        (vec!["-v", "vol:relative"], "must be absolute"),
+        (vec!["-v", "vol:/"], "can't be '/'"),
+        (vec!["-v", "vol:/proc"], "cannot be mounted over"),
+        (vec!["-v", "bad$:/x"], "invalid characters"),
+        (vec!["--mount", "type=volume,target=/x,colour=red"], "unexpected key 'colour'"),
+        (vec!["-v", "va:/x", "-v", "vb:/x"], "Duplicate mount point: /x"),
+    ] {
+        let mut a = args.clone();
+        a.extend(["busybox", "true"]);
+        let err = e.run_fails(&a);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(e.t.ok(&["ps", "-aq"]), "");
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "", "a refused run makes no volume");
+}

@@ -1,0 +1,221 @@
+//! A container's mounts: volumes, bind mounts and tmpfs, from `-v` and `--mount` in docker's
+//! syntax (also what the Engine API's Binds and Mounts carry), resolved at create (volumes
+//! made, the image's VOLUME paths given anonymous volumes) and mounted at each start.
+
+use crate::EngineError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Volume,
+    Bind,
+    Tmpfs,
+}
+
+impl MountKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// The volume's name (empty for an anonymous volume not made yet), or the host path.
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub readonly: bool,
+    /// `nocopy`: an empty volume is not filled with the image's content at its target.
+    #[serde(default)]
+    pub nocopy: bool,
+    /// Bind propagation (rprivate by default, as docker).
+    #[serde(default)]
+    pub propagation: Option<String>,
+    /// The volume was made for this container (VOLUME, `-v /path`): `rm -v` and `--rm` remove it.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// `-v` creates a missing bind source as a directory; `--mount` refuses it (docker's rule).
+    #[serde(default)]
+    pub create_source: bool,
+    /// tmpfs options (size=, mode=).
+    #[serde(default)]
+    pub tmpfs_options: Vec<String>,
+}
+
+const PROPAGATIONS: [&str; 6] = ["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+
+fn bad(spec: &str, why: &str) -> EngineError {
+    EngineError::InvalidArgument(format!("invalid volume specification: '{spec}': {why}"))
+}
+
+/// Refuses targets docker refuses: relative ones, `/` itself, and the kernel's own `/proc`.
+fn check_target(spec: &str, target: &str) -> Result<(), EngineError> {
+    if !target.starts_with('/') {
+        return Err(bad(spec, &format!("invalid mount config: mount path \"{target}\" must be absolute")));
+    }
+    let t = target.trim_end_matches('/');
+    if t.is_empty() {
+        return Err(bad(spec, "invalid mount config: destination can't be '/'"));
+    }
+    if t == "/proc" || t.starts_with("/proc/") {
+        return Err(bad(spec, &format!("invalid mount config: {target} is a kernel filesystem (/proc) and cannot be mounted over")));
+    }
+    Ok(())
+}
+
+/// `-v [SRC:]DST[:OPTS]`.
+pub fn parse_volume_flag(spec: &str) -> Result<MountSpec, EngineError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, opts) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, opts] => (*src, *dst, *opts),
+        _ => return Err(bad(spec, "too many colons")),
+    };
+    if target.is_empty() {
+        return Err(bad(spec, "empty destination"));
+    }
+    check_target(spec, target)?;
+    let kind = if source.is_empty() || !source.starts_with('/') { MountKind::Volume } else { MountKind::Bind };
+    if kind == MountKind::Volume && !source.is_empty() {
+        crate::volumes::validate_name(source)?;
+    }
+    let mut m = MountSpec {
+        kind,
+        source: source.to_string(),
+        target: target.to_string(),
+        readonly: false,
+        nocopy: false,
+        propagation: None,
+        anonymous: source.is_empty(),
+        create_source: kind == MountKind::Bind,
+        tmpfs_options: Vec::new(),
+    };
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => m.readonly = true,
+            "rw" => m.readonly = false,
+            // SELinux relabeling: this host has no SELinux, and docker ignores them there too.
+            "z" | "Z" => {}
+            "nocopy" if kind == MountKind::Volume => m.nocopy = true,
+            "consistent" | "cached" | "delegated" => {}
+            p if PROPAGATIONS.contains(&p) && kind == MountKind::Bind => m.propagation = Some(p.to_string()),
+            _ => return Err(bad(spec, &format!("invalid mode: {o}"))),
+        }
+    }
+    Ok(m)
+}
+
+/// `--mount type=...,source=...,target=...[,readonly][,volume-nocopy][,bind-propagation=...]
+/// [,tmpfs-size=...][,tmpfs-mode=...]`.
+pub fn parse_mount_flag(spec: &str) -> Result<MountSpec, EngineError> {
+    let invalid = |m: String| EngineError::InvalidArgument(format!("invalid argument \"{spec}\" for \"--mount\" flag: {m}"));
+    let mut kind = MountKind::Volume;
+    let mut m = MountSpec {
+        kind,
+        source: String::new(),
+        target: String::new(),
+        readonly: false,
+        nocopy: false,
+        propagation: None,
+        anonymous: false,
+        create_source: false,
+        tmpfs_options: Vec::new(),
+    };
+    for field in spec.split(',') {
+        let (k, v) = field.split_once('=').map(|(k, v)| (k, Some(v))).unwrap_or((field, None));
+        let flag = |v: Option<&str>| match v {
+            None | Some("1") | Some("true") => Ok(true),
+            Some("0") | Some("false") => Ok(false),
+            Some(x) => Err(invalid(format!("invalid value for '{k}': {x}"))),
+        };
+        match (k.to_ascii_lowercase().as_str(), v) {
+            ("type", Some(t)) => {
+                kind = match t {
+                    "volume" => MountKind::Volume,
+                    "bind" => MountKind::Bind,
+                    "tmpfs" => MountKind::Tmpfs,
+                    _ => return Err(invalid(format!("invalid mount type: {t}"))),
+                }
+            }
+            ("source" | "src", Some(s)) => m.source = s.to_string(),
+            ("target" | "destination" | "dst", Some(t)) => m.target = t.to_string(),
+            ("readonly" | "ro", v) => m.readonly = flag(v)?,
+            ("volume-nocopy", v) => m.nocopy = flag(v)?,
+            ("bind-propagation", Some(p)) if PROPAGATIONS.contains(&p) => m.propagation = Some(p.to_string()),
+            ("tmpfs-size", Some(s)) => m.tmpfs_options.push(format!("size={s}")),
+            ("tmpfs-mode", Some(s)) => m.tmpfs_options.push(format!("mode={s}")),
+            ("consistency", Some(_)) => {}
+            ("volume-opt" | "volume-driver", _) => return Err(invalid(format!("{k}: volume driver options are not supported yet"))),
+            _ => return Err(invalid(format!("unexpected key '{k}' in '{field}'"))),
+        }
+    }
+    m.kind = kind;
+    if m.target.is_empty() {
+        return Err(invalid("target is required".into()));
+    }
+    check_target(spec, &m.target)?;
+    match kind {
+        MountKind::Bind if !m.source.starts_with('/') => {
+            return Err(invalid(format!(
+                "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",
+                m.source
+            )))
+        }
+        MountKind::Volume if !m.source.is_empty() => crate::volumes::validate_name(&m.source)?,
+        MountKind::Volume => m.anonymous = true,
+        MountKind::Tmpfs if !m.source.is_empty() => {
+            return Err(invalid("invalid mount config for type \"tmpfs\": source must not be specified".into()))
+        }
+        _ => {}
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_flags_in_all_of_dockers_forms() {
+        let m = parse_volume_flag("pgdata:/var/lib/postgresql/data").unwrap();
+        assert_eq!((m.kind, m.source.as_str(), m.readonly, m.anonymous), (MountKind::Volume, "pgdata", false, false));
+        let m = parse_volume_flag("/srv/code:/code:ro,rslave").unwrap();
+        assert_eq!((m.kind, m.readonly, m.propagation.as_deref(), m.create_source), (MountKind::Bind, true, Some("rslave"), true));
+        let m = parse_volume_flag("/data").unwrap();
+        assert!(m.anonymous && m.kind == MountKind::Volume && m.source.is_empty());
+        assert!(parse_volume_flag("vol:/x:nocopy,Z").unwrap().nocopy);
+        for (spec, why) in [
+            ("vol:relative", "must be absolute"),
+            ("vol:/", "can't be '/'"),
+            ("vol:/proc/sys", "kernel filesystem"),
+            ("bad$name:/x", "invalid characters"),
+            ("vol:/x:bogus", "invalid mode: bogus"),
+            ("a:b:c:d", "too many colons"),
+        ] {
+            let e = parse_volume_flag(spec).unwrap_err().to_string();
+            assert!(e.contains(why), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn mount_flags_as_docker_parses_them() {
+        let m = parse_mount_flag("type=bind,source=/srv,target=/app,readonly,bind-propagation=rshared").unwrap();
+        assert_eq!((m.kind, m.readonly, m.propagation.as_deref(), m.create_source), (MountKind::Bind, true, Some("rshared"), false));
+        let m = parse_mount_flag("type=volume,src=cache,dst=/cache,volume-nocopy").unwrap();
+        assert!(m.nocopy && m.source == "cache");
+        let m = parse_mount_flag("type=tmpfs,target=/scratch,tmpfs-size=64m,tmpfs-mode=1770").unwrap();
+        assert_eq!(m.tmpfs_options, ["size=64m", "mode=1770"]);
+        assert!(parse_mount_flag("type=volume,target=/x").unwrap().anonymous);
+        assert!(parse_mount_flag("type=bind,source=rel,target=/x").is_err());
+        assert!(parse_mount_flag("type=volume,target=/x,colour=red").unwrap_err().to_string().contains("unexpected key 'colour'"));
+        assert!(parse_mount_flag("type=nfs,target=/x").is_err());
+        assert!(parse_mount_flag("type=volume,source=v").unwrap_err().to_string().contains("target is required"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Volumes: data that outlives its containers, as docker's local driver keeps it:
+//! `<root>/volumes/<name>/_data`, a row in the store, mounted into containers by bind mounts.
+
+use crate::{Engine, EngineError};
+use doca_store::VolumeRow;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: PathBuf,
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub anonymous: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateVolume {
+    /// None: an anonymous volume, named by 64 random hex digits.
+    pub name: Option<String>,
+    pub driver: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub anonymous: bool,
+}
+
+/// `volume ls --filter`: dangling, name (substring), label, driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeFilter {
+    Dangling(bool),
+    Name(String),
+    Label(String, Option<String>),
+    Driver(String),
+}
+
+impl VolumeFilter {
+    pub fn parse(s: &str) -> Result<VolumeFilter, EngineError> {
+        let (k, v) =
+            s.split_once('=').ok_or_else(|| EngineError::InvalidArgument(format!("bad format of filter (expected name=value): {s}")))?;
+        Ok(match k {
+            "dangling" => match v {
+                "true" | "1" => VolumeFilter::Dangling(true),
+                "false" | "0" => VolumeFilter::Dangling(false),
+                _ => return Err(EngineError::InvalidArgument(format!("invalid filter 'dangling={v}'"))),
+            },
+            "name" => VolumeFilter::Name(v.into()),
+            "label" => match v.split_once('=') {
+                Some((a, b)) => VolumeFilter::Label(a.into(), Some(b.into())),
+                None => VolumeFilter::Label(v.into(), None),
+            },
+            "driver" => VolumeFilter::Driver(v.into()),
+            _ => return Err(EngineError::InvalidFilter(k.to_string())),
+        })
+    }
+}
+
+/// docker's rule for local volume names (volume/local/local.go).
+pub fn validate_name(name: &str) -> Result<(), EngineError> {
+    let ok = name.len() > 1
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidArgument(format!(
+            "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        )))
+    }
+}
+
+impl Volume {
+    /// Docker's volume JSON (api/types/volume.Volume).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "CreatedAt": self.created,
+            "Driver": self.driver,
+            "Labels": if self.labels.is_empty() { Value::Null } else { json!(self.labels) },
+            "Mountpoint": self.mountpoint,
+            "Name": self.name,
+            "Options": if self.options.is_empty() { Value::Null } else { json!(self.options) },
+            "Scope": "local",
+        })
+    }
+}
+
+impl Engine {
+    fn volume_from_row(&self, r: VolumeRow) -> Volume {
+        Volume {
+            mountpoint: self.config().root.join("volumes").join(&r.name).join("_data"),
+            labels: serde_json::from_str(&r.labels).unwrap_or_default(),
+            options: serde_json::from_str(&r.options).unwrap_or_default(),
+            name: r.name,
+            driver: r.driver,
+            created: r.created,
+            anonymous: r.anonymous,
+        }
+    }
+
+    /// `doca volume create`; an existing volume of that name is returned as it is (docker's
+    /// create is idempotent).
+    pub fn create_volume(&mut self, req: &CreateVolume) -> Result<Volume, EngineError> {
+        let driver = req.driver.clone().unwrap_or_else(|| "local".into());
+        if driver != "local" {
+            return Err(EngineError::InvalidArgument(format!("error looking up volume plugin {driver}: plugin \"{driver}\" not found")));
+        }
+        if let Some(k) = req.options.keys().next() {
+            return Err(EngineError::InvalidArgument(format!(
+                "volume option {k}: options of the local driver (-o type=, device=, o=) are not supported yet"
+            )));
+        }
+        let name = match &req.name {
+            Some(n) => {
+                validate_name(n)?;
+                n.clone()
+            }
+            None => crate::containers::ContainerId::random()?.to_string(),
+        };
+        if let Some(r) = self.store.db.read(|tx| tx.volume(&name))? {
+            return Ok(self.volume_from_row(r));
+        }
+        let data = self.config().root.join("volumes").join(&name).join("_data");
+        std::fs::create_dir_all(&data).map_err(|e| EngineError::Internal(format!("create {}: {e}", data.display())))?;
+        let row = VolumeRow {
+            name: name.clone(),
+            driver,
+            created: doca_image::config::rfc3339_nano(crate::now()),
+            labels: serde_json::to_string(&req.labels).expect("json"),
+            options: serde_json::to_string(&req.options).expect("json"),
+            anonymous: req.anonymous,
+        };
+        if !self.store.db.write(|tx| tx.insert_volume(&row))? {
+            // Another process made it meanwhile: theirs it is.
+            let r = self.store.db.read(|tx| tx.volume(&name))?.ok_or_else(|| EngineError::Internal(format!("volume {name} vanished")))?;
+            return Ok(self.volume_from_row(r));
+        }
+        self.emit("volume", "create", &name, &[("driver", "local")]);
+        Ok(self.volume_from_row(row))
+    }
+
+    pub fn volume(&mut self, name: &str) -> Result<Volume, EngineError> {
+        let r = self.store.db.read(|tx| tx.volume(name))?.ok_or_else(|| EngineError::NoSuchVolume(name.to_string()))?;
+        Ok(self.volume_from_row(r))
+    }
+
+    /// The containers (ids) whose mounts use volume `name`.
+    pub fn volume_users(&mut self, name: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.config.mounts.iter().any(|m| m.kind == crate::containers::mounts::MountKind::Volume && m.source == name))
+            .map(|c| c.id.to_string())
+            .collect())
+    }
+
+    pub fn list_volumes(&mut self, filters: &[VolumeFilter]) -> Result<Vec<Volume>, EngineError> {
+        let rows = self.store.db.read(|tx| tx.volumes())?;
+        let used: std::collections::HashSet<String> = self
+            .containers()?
+            .into_iter()
+            .flat_map(|c| c.config.mounts.into_iter().filter(|m| m.kind == crate::containers::mounts::MountKind::Volume).map(|m| m.source))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|r| self.volume_from_row(r))
+            .filter(|v| {
+                filters.iter().all(|f| match f {
+                    VolumeFilter::Dangling(d) => used.contains(&v.name) != *d,
+                    VolumeFilter::Name(n) => v.name.contains(n.as_str()),
+                    VolumeFilter::Label(k, val) => v.labels.get(k).is_some_and(|x| val.as_ref().is_none_or(|w| w == x)),
+                    VolumeFilter::Driver(d) => v.driver == *d,
+                })
+            })
+            .collect())
+    }
+
+    /// `doca volume rm`: refused while a container uses it (even with `force`, as docker).
+    pub fn remove_volume(&mut self, name: &str, force: bool) -> Result<(), EngineError> {
+        let v = match self.volume(name) {
+            Ok(v) => v,
+            Err(EngineError::NoSuchVolume(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let users = self.volume_users(name)?;
+        if !users.is_empty() {
+            return Err(EngineError::Conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
+        }
+        self.store.db.write(|tx| tx.delete_volume(&v.name))?;
+        let dir = self.config().root.join("volumes").join(&v.name);
+        std::fs::remove_dir_all(&dir)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(|e| EngineError::Internal(format!("remove {}: {e}", dir.display())))?;
+        self.emit("volume", "destroy", &v.name, &[("driver", "local")]);
+        Ok(())
+    }
+
+    /// `doca volume prune`: unused anonymous volumes, or every unused one with `all` (docker
+    /// 23's rule). Returns the names and the bytes freed.
+    pub fn prune_volumes(&mut self, all: bool) -> Result<(Vec<String>, u64), EngineError> {
+        let mut names = Vec::new();
+        let mut bytes = 0;
+        for v in self.list_volumes(&[VolumeFilter::Dangling(true)])? {
+            if v.anonymous || all {
+                bytes += crate::containers::list::dir_size(&v.mountpoint);
+                self.remove_volume(&v.name, false)?;
+                names.push(v.name);
+            }
+        }
+        Ok((names, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_follow_dockers_rule() {
+        assert!(super::validate_name("pgdata").is_ok());
+        assert!(super::validate_name("my.vol_1-a").is_ok());
+        let e = super::validate_name("bad/name").unwrap_err().to_string();
+        assert!(e.contains("includes invalid characters for a local volume name"), "{e}");
+        assert!(super::validate_name("-x").is_err());
+    }
+}
