@@ -1,7 +1,7 @@
 #!/bin/sh
 # doca's main job end to end, as far as it goes today: make an image, run containers of it
-# (foreground, detached, exec, logs, stop), save it, load it into another store, and have skopeo
-# read the archive. (Dockerfile builds and volumes arrive with their issues; see
+# (foreground, detached, exec, logs, stop) and with a volume, save it, load it into another
+# store, and have skopeo read the archive. (Dockerfile builds arrive with their issue; see
 # ARCHITECTURE.md.) Uses its own store and run root under /tmp.
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,7 +25,12 @@ sleep 2
 $doca logs --tail 2 ticker
 $doca stop ticker
 $doca ps -a
-$doca rm ticker
+$doca rm -v ticker
+# A volume outlives its containers: one writes, a later one reads.
+$doca run --rm -v demo-data:/data demo/busybox:1.0 sh -c 'echo "written at $(date)" > /data/note'
+$doca run --rm -v demo-data:/data:ro demo/busybox:1.0 cat /data/note
+$doca volume ls
+$doca volume rm demo-data
 $doca save -o "$work/demo.tar" demo/busybox:1.0
 DOCA_ROOT="$work/store2" $doca load -i "$work/demo.tar"
 DOCA_ROOT="$work/store2" $doca images

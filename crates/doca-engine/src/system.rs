@@ -15,6 +15,11 @@ pub struct DiskUsage {
     /// Bytes in the containers' writable layers; reclaimable: those of stopped ones.
     pub containers_size: u64,
     pub containers_reclaimable: u64,
+    pub volumes: usize,
+    pub volumes_active: usize,
+    pub volumes_size: u64,
+    /// Bytes in volumes no container uses.
+    pub volumes_reclaimable: u64,
 }
 
 impl Engine {
@@ -41,6 +46,18 @@ impl Engine {
                 du.containers_active += 1;
             } else {
                 du.containers_reclaimable += bytes;
+            }
+        }
+        let unused: std::collections::HashSet<String> =
+            self.list_volumes(&[crate::volumes::VolumeFilter::Dangling(true)])?.into_iter().map(|v| v.name).collect();
+        for v in self.list_volumes(&[])? {
+            let bytes = crate::containers::list::dir_size(&v.mountpoint);
+            du.volumes += 1;
+            du.volumes_size += bytes;
+            if unused.contains(&v.name) {
+                du.volumes_reclaimable += bytes;
+            } else {
+                du.volumes_active += 1;
             }
         }
         Ok(du)
