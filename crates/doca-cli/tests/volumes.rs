@@ -81,6 +81,22 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_never_named_ones() {
     let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", "first"])).unwrap();
     let mounts = i[0]["Mounts"].as_array().unwrap();
     assert!(mounts.iter().any(|m| m["Destination"] == "/data" && m["Type"] == "volume"), "{mounts:?}");
+    // --volumes-from: the same volumes, read-only when asked; its rm -v leaves them.
+    assert_eq!(
+        e.run(&[
+            "--name",
+            "reader",
+            "--volumes-from",
+            "first:ro",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/f /n/f; touch /n/z 2>/dev/null || echo ro"
+        ]),
+        "x\ny\nro\n"
+    );
+    e.t.ok(&["rm", "-v", "reader"]);
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]).lines().count(), 2, "the reader's rm -v left the first container's volumes");
     e.t.ok(&["rm", "-v", "first"]);
     assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "named\n", "rm -v took the anonymous volume and left the named one");
     e.run(&["--rm", "-v", "/scratch", "busybox", "true"]);

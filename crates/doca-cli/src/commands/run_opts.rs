@@ -324,6 +324,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         uts_host: host_mode("uts", &a.uts, &["private"])?,
         healthcheck: healthcheck(a)?,
         mounts: mounts(a)?,
+        volumes_from: a.volumes_from.clone(),
         ..Default::default()
     };
     if let Some(s) = &req.stop_signal {

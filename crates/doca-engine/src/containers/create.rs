@@ -63,8 +63,19 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&paths.dir);
             return Err(e);
         }
+        let mut given = req.mounts.clone();
+        for spec in &req.volumes_from {
+            match self.mounts_from(spec, &given) {
+                Ok(more) => given.extend(more),
+                Err(e) => {
+                    let _ = self.store.db.write(|tx| tx.delete_container(c.id.as_str()));
+                    let _ = std::fs::remove_dir_all(&paths.dir);
+                    return Err(e);
+                }
+            }
+        }
         // Volumes are made once the name is the container's: a refused name makes none.
-        match self.resolve_mounts(&image_config, &req.mounts) {
+        match self.resolve_mounts(&image_config, &given) {
             Ok(mounts) => {
                 c.config.mounts = mounts;
                 let config = serde_json::to_string(&c.config).expect("json");
@@ -78,6 +89,29 @@ impl Engine {
         }
         self.container_event(&c, "create", &[]);
         Ok(c)
+    }
+
+    /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and binds at the same
+    /// targets (unless this one mounts something there), read-only or not as asked, else as
+    /// there. They stay the other container's: this one's `rm -v` leaves them.
+    fn mounts_from(&mut self, spec: &str, given: &[super::mounts::MountSpec]) -> Result<Vec<super::mounts::MountSpec>, EngineError> {
+        let (name, mode) = match spec.rsplit_once(':') {
+            Some((n, m @ ("ro" | "rw"))) => (n, Some(m == "ro")),
+            Some((_, m)) => return Err(EngineError::InvalidArgument(format!("invalid mode for volumes-from: {m}"))),
+            None => (spec, None),
+        };
+        let other = self.container(name)?;
+        Ok(other
+            .config
+            .mounts
+            .into_iter()
+            .filter(|m| m.kind != super::mounts::MountKind::Tmpfs && !given.iter().any(|g| g.target == m.target))
+            .map(|mut m| {
+                m.readonly = mode.unwrap_or(m.readonly);
+                m.anonymous = false;
+                m
+            })
+            .collect())
     }
 
     /// The mounts as they will be: named volumes made if missing, anonymous ones made, and

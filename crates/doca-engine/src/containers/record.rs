@@ -158,8 +158,10 @@ pub struct CreateContainer {
     pub oom_score_adj: i32,
     pub init: bool,
     pub healthcheck: Option<super::health::HealthSpec>,
-    /// `-v`, `--mount`, and (after create) the image's VOLUME paths.
+    /// `-v`, `--mount`, and (after create) the image's VOLUME paths and `--volumes-from`.
     pub mounts: Vec<super::mounts::MountSpec>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,
