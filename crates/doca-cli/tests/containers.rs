@@ -263,6 +263,18 @@ fn tty_gets_a_terminal_of_the_users_size() {
     let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     assert!(text.contains("/dev/pts/0\n33 101\n"), "{text:?}");
+    // exec -t: its own pty through a console socket whose path (long run root, 64-digit id)
+    // is over sun_path's limit.
+    e.t.ok(&["run", "-d", "--cgroup-parent", &e.cgroup, "--name", "ttyx", "busybox", "sleep", "300"]);
+    let cmd = format!(
+        "stty rows 21 cols 77; DOCA_ROOT={} DOCA_RUN_ROOT={} {} exec -it ttyx sh -c 'stty size; tty'",
+        e.t.root().display(),
+        e.t.dir.path().join("run").display(),
+        env!("CARGO_BIN_EXE_doca"),
+    );
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(text.contains("21 77\n/dev/pts/"), "{text:?}");
 }
 
 #[test]

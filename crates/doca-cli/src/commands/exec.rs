@@ -28,10 +28,7 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
         plan.command.stdin(Stdio::null());
     }
     let listener = match &plan.console_socket {
-        Some(path) => Some(
-            std::os::unix::net::UnixListener::bind(path)
-                .map_err(|e| Failure::new(126, format!("console socket {}: {e}", path.display())))?,
-        ),
+        Some(path) => Some(doca_shim::proto::bind(path).map_err(|e| Failure::new(126, format!("console socket {}: {e}", path.display())))?),
         None => None,
     };
     if a.detach {
