@@ -22,6 +22,7 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
         tty: a.tty,
         privileged: a.privileged,
         detach: a.detach,
+        console_size: if a.tty { terminal_size() } else { None },
     };
     let mut plan = e.exec_container(&container, &req)?;
     if !a.interactive {

@@ -18,6 +18,9 @@ pub struct ExecContainer {
     pub tty: bool,
     pub privileged: bool,
     pub detach: bool,
+    /// The user's terminal (rows, columns): the exec's pty is made with this size, so the
+    /// process never sees an unsized terminal.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// The runtime command to run, with its process file (removed when the plan is dropped).
@@ -56,7 +59,10 @@ impl Engine {
         let mut p: Process = spec.process().clone().unwrap_or_default();
         p.set_args(Some(req.cmd.clone()));
         p.set_terminal(Some(req.tty));
-        p.set_console_size(None);
+        p.set_console_size(match (req.tty, req.console_size) {
+            (true, Some((rows, cols))) => oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build().ok(),
+            _ => None,
+        });
         let mut env = p.env().clone().unwrap_or_default();
         if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
