@@ -36,8 +36,17 @@ impl Drop for Env {
         for id in String::from_utf8_lossy(&ids.stdout).lines() {
             let _ = self.t.run(&["rm", "-f", id]);
         }
-        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let _ = std::fs::remove_dir(h.path().join(&self.cgroup));
+        // As in containers.rs: the monitors delete their cgroups just after the CLI returns.
+        for _ in 0..100 {
+            let mut left = false;
+            for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+                let parent = h.path().join(&self.cgroup);
+                left |= parent.exists() && std::fs::remove_dir(&parent).is_err();
+            }
+            if !left {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }
