@@ -274,10 +274,11 @@ fn tty_gets_a_terminal_of_the_users_size() {
     let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     assert!(text.contains("/dev/pts/0\n33 101\n"), "{text:?}");
     // exec -t: its own pty through a console socket whose path (long run root, 64-digit id)
-    // is over sun_path's limit.
+    // is over sun_path's limit. (Without -i: script(1) with stdin at /dev/null types a NUL,
+    // its VEOF, into the terminal, which -i would forward.)
     e.t.ok(&["run", "-d", "--cgroup-parent", &e.cgroup, "--name", "ttyx", "busybox", "sleep", "300"]);
     let cmd = format!(
-        "stty rows 21 cols 77; DOCA_ROOT={} DOCA_RUN_ROOT={} {} exec -it ttyx sh -c 'stty size; tty'",
+        "stty rows 21 cols 77; DOCA_ROOT={} DOCA_RUN_ROOT={} {} exec -t ttyx sh -c 'stty size; tty'",
         e.t.root().display(),
         e.t.dir.path().join("run").display(),
         env!("CARGO_BIN_EXE_doca"),
