@@ -1,31 +1,28 @@
 //! Containers as users run them, as root against the real kernel: `doca run` and the whole
 //! lifecycle through doca-shim and doca-runc, with docker's output and exit codes.
 
-use doca_testkit::{require_root, TempRoot};
+use doca_testkit::{require_root, ContainerEnv};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A store with the busybox image, whose containers live under a cgroup parent of its own;
-/// dropping it removes every container and the cgroup parent, even when the test failed.
-struct Env {
-    t: TempRoot,
-    cgroup: String,
+/// The shared container test environment, with this file's helpers.
+struct Env(ContainerEnv);
+
+impl std::ops::Deref for Env {
+    type Target = ContainerEnv;
+    fn deref(&self) -> &ContainerEnv {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
-        t.busybox("busybox:latest");
-        Env { t, cgroup: format!("doca-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)) }
+        Env(ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-test"))
     }
 
     /// `doca run` (or `create`) with this test's cgroup parent, then `args`.
     fn run_args<'a>(&'a self, verb: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec![verb, "--cgroup-parent", self.cgroup.as_str()];
-        v.extend_from_slice(args);
-        v
+        self.0.args(verb, args)
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
@@ -39,45 +36,6 @@ impl Env {
     fn inspect(&self, name: &str) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&self.t.ok(&["inspect", name])).unwrap();
         v[0].clone()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.t.run(&["ps", "-aq", "--no-trunc"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.t.run(&["rm", "-f", id]);
-        }
-        remove_cgroup_parent(&self.cgroup);
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let root = self.t.dir.path().display().to_string();
-        assert!(!mounts.contains(&root) || std::thread::panicking(), "mounts left under {root}:\n{mounts}");
-    }
-}
-
-/// Removes a test's cgroup parent in every hierarchy. A monitor deletes its container's cgroup
-/// just after the exit reaches the CLI, so the children may outlive the last command by a few
-/// milliseconds: retried for a while. (Containers whose runtime state a test wiped, a
-/// simulated reboot, leave their cgroups: removed here too.)
-fn remove_cgroup_parent(name: &str) {
-    for _ in 0..100 {
-        let mut left = false;
-        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let parent = h.path().join(name);
-            if !parent.exists() {
-                continue;
-            }
-            for c in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-                if c.path().is_dir() {
-                    let _ = std::fs::remove_dir(c.path());
-                }
-            }
-            left |= std::fs::remove_dir(&parent).is_err() && parent.exists();
-        }
-        if !left {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 

@@ -1,53 +1,28 @@
 //! Volumes as users use them, as root: data that outlives containers, copy-up, anonymous
 //! volumes and their removal, bind mounts, docker's messages.
 
-use doca_testkit::{require_root, TempRoot};
+use doca_testkit::{require_root, ContainerEnv};
 
-struct Env {
-    t: TempRoot,
-    cgroup: String,
+struct Env(ContainerEnv);
+
+impl std::ops::Deref for Env {
+    type Target = ContainerEnv;
+    fn deref(&self) -> &ContainerEnv {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
-        t.busybox("busybox:latest");
-        Env { t, cgroup: format!("doca-vtest-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)) }
+        Env(ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-vtest"))
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let mut v = vec!["run", "--cgroup-parent", self.cgroup.as_str()];
-        v.extend_from_slice(args);
-        self.t.ok(&v)
+        self.t.ok(&self.args("run", args))
     }
 
     fn run_fails(&self, args: &[&str]) -> String {
-        let mut v = vec!["run", "--cgroup-parent", self.cgroup.as_str()];
-        v.extend_from_slice(args);
-        self.t.fails(&v, 125)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.t.run(&["ps", "-aq", "--no-trunc"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.t.run(&["rm", "-f", id]);
-        }
-        // As in containers.rs: the monitors delete their cgroups just after the CLI returns.
-        for _ in 0..100 {
-            let mut left = false;
-            for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-                let parent = h.path().join(&self.cgroup);
-                left |= parent.exists() && std::fs::remove_dir(&parent).is_err();
-            }
-            if !left {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        self.t.fails(&self.args("run", args), 125)
     }
 }
 

@@ -301,12 +301,16 @@ impl Container {
     }
 }
 
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`: docker's rule for container and local volume names.
+pub(crate) fn is_docker_name(name: &str) -> bool {
+    name.len() > 1
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// docker's rule for names (daemon/names/names.go).
 pub fn validate_name(name: &str) -> Result<(), EngineError> {
-    let ok = name.len() > 1
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
+    if is_docker_name(name) {
         Ok(())
     } else {
         Err(EngineError::InvalidArgument(format!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")))

@@ -60,10 +60,7 @@ impl VolumeFilter {
 
 /// docker's rule for local volume names (volume/local/local.go).
 pub fn validate_name(name: &str) -> Result<(), EngineError> {
-    let ok = name.len() > 1
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
+    if crate::containers::record::is_docker_name(name) {
         Ok(())
     } else {
         Err(EngineError::InvalidArgument(format!(
