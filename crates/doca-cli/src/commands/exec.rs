@@ -47,12 +47,30 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
 }
 
 /// Copies the user's terminal to the exec's pty and back until the process closes it.
-fn proxy_pty(master: std::fs::File, interactive: bool) {
+/// Gives the exec's pty the user's terminal size.
+fn resize(master: &std::fs::File) {
     if let Some((rows, cols)) = terminal_size() {
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCSWINSZ reads one winsize from the pointer.
-        unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&master), libc::TIOCSWINSZ, &ws) };
+        unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(master), libc::TIOCSWINSZ, &ws) };
     }
+}
+
+fn proxy_pty(master: std::fs::File, interactive: bool) {
+    // The terminal's size follows the user's window: SIGWINCH, blocked here before any thread
+    // exists so that only the waiting thread takes it.
+    let mut winch = nix::sys::signal::SigSet::empty();
+    winch.add(nix::sys::signal::Signal::SIGWINCH);
+    if winch.thread_block().is_ok() {
+        if let Ok(m) = master.try_clone() {
+            std::thread::spawn(move || {
+                while winch.wait().is_ok() {
+                    resize(&m);
+                }
+            });
+        }
+    }
+    resize(&master);
     let saved = if interactive { termios::tcgetattr(std::io::stdin().as_fd()).ok() } else { None };
     if let Some(t) = &saved {
         let mut r = t.clone();
