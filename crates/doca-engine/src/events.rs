@@ -6,7 +6,7 @@
 use crate::{Engine, EngineError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Seek, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -184,37 +184,22 @@ impl Engine {
 
 fn follow(
     path: &Path,
-    mut offset: u64,
+    offset: u64,
     req: &ListEvents,
     keep: &dyn Fn(&Event) -> bool,
     out: &mut dyn FnMut(&Event) -> std::io::Result<()>,
 ) -> Result<(), EngineError> {
-    use std::os::unix::fs::MetadataExt;
-    let mut inode = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+    let mut tail = crate::tail::Tail::at(path.to_path_buf(), offset);
     loop {
         if req.until.is_some_and(|u| crate::now().unix_timestamp_nanos() > u) {
             return Ok(());
         }
-        let (ino, len) = std::fs::metadata(path).map(|m| (m.ino(), m.len())).unwrap_or((0, 0));
-        if ino != inode || len < offset {
-            inode = ino;
-            offset = 0;
-        }
-        if len > offset {
-            if let Ok(mut f) = std::fs::File::open(path) {
-                let _ = f.seek(std::io::SeekFrom::Start(offset));
-                let mut r = std::io::BufReader::new(f);
-                let mut line = String::new();
-                while r.read_line(&mut line).unwrap_or(0) > 0 && line.ends_with('\n') {
-                    offset += line.len() as u64;
-                    if let Ok(e) = serde_json::from_str::<Event>(&line) {
-                        if keep(&e) && out(&e).is_err() {
-                            return Ok(());
-                        }
-                    }
-                    line.clear();
-                }
-            }
+        let read = tail.read(&mut |line| match serde_json::from_str::<Event>(line) {
+            Ok(e) => !keep(&e) || out(&e).is_ok(),
+            Err(_) => true,
+        });
+        if let crate::tail::Read::Stopped = read {
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

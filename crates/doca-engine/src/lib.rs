@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod system;
+mod tail;
 pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};

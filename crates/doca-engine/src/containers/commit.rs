@@ -35,13 +35,7 @@ impl Engine {
             cc.cmd = Some(r.cmd.clone());
         }
         let mut env = cc.env.clone().unwrap_or_default();
-        for kv in &r.env {
-            let key = kv.split('=').next().unwrap_or("");
-            match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
-                Some(slot) => *slot = kv.clone(),
-                None => env.push(kv.clone()),
-            }
-        }
+        super::spec::merge_env(&mut env, &r.env);
         cc.env = (!env.is_empty()).then_some(env);
         if let Some(w) = r.working_dir.clone().filter(|w| !w.is_empty()) {
             cc.working_dir = Some(w);

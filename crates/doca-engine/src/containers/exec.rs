@@ -67,13 +67,7 @@ impl Engine {
         if req.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }
-        for kv in &req.env {
-            let key = kv.split('=').next().unwrap_or("");
-            match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
-                Some(slot) => *slot = kv.clone(),
-                None => env.push(kv.clone()),
-            }
-        }
+        super::spec::merge_env(&mut env, &req.env);
         if let Some(u) = req.user.as_deref().filter(|u| !u.is_empty()) {
             let user = resolve_user(&paths.merged(), u, &[])?;
             let mut ou = p.user().clone();

@@ -15,13 +15,7 @@ impl Engine {
         let r = &c.config;
         let argv = spec::command(&image, r).unwrap_or_default();
         let mut env: Vec<String> = Vec::new();
-        for kv in image.env.iter().flatten().chain(&r.env) {
-            let key = kv.split('=').next().unwrap_or("");
-            match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
-                Some(slot) => *slot = kv.clone(),
-                None => env.push(kv.clone()),
-            }
-        }
+        spec::merge_env(&mut env, image.env.iter().flatten().chain(&r.env));
         let mut labels: BTreeMap<String, String> = image.labels.clone().unwrap_or_default();
         labels.extend(r.labels.clone());
         let layers = self.store.db.read(|tx| tx.layers(&c.image_id))?;
@@ -155,7 +149,7 @@ impl Engine {
             "Mounts": c.config.mounts.iter().map(|m| {
                 let (source, name) = match m.kind {
                     super::mounts::MountKind::Volume => {
-                        (self.config().root.join("volumes").join(&m.source).join("_data").display().to_string(), Some(m.source.clone()))
+                        (self.volume_data(&m.source).display().to_string(), Some(m.source.clone()))
                     }
                     _ => (m.source.clone(), None),
                 };

@@ -2,9 +2,9 @@
 //! the container stops.
 
 use super::record::Container;
+use crate::tail::{Read, Tail};
 use crate::{Engine, EngineError};
 use doca_shim::logfile::{self, LogEntry};
-use std::io::{BufRead, Seek};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
@@ -94,7 +94,7 @@ impl Engine {
             entries.extend(logfile::read(&f).unwrap_or_default().into_iter().filter(|e| keep(e)));
         }
         // Where following starts: the end of what was read.
-        let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let skip = req.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
         let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
         for e in &entries[skip..] {
@@ -105,68 +105,44 @@ impl Engine {
         if !req.follow || !c.state.status.is_live() && c.state.status != super::record::Status::Restarting {
             return Ok(());
         }
-        self.follow_logs(&c, &path, &mut offset, req, &mut out)
+        self.follow_logs(&c, &path, offset, req, &mut out)
     }
 
     fn follow_logs(
         &mut self,
         c: &Container,
         path: &std::path::Path,
-        offset: &mut u64,
+        offset: u64,
         req: &ContainerLogs,
         out: &mut impl FnMut(&LogEntry) -> std::io::Result<()>,
     ) -> Result<(), EngineError> {
-        use std::os::unix::fs::MetadataExt;
-        let mut inode = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+        let mut tail = Tail::at(path.to_path_buf(), offset);
         let mut last_check = std::time::Instant::now();
         let mut final_pass = false;
         loop {
-            let md = std::fs::metadata(path).ok();
-            let (ino, len) = md.map(|m| (m.ino(), m.len())).unwrap_or((0, 0));
-            if ino != inode || len < *offset {
-                // Rotated: the new file is read from its start.
-                inode = ino;
-                *offset = 0;
+            let read = tail.read(&mut |line| match serde_json::from_str::<LogEntry>(line) {
+                Ok(e) => req.until.is_none_or(|u| nanos(&e) <= u) && out(&e).is_ok(),
+                Err(_) => true,
+            });
+            match read {
+                Read::Stopped => return Ok(()),
+                Read::Lines => continue,
+                Read::Idle => {}
             }
-            let mut got = false;
-            if len > *offset {
-                if let Ok(mut f) = std::fs::File::open(path) {
-                    f.seek(std::io::SeekFrom::Start(*offset)).ok();
-                    let mut r = std::io::BufReader::new(f);
-                    let mut line = String::new();
-                    // Only whole lines: a line being written is read on the next round.
-                    while r.read_line(&mut line).unwrap_or(0) > 0 && line.ends_with('\n') {
-                        *offset += line.len() as u64;
-                        if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
-                            if req.until.is_some_and(|u| nanos(&e) > u) {
-                                return Ok(());
-                            }
-                            if out(&e).is_err() {
-                                return Ok(());
-                            }
-                        }
-                        got = true;
-                        line.clear();
-                    }
-                }
-            }
-            if !got && last_check.elapsed() > Duration::from_millis(200) {
+            if last_check.elapsed() > Duration::from_millis(200) {
                 last_check = std::time::Instant::now();
                 let now = self.container(c.id.as_str());
                 let live = now.as_ref().is_ok_and(|n| n.state.status.is_live() || n.state.status == super::record::Status::Restarting);
                 if !live {
                     // One last read after the exit: what the monitor flushed at the end.
-                    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                    if final_pass || len <= *offset {
+                    if final_pass || !tail.has_more() {
                         return Ok(());
                     }
                     final_pass = true;
                     continue;
                 }
             }
-            if !got {
-                std::thread::sleep(Duration::from_millis(25));
-            }
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 }

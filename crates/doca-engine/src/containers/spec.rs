@@ -122,6 +122,18 @@ pub fn command(image: &ContainerConfig, o: &CreateContainer) -> Result<Vec<Strin
     Ok(argv)
 }
 
+/// docker's ReplaceOrAppendEnvValues: each `KEY=VALUE` replaces an earlier one of the same
+/// name in place, or is appended.
+pub fn merge_env<'a>(env: &mut Vec<String>, more: impl IntoIterator<Item = &'a String>) {
+    for kv in more {
+        let key = kv.split('=').next().unwrap_or("");
+        match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
+            Some(slot) => *slot = kv.clone(),
+            None => env.push(kv.clone()),
+        }
+    }
+}
+
 /// The environment as dockerd builds it: PATH, HOSTNAME (and TERM with a tty), then the image's
 /// and the run options' variables, each replacing an earlier one of the same name in place
 /// (ReplaceOrAppendEnvValues); HOME from the user's passwd entry when none is set, as runc's
@@ -131,13 +143,7 @@ pub fn environment(image: &ContainerConfig, o: &RunOptions) -> Vec<String> {
     if o.req.tty {
         env.push("TERM=xterm".into());
     }
-    for kv in image.env.iter().flatten().chain(&o.req.env) {
-        let key = kv.split('=').next().unwrap_or("");
-        match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
-            Some(slot) => *slot = kv.clone(),
-            None => env.push(kv.clone()),
-        }
-    }
+    merge_env(&mut env, image.env.iter().flatten().chain(&o.req.env));
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", o.user.home));
     }

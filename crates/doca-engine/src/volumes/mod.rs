@@ -85,9 +85,14 @@ impl Volume {
 }
 
 impl Engine {
+    /// Where volume `name` keeps its data: `<root>/volumes/<name>/_data`.
+    pub(crate) fn volume_data(&self, name: &str) -> PathBuf {
+        self.config().root.join("volumes").join(name).join("_data")
+    }
+
     fn volume_from_row(&self, r: VolumeRow) -> Volume {
         Volume {
-            mountpoint: self.config().root.join("volumes").join(&r.name).join("_data"),
+            mountpoint: self.volume_data(&r.name),
             labels: serde_json::from_str(&r.labels).unwrap_or_default(),
             options: serde_json::from_str(&r.options).unwrap_or_default(),
             name: r.name,
@@ -119,7 +124,7 @@ impl Engine {
         if let Some(r) = self.store.db.read(|tx| tx.volume(&name))? {
             return Ok(self.volume_from_row(r));
         }
-        let data = self.config().root.join("volumes").join(&name).join("_data");
+        let data = self.volume_data(&name);
         std::fs::create_dir_all(&data).map_err(|e| EngineError::Internal(format!("create {}: {e}", data.display())))?;
         let row = VolumeRow {
             name: name.clone(),
@@ -185,6 +190,11 @@ impl Engine {
         if !users.is_empty() {
             return Err(EngineError::Conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
         }
+        self.delete_volume(&v)
+    }
+
+    /// The record, then the data, of a volume known to be unused.
+    fn delete_volume(&mut self, v: &Volume) -> Result<(), EngineError> {
         self.store.db.write(|tx| tx.delete_volume(&v.name))?;
         let dir = self.config().root.join("volumes").join(&v.name);
         std::fs::remove_dir_all(&dir)
@@ -202,7 +212,8 @@ impl Engine {
         for v in self.list_volumes(&[VolumeFilter::Dangling(true)])? {
             if v.anonymous || all {
                 bytes += crate::containers::list::dir_size(&v.mountpoint);
-                self.remove_volume(&v.name, false)?;
+                // Listed as dangling: no container to look for again.
+                self.delete_volume(&v)?;
                 names.push(v.name);
             }
         }
