@@ -139,3 +139,92 @@ fn bind_mounts_and_bad_mount_specs() {
     assert_eq!(e.t.ok(&["ps", "-aq"]), "");
     assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "", "a refused run makes no volume");
 }
+
+fn mounted(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| l.split(' ').nth(4) == Some(path))
+}
+
+#[test]
+fn local_driver_options_mount_while_used_and_never_delete_the_device() {
+    require_root!();
+    let e = Env::new();
+    // A tmpfs volume: one tmpfs shared by the containers using it at once, gone with the last.
+    e.t.ok(&["volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=2m,mode=1777", "scratch"]);
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["volume", "inspect", "scratch"])).unwrap();
+    assert_eq!(i[0]["Options"]["type"], "tmpfs");
+    let data = i[0]["Mountpoint"].as_str().unwrap().to_string();
+    assert!(!mounted(&data), "not mounted before a container uses it");
+    let a = e.run(&["-d", "-v", "scratch:/s", "busybox", "sh", "-c", "echo shared > /s/f; sleep 300"]).trim().to_string();
+    assert!(mounted(&data));
+    let out = e.run(&["--rm", "-v", "scratch:/s", "busybox", "sh", "-c", "sleep 0.3; cat /s/f; df -k /s | tail -1 | awk '{print $2}'"]);
+    assert_eq!(out, "shared\n2048\n");
+    assert!(mounted(&data), "the first container still uses it");
+    e.t.ok(&["rm", "-f", &a]);
+    assert!(!mounted(&data), "unmounted when its last user went");
+    assert_eq!(e.run(&["--rm", "-v", "scratch:/s", "busybox", "ls", "/s"]), "", "a fresh tmpfs, as docker's");
+
+    // A bind volume over a host directory: removing the volume never touches the directory.
+    let host = e.t.path("keep");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("precious"), "data").unwrap();
+    let dev = format!("device={}", host.display());
+    e.t.ok(&["volume", "create", "-o", "type=none", "-o", &dev, "-o", "o=bind,ro", "hostdir"]);
+    assert_eq!(
+        e.run(&["--rm", "-v", "hostdir:/h", "busybox", "sh", "-c", "cat /h/precious; touch /h/x 2>/dev/null || echo ro"]),
+        "dataro\n"
+    );
+    e.t.ok(&["volume", "rm", "hostdir", "scratch"]);
+    assert_eq!(std::fs::read_to_string(host.join("precious")).unwrap(), "data");
+
+    // --mount volume-opt= makes the volume with those options on first use.
+    let out = e.run(&[
+        "--rm",
+        "--mount",
+        "type=volume,src=viaopt,dst=/v,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m",
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /v | tail -1 | awk '{print $2}'",
+    ]);
+    assert_eq!(out, "1024\n");
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["volume", "inspect", "viaopt"])).unwrap();
+    assert_eq!(i[0]["Options"]["o"], "size=1m");
+
+    // Docker's refusals, and nothing made.
+    for (opts, want) in [
+        (vec!["-o", "colour=red"], "invalid option: \"colour\""),
+        (vec!["-o", "type=tmpfs"], "missing required option: \"device\""),
+        (vec!["-o", "size=1G"], "no quota support"),
+    ] {
+        let mut a = vec!["volume", "create"];
+        a.extend(opts.iter());
+        a.push("refused");
+        let err = e.t.fails(&a, 1);
+        assert!(err.contains(want), "{opts:?}: {err}");
+    }
+    // A device that cannot be mounted fails the start, names the volume, and mounts nothing.
+    e.t.ok(&["volume", "create", "-o", "type=ext4", "-o", "device=/nonexistent-doca-device", "broken"]);
+    let err = e.t.fails(&e.args("run", &["--rm", "-v", "broken:/b", "busybox", "true"]), 125);
+    assert!(err.contains("error while mounting volume 'broken'"), "{err}");
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "broken\nviaopt\n");
+}
+
+#[test]
+fn bind_sources_through_symlinks_into_the_store_are_refused() {
+    require_root!();
+    let e = Env::new();
+    let link = e.t.path("sneaky");
+    std::os::unix::fs::symlink(e.t.root(), &link).unwrap();
+    let before = e.t.fingerprint();
+    for spec in [format!("{}:/store", link.display()), format!("{}/containers/new:/x", link.display())] {
+        let err = e.run_fails(&["--rm", "-v", &spec, "busybox", "true"]);
+        assert!(err.contains("inside doca's store"), "{spec}: {err}");
+    }
+    let after = e.t.fingerprint();
+    let changed: Vec<_> = after.iter().filter(|l| !before.contains(l)).chain(before.iter().filter(|l| !after.contains(l))).collect();
+    assert!(changed.is_empty(), "a refused bind changed the store: {changed:?}");
+    // A volume's data stays reachable by path, as with docker.
+    e.t.ok(&["volume", "create", "vol"]);
+    let spec = format!("{}/volumes/vol/_data:/v", link.display());
+    e.run(&["--rm", "-v", &spec, "busybox", "true"]);
+}

@@ -531,6 +531,61 @@ mod tests {
         }
     }
 
+    /// A store written by an older doca: its schema at `version`, with a row in every table
+    /// that version had, written as that version wrote them (old schemas never change).
+    fn store_at_version(path: &Path, version: usize) {
+        let conn = Connection::open(path).unwrap();
+        for (i, m) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(m).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+        }
+        let image = Digest::of(b"image").to_string();
+        conn.execute(
+            "INSERT INTO images (id, manifest, created, created_unix, size, labels, added_unix) VALUES (?1, ?2, '', 0, 10, '{}', 0)",
+            params![image, Digest::of(b"manifest").to_string()],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO tags (name, image_id, tagged_unix) VALUES ('docker.io/library/db:10', ?1, 0)", params![image]).unwrap();
+        if version >= 2 {
+            conn.execute(
+                "INSERT INTO containers (id, name, image_id, created, config, state) VALUES (?1, 'pg', ?2, '', '{}', '{}')",
+                params!["ab".repeat(32), image],
+            )
+            .unwrap();
+        }
+        if version >= 3 {
+            conn.execute(
+                "INSERT INTO volumes (name, driver, created, labels, options, anonymous) VALUES ('pgdata', 'local', '', '{}', '{}', 0)",
+                [],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn stores_of_every_earlier_version_upgrade_with_their_data() {
+        for version in 1..=MIGRATIONS.len() {
+            let t = tempfile::tempdir().unwrap();
+            let path = t.path().join("doca.db");
+            store_at_version(&path, version);
+            let mut db = Db::open(&path).unwrap();
+            let now: i64 = db.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            assert_eq!(now, MIGRATIONS.len() as i64);
+            db.read(|tx| {
+                assert_eq!(tx.tag_target("docker.io/library/db:10")?, Some(Digest::of(b"image")), "from version {version}");
+                assert_eq!(tx.containers()?.len(), usize::from(version >= 2), "from version {version}");
+                assert_eq!(tx.volume("pgdata")?.is_some(), version >= 3, "from version {version}");
+                Ok(())
+            })
+            .unwrap();
+        }
+        // A store from a newer doca is refused, not rewritten.
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("doca.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1).unwrap();
+        assert!(matches!(Db::open(&path), Err(DbError::TooNew(..))));
+    }
+
     #[test]
     fn images_tags_and_references() {
         let t = tempfile::tempdir().unwrap();

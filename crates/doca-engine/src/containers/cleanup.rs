@@ -31,6 +31,7 @@ impl Engine {
             return Ok(());
         }
         self.unmount_container(&c.id)?;
+        self.release_volumes(&c)?;
         if c.state.oom_killed {
             self.container_event(&c, "oom", &[]);
         }

@@ -13,13 +13,14 @@ impl Engine {
         if let Some(n) = &req.name {
             validate_name(n.strip_prefix('/').unwrap_or(n))?;
         }
-        for m in &req.mounts {
-            if m.kind == super::mounts::MountKind::Bind && !m.create_source && !std::path::Path::new(&m.source).exists() {
+        for m in req.mounts.iter().filter(|m| m.kind == super::mounts::MountKind::Bind) {
+            if !m.create_source && !std::path::Path::new(&m.source).exists() {
                 return Err(EngineError::InvalidArgument(format!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {}",
                     m.source
                 )));
             }
+            self.bind_source(m)?;
         }
         // The spec is built once now for its checks (command, capabilities, working directory,
         // seccomp profile); start builds it again with the real user and rootfs.
@@ -136,6 +137,7 @@ impl Engine {
                     anonymous: true,
                     create_source: false,
                     tmpfs_options: Vec::new(),
+                    volume_options: Default::default(),
                 });
             }
         }
@@ -147,6 +149,7 @@ impl Engine {
             let req = crate::volumes::CreateVolume {
                 name: (!m.source.is_empty()).then(|| m.source.clone()),
                 anonymous: m.source.is_empty(),
+                options: m.volume_options.clone(),
                 ..Default::default()
             };
             match self.create_volume(&req) {

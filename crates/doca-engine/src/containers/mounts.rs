@@ -4,6 +4,8 @@
 
 use crate::EngineError;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +48,9 @@ pub struct MountSpec {
     /// tmpfs options (size=, mode=).
     #[serde(default)]
     pub tmpfs_options: Vec<String>,
+    /// `volume-opt=`: the local driver's options for a volume made on first use.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_options: BTreeMap<String, String>,
 }
 
 const PROPAGATIONS: [&str; 6] = ["shared", "rshared", "slave", "rslave", "private", "rprivate"];
@@ -67,6 +72,40 @@ fn check_target(spec: &str, target: &str) -> Result<(), EngineError> {
         return Err(bad(spec, &format!("invalid mount config: {target} is a kernel filesystem (/proc) and cannot be mounted over")));
     }
     Ok(())
+}
+
+/// Where a bind source may not lead: into doca's own store (image layers, other containers'
+/// layers and state, the metadata database), whatever symlinks the path goes through. Volumes'
+/// data under `<root>/volumes/` stays reachable, as with docker. Returns the path with its
+/// symlinks resolved, which is what gets mounted, so a link changed later cannot redirect it.
+/// Of a source that does not exist yet (`-v` makes it), the nearest existing ancestor is
+/// resolved: it is where the directory would be made.
+pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], volumes: &Path) -> Result<PathBuf, EngineError> {
+    let mut existing = Path::new(source);
+    let mut rest = Vec::new();
+    let real = loop {
+        match std::fs::canonicalize(existing) {
+            Ok(p) => break rest.iter().rev().fold(p, |p, c| p.join(c)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name);
+                    existing = parent;
+                }
+                _ => return Ok(PathBuf::from(source)),
+            },
+            Err(e) => {
+                return Err(EngineError::InvalidArgument(format!("invalid mount config for type \"bind\": bind source path {source}: {e}")))
+            }
+        }
+    };
+    let inside = |dir: &Path| std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(d));
+    if store.iter().any(|d| inside(d)) && !inside(volumes) {
+        return Err(EngineError::InvalidArgument(format!(
+            "invalid mount config for type \"bind\": bind source path {source} resolves to {}, inside doca's store, which containers may not reach",
+            real.display()
+        )));
+    }
+    Ok(real)
 }
 
 /// `-v [SRC:]DST[:OPTS]`.
@@ -96,6 +135,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountSpec, EngineError> {
         anonymous: source.is_empty(),
         create_source: kind == MountKind::Bind,
         tmpfs_options: Vec::new(),
+        volume_options: Default::default(),
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -127,6 +167,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec, EngineError> {
         anonymous: false,
         create_source: false,
         tmpfs_options: Vec::new(),
+        volume_options: Default::default(),
     };
     for field in spec.split(',') {
         let (k, v) = field.split_once('=').map(|(k, v)| (k, Some(v))).unwrap_or((field, None));
@@ -152,7 +193,14 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec, EngineError> {
             ("tmpfs-size", Some(s)) => m.tmpfs_options.push(format!("size={s}")),
             ("tmpfs-mode", Some(s)) => m.tmpfs_options.push(format!("mode={s}")),
             ("consistency", Some(_)) => {}
-            ("volume-opt" | "volume-driver", _) => return Err(invalid(format!("{k}: volume driver options are not supported yet"))),
+            ("volume-opt", Some(o)) => match o.split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    m.volume_options.insert(name.to_string(), value.to_string());
+                }
+                _ => return Err(invalid(format!("invalid volume-opt '{o}': expected name=value"))),
+            },
+            ("volume-driver", Some("local")) => {}
+            ("volume-driver", Some(d)) => return Err(invalid(format!("error looking up volume plugin {d}: plugin \"{d}\" not found"))),
             _ => return Err(invalid(format!("unexpected key '{k}' in '{field}'"))),
         }
     }
@@ -205,6 +253,25 @@ mod tests {
     }
 
     #[test]
+    fn bind_sources_never_lead_into_the_store() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, outside) = (t.path().join("root"), t.path().join("outside"));
+        std::fs::create_dir_all(root.join("volumes/v/_data")).unwrap();
+        std::fs::create_dir_all(root.join("containers")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(root.join("containers"), outside.join("to-store")).unwrap();
+        std::os::unix::fs::symlink(root.join("volumes/v/_data"), outside.join("to-volume")).unwrap();
+        let check = |p: &Path| resolve_bind_source(p.to_str().unwrap(), &[&root], &root.join("volumes"));
+        for bad in [outside.join("to-store"), outside.join("to-store/new/dir"), root.join("containers")] {
+            let e = check(&bad).unwrap_err().to_string();
+            assert!(e.contains("inside doca's store"), "{}: {e}", bad.display());
+        }
+        assert_eq!(check(&outside.join("to-volume")).unwrap(), root.join("volumes/v/_data").canonicalize().unwrap());
+        assert_eq!(check(&outside.join("new")).unwrap(), outside.canonicalize().unwrap().join("new"));
+        assert!(check(&outside).is_ok());
+    }
+
+    #[test]
     fn mount_flags_as_docker_parses_them() {
         let m = parse_mount_flag("type=bind,source=/srv,target=/app,readonly,bind-propagation=rshared").unwrap();
         assert_eq!((m.kind, m.readonly, m.propagation.as_deref(), m.create_source), (MountKind::Bind, true, Some("rshared"), false));
@@ -217,5 +284,9 @@ mod tests {
         assert!(parse_mount_flag("type=volume,target=/x,colour=red").unwrap_err().to_string().contains("unexpected key 'colour'"));
         assert!(parse_mount_flag("type=nfs,target=/x").is_err());
         assert!(parse_mount_flag("type=volume,source=v").unwrap_err().to_string().contains("target is required"));
+        let m =
+            parse_mount_flag("type=volume,src=scratch,dst=/s,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs").unwrap();
+        assert_eq!(m.volume_options.get("type").map(String::as_str), Some("tmpfs"));
+        assert!(parse_mount_flag("type=volume,dst=/s,volume-driver=nfs3").unwrap_err().to_string().contains("plugin \"nfs3\" not found"));
     }
 }

@@ -437,6 +437,7 @@ impl Engine {
                 }
             }
             let _ = self.unmount_container(&c.id);
+            let _ = self.release_volumes(c);
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.exit_code = 255;

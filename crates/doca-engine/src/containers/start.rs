@@ -153,6 +153,7 @@ impl Engine {
             }
             Err(e) => {
                 let _ = self.unmount_container(&c.id);
+                let _ = self.release_volumes(&c);
                 // A failed start leaves the container as it was (created, or exited), with the
                 // error recorded, as docker does.
                 c.state = before;
@@ -201,6 +202,7 @@ impl Engine {
             match m.kind {
                 MountKind::Volume => {
                     let v = self.volume(&m.source)?;
+                    self.acquire_volume(&v, &c.id)?;
                     if !m.nocopy {
                         copy_up(rootfs, &m.target, &v.mountpoint)?;
                     }
@@ -212,7 +214,10 @@ impl Engine {
                         std::fs::create_dir_all(src)
                             .map_err(|e| EngineError::InvalidArgument(format!("create bind source {}: {e}", src.display())))?;
                     }
-                    out.push(serde_json::json!({"destination": m.target, "type": "bind", "source": m.source, "options": ["rbind", rw, propagation]}));
+                    let src = self.bind_source(m)?;
+                    out.push(
+                        serde_json::json!({"destination": m.target, "type": "bind", "source": src, "options": ["rbind", rw, propagation]}),
+                    );
                 }
                 MountKind::Tmpfs => {
                     let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into(), rw.into()];
@@ -222,6 +227,12 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// A bind mount's source with its symlinks resolved, refused if it leads into the store.
+    pub(crate) fn bind_source(&self, m: &super::mounts::MountSpec) -> Result<PathBuf, EngineError> {
+        let cfg = self.config();
+        super::mounts::resolve_bind_source(&m.source, &[&cfg.root, &cfg.run_root], &cfg.root.join("volumes"))
     }
 
     pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {

@@ -1,8 +1,12 @@
 //! Volumes: data that outlives its containers, as docker's local driver keeps it:
 //! `<root>/volumes/<name>/_data`, a row in the store, mounted into containers by bind mounts.
 
+pub mod local;
+
+use crate::containers::mounts::MountKind;
+use crate::containers::{Container, ContainerId};
 use crate::{Engine, EngineError};
-use doca_store::VolumeRow;
+use doca_store::{LockMode, StoreLock, VolumeRow};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -109,11 +113,7 @@ impl Engine {
         if driver != "local" {
             return Err(EngineError::InvalidArgument(format!("error looking up volume plugin {driver}: plugin \"{driver}\" not found")));
         }
-        if let Some(k) = req.options.keys().next() {
-            return Err(EngineError::InvalidArgument(format!(
-                "volume option {k}: options of the local driver (-o type=, device=, o=) are not supported yet"
-            )));
-        }
+        local::validate(&req.options)?;
         let name = match &req.name {
             Some(n) => {
                 validate_name(n)?;
@@ -146,6 +146,52 @@ impl Engine {
     pub fn volume(&mut self, name: &str) -> Result<Volume, EngineError> {
         let r = self.store.db.read(|tx| tx.volume(name))?.ok_or_else(|| EngineError::NoSuchVolume(name.to_string()))?;
         Ok(self.volume_from_row(r))
+    }
+
+    /// Where the users of a mounted volume are counted, one file per container, and its lock.
+    fn volume_run_dir(&self, name: &str) -> PathBuf {
+        self.config().run_root.join("volumes").join(name)
+    }
+
+    fn lock_volume(&self, name: &str) -> Result<(StoreLock, PathBuf), EngineError> {
+        let dir = self.volume_run_dir(name);
+        let users = dir.join("users");
+        std::fs::create_dir_all(&users).map_err(|e| EngineError::Internal(format!("create {}: {e}", users.display())))?;
+        let lock = StoreLock::acquire(&dir.join("lock"), LockMode::Exclusive)
+            .map_err(|e| EngineError::Internal(format!("lock volume {name}: {e}")))?;
+        Ok((lock, users))
+    }
+
+    /// Before container `user` starts with volume `v`: a volume with driver options is mounted
+    /// if no other container has it mounted already, and `user` is counted.
+    pub(crate) fn acquire_volume(&self, v: &Volume, user: &ContainerId) -> Result<(), EngineError> {
+        if !local::needs_mount(&v.options) {
+            return Ok(());
+        }
+        let (_lock, users) = self.lock_volume(&v.name)?;
+        if !local::is_mount_root(&v.mountpoint)? {
+            local::mount(&v.options, &v.mountpoint, &v.name)?;
+        }
+        let marker = users.join(user.as_str());
+        std::fs::write(&marker, b"").map_err(|e| EngineError::Internal(format!("write {}: {e}", marker.display())))
+    }
+
+    /// After container `c` stopped: it no longer counts, and a volume nobody counts any more is
+    /// unmounted (docker's local driver unmounts when its last user goes). Safe to call twice.
+    pub(crate) fn release_volumes(&self, c: &Container) -> Result<(), EngineError> {
+        for m in c.config.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            let dir = self.volume_run_dir(&m.source);
+            if !dir.join("users").join(c.id.as_str()).exists() {
+                continue;
+            }
+            let (_lock, users) = self.lock_volume(&m.source)?;
+            let _ = std::fs::remove_file(users.join(c.id.as_str()));
+            let idle = std::fs::read_dir(&users).map(|mut d| d.next().is_none()).unwrap_or(true);
+            if idle {
+                local::unmount(&self.volume_data(&m.source))?;
+            }
+        }
+        Ok(())
     }
 
     /// The containers (ids) whose mounts use volume `name`.
@@ -195,7 +241,17 @@ impl Engine {
 
     /// The record, then the data, of a volume known to be unused.
     fn delete_volume(&mut self, v: &Volume) -> Result<(), EngineError> {
+        if local::needs_mount(&v.options) {
+            let (_lock, _) = self.lock_volume(&v.name)?;
+            local::unmount(&v.mountpoint)?;
+        }
+        // Whatever is mounted on _data (the volume's device, or a mount made by hand) is not
+        // the volume's to delete: never recurse into it.
+        if v.mountpoint.exists() && local::is_mount_root(&v.mountpoint)? {
+            return Err(EngineError::Conflict(format!("remove {}: {} is a mount point", v.name, v.mountpoint.display())));
+        }
         self.store.db.write(|tx| tx.delete_volume(&v.name))?;
+        let _ = std::fs::remove_dir_all(self.volume_run_dir(&v.name));
         let dir = self.config().root.join("volumes").join(&v.name);
         std::fs::remove_dir_all(&dir)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })

@@ -8,6 +8,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::error::{Result, RuntimeError};
+pub use doca_mount::{parse_options, MountOptions};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
@@ -92,69 +93,6 @@ fn open_target(rootfs: &Path, target: &Path) -> Result<OwnedFd> {
 
 fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
-}
-
-/// Mount options split as mount(2) wants them.
-#[derive(Debug, PartialEq)]
-pub struct MountOptions {
-    pub flags: MsFlags,
-    pub propagation: MsFlags,
-    pub data: Vec<String>,
-    pub recursive_ro: bool,
-}
-
-pub fn parse_options(opts: &[String]) -> MountOptions {
-    let mut o = MountOptions { flags: MsFlags::empty(), propagation: MsFlags::empty(), data: Vec::new(), recursive_ro: false };
-    for opt in opts {
-        let (set, clear) = match opt.as_str() {
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
-            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
-            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
-            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
-            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
-            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
-            "rro" => {
-                o.recursive_ro = true;
-                continue;
-            }
-            p @ ("private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable") => {
-                let base = match p.trim_start_matches('r') {
-                    "private" => MsFlags::MS_PRIVATE,
-                    "shared" => MsFlags::MS_SHARED,
-                    "slave" => MsFlags::MS_SLAVE,
-                    _ => MsFlags::MS_UNBINDABLE,
-                };
-                o.propagation |= if p.starts_with('r') { base | MsFlags::MS_REC } else { base };
-                continue;
-            }
-            // Options of other runtimes or tools with no mount(2) meaning.
-            "tmpcopyup" | "idmap" | "ridmap" | "z" | "Z" => continue,
-            other => {
-                o.data.push(other.to_string());
-                continue;
-            }
-        };
-        o.flags = (o.flags | set) & !clear;
-    }
-    o
 }
 
 /// Everything up to pivot_root. Runs in the container's mount namespace.
@@ -502,23 +440,5 @@ mod tests {
         assert_eq!(secure_join(r, Path::new("/a/rel/c")).unwrap(), r.join("a/b/c"));
         symlink("loop", r.join("loop")).unwrap();
         assert!(secure_join(r, Path::new("/loop")).is_err());
-    }
-
-    #[test]
-    fn mount_options() {
-        let o = parse_options(&[
-            "nosuid".into(),
-            "strictatime".into(),
-            "mode=755".into(),
-            "size=65536k".into(),
-            "rprivate".into(),
-            "ro".into(),
-        ]);
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY);
-        assert_eq!(o.propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
-        assert_eq!(o.data, ["mode=755", "size=65536k"]);
-        let o = parse_options(&["rbind".into(), "rro".into(), "rw".into()]);
-        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
-        assert!(o.recursive_ro);
     }
 }
