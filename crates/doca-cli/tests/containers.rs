@@ -43,6 +43,21 @@ fn out(o: &std::process::Output) -> (Option<i32>, String, String) {
     (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// The foreground CLI blocks the signals it forwards; its container once inherited that mask
+/// (SIGTERM, SIGALRM blocked: `ping -w` never timed out, stop had to kill) and Rust's ignored
+/// SIGPIPE. A container's process, and an exec'd one, start clean.
+#[test]
+fn container_processes_start_with_no_signal_blocked_or_ignored() {
+    require_root!();
+    let e = Env::new();
+    let (code, stdout, stderr) = out(&e.run(&["--rm", "busybox", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]));
+    assert_eq!((code, stdout.as_str()), (Some(0), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"), "{stderr}");
+    let id = e.t.ok(&e.run_args("run", &["-d", "busybox", "sleep", "300"])).trim().to_string();
+    let got = e.ok(&["exec", &id, "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]);
+    assert_eq!(got, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    e.ok(&["rm", "-f", &id]);
+}
+
 #[test]
 fn run_prints_output_and_returns_dockers_exit_codes() {
     require_root!();
@@ -363,6 +378,10 @@ fn after_a_reboot_containers_show_exited_and_boot_restarts_by_policy() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
+    // A reboot also takes the pinned network namespaces.
+    for ns in std::fs::read_dir(e.t.dir.path().join("run/netns")).into_iter().flatten().flatten() {
+        assert!(nix_umount(ns.path().to_str().unwrap()));
+    }
     std::fs::remove_dir_all(e.t.dir.path().join("run")).unwrap();
     let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.contains("always Exited (255)") && ps.contains("never Exited (255)") && ps.contains("manual Exited (137)"), "{ps}");
@@ -672,7 +691,7 @@ fn bad_flags_get_dockers_messages_and_create_nothing() {
         (vec!["-w", "relative"], "the working directory 'relative' is invalid"),
         (vec!["--ulimit", "nofile=10:5"], "ulimit soft limit must be less than or equal to hard limit"),
         (vec!["--stop-signal", "SIGNOPE"], "Invalid signal: SIGNOPE"),
-        (vec!["--network", "bridge"], "network bridge"),
+        (vec!["--network", "nope"], "network nope not found"),
     ] {
         let mut a = args.clone();
         a.extend(["busybox", "true"]);

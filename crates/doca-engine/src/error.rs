@@ -27,6 +27,10 @@ pub enum EngineError {
     NoSuchContainer(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    #[error(transparent)]
+    Net(#[from] doca_net::NetError),
     /// docker cp's message for a path missing in the container.
     #[error("No such container:path: {0}")]
     NoSuchPath(String),
@@ -74,9 +78,11 @@ impl From<doca_store::BlobError> for EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) | EngineError::NoSuchContainer(_) | EngineError::NoSuchPath(_) | EngineError::NoSuchVolume(_) => {
-                ErrorKind::NotFound
-            }
+            EngineError::NoSuchImage(_)
+            | EngineError::NoSuchContainer(_)
+            | EngineError::NoSuchPath(_)
+            | EngineError::NoSuchVolume(_)
+            | EngineError::NoSuchNetwork(_) => ErrorKind::NotFound,
             EngineError::MultipleRepositories { .. } | EngineError::NameInUse { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::StartFailed { code: 127, .. } => ErrorKind::CommandNotFound,
             EngineError::StartFailed { code: 126, .. } => ErrorKind::CannotInvoke,
@@ -90,6 +96,8 @@ impl EngineError {
             EngineError::Archive(ArchiveError::Store(_)) | EngineError::Archive(ArchiveError::Io { .. }) => ErrorKind::BadInput,
             EngineError::Archive(_) => ErrorKind::BadInput,
             EngineError::Store(_) => ErrorKind::Internal,
+            EngineError::Net(doca_net::NetError::Invalid(_)) => ErrorKind::InvalidArgument,
+            EngineError::Net(_) => ErrorKind::Internal,
         }
     }
 }

@@ -189,6 +189,8 @@ fn process_main(opts: &ExecOptions, filter: Option<crate::seccomp::Filter>, sock
     }
     process::close_fds_on_exec(&keep)?;
     sync::put(sock, &Msg::Ready)?;
+    // Before seccomp: a strict profile may not allow rt_sigaction.
+    crate::signals::reset_for_exec();
     if let (Some(f), true) = (&filter, nnp) {
         crate::seccomp::load(f)?;
     }

@@ -20,3 +20,25 @@ pub fn forward_to(pid: i32) {
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
 }
+
+/// A container's process starts with no signal blocked and every signal at its default
+/// action, whatever its callers had: execve(2) keeps the blocked mask and ignored signals, an
+/// engine's CLI blocks the signals it forwards (signalfd), and Rust programs ignore SIGPIPE. A
+/// process started with SIGTERM blocked cannot be stopped, one with SIGALRM blocked never
+/// times out. runc's init does the same before it execs.
+pub fn reset_for_exec() {
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+    // rt_sigaction(2) itself: glibc's signal() refuses the two real-time signals it keeps for
+    // threads (32, 33), which its own startup leaves ignored.
+    // SAFETY: a zeroed sigaction is SIG_DFL with no flags; the kernel copies it.
+    let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: restores the default disposition; no handler code is involved. 8 is the
+            // kernel's sigset size on Linux.
+            unsafe {
+                libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const libc::sigaction, std::ptr::null_mut::<libc::sigaction>(), 8usize)
+            };
+        }
+    }
+}

@@ -65,7 +65,9 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     }
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    mask.thread_block().map_err(|e| err("block SIGCHLD", e))?;
+    // Exactly SIGCHLD: whatever the caller had blocked (a CLI forwarding signals) must not
+    // reach the runtime and the container through this process.
+    mask.thread_set_mask().map_err(|e| err("block SIGCHLD", e))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(|e| err("signalfd", e))?;
 
     let _ = std::fs::remove_file(&cfg.attach_socket);

@@ -80,6 +80,24 @@ CREATE TABLE volumes (
     anonymous  INTEGER NOT NULL            -- made for one container (VOLUME, -v /path)
 );
 "#,
+    r#"
+CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,           -- 64 hex digits
+    name       TEXT NOT NULL UNIQUE,
+    driver     TEXT NOT NULL,
+    created    TEXT NOT NULL,              -- RFC 3339 with nanoseconds
+    config     TEXT NOT NULL               -- JSON: subnet, gateway, bridge, options (the engine's type)
+);
+CREATE TABLE endpoints (
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    ip           TEXT NOT NULL,            -- one address per network: allocation is this row
+    config       TEXT NOT NULL,            -- JSON: mac, interface names, aliases, ports (the engine's type)
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, ip)
+);
+CREATE INDEX endpoints_container ON endpoints(container_id);
+"#,
 ];
 
 pub struct Db {
@@ -125,6 +143,25 @@ pub struct VolumeRow {
     pub labels: String,
     pub options: String,
     pub anonymous: bool,
+}
+
+/// A network's record; its config is the engine's JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRow {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub created: String,
+    pub config: String,
+}
+
+/// A container's attachment to a network while it runs: the row is the address's allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRow {
+    pub network_id: String,
+    pub container_id: String,
+    pub ip: String,
+    pub config: String,
 }
 
 /// A container's record; config and state are the engine's JSON, the store only keeps them.
@@ -500,6 +537,50 @@ impl Tx<'_> {
         Ok(())
     }
 
+    pub fn networks(&self) -> Result<Vec<NetworkRow>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT id, name, driver, created, config FROM networks ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok(NetworkRow { id: r.get(0)?, name: r.get(1)?, driver: r.get(2)?, created: r.get(3)?, config: r.get(4)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts a network; `false` when the name is taken.
+    pub fn insert_network(&self, n: &NetworkRow) -> Result<bool, DbError> {
+        let c = self.tx.execute(
+            "INSERT OR IGNORE INTO networks (id, name, driver, created, config) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![n.id, n.name, n.driver, n.created, n.config],
+        )?;
+        Ok(c == 1)
+    }
+
+    pub fn delete_network(&self, id: &str) -> Result<(), DbError> {
+        self.tx.execute("DELETE FROM networks WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    pub fn endpoints(&self) -> Result<Vec<EndpointRow>, DbError> {
+        let mut st = self.tx.prepare_cached("SELECT network_id, container_id, ip, config FROM endpoints ORDER BY network_id, ip")?;
+        let rows =
+            st.query_map([], |r| Ok(EndpointRow { network_id: r.get(0)?, container_id: r.get(1)?, ip: r.get(2)?, config: r.get(3)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an endpoint; `false` when its address (or the container on that network) is
+    /// taken, so two processes can never hand out one address twice.
+    pub fn insert_endpoint(&self, e: &EndpointRow) -> Result<bool, DbError> {
+        let c = self.tx.execute(
+            "INSERT OR IGNORE INTO endpoints (network_id, container_id, ip, config) VALUES (?1, ?2, ?3, ?4)",
+            params![e.network_id, e.container_id, e.ip, e.config],
+        )?;
+        Ok(c == 1)
+    }
+
+    pub fn delete_endpoint(&self, network_id: &str, container_id: &str) -> Result<(), DbError> {
+        self.tx.execute("DELETE FROM endpoints WHERE network_id = ?1 AND container_id = ?2", [network_id, container_id])?;
+        Ok(())
+    }
+
     /// Every blob some image needs: manifests, configs and layers.
     pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<Digest>, DbError> {
         let mut st =
@@ -560,6 +641,10 @@ mod tests {
             )
             .unwrap();
         }
+        if version >= 4 {
+            conn.execute("INSERT INTO networks (id, name, driver, created, config) VALUES ('n1', 'backend', 'bridge', '', '{}')", [])
+                .unwrap();
+        }
     }
 
     #[test]
@@ -575,6 +660,7 @@ mod tests {
                 assert_eq!(tx.tag_target("docker.io/library/db:10")?, Some(Digest::of(b"image")), "from version {version}");
                 assert_eq!(tx.containers()?.len(), usize::from(version >= 2), "from version {version}");
                 assert_eq!(tx.volume("pgdata")?.is_some(), version >= 3, "from version {version}");
+                assert_eq!(tx.networks()?.len(), usize::from(version >= 4), "from version {version}");
                 Ok(())
             })
             .unwrap();

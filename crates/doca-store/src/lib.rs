@@ -10,7 +10,7 @@ pub mod lock;
 pub mod snapshots;
 
 pub use blobs::{BlobError, BlobListing, BlobStore, BlobWriter, Ingested};
-pub use db::{ContainerRow, Db, DbError, ImageRow, LayerRow, SnapshotRow, Tx, VolumeRow};
+pub use db::{ContainerRow, Db, DbError, EndpointRow, ImageRow, LayerRow, NetworkRow, SnapshotRow, Tx, VolumeRow};
 pub use digest::{chain_ids, Digest, DigestError, Hashing};
 pub use lock::{LockMode, StoreLock};
 pub use snapshots::{SnapshotError, Snapshots, TempSnapshot};

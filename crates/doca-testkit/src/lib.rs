@@ -435,6 +435,15 @@ impl Drop for ContainerEnv {
             let _ = self.t.run(&["rm", "-f", id]);
         }
         remove_cgroup_parent(&self.cgroup);
+        // The store's networks: user-defined ones by name, then the default bridge and the
+        // firewall table, named after the store's root (doca-<6 hex of sha256(root)>).
+        let nets = self.t.run(&["network", "ls", "-q", "--no-trunc", "--filter", "type=custom"]);
+        for id in String::from_utf8_lossy(&nets.stdout).lines() {
+            let _ = self.t.run(&["network", "rm", id]);
+        }
+        let tag = format!("doca-{}", &sha256_hex(self.t.root().as_os_str().as_encoded_bytes())[..6]);
+        let _ = Command::new("ip").args(["link", "del", &tag]).stderr(std::process::Stdio::null()).status();
+        let _ = Command::new("nft").args(["delete", "table", "inet", &tag]).stderr(std::process::Stdio::null()).status();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let root = self.t.dir.path().display().to_string();
         assert!(!mounts.contains(&root) || std::thread::panicking(), "mounts left under {root}:\n{mounts}");

@@ -12,6 +12,7 @@ mod inspect;
 mod kill;
 mod load;
 mod logs;
+mod network;
 mod prune;
 mod ps;
 mod rm;
@@ -91,6 +92,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Commit(a) | Command::Container { command: ContainerCommand::Commit(a) } => diff::commit(&mut e, a),
         Command::Events(a) => events::run(&mut e, a),
         Command::Volume { command } => volume::run(&mut e, command),
+        Command::Network { command } => network::run(&mut e, command),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),
         Command::Container { command: ContainerCommand::Cleanup { id } } => Ok(e.cleanup_container(&id)?),
     }

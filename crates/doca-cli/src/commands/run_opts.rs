@@ -226,11 +226,27 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         "always" => return Err(usage("--pull always: pulling from registries is not there yet (use doca load)")),
         p => return Err(usage(format!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""))),
     }
-    let network = match a.network.as_deref() {
-        None | Some("none") => NetworkMode::None,
-        Some("host") => NetworkMode::Host,
-        Some(n) => return Err(usage(format!("network {n}: doca has no bridge networks yet; use --network none or --network host"))),
+    let network = NetworkMode::parse(a.network.as_deref().unwrap_or("bridge"));
+    if !a.publish.is_empty() || a.publish_all {
+        return Err(usage("-p/--publish and -P: published ports are not there yet in doca (issue 6 continues)"));
+    }
+    let ip = match a.ip.as_deref() {
+        Some(i) => Some(i.parse::<std::net::Ipv4Addr>().map_err(|_| usage(format!("invalid IPv4 address: {i}")))?),
+        None => None,
     };
+    if (ip.is_some() || !a.network_alias.is_empty()) && !matches!(&network, NetworkMode::Bridge(n) if n != "bridge") {
+        return Err(usage("user specified IP address and network aliases are supported only on user defined networks"));
+    }
+    if matches!(network, NetworkMode::Host | NetworkMode::Container(_)) && (!a.dns.is_empty() || !a.add_host.is_empty()) {
+        return Err(usage(format!("conflicting options: custom DNS and --add-host cannot be used with --network {}", network.name())));
+    }
+    for h in &a.add_host {
+        match h.split_once([':', '=']) {
+            Some((name, addr)) if !name.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {}
+            Some((_, "host-gateway")) => return Err(usage("--add-host host-gateway: not there yet in doca")),
+            _ => return Err(usage(format!("invalid argument \"{h}\" for \"--add-host\" flag: invalid IP address in add-host: \"{h}\""))),
+        }
+    }
     if let Some(d) = a.log_driver.as_deref().filter(|d| *d != "json-file") {
         return Err(usage(format!("logging driver {d}: doca writes json-file logs only")));
     }
@@ -295,6 +311,12 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         attach_stdout,
         attach_stderr,
         network,
+        ip,
+        network_aliases: a.network_alias.clone(),
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        extra_hosts: a.add_host.clone(),
         privileged: a.privileged,
         read_only: a.read_only,
         cap_add: a.cap_add.clone(),

@@ -31,7 +31,7 @@ impl Engine {
             return Ok(());
         }
         self.unmount_container(&c.id)?;
-        self.release_volumes(&c)?;
+        self.release_resources(&c)?;
         if c.state.oom_killed {
             self.container_event(&c, "oom", &[]);
         }

@@ -22,6 +22,12 @@ impl Engine {
             }
             self.bind_source(m)?;
         }
+        for n in req.network.networks() {
+            self.check_network_exists(&n)?;
+        }
+        if let super::spec::NetworkMode::Container(other) = &req.network {
+            self.container(other)?;
+        }
         // The spec is built once now for its checks (command, capabilities, working directory,
         // seccomp profile); start builds it again with the real user and rootfs.
         spec::oci_spec(&image_config, &RunOptions::from_request(req, "check", Default::default(), "/".into(), String::new()))?;

@@ -162,6 +162,13 @@ pub struct CreateContainer {
     pub mounts: Vec<super::mounts::MountSpec>,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
+    /// `--ip`, `--network-alias`, `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub network_aliases: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub extra_hosts: Vec<String>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,
@@ -437,7 +444,7 @@ impl Engine {
                 }
             }
             let _ = self.unmount_container(&c.id);
-            let _ = self.release_volumes(c);
+            let _ = self.release_resources(c);
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.exit_code = 255;

@@ -38,7 +38,7 @@ impl Engine {
 
     pub(crate) fn delete_container_files(&mut self, c: &Container, runtime: bool) -> Result<(), EngineError> {
         self.unmount_container(&c.id)?;
-        self.release_volumes(c)?;
+        self.release_resources(c)?;
         if let (true, Ok(rt)) = (runtime, self.runtime_of(c)) {
             if rt.root.join(c.id.as_str()).exists() {
                 let _ = rt.delete_force(c.id.as_str());

@@ -60,7 +60,7 @@ pub enum Seccomp {
     Profile(Value),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A network namespace of its own with only loopback (`--network none`).
@@ -68,13 +68,41 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace (`--network host`).
     Host,
+    /// Attached to a bridge network, by name or id (`bridge`, the default, or a user's).
+    Bridge(String),
+    /// Another container's network namespace (`--network container:NAME`).
+    Container(String),
 }
 
 impl NetworkMode {
-    pub fn name(&self) -> &'static str {
+    /// docker's HostConfig.NetworkMode string.
+    pub fn name(&self) -> String {
         match self {
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+            NetworkMode::Bridge(n) => n.clone(),
+            NetworkMode::Container(c) => format!("container:{c}"),
+        }
+    }
+
+    /// `--network` as docker reads it.
+    pub fn parse(s: &str) -> NetworkMode {
+        match s {
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "" | "default" => NetworkMode::Bridge("bridge".into()),
+            _ => match s.strip_prefix("container:") {
+                Some(c) => NetworkMode::Container(c.into()),
+                None => NetworkMode::Bridge(s.into()),
+            },
+        }
+    }
+
+    /// The bridge networks (names or ids) the container attaches to.
+    pub fn networks(&self) -> Vec<String> {
+        match self {
+            NetworkMode::Bridge(n) => vec![n.clone()],
+            _ => Vec::new(),
         }
     }
 }
@@ -93,11 +121,13 @@ pub struct RunOptions<'a> {
     pub init: Option<PathBuf>,
     /// Volumes, bind mounts and tmpfs (OCI mount objects), after the default mounts.
     pub mounts: Vec<Value>,
+    /// The network namespace to join (made and configured by the engine before start).
+    pub netns: Option<PathBuf>,
 }
 
 impl<'a> RunOptions<'a> {
     pub fn from_request(req: &'a CreateContainer, hostname: &str, user: ExecUser, rootfs: PathBuf, cgroups_path: String) -> Self {
-        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None, mounts: Vec::new() }
+        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None, mounts: Vec::new(), netns: None }
     }
 }
 
@@ -253,8 +283,10 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     }
     let mut namespaces = vec![json!({"type": "mount"})];
     for (kind, host) in [("pid", r.pid_host), ("ipc", r.ipc_host), ("uts", r.uts_host), ("network", r.network == NetworkMode::Host)] {
-        if !host {
-            namespaces.push(json!({"type": kind}));
+        match (host, kind, &o.netns) {
+            (true, _, _) => {}
+            (false, "network", Some(path)) => namespaces.push(json!({"type": kind, "path": path})),
+            _ => namespaces.push(json!({"type": kind})),
         }
     }
     let sys_ro = if r.privileged { "rw" } else { "ro" };

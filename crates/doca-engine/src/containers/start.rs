@@ -153,7 +153,7 @@ impl Engine {
             }
             Err(e) => {
                 let _ = self.unmount_container(&c.id);
-                let _ = self.release_volumes(&c);
+                let _ = self.release_resources(&c);
                 // A failed start leaves the container as it was (created, or exited), with the
                 // error recorded, as docker does.
                 c.state = before;
@@ -165,6 +165,12 @@ impl Engine {
                     c.state.exit_code = *code;
                 }
                 self.save_state(&c)?;
+                if c.config.auto_remove {
+                    // `--rm`: a container that could not start goes too (docker's daemon
+                    // removes it the same way), anonymous volumes with it.
+                    let _ = self.delete_container_files(&c, true);
+                    let _ = self.remove_anonymous_volumes(&c);
+                }
                 Err(e)
             }
         }
@@ -235,6 +241,13 @@ impl Engine {
         super::mounts::resolve_bind_source(&m.source, &[&cfg.root, &cfg.run_root], &cfg.root.join("volumes"))
     }
 
+    /// What a container holds only while it runs: its volumes' mounts and its networks.
+    pub(crate) fn release_resources(&mut self, c: &Container) -> Result<(), EngineError> {
+        let volumes = self.release_volumes(c);
+        self.teardown_network(c)?;
+        volumes
+    }
+
     pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {
         let paths = self.container_paths(id);
         super::rootfs::Rootfs { merged: paths.merged(), upper: paths.dir.join("upper") }.unmount()
@@ -271,6 +284,8 @@ impl Engine {
             opts.init = Some(self.init_binary()?);
         }
         opts.mounts = self.mount_objects(c, &rootfs.merged)?;
+        opts.netns = self.setup_network(c)?;
+        opts.mounts.extend(self.etc_files(c, &hostname)?);
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
             let size = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build();

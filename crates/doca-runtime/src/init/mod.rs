@@ -160,6 +160,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
             std::process::exit(1);
         }
     }
+    // Before seccomp: a strict profile may not allow rt_sigaction.
+    crate::signals::reset_for_exec();
     if let (Some(f), true) = (filter, nnp) {
         if let Err(e) = crate::seccomp::load(f) {
             eprintln!("doca-runc init: {e}");

@@ -1,0 +1,124 @@
+//! `doca network create|ls|inspect|rm|prune`
+
+use crate::cli::NetworkCommand;
+use crate::output::{pretty_json, print, row, Format};
+use crate::{CmdResult, Failure};
+use doca_engine::networks::{CreateNetwork, NetworkFilter};
+use doca_engine::Engine;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, Failure> {
+    let mut out = BTreeMap::new();
+    for l in list {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            return Err(Failure::new(1, format!("invalid {what} '{l}': empty name")));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// At most one value: doca's networks have one IPv4 subnet.
+fn one(list: &[String], flag: &str) -> Result<Option<String>, Failure> {
+    match list {
+        [] => Ok(None),
+        [x] => Ok(Some(x.clone())),
+        _ => Err(Failure::new(1, format!("{flag}: doca's networks have one IPv4 subnet; give it once"))),
+    }
+}
+
+pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
+    match cmd {
+        NetworkCommand::Create(a) => {
+            if a.ipv6 {
+                return Err(Failure::new(1, "--ipv6: IPv6 networks are not there yet in doca"));
+            }
+            let n = e.create_network(&CreateNetwork {
+                name: a.name,
+                driver: a.driver,
+                subnet: one(&a.subnet, "--subnet")?,
+                gateway: one(&a.gateway, "--gateway")?,
+                ip_range: one(&a.ip_range, "--ip-range")?,
+                internal: a.internal,
+                labels: pairs(&a.label, "label")?,
+                options: pairs(&a.opt, "option")?,
+            })?;
+            print(&format!("{}\n", n.id))
+        }
+        NetworkCommand::Ls(a) => {
+            let filters = a.filter.iter().map(|f| NetworkFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
+            let nets = e.list_networks(&filters)?;
+            let rows: Vec<_> = nets
+                .iter()
+                .map(|n| {
+                    let labels: Vec<String> = n.config.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+                    row(vec![
+                        ("ID", json!(if a.no_trunc { n.id.as_str() } else { &n.id[..12] })),
+                        ("Name", json!(n.name)),
+                        ("Driver", json!(n.driver)),
+                        ("Scope", json!("local")),
+                        ("IPv6", json!(false)),
+                        ("Internal", json!(n.config.internal)),
+                        ("Labels", json!(labels.join(","))),
+                        ("CreatedAt", json!(n.created)),
+                    ])
+                })
+                .collect();
+            let format = match (&a.format, a.quiet) {
+                (Some(f), _) => f.clone(),
+                (None, true) => "{{.ID}}".into(),
+                (None, false) => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".into(),
+            };
+            let headers = row(vec![
+                ("ID", json!("NETWORK ID")),
+                ("Name", json!("NAME")),
+                ("Driver", json!("DRIVER")),
+                ("Scope", json!("SCOPE")),
+                ("IPv6", json!("IPV6")),
+                ("Internal", json!("INTERNAL")),
+                ("Labels", json!("LABELS")),
+                ("CreatedAt", json!("CREATED AT")),
+            ]);
+            print(&Format::parse(&format)?.render(&headers, &rows)?)
+        }
+        NetworkCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut errors = Vec::new();
+            for n in &a.names {
+                match e.inspect_network(n) {
+                    Ok(v) => found.push(v),
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+            match &a.format {
+                Some(f) => print(&Format::parse(f)?.render(&Value::Null, &found)?)?,
+                None => print(&format!("{}\n", pretty_json(&found)))?,
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(1, errors.join("\nError: ")))
+            }
+        }
+        NetworkCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| match e.remove_network(n) {
+            Err(doca_engine::EngineError::NoSuchNetwork(_)) if a.force => Ok(()),
+            r => r.map(drop),
+        }),
+        NetworkCommand::Prune(a) => {
+            if !a.force && !super::confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")? {
+                return Ok(());
+            }
+            let names = e.prune_networks()?;
+            let mut out = String::new();
+            if !names.is_empty() {
+                out.push_str("Deleted Networks:\n");
+                for n in &names {
+                    out.push_str(&format!("{n}\n"));
+                }
+            }
+            print(&out)
+        }
+    }
+}

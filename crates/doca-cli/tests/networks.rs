@@ -1,0 +1,142 @@
+//! Networks as root, for real: the default bridge, user-defined bridges with their own subnets,
+//! addresses, isolation and internal networks, docker's messages, and nothing left behind.
+//! Traffic goes only to the containers' own addresses and their gateways.
+
+use doca_testkit::{require_root, ContainerEnv};
+
+fn env() -> ContainerEnv {
+    ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-ntest")
+}
+
+/// Host links whose names a test can recognise as its own (the store's bridge tag, veths).
+fn links() -> Vec<String> {
+    let out = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap().to_string())
+        .collect()
+}
+
+/// A /24 of 10.231.0.0/16 that no route of the host covers yet (a killed earlier run may have
+/// left a bridge behind), as "10.231.N".
+fn free_prefix() -> String {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(7);
+    let routes = String::from_utf8_lossy(&std::process::Command::new("ip").args(["-4", "route"]).output().unwrap().stdout).into_owned();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let p = format!("10.231.{n}");
+        if !routes.contains(&format!("{p}.")) {
+            return p;
+        }
+    }
+}
+
+#[test]
+fn the_default_bridge_gives_an_address_a_way_to_the_gateway_and_leaves_nothing() {
+    require_root!();
+    let e = env();
+    let veths_before: Vec<String> = links().into_iter().filter(|l| l.starts_with("veth")).collect();
+    let out = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--hostname", "web", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default; ping -c1 -w2 $(ip route | awk '/default/ {print $3}') >/dev/null && echo gateway; grep web /etc/hosts; cat /etc/hostname"],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    let (addr, prefix) = lines[0].split_once('/').unwrap();
+    let inspect: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "bridge"])).unwrap();
+    let subnet = inspect[0]["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string();
+    assert!(subnet.ends_with(&format!("/{prefix}")), "{subnet} vs {addr}/{prefix}");
+    assert!(lines[1].starts_with("default via "), "{out}");
+    assert_eq!(lines[2], "gateway");
+    assert_eq!(lines[3], format!("{addr}\tweb"));
+    assert_eq!(lines[4], "web");
+    // Gone with the container: endpoint, veth, namespace.
+    assert_eq!(inspect[0]["Containers"], serde_json::json!({}));
+    let veths_after: Vec<String> = links().into_iter().filter(|l| l.starts_with("veth") && !veths_before.contains(l)).collect();
+    assert!(veths_after.is_empty(), "veths left: {veths_after:?}");
+    let netns = e.t.dir.path().join("run/netns");
+    assert_eq!(std::fs::read_dir(&netns).map(|d| d.count()).unwrap_or(0), 0, "namespaces left in {}", netns.display());
+    let names = e.t.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert_eq!(names, "bridge bridge\nhost host\nnone null\n");
+}
+
+#[test]
+fn user_networks_have_their_subnet_and_are_isolated_from_each_other() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    let (subnet, half, db_ip) = (format!("{p}.0/24"), format!("{p}.128/25"), format!("{p}.50"));
+    let id = e.t.ok(&["network", "create", "--subnet", &subnet, "--label", "team=db", "backend"]).trim().to_string();
+    assert_eq!(id.len(), 64);
+    let err = e.t.fails(&["network", "create", "--subnet", &half, "overlap"], 1);
+    assert!(err.contains("Pool overlaps with other one on this address space"), "{err}");
+    let err = e.t.fails(&["network", "create", "backend"], 1);
+    assert!(err.contains("network with name backend already exists"), "{err}");
+    let db =
+        e.t.ok(&e.args("run", &["-d", "--name", "db", "--network", "backend", "--ip", &db_ip, "busybox", "sleep", "300"]))
+            .trim()
+            .to_string();
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "backend"])).unwrap();
+    assert_eq!(i[0]["Containers"][&db]["IPv4Address"], format!("{db_ip}/24"));
+    let last = db_ip.split('.').map(|o| format!("{:02x}", o.parse::<u8>().unwrap())).collect::<Vec<_>>().join(":");
+    assert_eq!(i[0]["Containers"][&db]["MacAddress"], format!("02:42:{last}"));
+    assert_eq!(i[0]["Labels"]["team"], "db");
+    // Same network: reachable. The default bridge: not (doca's forward chain drops it).
+    assert_eq!(
+        e.t.ok(&e.args(
+            "run",
+            &["--rm", "--network", "backend", "busybox", "sh", "-c", &format!("ping -c1 -w2 {db_ip} >/dev/null && echo reached")]
+        )),
+        "reached\n"
+    );
+    assert_eq!(
+        e.t.ok(&e.args(
+            "run",
+            &["--rm", "busybox", "sh", "-c", &format!("ping -c1 -w2 {db_ip} >/dev/null 2>&1 && echo reached || echo isolated")]
+        )),
+        "isolated\n"
+    );
+    // An address taken, an address outside: docker's refusals.
+    let err = e.t.fails(&e.args("run", &["--rm", "--network", "backend", "--ip", &db_ip, "busybox", "true"]), 125);
+    assert!(err.contains("Address already in use"), "{err}");
+    let err = e.t.fails(&e.args("run", &["--rm", "--network", "backend", "--ip", "10.9.9.9", "busybox", "true"]), 125);
+    assert!(err.contains("no configured subnet or ip-range contain the IP address 10.9.9.9"), "{err}");
+    // In use: refused; after the container is gone: removed, bridge and all.
+    let err = e.t.fails(&["network", "rm", "backend"], 1);
+    assert!(err.contains("has active endpoints"), "{err}");
+    e.t.ok(&["rm", "-f", "db"]);
+    let bridge = format!("br-{}", &id[..12]);
+    assert!(links().contains(&bridge));
+    assert_eq!(e.t.ok(&["network", "rm", "backend"]), "backend\n");
+    assert!(!links().contains(&bridge), "bridge {bridge} left");
+    let err = e.t.fails(&e.args("run", &["--rm", "--network", "backend", "busybox", "true"]), 125);
+    assert!(err.contains("network backend not found"), "{err}");
+}
+
+#[test]
+fn internal_networks_have_no_way_out_and_none_has_only_loopback() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    e.t.ok(&["network", "create", "--internal", "--subnet", &format!("{p}.0/24"), "sealed"]);
+    let out = e.t.ok(&e.args(
+        "run",
+        &[
+            "--rm",
+            "--network",
+            "sealed",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep -c default || true",
+        ],
+    ));
+    assert_eq!(out, format!("{p}.2/24\n0\n"));
+    let out = e.t.ok(&e.args("run", &["--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]));
+    assert_eq!(out, "lo\n");
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "sealed"])).unwrap();
+    assert_eq!(i[0]["Internal"], true);
+    assert_eq!(e.t.ok(&["network", "prune", "-f"]), "Deleted Networks:\nsealed\n");
+}

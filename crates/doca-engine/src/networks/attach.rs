@@ -1,0 +1,307 @@
+//! A container on its networks while it runs. Before the runtime starts it, the engine makes a
+//! network namespace pinned at `<run_root>/netns/<id>` and, per network, takes an address (the
+//! `endpoints` row), makes a veth pair whose container end is born inside that namespace as
+//! `eth0` with docker's MAC for the address, enslaves the host end to the bridge, and sets up
+//! loopback, address and default route inside. The runtime joins the namespace by path. When the
+//! container stops, the rows, the veths and the namespace go.
+//!
+//! /etc/hosts, /etc/resolv.conf and /etc/hostname are written per container (docker's
+//! content) and bind-mounted unless the user mounts something there.
+
+use super::Network;
+use crate::containers::spec::NetworkMode;
+use crate::containers::Container;
+use crate::{Engine, EngineError};
+use doca_net::ipam;
+use doca_net::link::Netlink;
+use doca_net::netns;
+use doca_store::EndpointRow;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// What an endpoint row keeps beside the address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointConfig {
+    pub mac: String,
+    /// The host end of the veth pair.
+    pub veth: String,
+    /// The container end's name (eth0, eth1, ...).
+    pub ifname: String,
+    pub prefix: u8,
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// A running container's attachment, as inspect shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub network: Network,
+    pub ip: Ipv4Addr,
+    pub config: EndpointConfig,
+}
+
+impl Engine {
+    pub(crate) fn netns_path(&self, c: &Container) -> PathBuf {
+        self.config().run_root.join("netns").join(c.id.as_str())
+    }
+
+    /// The container's running endpoints.
+    pub fn endpoints_of(&mut self, c: &Container) -> Result<Vec<Endpoint>, EngineError> {
+        let rows = self.store.db.read(|tx| tx.endpoints())?;
+        let nets = self.networks()?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.container_id == c.id.as_str())
+            .filter_map(|r| {
+                let network = nets.iter().find(|n| n.id == r.network_id)?.clone();
+                Some(Endpoint { network, ip: r.ip.parse().ok()?, config: serde_json::from_str(&r.config).unwrap_or_default() })
+            })
+            .collect())
+    }
+
+    /// Before start: the namespace the runtime is to join (None: the runtime makes its own,
+    /// or shares the host's), attached to the container's networks.
+    pub(crate) fn setup_network(&mut self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
+        match &c.config.network {
+            NetworkMode::None | NetworkMode::Host => Ok(None),
+            NetworkMode::Container(other) => {
+                let o = self.container(other)?;
+                if !o.state.status.is_live() {
+                    return Err(EngineError::Conflict(format!("cannot join network of a non running container: {}", o.id)));
+                }
+                let p = self.netns_path(&o);
+                if !p.exists() {
+                    return Err(EngineError::Conflict(format!(
+                        "cannot join network of container {}: it has no network namespace doca made (--network {})",
+                        o.name,
+                        o.config.network.name()
+                    )));
+                }
+                Ok(Some(p))
+            }
+            NetworkMode::Bridge(_) => {
+                let path = self.netns_path(c);
+                let done = self.attach_all(c, &path);
+                if done.is_err() {
+                    let _ = self.teardown_network(c);
+                }
+                done.map(|_| Some(path))
+            }
+        }
+    }
+
+    fn attach_all(&mut self, c: &Container, path: &Path) -> Result<(), EngineError> {
+        let dir = path.parent().expect("netns dir");
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
+        netns::remove(path)?;
+        let ns = netns::create(path)?;
+        let mut inside = Netlink::open_in(ns.as_fd())?;
+        if let Some(lo) = inside.index("lo")? {
+            inside.set_up(lo, None)?;
+        }
+        for (i, name) in c.config.network.networks().iter().enumerate() {
+            let net = self.network(name)?;
+            if !net.is_bridge() {
+                return Err(EngineError::InvalidArgument(format!(
+                    "container cannot be connected to network {} with --network {}: use --network {}",
+                    net.name, name, net.name
+                )));
+            }
+            self.attach(c, &net, &format!("eth{i}"), &ns, &mut inside, i == 0)?;
+        }
+        Ok(())
+    }
+
+    /// One network: address, veth pair, configuration inside.
+    fn attach(
+        &mut self,
+        c: &Container,
+        net: &Network,
+        ifname: &str,
+        ns: &std::fs::File,
+        inside: &mut Netlink,
+        default_route: bool,
+    ) -> Result<(), EngineError> {
+        let (subnet, gateway) = match (net.config.subnet, net.config.gateway) {
+            (Some(s), Some(g)) => (s, g),
+            _ => return Err(EngineError::Internal(format!("network {} has no subnet", net.name))),
+        };
+        {
+            let _lock = self.lock_networks()?;
+            if self.ensure_bridge(net)? {
+                self.sync_firewall()?;
+            }
+        }
+        // docker's naming: "veth" and 7 random hex digits.
+        let hex: String = crate::containers::record::random_bytes::<4>()?.iter().map(|b| format!("{b:02x}")).collect();
+        let veth = format!("veth{}", &hex[..7]);
+        let wanted = c.config.ip.filter(|_| default_route);
+        let (ip, mac) = self.allocate_endpoint(c, net, wanted, |ip| EndpointConfig {
+            mac: ipam::mac_string(&ipam::mac_for(ip)),
+            veth: veth.clone(),
+            ifname: ifname.to_string(),
+            prefix: subnet.prefix(),
+            gateway: (!net.config.internal).then_some(gateway),
+            aliases: c.config.network_aliases.clone(),
+        })?;
+        let mut host = Netlink::open()?;
+        let bridge =
+            host.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} is gone", net.config.bridge)))?;
+        host.create_veth(&veth, ifname, ns.as_fd(), mac)?;
+        let h = host.index(&veth)?.ok_or_else(|| EngineError::Internal(format!("veth {veth} vanished")))?;
+        host.set_up(h, Some(bridge))?;
+        let e = inside.index(ifname)?.ok_or_else(|| EngineError::Internal(format!("{ifname} missing in the container's namespace")))?;
+        inside.add_address(e, ip, subnet.prefix())?;
+        inside.set_up(e, None)?;
+        if default_route && !net.config.internal {
+            inside.add_default_route(gateway)?;
+        }
+        Ok(())
+    }
+
+    /// Takes an address on `net` for `c` (the wanted one, or the first free one) by inserting
+    /// the endpoint row: the table's uniqueness makes concurrent starts take different ones.
+    fn allocate_endpoint(
+        &mut self,
+        c: &Container,
+        net: &Network,
+        wanted: Option<Ipv4Addr>,
+        config: impl Fn(Ipv4Addr) -> EndpointConfig,
+    ) -> Result<(Ipv4Addr, [u8; 6]), EngineError> {
+        let subnet = net.config.subnet.expect("bridge subnet");
+        if let Some(w) = wanted {
+            if !subnet.contains(w) {
+                return Err(EngineError::InvalidArgument(format!("no configured subnet or ip-range contain the IP address {w}")));
+            }
+        }
+        self.store.db.write(|tx| {
+            let mut used: HashSet<Ipv4Addr> =
+                tx.endpoints()?.into_iter().filter(|e| e.network_id == net.id).filter_map(|e| e.ip.parse().ok()).collect();
+            used.extend(net.config.gateway);
+            let ip = match wanted {
+                Some(w) if used.contains(&w) => {
+                    return Ok(Err(EngineError::Conflict(format!("Address already in use: {w} on network {}", net.name))))
+                }
+                Some(w) => w,
+                None => match ipam::allocate(&subnet, net.config.ip_range.as_ref(), &used) {
+                    Some(ip) => ip,
+                    None => return Ok(Err(EngineError::Conflict(format!("no available IPv4 addresses on network {}", net.name)))),
+                },
+            };
+            let row = EndpointRow {
+                network_id: net.id.clone(),
+                container_id: c.id.to_string(),
+                ip: ip.to_string(),
+                config: serde_json::to_string(&config(ip)).expect("json"),
+            };
+            if !tx.insert_endpoint(&row)? {
+                return Ok(Err(EngineError::Conflict(format!("container {} is already attached to network {}", c.name, net.name))));
+            }
+            Ok(Ok((ip, ipam::mac_for(ip))))
+        })?
+    }
+
+    /// After the container stopped: its endpoints, veths and namespace go. Safe to call twice.
+    pub(crate) fn teardown_network(&mut self, c: &Container) -> Result<(), EngineError> {
+        let rows: Vec<EndpointRow> =
+            self.store.db.read(|tx| tx.endpoints())?.into_iter().filter(|e| e.container_id == c.id.as_str()).collect();
+        if !rows.is_empty() {
+            let mut host = Netlink::open()?;
+            for r in &rows {
+                let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
+                if let Some(i) = host.index(&cfg.veth)? {
+                    match host.delete_link(i) {
+                        Ok(()) | Err(doca_net::NetError::Errno(nix::errno::Errno::ENODEV)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            self.store.db.write(|tx| {
+                for r in &rows {
+                    tx.delete_endpoint(&r.network_id, &r.container_id)?;
+                }
+                Ok(())
+            })?;
+        }
+        netns::remove(&self.netns_path(c))?;
+        Ok(())
+    }
+
+    /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts
+    /// (those the user mounts over are left out).
+    pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str) -> Result<Vec<Value>, EngineError> {
+        let dir = self.container_paths(&c.id).dir;
+        let own_netns = !matches!(c.config.network, NetworkMode::Host);
+        let ips: Vec<Ipv4Addr> = self.endpoints_of(c)?.into_iter().map(|e| e.ip).collect();
+        let hosts = hosts_file(c, hostname, &ips)?;
+        let resolv = resolv_file(c, own_netns);
+        let mut out = Vec::new();
+        for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts), ("resolv.conf", resolv)] {
+            let target = format!("/etc/{name}");
+            if c.config.mounts.iter().any(|m| m.target.trim_end_matches('/') == target) {
+                continue;
+            }
+            let file = dir.join(name);
+            std::fs::write(&file, content).map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))?;
+            out.push(json!({"destination": target, "type": "bind", "source": file, "options": ["rbind", "rprivate"]}));
+        }
+        Ok(out)
+    }
+}
+
+/// docker's /etc/hosts: loopback and IPv6 names, `--add-host` entries, the container's own
+/// addresses under its hostname. With the host's network, the host's own file.
+fn hosts_file(c: &Container, hostname: &str, ips: &[Ipv4Addr]) -> Result<String, EngineError> {
+    if c.config.network == NetworkMode::Host {
+        return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
+    }
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for h in &c.config.extra_hosts {
+        let (name, ip) = h.split_once([':', '=']).ok_or_else(|| {
+            EngineError::InvalidArgument(format!("invalid argument \"{h}\" for \"--add-host\" flag: bad format for add-host: \"{h}\""))
+        })?;
+        s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    for ip in ips {
+        s.push_str(&format!("{ip}\t{hostname}\n"));
+    }
+    Ok(s)
+}
+
+/// The host's resolv.conf, with `--dns*` applied. In a namespace of its own the host's
+/// loopback resolvers cannot answer, so they are dropped and docker's fallbacks (8.8.8.8,
+/// 8.8.4.4) used when nothing else is left (docker's FilterResolvDNS).
+fn resolv_file(c: &Container, own_netns: bool) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let field = |key: &str| -> Vec<String> {
+        host.lines().filter_map(|l| l.strip_prefix(key)).flat_map(|v| v.split_whitespace().map(String::from)).collect()
+    };
+    let mut servers: Vec<String> = if c.config.dns.is_empty() { field("nameserver ") } else { c.config.dns.clone() };
+    if own_netns {
+        servers.retain(|s| !(s.starts_with("127.") || s == "::1"));
+        if servers.is_empty() {
+            servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+        }
+    }
+    let search = if c.config.dns_search.is_empty() { field("search ") } else { c.config.dns_search.clone() };
+    let options = if c.config.dns_options.is_empty() { field("options ") } else { c.config.dns_options.clone() };
+    let mut s = String::new();
+    for n in servers {
+        s.push_str(&format!("nameserver {n}\n"));
+    }
+    if !search.is_empty() && search != ["."] {
+        s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    s
+}
