@@ -76,6 +76,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
     /// Update configuration of one or more containers
@@ -338,6 +340,9 @@ pub struct RunArgs {
     /// Publish all exposed ports to random ports
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
@@ -705,6 +710,13 @@ pub struct CheckArgs {
     /// Remove what is dangling: unreferenced blobs and snapshots, leftovers of killed processes
     #[arg(long)]
     pub repair: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Args, Debug)]

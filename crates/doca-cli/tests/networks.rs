@@ -140,3 +140,87 @@ fn internal_networks_have_no_way_out_and_none_has_only_loopback() {
     assert_eq!(i[0]["Internal"], true);
     assert_eq!(e.t.ok(&["network", "prune", "-f"]), "Deleted Networks:\nsealed\n");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
+}
+
+/// GET / from the host, retried while the container's httpd starts.
+fn http_get(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    for _ in 0..40 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), std::time::Duration::from_millis(500)) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            if s.read_to_string(&mut body).is_ok() && body.contains("200 OK") {
+                return body.lines().last().map(String::from);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+const HTTPD: &str = "mkdir -p /www && echo hello-from-container > /www/index.html && exec httpd -f -p 80 -h /www";
+
+#[test]
+fn published_ports_answer_on_the_host_from_containers_and_conflicts_are_named() {
+    require_root!();
+    let e = env();
+    let (p1, p2) = (free_port(), free_port());
+    let web =
+        e.t.ok(&e.args(
+            "run",
+            &[
+                "-d",
+                "--name",
+                "web",
+                "-p",
+                &format!("127.0.0.1:{p1}:80"),
+                "-p",
+                &format!("{p2}:80"),
+                "--expose",
+                "53/udp",
+                "busybox",
+                "sh",
+                "-c",
+                HTTPD,
+            ],
+        ))
+        .trim()
+        .to_string();
+    assert_eq!(http_get(&format!("127.0.0.1:{p1}")).as_deref(), Some("hello-from-container"));
+    assert_eq!(http_get(&format!("127.0.0.1:{p2}")).as_deref(), Some("hello-from-container"));
+    assert_eq!(e.t.ok(&["port", "web"]), format!("80/tcp -> 127.0.0.1:{p1}\n80/tcp -> 0.0.0.0:{p2}\n"));
+    assert_eq!(e.t.ok(&["ps", "--format", "{{.Ports}}"]), format!("53/udp, 127.0.0.1:{p1}->80/tcp, 0.0.0.0:{p2}->80/tcp\n"));
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", &web])).unwrap();
+    assert_eq!(i[0]["NetworkSettings"]["Ports"]["53/udp"], serde_json::Value::Null);
+    assert_eq!(i[0]["NetworkSettings"]["Ports"]["80/tcp"][1]["HostPort"], p2.to_string());
+    // Hairpin: another container reaches it through a host address (the bridge's gateway).
+    let gw = i[0]["NetworkSettings"]["Gateway"].as_str().unwrap().to_string();
+    let got = e.t.ok(&e.args("run", &["--rm", "busybox", "wget", "-q", "-O", "-", &format!("http://{gw}:{p2}/")]));
+    assert_eq!(got, "hello-from-container\n");
+    // Taken by another container: docker's words, and the refused --rm container is gone.
+    let err = e.t.fails(&e.args("run", &["--rm", "-p", &format!("{p2}:80"), "busybox", "true"]), 125);
+    assert!(err.contains(&format!("Bind for 0.0.0.0:{p2} failed: port is already allocated")), "{err}");
+    // Taken by a host process: named, with its pid.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy = listener.local_addr().unwrap().port();
+    let err = e.t.fails(&e.args("run", &["--rm", "-p", &format!("{busy}:80"), "busybox", "true"]), 125);
+    assert!(err.contains(&format!("0.0.0.0:{busy}: bind: address already in use, held by pid {}", std::process::id())), "{err}");
+    drop(listener);
+    assert_eq!(e.t.ok(&["ps", "-aq"]).lines().count(), 1, "refused runs left no container");
+    // -P: the exposed ports on random host ports.
+    let all = e.t.ok(&e.args("run", &["-d", "-P", "--expose", "80", "busybox", "sh", "-c", HTTPD])).trim().to_string();
+    let mapped = e.t.ok(&["port", &all, "80/tcp"]);
+    let port = mapped.trim().rsplit(':').next().unwrap().to_string();
+    assert_eq!(http_get(&format!("127.0.0.1:{port}")).as_deref(), Some("hello-from-container"));
+    // Gone with the container: the rule, so nothing answers any more.
+    e.t.ok(&["rm", "-f", &web, &all]);
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{p1}")).is_err());
+    for (spec, want) in [("80:abc", "invalid containerPort: abc"), ("1.2.3:80:80", "invalid ip address: 1.2.3")] {
+        let err = e.t.fails(&e.args("run", &["--rm", "-p", spec, "busybox", "true"]), 125);
+        assert!(err.contains(want), "{spec}: {err}");
+    }
+}

@@ -13,6 +13,7 @@ mod kill;
 mod load;
 mod logs;
 mod network;
+mod port;
 mod prune;
 mod ps;
 mod rm;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli) -> CmdResult {
         }
         Command::Container { command: ContainerCommand::Prune(a) } => rm::prune(&mut e, a),
         Command::Top(a) | Command::Container { command: ContainerCommand::Top(a) } => top::top(&mut e, a),
+        Command::Port(a) => port::run(&mut e, a),
         Command::Update(a) | Command::Container { command: ContainerCommand::Update(a) } => top::update(&mut e, a),
         Command::Stats(a) | Command::Container { command: ContainerCommand::Stats(a) } => stats::run(&mut e, a),
         Command::Diff(a) | Command::Container { command: ContainerCommand::Diff(a) } => diff::diff(&mut e, a),

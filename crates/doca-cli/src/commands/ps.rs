@@ -74,7 +74,7 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("Mounts", json!("")),
             ("Names", json!(c.name)),
             ("Networks", json!(c.config.network.name())),
-            ("Ports", json!("")),
+            ("Ports", json!(doca_engine::networks::ports::ports_column(&e.container_ports(c)?))),
             ("RunningFor", json!(format!("{} ago", human_duration(now - created)))),
             ("Size", json!(size)),
             ("State", json!(c.state.status.as_str())),

@@ -227,8 +227,15 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         p => return Err(usage(format!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""))),
     }
     let network = NetworkMode::parse(a.network.as_deref().unwrap_or("bridge"));
-    if !a.publish.is_empty() || a.publish_all {
-        return Err(usage("-p/--publish and -P: published ports are not there yet in doca (issue 6 continues)"));
+    let mut publish = Vec::new();
+    for p in &a.publish {
+        publish.extend(
+            doca_net::ports::parse_publish(p).map_err(|e| usage(format!("invalid argument \"{p}\" for \"-p, --publish\" flag: {e}")))?,
+        );
+    }
+    let expose = a.expose.iter().map(|p| doca_net::Port::parse(p)).collect::<Result<Vec<_>, _>>().map_err(|e| usage(e.to_string()))?;
+    if (!publish.is_empty() || a.publish_all) && !matches!(network, NetworkMode::Bridge(_)) {
+        return Err(usage(format!("conflicting options: port publishing and the {} network mode", network.name())));
     }
     let ip = match a.ip.as_deref() {
         Some(i) => Some(i.parse::<std::net::Ipv4Addr>().map_err(|_| usage(format!("invalid IPv4 address: {i}")))?),
@@ -317,6 +324,9 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),
         extra_hosts: a.add_host.clone(),
+        publish,
+        publish_all: a.publish_all,
+        expose,
         privileged: a.privileged,
         read_only: a.read_only,
         cap_add: a.cap_add.clone(),

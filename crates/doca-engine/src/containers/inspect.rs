@@ -51,7 +51,12 @@ impl Engine {
             "OomScoreAdj": r.oom_score_adj,
             "PidMode": if r.pid_host { "host" } else { "" },
             "Privileged": r.privileged,
-            "PublishAllPorts": false,
+            "PublishAllPorts": r.publish_all,
+            "PortBindings": port_bindings(r),
+            "Dns": r.dns,
+            "DnsSearch": r.dns_search,
+            "DnsOptions": r.dns_options,
+            "ExtraHosts": if r.extra_hosts.is_empty() { Value::Null } else { json!(r.extra_hosts) },
             "ReadonlyRootfs": r.read_only,
             "SecurityOpt": security_opts(&c),
             "Tmpfs": r.tmpfs,
@@ -168,14 +173,7 @@ impl Engine {
                 j
             }).collect::<Vec<_>>(),
             "Config": config,
-            "NetworkSettings": {
-                "Bridge": "",
-                "SandboxID": "",
-                "HairpinMode": false,
-                "Ports": {},
-                "SandboxKey": "",
-                "Networks": {r.network.name(): {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}},
-            },
+            "NetworkSettings": self.network_settings(&c)?,
         });
         if let Some(h) = self.container_health(&c) {
             out["State"]["Health"] = serde_json::to_value(h).expect("json");
@@ -204,5 +202,91 @@ fn security_opts(c: &Container) -> Value {
         Value::Null
     } else {
         json!(v)
+    }
+}
+
+/// HostConfig.PortBindings as asked (host port "" when any).
+fn port_bindings(r: &super::CreateContainer) -> Value {
+    let mut m = serde_json::Map::new();
+    for b in &r.publish {
+        let host_port = if b.host_port_start == 0 {
+            String::new()
+        } else if b.host_port_start == b.host_port_end {
+            b.host_port_start.to_string()
+        } else {
+            format!("{}-{}", b.host_port_start, b.host_port_end)
+        };
+        let entry = json!({"HostIp": b.host_ip.map(|i| i.to_string()).unwrap_or_default(), "HostPort": host_port});
+        m.entry(b.container.to_string()).or_insert_with(|| json!([])).as_array_mut().expect("array").push(entry);
+    }
+    Value::Object(m)
+}
+
+impl Engine {
+    /// Docker's NetworkSettings: the running endpoints' addresses, published ports (exposed
+    /// ones unpublished show null), the namespace.
+    fn network_settings(&mut self, c: &super::Container) -> Result<Value, EngineError> {
+        let endpoints = self.endpoints_of(c)?;
+        let mut ports = serde_json::Map::new();
+        for p in self.exposed_ports(c)? {
+            ports.insert(p.to_string(), Value::Null);
+        }
+        let mut networks = serde_json::Map::new();
+        for e in &endpoints {
+            for p in &e.config.ports {
+                let entry = json!({"HostIp": p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(), "HostPort": p.host_port.to_string()});
+                let slot = ports.entry(p.container.to_string()).or_insert(Value::Null);
+                if slot.is_null() {
+                    *slot = json!([]);
+                }
+                slot.as_array_mut().expect("array").push(entry);
+            }
+            networks.insert(
+                e.network.name.clone(),
+                json!({
+                    "IPAMConfig": c.config.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+                    "Links": null,
+                    "Aliases": if e.config.aliases.is_empty() { Value::Null } else { json!(e.config.aliases) },
+                    "NetworkID": e.network.id,
+                    "EndpointID": doca_store::Digest::of(format!("{}/{}", e.network.id, c.id).as_bytes()).hex(),
+                    "Gateway": e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                    "IPAddress": e.ip.to_string(),
+                    "IPPrefixLen": e.config.prefix,
+                    "IPv6Gateway": "",
+                    "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0,
+                    "MacAddress": e.config.mac,
+                }),
+            );
+        }
+        if networks.is_empty() {
+            // Not running: the networks it will join, empty as docker shows them.
+            for n in c
+                .config
+                .network
+                .networks()
+                .into_iter()
+                .chain(matches!(c.config.network, super::NetworkMode::None | super::NetworkMode::Host).then(|| c.config.network.name()))
+            {
+                networks.insert(
+                    n,
+                    json!({"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}),
+                );
+            }
+        }
+        let first = endpoints.iter().find(|e| e.network.name == "bridge");
+        let sandbox = self.netns_path(c);
+        Ok(json!({
+            "Bridge": "",
+            "SandboxID": if sandbox.exists() { c.id.to_string() } else { String::new() },
+            "HairpinMode": false,
+            "Ports": ports,
+            "SandboxKey": if sandbox.exists() { sandbox.display().to_string() } else { String::new() },
+            "Gateway": first.and_then(|e| e.config.gateway).map(|g| g.to_string()).unwrap_or_default(),
+            "IPAddress": first.map(|e| e.ip.to_string()).unwrap_or_default(),
+            "IPPrefixLen": first.map(|e| e.config.prefix).unwrap_or(0),
+            "MacAddress": first.map(|e| e.config.mac.clone()).unwrap_or_default(),
+            "Networks": networks,
+        }))
     }
 }

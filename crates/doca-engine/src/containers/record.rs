@@ -169,6 +169,10 @@ pub struct CreateContainer {
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
     pub extra_hosts: Vec<String>,
+    /// `-p`, `-P` (the image's and `--expose`'s ports on random host ports), `--expose`.
+    pub publish: Vec<doca_net::PortBinding>,
+    pub publish_all: bool,
+    pub expose: Vec<doca_net::Port>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,

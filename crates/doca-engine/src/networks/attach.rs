@@ -36,6 +36,18 @@ pub struct EndpointConfig {
     pub gateway: Option<Ipv4Addr>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Published ports, on the container's first network.
+    #[serde(default)]
+    pub ports: Vec<PublishedPort>,
+}
+
+/// A port the host forwards to the container (`-p`), host port resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    #[serde(default)]
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub container: doca_net::Port,
 }
 
 /// A running container's attachment, as inspect shows it.
@@ -142,6 +154,7 @@ impl Engine {
         let hex: String = crate::containers::record::random_bytes::<4>()?.iter().map(|b| format!("{b:02x}")).collect();
         let veth = format!("veth{}", &hex[..7]);
         let wanted = c.config.ip.filter(|_| default_route);
+        let ports = if default_route { self.host_ports(c)? } else { Vec::new() };
         let (ip, mac) = self.allocate_endpoint(c, net, wanted, |ip| EndpointConfig {
             mac: ipam::mac_string(&ipam::mac_for(ip)),
             veth: veth.clone(),
@@ -149,7 +162,12 @@ impl Engine {
             prefix: subnet.prefix(),
             gateway: (!net.config.internal).then_some(gateway),
             aliases: c.config.network_aliases.clone(),
+            ports: if default_route { ports.clone() } else { Vec::new() },
         })?;
+        if default_route && !ports.is_empty() {
+            let _lock = self.lock_networks()?;
+            self.sync_firewall()?;
+        }
         let mut host = Netlink::open()?;
         let bridge =
             host.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} is gone", net.config.bridge)))?;
@@ -194,11 +212,15 @@ impl Engine {
                     None => return Ok(Err(EngineError::Conflict(format!("no available IPv4 addresses on network {}", net.name)))),
                 },
             };
+            let cfg = config(ip);
+            if let Some(m) = super::ports::conflict(&tx.endpoints()?, &cfg.ports) {
+                return Ok(Err(EngineError::Conflict(m)));
+            }
             let row = EndpointRow {
                 network_id: net.id.clone(),
                 container_id: c.id.to_string(),
                 ip: ip.to_string(),
-                config: serde_json::to_string(&config(ip)).expect("json"),
+                config: serde_json::to_string(&cfg).expect("json"),
             };
             if !tx.insert_endpoint(&row)? {
                 return Ok(Err(EngineError::Conflict(format!("container {} is already attached to network {}", c.name, net.name))));
@@ -228,6 +250,10 @@ impl Engine {
                 }
                 Ok(())
             })?;
+            if rows.iter().any(|r| serde_json::from_str::<EndpointConfig>(&r.config).is_ok_and(|c| !c.ports.is_empty())) {
+                let _lock = self.lock_networks()?;
+                self.sync_firewall()?;
+            }
         }
         netns::remove(&self.netns_path(c))?;
         Ok(())

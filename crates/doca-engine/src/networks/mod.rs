@@ -4,6 +4,7 @@
 //! `bridge` (the default), `host` and `none` are made on first use, as dockerd makes them.
 
 pub mod attach;
+pub mod ports;
 
 use crate::{Engine, EngineError};
 use doca_net::ipam::{self, Subnet};
@@ -390,8 +391,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Rebuilds this store's firewall table from the records: every bridge network. Called
-    /// under the networks lock.
+    /// Rebuilds this store's firewall table from the records: every bridge network, every
+    /// published port of a running container. Called under the networks lock.
     pub(crate) fn sync_firewall(&mut self) -> Result<(), EngineError> {
         let nets: Vec<BridgeRules> = self
             .store
@@ -404,8 +405,8 @@ impl Engine {
                 n.config.subnet.map(|subnet| BridgeRules { bridge: n.config.bridge.clone(), subnet, internal: n.config.internal })
             })
             .collect();
-        // Published ports (-p) are not recorded yet: the CLI refuses them.
-        let script = nft::ruleset(&nets, &[]).replace(&format!("inet {}", nft::TABLE), &format!("inet {}", self.firewall_table()));
+        let ports = self.published_port_rules()?;
+        let script = nft::ruleset(&nets, &ports).replace(&format!("inet {}", nft::TABLE), &format!("inet {}", self.firewall_table()));
         nft::Nft.apply(&script)?;
         Ok(())
     }

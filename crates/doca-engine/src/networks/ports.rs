@@ -1,0 +1,207 @@
+//! Published ports (`-p`, `-P`): host ports chosen at start (given ones checked free, a range's
+//! first free one, a random one from the kernel), recorded in the container's first endpoint,
+//! and forwarded by DNAT rules in doca's table. A port is refused when another container
+//! publishes it (docker's "port is already allocated") or a host process listens on it (named,
+//! with its pid), before anything is set up.
+
+use super::attach::{EndpointConfig, PublishedPort};
+use crate::containers::Container;
+use crate::{Engine, EngineError};
+use doca_net::nft::PortRule;
+use doca_net::{Port, Proto};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+
+fn overlaps(a: &PublishedPort, b: &PublishedPort) -> bool {
+    a.container.proto == b.container.proto
+        && a.host_port == b.host_port
+        && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
+}
+
+fn shown(ip: Option<Ipv4Addr>, port: u16) -> String {
+    format!("{}:{port}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Whether a host process could take the port now (and so whether doca's DNAT would steal its
+/// traffic): a bind that succeeds and is dropped at once.
+fn bindable(proto: Proto, ip: Option<Ipv4Addr>, port: u16) -> bool {
+    let addr = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
+    match proto {
+        Proto::Tcp => TcpListener::bind(addr).is_ok(),
+        Proto::Udp => UdpSocket::bind(addr).is_ok(),
+        Proto::Sctp => true,
+    }
+}
+
+/// A free port from the kernel's ephemeral range.
+fn random_port(proto: Proto, ip: Option<Ipv4Addr>) -> Result<u16, EngineError> {
+    let addr = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), 0);
+    let port = match proto {
+        Proto::Udp => UdpSocket::bind(addr).and_then(|s| s.local_addr()),
+        _ => TcpListener::bind(addr).and_then(|s| s.local_addr()),
+    };
+    port.map(|a| a.port()).map_err(|e| EngineError::Internal(format!("find a free {} port: {e}", proto.name())))
+}
+
+/// Who listens on a port, from /proc/net/{tcp,udp}{,6} and the processes' descriptors.
+fn holder(proto: Proto, port: u16) -> Option<String> {
+    let files = match proto {
+        Proto::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
+        _ => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let inode = files.iter().find_map(|f| {
+        std::fs::read_to_string(f).ok()?.lines().skip(1).find_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            let local_port = u16::from_str_radix(c.get(1)?.rsplit(':').next()?, 16).ok()?;
+            // TCP: LISTEN (0A) only; UDP: any bound socket.
+            (local_port == port && (proto != Proto::Tcp || c.get(3) == Some(&"0A"))).then(|| c.get(9).map(|s| s.to_string()))?
+        })
+    })?;
+    let target = format!("socket:[{inode}]");
+    for p in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())) {
+            let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+            return Some(format!("pid {pid} ({})", comm.trim()));
+        }
+    }
+    None
+}
+
+impl Engine {
+    /// Every published port of every running container.
+    fn published_ports(&mut self) -> Result<Vec<(Ipv4Addr, PublishedPort)>, EngineError> {
+        let rows = self.store.db.read(|tx| tx.endpoints())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((r.ip.parse().ok()?, serde_json::from_str::<EndpointConfig>(&r.config).ok()?.ports)))
+            .flat_map(|(ip, ports)| ports.into_iter().map(move |p| (ip, p)))
+            .collect())
+    }
+
+    pub(crate) fn published_port_rules(&mut self) -> Result<Vec<PortRule>, EngineError> {
+        Ok(self
+            .published_ports()?
+            .into_iter()
+            .map(|(ip, p)| PortRule {
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                proto: p.container.proto,
+                container_ip: ip,
+                container_port: p.container.port,
+            })
+            .collect())
+    }
+
+    /// The ports container `c` publishes, each with its host port chosen.
+    pub(crate) fn host_ports(&mut self, c: &Container) -> Result<Vec<PublishedPort>, EngineError> {
+        let mut wanted = c.config.publish.clone();
+        if c.config.publish_all {
+            for port in self.exposed_ports(c)? {
+                if !wanted.iter().any(|b| b.container == port) {
+                    wanted.push(doca_net::PortBinding { host_ip: None, host_port_start: 0, host_port_end: 0, container: port });
+                }
+            }
+        }
+        let taken: Vec<PublishedPort> = self.published_ports()?.into_iter().map(|(_, p)| p).collect();
+        let mut out: Vec<PublishedPort> = Vec::new();
+        for b in wanted {
+            let host_ip = match b.host_ip {
+                None => None,
+                Some(IpAddr::V4(ip)) => Some(ip),
+                Some(IpAddr::V6(ip)) => {
+                    return Err(EngineError::InvalidArgument(format!("publish on {ip}: IPv6 host addresses are not there yet in doca")))
+                }
+            };
+            let proto = b.container.proto;
+            let candidate = |port: u16| PublishedPort { host_ip, host_port: port, container: b.container };
+            let free = |p: &PublishedPort| !taken.iter().chain(out.iter()).any(|t| overlaps(t, p));
+            let chosen = if b.host_port_start == 0 {
+                let mut found = None;
+                for _ in 0..16 {
+                    let p = candidate(random_port(proto, host_ip)?);
+                    if free(&p) {
+                        found = Some(p);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| EngineError::Conflict(format!("no free host port for {}", b.container)))?
+            } else {
+                let range = b.host_port_start..=b.host_port_end;
+                match range.clone().map(candidate).find(|p| free(p) && bindable(proto, host_ip, p.host_port)) {
+                    Some(p) => p,
+                    None => {
+                        let first = candidate(b.host_port_start);
+                        let what = shown(host_ip, b.host_port_start);
+                        return Err(if !free(&first) {
+                            EngineError::Conflict(format!("Bind for {what} failed: port is already allocated"))
+                        } else {
+                            let who = holder(proto, b.host_port_start).map(|h| format!(", held by {h}")).unwrap_or_default();
+                            EngineError::Conflict(format!(
+                                "driver failed programming external connectivity on endpoint {}: listen {}4 {what}: bind: address already in use{who}",
+                                c.name,
+                                proto.name()
+                            ))
+                        });
+                    }
+                }
+            };
+            out.push(chosen);
+        }
+        Ok(out)
+    }
+
+    /// The image's ExposedPorts and `--expose`.
+    pub(crate) fn exposed_ports(&mut self, c: &Container) -> Result<Vec<Port>, EngineError> {
+        let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
+        let mut ports: Vec<Port> = image.exposed_ports.iter().flat_map(|m| m.keys()).filter_map(|k| Port::parse(k).ok()).collect();
+        for p in &c.config.expose {
+            if !ports.contains(p) {
+                ports.push(*p);
+            }
+        }
+        ports.sort();
+        Ok(ports)
+    }
+}
+
+/// The check inside the endpoint's transaction: no other container took one of these ports
+/// since they were chosen.
+pub(crate) fn conflict(rows: &[doca_store::EndpointRow], mine: &[PublishedPort]) -> Option<String> {
+    for r in rows {
+        let Ok(cfg) = serde_json::from_str::<EndpointConfig>(&r.config) else { continue };
+        if let Some(p) = mine.iter().find(|p| cfg.ports.iter().any(|t| overlaps(t, p))) {
+            return Some(format!("Bind for {} failed: port is already allocated", shown(p.host_ip, p.host_port)));
+        }
+    }
+    None
+}
+
+impl Engine {
+    /// The container's ports as `ps` and `port` show them: each exposed or published
+    /// container port, with where the host publishes it while the container runs.
+    pub fn container_ports(&mut self, c: &Container) -> Result<Vec<(Port, Option<PublishedPort>)>, EngineError> {
+        let published: Vec<PublishedPort> = self.endpoints_of(c)?.into_iter().flat_map(|e| e.config.ports).collect();
+        let mut out: Vec<(Port, Option<PublishedPort>)> = published.iter().map(|p| (p.container, Some(p.clone()))).collect();
+        for p in self.exposed_ports(c)? {
+            if !out.iter().any(|(q, _)| *q == p) {
+                out.push((p, None));
+            }
+        }
+        // By container port; a port published twice keeps the order it was given in.
+        out.sort_by_key(|(p, _)| *p);
+        Ok(out)
+    }
+}
+
+/// `ps`'s PORTS: `0.0.0.0:8080->80/tcp, 53/udp`.
+pub fn ports_column(ports: &[(Port, Option<PublishedPort>)]) -> String {
+    ports
+        .iter()
+        .map(|(p, h)| match h {
+            Some(h) => format!("{}->{p}", shown(h.host_ip, h.host_port)),
+            None => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
