@@ -33,14 +33,15 @@ sh scripts/mkbusybox.sh "$WORK/bb.tar"
 $DOCA import -c 'CMD ["sh"]' "$WORK/bb.tar" doca-bench/busybox >/dev/null
 [ -z "$PODMAN" ] || $PODMAN import -c 'CMD ["sh"]' "$WORK/bb.tar" doca-bench/busybox >/dev/null
 TOOLS="doca"; [ -z "$PODMAN" ] || TOOLS="$TOOLS podman"
-cli() { case $1 in doca) echo "$DOCA --cgroup-parent doca-bench" ;; podman) echo "$PODMAN" ;; esac; }
+cli() { case $1 in doca) echo "$DOCA" ;; podman) echo "$PODMAN" ;; esac; }
+extra() { [ "$1" = doca ] && echo "--cgroup-parent doca-bench" || true; }
 # Warm up: the default bridge and the firewall table are made on first use.
-for t in $TOOLS; do $(cli $t) run --rm doca-bench/busybox true >/dev/null; done
+for t in $TOOLS; do $(cli $t) run --rm $(extra $t) doca-bench/busybox true >/dev/null; done
 for i in $(seq "$N"); do
   for t in $TOOLS; do
-    c=$(cli $t)
-    a=$(now); $c run --rm --network none doca-bench/busybox true; b=$(now); rec "${t}_none" "$(ms "$a" "$b")"
-    a=$(now); $c run --rm doca-bench/busybox true; b=$(now); rec "${t}_bridge" "$(ms "$a" "$b")"
+    c=$(cli $t); x=$(extra $t)
+    a=$(now); $c run --rm --network none $x doca-bench/busybox true; b=$(now); rec "${t}_none" "$(ms "$a" "$b")"
+    a=$(now); $c run --rm $x doca-bench/busybox true; b=$(now); rec "${t}_bridge" "$(ms "$a" "$b")"
   done
 done
 # 1 GB through a published port vs the host's loopback, with busybox nc as the receiver both
@@ -51,7 +52,7 @@ push() { dd if=/dev/zero bs=1M count=1024 2>/dev/null > "/dev/tcp/127.0.0.1/$1";
 for i in $(seq 5); do
   "$BB" nc -l -p "$PORT" > /dev/null & sleep 0.2
   a=$(now); push "$PORT"; b=$(now); rec host_push "$(ms "$a" "$b")"; wait
-  id=$($DOCA --cgroup-parent doca-bench run -d -p "$PORT:5000" doca-bench/busybox sh -c 'nc -l -p 5000 > /dev/null')
+  id=$($DOCA run --cgroup-parent doca-bench -d -p "$PORT:5000" doca-bench/busybox sh -c 'nc -l -p 5000 > /dev/null')
   sleep 0.3
   a=$(now); push "$PORT"; b=$(now); rec doca_push "$(ms "$a" "$b")"
   $DOCA rm -f "$id" >/dev/null

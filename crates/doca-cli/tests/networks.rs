@@ -224,3 +224,30 @@ fn published_ports_answer_on_the_host_from_containers_and_conflicts_are_named() 
         assert!(err.contains(want), "{spec}: {err}");
     }
 }
+
+#[test]
+fn containers_on_a_user_network_find_each_other_by_name_and_alias_not_on_the_default_bridge() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    e.t.ok(&["network", "create", "--subnet", &format!("{p}.0/24"), "app"]);
+    e.t.ok(&e.args("run", &["-d", "--name", "pgsrv", "--network", "app", "--network-alias", "database", "busybox", "sleep", "300"]));
+    let out = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--network", "app", "busybox", "sh", "-c", "head -1 /etc/resolv.conf; nslookup pgsrv | grep -A1 '^Name'; nslookup database | grep '^Address: '; ping -c1 -w2 pgsrv >/dev/null && echo pinged"],
+    ));
+    let ip = format!("{p}.2");
+    assert_eq!(out, format!("nameserver 127.0.0.11\nName:\tpgsrv\nAddress: {ip}\nAddress: {ip}\npinged\n"));
+    // Unknown names get the upstream's answer through the host, not a made-up one.
+    let out = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--network", "app", "busybox", "sh", "-c", "nslookup no-such-host.invalid >/dev/null 2>&1 || echo unknown"],
+    ));
+    assert_eq!(out, "unknown\n");
+    // The default bridge has no name service for containers, as in docker.
+    let out = e.t.ok(&e.args("run", &["--rm", "busybox", "sh", "-c", "ping -c1 -w1 pgsrv >/dev/null 2>&1 || echo unresolved"]));
+    assert_eq!(out, "unresolved\n");
+    e.t.ok(&["rm", "-f", "pgsrv"]);
+    let records = std::fs::read_dir(e.t.dir.path().join("run/networks")).unwrap().flatten().next().unwrap().path().join("records");
+    assert_eq!(std::fs::read_to_string(records).unwrap(), "", "names leave with their containers");
+}

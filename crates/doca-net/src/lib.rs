@@ -2,6 +2,7 @@
 //! rtnetlink links and network namespaces. The engine keeps the records; this crate turns them
 //! into kernel state.
 
+pub mod dns;
 pub mod ipam;
 pub mod link;
 pub mod netns;

@@ -34,6 +34,20 @@ pub struct ShimConfig {
     /// what they read next (the engine's state) already says the container exited.
     pub exit_command: Vec<String>,
     pub health: Option<HealthConfig>,
+    /// The embedded DNS server of user-defined networks.
+    #[serde(default)]
+    pub dns: Option<DnsConfig>,
+}
+
+/// 127.0.0.11:53 inside the container's network namespace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DnsConfig {
+    /// The pinned namespace file.
+    pub netns: PathBuf,
+    /// The records of the container's networks: "NAME IP" lines.
+    pub records: Vec<PathBuf>,
+    /// The host's resolvers ("IP:53"), reached from the host's namespace.
+    pub upstream: Vec<String>,
 }
 
 /// A HEALTHCHECK: the process to exec (a runtime process.json), its timing in milliseconds,

@@ -10,10 +10,11 @@
 //! types and for the attach protocol ([`proto`]).
 
 pub mod config;
+pub mod dns;
 pub mod fdpass;
 pub mod health;
 pub mod logfile;
 pub mod monitor;
 pub mod proto;
 
-pub use config::{ExitStatus, HealthConfig, LogConfig, ShimConfig};
+pub use config::{DnsConfig, ExitStatus, HealthConfig, LogConfig, ShimConfig};

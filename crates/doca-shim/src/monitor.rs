@@ -138,6 +138,9 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     };
     let reaped = crate::health::Reaped::default();
     let stop_health = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(d) = &cfg.dns {
+        crate::dns::spawn(d.clone());
+    }
     if let Some(h) = &cfg.health {
         crate::health::spawn(
             h.clone(),

@@ -344,6 +344,10 @@ impl Engine {
                 c.id.to_string(),
             ],
             health,
+            dns: match &opts.netns {
+                Some(ns) if matches!(c.config.network, super::NetworkMode::Bridge(_)) => self.dns_config(c, ns)?,
+                _ => None,
+            },
         };
         let shim_json = paths.run.join("shim.json");
         std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;

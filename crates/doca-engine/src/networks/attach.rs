@@ -168,6 +168,7 @@ impl Engine {
             let _lock = self.lock_networks()?;
             self.sync_firewall()?;
         }
+        self.write_records(net)?;
         let mut host = Netlink::open()?;
         let bridge =
             host.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} is gone", net.config.bridge)))?;
@@ -250,6 +251,9 @@ impl Engine {
                 }
                 Ok(())
             })?;
+            for net in self.networks()?.into_iter().filter(|n| rows.iter().any(|r| r.network_id == n.id)) {
+                self.write_records(&net)?;
+            }
             if rows.iter().any(|r| serde_json::from_str::<EndpointConfig>(&r.config).is_ok_and(|c| !c.ports.is_empty())) {
                 let _lock = self.lock_networks()?;
                 self.sync_firewall()?;
@@ -259,6 +263,57 @@ impl Engine {
         Ok(())
     }
 
+    /// Where the embedded DNS server finds a network's names: "NAME IP" lines.
+    pub(crate) fn records_path(&self, net: &Network) -> PathBuf {
+        self.config().run_root.join("networks").join(&net.id).join("records")
+    }
+
+    /// Rewrites a user-defined network's records from its endpoints: each container's name and
+    /// aliases (docker resolves these on user-defined networks, never on the default bridge).
+    fn write_records(&mut self, net: &Network) -> Result<(), EngineError> {
+        if net.name == "bridge" {
+            return Ok(());
+        }
+        let rows = self.store.db.read(|tx| tx.endpoints())?;
+        let mut text = String::new();
+        for r in rows.iter().filter(|r| r.network_id == net.id) {
+            let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
+            if let Some(c) = self.store.db.read(|tx| tx.container(&r.container_id))? {
+                for name in std::iter::once(&c.name).chain(cfg.aliases.iter()) {
+                    text.push_str(&format!("{name} {}\n", r.ip));
+                }
+            }
+        }
+        let path = self.records_path(net);
+        let dir = path.parent().expect("records dir");
+        let io = |e: std::io::Error| EngineError::Internal(format!("write {}: {e}", path.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        // Renamed into place: the DNS server reads it whole or not at all.
+        let tmp = dir.join(format!(".records-{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    /// The embedded DNS server's configuration, for a container on user-defined networks.
+    pub(crate) fn dns_config(&mut self, c: &Container, netns: &Path) -> Result<Option<doca_shim::DnsConfig>, EngineError> {
+        let nets: Vec<Network> = self.endpoints_of(c)?.into_iter().map(|e| e.network).filter(|n| n.name != "bridge").collect();
+        if nets.is_empty() {
+            return Ok(None);
+        }
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let upstream = host
+            .lines()
+            .filter_map(|l| l.strip_prefix("nameserver "))
+            .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| std::net::SocketAddr::new(ip, 53).to_string())
+            .collect();
+        Ok(Some(doca_shim::DnsConfig {
+            netns: netns.to_path_buf(),
+            records: nets.iter().map(|n| self.records_path(n)).collect(),
+            upstream,
+        }))
+    }
+
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts
     /// (those the user mounts over are left out).
     pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str) -> Result<Vec<Value>, EngineError> {
@@ -266,7 +321,8 @@ impl Engine {
         let own_netns = !matches!(c.config.network, NetworkMode::Host);
         let ips: Vec<Ipv4Addr> = self.endpoints_of(c)?.into_iter().map(|e| e.ip).collect();
         let hosts = hosts_file(c, hostname, &ips)?;
-        let resolv = resolv_file(c, own_netns);
+        let embedded_dns = self.endpoints_of(c)?.iter().any(|e| e.network.name != "bridge");
+        let resolv = resolv_file(c, own_netns, embedded_dns);
         let mut out = Vec::new();
         for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts), ("resolv.conf", resolv)] {
             let target = format!("/etc/{name}");
@@ -305,20 +361,32 @@ fn hosts_file(c: &Container, hostname: &str, ips: &[Ipv4Addr]) -> Result<String,
 /// The host's resolv.conf, with `--dns*` applied. In a namespace of its own the host's
 /// loopback resolvers cannot answer, so they are dropped and docker's fallbacks (8.8.8.8,
 /// 8.8.4.4) used when nothing else is left (docker's FilterResolvDNS).
-fn resolv_file(c: &Container, own_netns: bool) -> String {
+/// On user-defined networks the embedded server answers (127.0.0.11, `options ndots:0`, as
+/// docker's); `--dns` replaces it there.
+fn resolv_file(c: &Container, own_netns: bool, embedded_dns: bool) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let field = |key: &str| -> Vec<String> {
         host.lines().filter_map(|l| l.strip_prefix(key)).flat_map(|v| v.split_whitespace().map(String::from)).collect()
     };
-    let mut servers: Vec<String> = if c.config.dns.is_empty() { field("nameserver ") } else { c.config.dns.clone() };
-    if own_netns {
+    let embedded = embedded_dns && c.config.dns.is_empty();
+    let mut servers: Vec<String> = if embedded {
+        vec!["127.0.0.11".into()]
+    } else if c.config.dns.is_empty() {
+        field("nameserver ")
+    } else {
+        c.config.dns.clone()
+    };
+    if own_netns && !embedded {
         servers.retain(|s| !(s.starts_with("127.") || s == "::1"));
         if servers.is_empty() {
             servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
         }
     }
     let search = if c.config.dns_search.is_empty() { field("search ") } else { c.config.dns_search.clone() };
-    let options = if c.config.dns_options.is_empty() { field("options ") } else { c.config.dns_options.clone() };
+    let mut options = if c.config.dns_options.is_empty() { field("options ") } else { c.config.dns_options.clone() };
+    if embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0".into());
+    }
     let mut s = String::new();
     for n in servers {
         s.push_str(&format!("nameserver {n}\n"));

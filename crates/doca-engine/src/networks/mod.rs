@@ -429,6 +429,7 @@ impl Engine {
         // Stopped containers do not hold it (docker's rule): starting one later says the
         // network is not found.
         self.store.db.write(|tx| tx.delete_network(&net.id))?;
+        let _ = std::fs::remove_dir_all(self.config().run_root.join("networks").join(&net.id));
         self.delete_bridge(&net)?;
         self.sync_firewall()?;
         self.emit("network", "destroy", &net.id, &[("name", &net.name), ("type", "bridge")]);

@@ -1,0 +1,51 @@
+//! The container's resolver at 127.0.0.11:53, served by its monitor for as long as it runs
+//! (doca has no daemon to do it, as dockerd does): a thread that joins the container's network
+//! namespace only after making its upstream sockets' namespace its own, so names of the
+//! container's networks are answered from their records and everything else is forwarded from
+//! the host's namespace (`doca_net::dns`).
+
+use crate::config::DnsConfig;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+
+/// Names → addresses from the records files ("NAME IP" lines), read at each question so that
+/// containers joining or leaving are seen at once.
+fn lookup(files: &[std::path::PathBuf], name: &str) -> Option<Vec<Ipv4Addr>> {
+    let mut ips = Vec::new();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap_or_default().lines() {
+            let mut it = line.split_whitespace();
+            if let (Some(n), Some(ip)) = (it.next(), it.next()) {
+                if n.eq_ignore_ascii_case(name) {
+                    if let Ok(ip) = ip.parse() {
+                        ips.push(ip);
+                    }
+                }
+            }
+        }
+    }
+    (!ips.is_empty()).then_some(ips)
+}
+
+pub fn spawn(cfg: DnsConfig) {
+    std::thread::spawn(move || {
+        let upstream: Vec<SocketAddr> = cfg.upstream.iter().filter_map(|s| s.parse().ok()).collect();
+        let listener = (|| -> std::io::Result<UdpSocket> {
+            let ns = std::fs::File::open(&cfg.netns)?;
+            // Only this thread moves; the forwarding sockets are made per query, and a socket
+            // stays in the namespace it was made in, so they are made back in the host's.
+            let host = std::fs::File::open("/proc/thread-self/ns/net")?;
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            let l = UdpSocket::bind("127.0.0.11:53");
+            nix::sched::setns(&host, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            l
+        })();
+        match listener {
+            Ok(l) => {
+                if let Err(e) = doca_net::dns::serve(l, &upstream, |name| lookup(&cfg.records, name)) {
+                    eprintln!("doca-shim: dns: {e}");
+                }
+            }
+            Err(e) => eprintln!("doca-shim: dns: serve 127.0.0.11:53 in {}: {e}", cfg.netns.display()),
+        }
+    });
+}
