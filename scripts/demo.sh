@@ -1,6 +1,7 @@
 #!/bin/sh
 # doca's main job end to end, as far as it goes today: make an image, run containers of it
-# (foreground, detached, exec, logs, stop) and with a volume, save it, load it into another
+# (foreground, detached, exec, logs, stop), with a volume, on networks (a published port, names
+# that resolve), save it, load it into another
 # store, and have skopeo read the archive. (Dockerfile builds arrive with their issue; see
 # ARCHITECTURE.md.) Uses its own store and run root under /tmp.
 set -eu
@@ -10,7 +11,9 @@ cargo build --release -q
 doca=$PWD/target/release/doca
 work=$(mktemp -d /tmp/doca-demo.XXXXXX)
 export DOCA_ROOT="$work/store" DOCA_RUN_ROOT="$work/run"
-trap '$doca rm -f $($doca ps -aq) >/dev/null 2>&1; rm -rf "$work"' EXIT
+# The store's default bridge and firewall table are named after its root (not /var/lib/doca).
+tag=doca-$(printf '%s' "$DOCA_ROOT" | sha256sum | cut -c1-6)
+trap 'set +e; $doca rm -f $($doca ps -aq) >/dev/null 2>&1; $doca network prune -f >/dev/null 2>&1; ip link del $tag 2>/dev/null; nft delete table inet $tag 2>/dev/null; rm -rf "$work"' EXIT
 set -x
 sh scripts/mkbusybox.sh "$work/busybox.tar"
 $doca import -c 'CMD ["sh"]' -c 'ENV GREETING=hello' -c 'VOLUME /data' "$work/busybox.tar" demo/busybox:1.0
@@ -31,6 +34,16 @@ $doca run --rm -v demo-data:/data demo/busybox:1.0 sh -c 'echo "written at $(dat
 $doca run --rm -v demo-data:/data:ro demo/busybox:1.0 cat /data/note
 $doca volume ls
 $doca volume rm demo-data
+# Networks: a web server published on the host, and two containers that find each other by name.
+$doca run -d --name web -p 127.0.0.1:18080:80 demo/busybox:1.0 sh -c 'echo "hello from $(hostname)" > /data/index.html; exec httpd -f -p 80 -h /data'
+sleep 0.5
+curl -s http://127.0.0.1:18080/
+$doca port web
+$doca network create demo-net
+$doca run -d --name db --network demo-net demo/busybox:1.0 sleep 300
+$doca run --rm --network demo-net demo/busybox:1.0 sh -c 'nslookup db | tail -2; ping -c1 -w2 db'
+$doca rm -f web db
+$doca network rm demo-net
 $doca save -o "$work/demo.tar" demo/busybox:1.0
 DOCA_ROOT="$work/store2" $doca load -i "$work/demo.tar"
 DOCA_ROOT="$work/store2" $doca images
