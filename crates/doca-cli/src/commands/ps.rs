@@ -64,6 +64,12 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
         };
         let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let created = unix(Some(&c.created));
+        // As docker: only a running container shows its ports.
+        let ports = if c.state.status.is_live() {
+            doca_engine::networks::ports::ports_column(&e.container_ports(c)?)
+        } else {
+            String::new()
+        };
         rows.push(row(vec![
             ("Command", json!(command_text(&argv, a.no_trunc))),
             ("CreatedAt", json!(created_at(&c.created))),
@@ -74,7 +80,7 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("Mounts", json!("")),
             ("Names", json!(c.name)),
             ("Networks", json!(c.config.network.name())),
-            ("Ports", json!(doca_engine::networks::ports::ports_column(&e.container_ports(c)?))),
+            ("Ports", json!(ports)),
             ("RunningFor", json!(format!("{} ago", human_duration(now - created)))),
             ("Size", json!(size)),
             ("State", json!(c.state.status.as_str())),
