@@ -136,6 +136,24 @@ fn internal_networks_have_no_way_out_and_none_has_only_loopback() {
         ],
     ));
     assert_eq!(out, format!("{p}.2/24\n0\n"));
+    // --add-host: a name for an address, and host-gateway for the host as seen from the network.
+    let out = e.t.ok(&e.args(
+        "run",
+        &[
+            "--rm",
+            "--network",
+            "sealed",
+            "--add-host",
+            "db.local:10.1.2.3",
+            "--add-host",
+            "host.docker.internal:host-gateway",
+            "busybox",
+            "sh",
+            "-c",
+            "grep -E 'db.local|internal' /etc/hosts",
+        ],
+    ));
+    assert_eq!(out, format!("10.1.2.3\tdb.local\n{p}.1\thost.docker.internal\n"));
     let out = e.t.ok(&e.args("run", &["--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]));
     assert_eq!(out, "lo\n");
     let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "sealed"])).unwrap();

@@ -65,11 +65,8 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
         let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let created = unix(Some(&c.created));
         // As docker: only a running container shows its ports.
-        let ports = if c.state.status.is_live() {
-            doca_engine::networks::ports::ports_column(&e.container_ports(c)?)
-        } else {
-            String::new()
-        };
+        let ports =
+            if c.state.status.is_live() { doca_engine::networks::ports::ports_column(&e.container_ports(c)?) } else { String::new() };
         rows.push(row(vec![
             ("Command", json!(command_text(&argv, a.no_trunc))),
             ("CreatedAt", json!(created_at(&c.created))),

@@ -250,7 +250,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     for h in &a.add_host {
         match h.split_once([':', '=']) {
             Some((name, addr)) if !name.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {}
-            Some((_, "host-gateway")) => return Err(usage("--add-host host-gateway: not there yet in doca")),
+            Some((name, "host-gateway")) if !name.is_empty() => {}
             _ => return Err(usage(format!("invalid argument \"{h}\" for \"--add-host\" flag: invalid IP address in add-host: \"{h}\""))),
         }
     }

@@ -319,9 +319,20 @@ impl Engine {
     pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str) -> Result<Vec<Value>, EngineError> {
         let dir = self.container_paths(&c.id).dir;
         let own_netns = !matches!(c.config.network, NetworkMode::Host);
-        let ips: Vec<Ipv4Addr> = self.endpoints_of(c)?.into_iter().map(|e| e.ip).collect();
-        let hosts = hosts_file(c, hostname, &ips)?;
-        let embedded_dns = self.endpoints_of(c)?.iter().any(|e| e.network.name != "bridge");
+        let endpoints = self.endpoints_of(c)?;
+        let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
+        // `host-gateway`: the host as the container reaches it, its first network's gateway
+        // (docker uses the default bridge's; a container on another network could not reach
+        // that one).
+        let wants_gateway = c.config.extra_hosts.iter().any(|h| h.ends_with("host-gateway"));
+        // (An internal network has no default route, but its bridge is still the host's.)
+        let gateway = match endpoints.iter().find_map(|e| e.network.config.gateway) {
+            Some(g) => Some(g),
+            None if wants_gateway => self.network("bridge")?.config.gateway,
+            None => None,
+        };
+        let hosts = hosts_file(c, hostname, &ips, gateway)?;
+        let embedded_dns = endpoints.iter().any(|e| e.network.name != "bridge");
         let resolv = resolv_file(c, own_netns, embedded_dns);
         let mut out = Vec::new();
         for (name, content) in [("hostname", format!("{hostname}\n")), ("hosts", hosts), ("resolv.conf", resolv)] {
@@ -339,7 +350,7 @@ impl Engine {
 
 /// docker's /etc/hosts: loopback and IPv6 names, `--add-host` entries, the container's own
 /// addresses under its hostname. With the host's network, the host's own file.
-fn hosts_file(c: &Container, hostname: &str, ips: &[Ipv4Addr]) -> Result<String, EngineError> {
+fn hosts_file(c: &Container, hostname: &str, ips: &[Ipv4Addr], host_gateway: Option<Ipv4Addr>) -> Result<String, EngineError> {
     if c.config.network == NetworkMode::Host {
         return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
     }
@@ -350,6 +361,11 @@ fn hosts_file(c: &Container, hostname: &str, ips: &[Ipv4Addr]) -> Result<String,
         let (name, ip) = h.split_once([':', '=']).ok_or_else(|| {
             EngineError::InvalidArgument(format!("invalid argument \"{h}\" for \"--add-host\" flag: bad format for add-host: \"{h}\""))
         })?;
+        let ip = match (ip, host_gateway) {
+            ("host-gateway", Some(g)) => g.to_string(),
+            ("host-gateway", None) => return Err(EngineError::InvalidArgument("--add-host host-gateway: no gateway to the host".into())),
+            (ip, _) => ip.to_string(),
+        };
         s.push_str(&format!("{ip}\t{name}\n"));
     }
     for ip in ips {
