@@ -50,8 +50,9 @@ BB=$(command -v busybox)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])')
 push() { dd if=/dev/zero bs=1M count=1024 2>/dev/null > "/dev/tcp/127.0.0.1/$1"; }
 for i in $(seq 5); do
-  "$BB" nc -l -p "$PORT" > /dev/null & sleep 0.2
-  a=$(now); push "$PORT"; b=$(now); rec host_push "$(ms "$a" "$b")"; wait
+  "$BB" nc -l -p "$PORT" > /dev/null & nc_pid=$!; sleep 0.2
+  # (only the receiver: the peers' daemons are background jobs of this shell too)
+  a=$(now); push "$PORT"; b=$(now); rec host_push "$(ms "$a" "$b")"; wait "$nc_pid"
   id=$($DOCA run --cgroup-parent doca-bench -d -p "$PORT:5000" doca-bench/busybox sh -c 'nc -l -p 5000 > /dev/null')
   sleep 0.3
   a=$(now); push "$PORT"; b=$(now); rec doca_push "$(ms "$a" "$b")"
