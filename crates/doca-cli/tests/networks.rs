@@ -100,6 +100,13 @@ fn user_networks_have_their_subnet_and_are_isolated_from_each_other() {
         )),
         "isolated\n"
     );
+    let mac = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--network", "backend", "--mac-address", "02:42:de:ad:be:ef", "busybox", "cat", "/sys/class/net/eth0/address"],
+    ));
+    assert_eq!(mac, "02:42:de:ad:be:ef\n");
+    let err = e.t.fails(&e.args("run", &["--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"]), 125);
+    assert!(err.contains("is not a valid mac address"), "{err}");
     // An address taken, an address outside: docker's refusals.
     let err = e.t.fails(&e.args("run", &["--rm", "--network", "backend", "--ip", &db_ip, "busybox", "true"]), 125);
     assert!(err.contains("Address already in use"), "{err}");

@@ -154,6 +154,27 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
 
+/// `--mac-address`: six hex pairs separated by ':' (or '-').
+pub fn parse_mac(s: &str) -> Result<[u8; 6], NetError> {
+    let bad = || NetError::Invalid(format!("{s} is not a valid mac address"));
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() != 2 {
+            return Err(bad());
+        }
+        mac[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    // A multicast address cannot be an interface's (the kernel refuses it).
+    if mac[0] & 1 == 1 {
+        return Err(bad());
+    }
+    Ok(mac)
+}
+
 pub fn mac_string(mac: &[u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -218,5 +239,9 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
     #[test]
     fn macs_follow_the_address() {
         assert_eq!(mac_string(&mac_for(Ipv4Addr::new(172, 17, 0, 2))), "02:42:ac:11:00:02");
+        assert_eq!(parse_mac("02:42:AC:11:00:09").unwrap(), [2, 0x42, 0xac, 0x11, 0, 9]);
+        for bad in ["02:42:ac:11:00", "zz:42:ac:11:00:09", "01:00:5e:00:00:01", "0242ac110009"] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -247,6 +247,12 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     if matches!(network, NetworkMode::Host | NetworkMode::Container(_)) && (!a.dns.is_empty() || !a.add_host.is_empty()) {
         return Err(usage(format!("conflicting options: custom DNS and --add-host cannot be used with --network {}", network.name())));
     }
+    if let Some(m) = &a.mac_address {
+        doca_net::ipam::parse_mac(m).map_err(|e| usage(e.to_string()))?;
+        if !matches!(network, NetworkMode::Bridge(_)) {
+            return Err(usage(format!("conflicting options: mac-address and the network mode {}", network.name())));
+        }
+    }
     for h in &a.add_host {
         match h.split_once([':', '=']) {
             Some((name, addr)) if !name.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {}
@@ -320,6 +326,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         network,
         ip,
         network_aliases: a.network_alias.clone(),
+        mac_address: a.mac_address.clone(),
         dns: a.dns.clone(),
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),

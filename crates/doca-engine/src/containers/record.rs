@@ -164,6 +164,7 @@ pub struct CreateContainer {
     pub volumes_from: Vec<String>,
     /// `--ip`, `--network-alias`, `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
     pub ip: Option<std::net::Ipv4Addr>,
+    pub mac_address: Option<String>,
     pub network_aliases: Vec<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,

@@ -155,8 +155,14 @@ impl Engine {
         let veth = format!("veth{}", &hex[..7]);
         let wanted = c.config.ip.filter(|_| default_route);
         let ports = if default_route { self.host_ports(c)? } else { Vec::new() };
+        // `--mac-address` is the first network's; the others get docker's address-derived MAC.
+        let given_mac = match c.config.mac_address.as_deref().filter(|_| default_route) {
+            Some(m) => Some(ipam::parse_mac(m)?),
+            None => None,
+        };
+        let mac_of = |ip: Ipv4Addr| given_mac.unwrap_or_else(|| ipam::mac_for(ip));
         let (ip, mac) = self.allocate_endpoint(c, net, wanted, |ip| EndpointConfig {
-            mac: ipam::mac_string(&ipam::mac_for(ip)),
+            mac: ipam::mac_string(&mac_of(ip)),
             veth: veth.clone(),
             ifname: ifname.to_string(),
             prefix: subnet.prefix(),
@@ -172,7 +178,7 @@ impl Engine {
         let mut host = Netlink::open()?;
         let bridge =
             host.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} is gone", net.config.bridge)))?;
-        host.create_veth(&veth, ifname, ns.as_fd(), mac)?;
+        host.create_veth(&veth, ifname, ns.as_fd(), ipam::parse_mac(&mac)?)?;
         let h = host.index(&veth)?.ok_or_else(|| EngineError::Internal(format!("veth {veth} vanished")))?;
         host.set_up(h, Some(bridge))?;
         let e = inside.index(ifname)?.ok_or_else(|| EngineError::Internal(format!("{ifname} missing in the container's namespace")))?;
@@ -192,7 +198,7 @@ impl Engine {
         net: &Network,
         wanted: Option<Ipv4Addr>,
         config: impl Fn(Ipv4Addr) -> EndpointConfig,
-    ) -> Result<(Ipv4Addr, [u8; 6]), EngineError> {
+    ) -> Result<(Ipv4Addr, String), EngineError> {
         let subnet = net.config.subnet.expect("bridge subnet");
         if let Some(w) = wanted {
             if !subnet.contains(w) {
@@ -226,7 +232,7 @@ impl Engine {
             if !tx.insert_endpoint(&row)? {
                 return Ok(Err(EngineError::Conflict(format!("container {} is already attached to network {}", c.name, net.name))));
             }
-            Ok(Ok((ip, ipam::mac_for(ip))))
+            Ok(Ok((ip, cfg.mac.clone())))
         })?
     }
 
