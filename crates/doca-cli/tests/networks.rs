@@ -278,3 +278,37 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias_not_on_the_def
     let records = std::fs::read_dir(e.t.dir.path().join("run/networks")).unwrap().flatten().next().unwrap().path().join("records");
     assert_eq!(std::fs::read_to_string(records).unwrap(), "", "names leave with their containers");
 }
+
+#[test]
+fn network_connect_and_disconnect_change_a_running_container_at_once() {
+    require_root!();
+    let e = env();
+    let (a, b) = (free_prefix(), free_prefix());
+    e.t.ok(&["network", "create", "--subnet", &format!("{a}.0/24"), "front"]);
+    e.t.ok(&["network", "create", "--subnet", &format!("{b}.0/24"), "back"]);
+    e.t.ok(&e.args("run", &["-d", "--name", "api", "--network", "front", "busybox", "sleep", "300"]));
+    e.t.ok(&["network", "connect", "--ip", &format!("{b}.77"), "--alias", "svc", "back", "api"]);
+    let addrs = e.t.ok(&["exec", "api", "sh", "-c", "ip -o -4 addr | awk '{print $2, $4}'"]);
+    assert_eq!(addrs, format!("lo 127.0.0.1/8\neth0 {a}.2/24\neth1 {b}.77/24\n"));
+    // Reachable by name and alias from the new network.
+    let out = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--network", "back", "busybox", "sh", "-c", "ping -c1 -w2 api >/dev/null && ping -c1 -w2 svc >/dev/null && echo both"],
+    ));
+    assert_eq!(out, "both\n");
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", "api"])).unwrap();
+    assert_eq!(i[0]["NetworkSettings"]["Networks"]["back"]["IPAddress"], format!("{b}.77"));
+    let err = e.t.fails(&["network", "connect", "back", "api"], 1);
+    assert!(err.contains("endpoint with name api already exists in network back"), "{err}");
+    // A restart keeps both networks.
+    e.t.ok(&["restart", "-t", "0", "api"]);
+    assert_eq!(e.t.ok(&["exec", "api", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '"]), "eth0 eth1 lo ");
+    e.t.ok(&["network", "disconnect", "back", "api"]);
+    assert_eq!(e.t.ok(&["exec", "api", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '"]), "eth0 lo ");
+    let out =
+        e.t.ok(&e.args("run", &["--rm", "--network", "back", "busybox", "sh", "-c", "ping -c1 -w1 api >/dev/null 2>&1 || echo gone"]));
+    assert_eq!(out, "gone\n");
+    let err = e.t.fails(&["network", "disconnect", "front", "api"], 1);
+    assert!(err.contains("not there yet"), "{err}");
+    e.t.ok(&["rm", "-f", "api"]);
+}

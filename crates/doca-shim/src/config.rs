@@ -44,8 +44,9 @@ pub struct ShimConfig {
 pub struct DnsConfig {
     /// The pinned namespace file.
     pub netns: PathBuf,
-    /// The records of the container's networks: "NAME IP" lines.
-    pub records: Vec<PathBuf>,
+    /// A file naming, a path a line, the records files ("NAME IP" lines) of the container's
+    /// networks; rewritten when it joins or leaves one.
+    pub records_list: PathBuf,
     /// The host's resolvers ("IP:53"), reached from the host's namespace.
     pub upstream: Vec<String>,
 }

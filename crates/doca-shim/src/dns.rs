@@ -7,11 +7,11 @@
 use crate::config::DnsConfig;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 
-/// Names → addresses from the records files ("NAME IP" lines), read at each question so that
-/// containers joining or leaving are seen at once.
-fn lookup(files: &[std::path::PathBuf], name: &str) -> Option<Vec<Ipv4Addr>> {
+/// Names → addresses from the records files ("NAME IP" lines) the list names, read at each
+/// question so that containers joining or leaving, and networks connected, are seen at once.
+fn lookup(list: &std::path::Path, name: &str) -> Option<Vec<Ipv4Addr>> {
     let mut ips = Vec::new();
-    for f in files {
+    for f in std::fs::read_to_string(list).unwrap_or_default().lines() {
         for line in std::fs::read_to_string(f).unwrap_or_default().lines() {
             let mut it = line.split_whitespace();
             if let (Some(n), Some(ip)) = (it.next(), it.next()) {
@@ -41,7 +41,7 @@ pub fn spawn(cfg: DnsConfig) {
         })();
         match listener {
             Ok(l) => {
-                if let Err(e) = doca_net::dns::serve(l, &upstream, |name| lookup(&cfg.records, name)) {
+                if let Err(e) = doca_net::dns::serve(l, &upstream, |name| lookup(&cfg.records_list, name)) {
                     eprintln!("doca-shim: dns: {e}");
                 }
             }

@@ -3,6 +3,7 @@
 use crate::cli::NetworkCommand;
 use crate::output::{pretty_json, print, row, Format};
 use crate::{CmdResult, Failure};
+use doca_engine::networks::connect::ConnectNetwork;
 use doca_engine::networks::{CreateNetwork, NetworkFilter};
 use doca_engine::Engine;
 use serde_json::{json, Value};
@@ -106,6 +107,14 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
             Err(doca_engine::EngineError::NoSuchNetwork(_)) if a.force => Ok(()),
             r => r.map(drop),
         }),
+        NetworkCommand::Connect(a) => {
+            let ip = match a.ip.as_deref() {
+                Some(i) => Some(i.parse().map_err(|_| Failure::new(1, format!("invalid IPv4 address: {i}")))?),
+                None => None,
+            };
+            Ok(e.connect_network(&ConnectNetwork { network: a.network, container: a.container, ip, aliases: a.alias })?)
+        }
+        NetworkCommand::Disconnect(a) => Ok(e.disconnect_network(&a.network, &a.container, a.force)?),
         NetworkCommand::Prune(a) => {
             if !a.force && !super::confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")? {
                 return Ok(());

@@ -165,6 +165,8 @@ pub struct CreateContainer {
     /// `--ip`, `--network-alias`, `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
     pub ip: Option<std::net::Ipv4Addr>,
     pub mac_address: Option<String>,
+    /// Networks joined with `network connect`, beside the one of `--network`.
+    pub connected: Vec<crate::networks::attach::Attachment>,
     pub network_aliases: Vec<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
@@ -420,6 +422,12 @@ impl Engine {
         let mut renamed = c.clone();
         renamed.name = new_name.to_string();
         self.container_event(&renamed, "rename", &[("oldName", &format!("/{}", c.name))]);
+        Ok(())
+    }
+
+    pub(crate) fn save_config(&mut self, c: &Container) -> Result<(), EngineError> {
+        let config = serde_json::to_string(&c.config).expect("json");
+        self.store.db.write(|tx| tx.set_container_config(c.id.as_str(), &config))?;
         Ok(())
     }
 

@@ -23,6 +23,44 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+/// A network a container joins, with its own address and aliases there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// The container's networks: `--network`'s first (with `--ip`, `--network-alias`), then those
+/// of `network connect`.
+pub fn attachments(c: &Container) -> Vec<Attachment> {
+    let mut v: Vec<Attachment> = c
+        .config
+        .network
+        .networks()
+        .into_iter()
+        .map(|network| Attachment { network, ip: c.config.ip, aliases: c.config.network_aliases.clone() })
+        .collect();
+    v.extend(c.config.connected.iter().cloned());
+    v
+}
+
+/// A container's network namespace, and a netlink socket inside it.
+pub(crate) struct Sandbox {
+    pub ns: std::fs::File,
+    pub inside: Netlink,
+}
+
+impl Sandbox {
+    pub(crate) fn open(path: &Path) -> Result<Sandbox, EngineError> {
+        let ns = netns::open(path)?;
+        let inside = Netlink::open_in(ns.as_fd())?;
+        Ok(Sandbox { ns, inside })
+    }
+}
+
 /// What an endpoint row keeps beside the address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EndpointConfig {
@@ -113,33 +151,35 @@ impl Engine {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
         netns::remove(path)?;
         let ns = netns::create(path)?;
-        let mut inside = Netlink::open_in(ns.as_fd())?;
-        if let Some(lo) = inside.index("lo")? {
-            inside.set_up(lo, None)?;
+        let inside = Netlink::open_in(ns.as_fd())?;
+        let mut sandbox = Sandbox { ns, inside };
+        if let Some(lo) = sandbox.inside.index("lo")? {
+            sandbox.inside.set_up(lo, None)?;
         }
-        for (i, name) in c.config.network.networks().iter().enumerate() {
-            let net = self.network(name)?;
+        for (i, att) in attachments(c).iter().enumerate() {
+            let net = self.network(&att.network)?;
             if !net.is_bridge() {
                 return Err(EngineError::InvalidArgument(format!(
                     "container cannot be connected to network {} with --network {}: use --network {}",
-                    net.name, name, net.name
+                    net.name, att.network, net.name
                 )));
             }
-            self.attach(c, &net, &format!("eth{i}"), &ns, &mut inside, i == 0)?;
+            self.attach(c, &net, att, &format!("eth{i}"), &mut sandbox, i == 0)?;
         }
-        Ok(())
+        self.write_dns_list(c)
     }
 
     /// One network: address, veth pair, configuration inside.
-    fn attach(
+    pub(crate) fn attach(
         &mut self,
         c: &Container,
         net: &Network,
+        att: &Attachment,
         ifname: &str,
-        ns: &std::fs::File,
-        inside: &mut Netlink,
+        sandbox: &mut Sandbox,
         default_route: bool,
     ) -> Result<(), EngineError> {
+        let Sandbox { ns, inside } = sandbox;
         let (subnet, gateway) = match (net.config.subnet, net.config.gateway) {
             (Some(s), Some(g)) => (s, g),
             _ => return Err(EngineError::Internal(format!("network {} has no subnet", net.name))),
@@ -153,7 +193,7 @@ impl Engine {
         // docker's naming: "veth" and 7 random hex digits.
         let hex: String = crate::containers::record::random_bytes::<4>()?.iter().map(|b| format!("{b:02x}")).collect();
         let veth = format!("veth{}", &hex[..7]);
-        let wanted = c.config.ip.filter(|_| default_route);
+        let wanted = att.ip;
         let ports = if default_route { self.host_ports(c)? } else { Vec::new() };
         // `--mac-address` is the first network's; the others get docker's address-derived MAC.
         let given_mac = match c.config.mac_address.as_deref().filter(|_| default_route) {
@@ -167,7 +207,7 @@ impl Engine {
             ifname: ifname.to_string(),
             prefix: subnet.prefix(),
             gateway: (!net.config.internal).then_some(gateway),
-            aliases: c.config.network_aliases.clone(),
+            aliases: att.aliases.clone(),
             ports: if default_route { ports.clone() } else { Vec::new() },
         })?;
         if default_route && !ports.is_empty() {
@@ -238,34 +278,47 @@ impl Engine {
 
     /// After the container stopped: its endpoints, veths and namespace go. Safe to call twice.
     pub(crate) fn teardown_network(&mut self, c: &Container) -> Result<(), EngineError> {
+        self.detach_rows(c, |_| true)?;
+        netns::remove(&self.netns_path(c))?;
+        Ok(())
+    }
+
+    /// Takes the container off one network while its namespace lives on.
+    pub(crate) fn detach_one(&mut self, c: &Container, net: &Network) -> Result<(), EngineError> {
+        self.detach_rows(c, |r| r.network_id == net.id)
+    }
+
+    /// Deletes the container's endpoints that `which` picks: their veths (the pair goes with
+    /// its host end), rows, names in the records, and port rules.
+    fn detach_rows(&mut self, c: &Container, which: impl Fn(&EndpointRow) -> bool) -> Result<(), EngineError> {
         let rows: Vec<EndpointRow> =
-            self.store.db.read(|tx| tx.endpoints())?.into_iter().filter(|e| e.container_id == c.id.as_str()).collect();
-        if !rows.is_empty() {
-            let mut host = Netlink::open()?;
-            for r in &rows {
-                let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
-                if let Some(i) = host.index(&cfg.veth)? {
-                    match host.delete_link(i) {
-                        Ok(()) | Err(doca_net::NetError::Errno(nix::errno::Errno::ENODEV)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+            self.store.db.read(|tx| tx.endpoints())?.into_iter().filter(|e| e.container_id == c.id.as_str() && which(e)).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut host = Netlink::open()?;
+        for r in &rows {
+            let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
+            if let Some(i) = host.index(&cfg.veth)? {
+                match host.delete_link(i) {
+                    Ok(()) | Err(doca_net::NetError::Errno(nix::errno::Errno::ENODEV)) => {}
+                    Err(e) => return Err(e.into()),
                 }
-            }
-            self.store.db.write(|tx| {
-                for r in &rows {
-                    tx.delete_endpoint(&r.network_id, &r.container_id)?;
-                }
-                Ok(())
-            })?;
-            for net in self.networks()?.into_iter().filter(|n| rows.iter().any(|r| r.network_id == n.id)) {
-                self.write_records(&net)?;
-            }
-            if rows.iter().any(|r| serde_json::from_str::<EndpointConfig>(&r.config).is_ok_and(|c| !c.ports.is_empty())) {
-                let _lock = self.lock_networks()?;
-                self.sync_firewall()?;
             }
         }
-        netns::remove(&self.netns_path(c))?;
+        self.store.db.write(|tx| {
+            for r in &rows {
+                tx.delete_endpoint(&r.network_id, &r.container_id)?;
+            }
+            Ok(())
+        })?;
+        for net in self.networks()?.into_iter().filter(|n| rows.iter().any(|r| r.network_id == n.id)) {
+            self.write_records(&net)?;
+        }
+        if rows.iter().any(|r| serde_json::from_str::<EndpointConfig>(&r.config).is_ok_and(|c| !c.ports.is_empty())) {
+            let _lock = self.lock_networks()?;
+            self.sync_firewall()?;
+        }
         Ok(())
     }
 
@@ -313,11 +366,22 @@ impl Engine {
             .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
             .map(|ip| std::net::SocketAddr::new(ip, 53).to_string())
             .collect();
-        Ok(Some(doca_shim::DnsConfig {
-            netns: netns.to_path_buf(),
-            records: nets.iter().map(|n| self.records_path(n)).collect(),
-            upstream,
-        }))
+        Ok(Some(doca_shim::DnsConfig { netns: netns.to_path_buf(), records_list: self.dns_list_path(c), upstream }))
+    }
+
+    fn dns_list_path(&self, c: &Container) -> PathBuf {
+        self.container_paths(&c.id).run.join("dns-records")
+    }
+
+    /// The records files of the container's user-defined networks, for its DNS server.
+    pub(crate) fn write_dns_list(&mut self, c: &Container) -> Result<(), EngineError> {
+        let nets: Vec<Network> = self.endpoints_of(c)?.into_iter().map(|e| e.network).filter(|n| n.name != "bridge").collect();
+        let text: String = nets.iter().map(|n| format!("{}\n", self.records_path(n).display())).collect();
+        let path = self.dns_list_path(c);
+        let io = |e: std::io::Error| EngineError::Internal(format!("write {}: {e}", path.display()));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
     }
 
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts

@@ -4,6 +4,7 @@
 //! `bridge` (the default), `host` and `none` are made on first use, as dockerd makes them.
 
 pub mod attach;
+pub mod connect;
 pub mod ports;
 
 use crate::{Engine, EngineError};
