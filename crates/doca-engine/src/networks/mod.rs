@@ -177,11 +177,13 @@ impl Engine {
         }
     }
 
-    /// Serializes changes to bridges and the firewall among this store's processes.
+    /// Serializes changes to bridges and firewall tables among all doca processes of the host,
+    /// whatever their store: a subnet is chosen from the host's routes, so two stores picking
+    /// at once would otherwise take the same one before either bridge exists.
     fn lock_networks(&self) -> Result<StoreLock, EngineError> {
-        let run = &self.config().run_root;
-        std::fs::create_dir_all(run).map_err(|e| EngineError::Internal(format!("create {}: {e}", run.display())))?;
-        StoreLock::acquire(&run.join("networks.lock"), LockMode::Exclusive)
+        let dir = std::path::Path::new("/run/lock");
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
+        StoreLock::acquire(&dir.join("doca-networks.lock"), LockMode::Exclusive)
             .map_err(|e| EngineError::Internal(format!("lock networks: {e}")))
     }
 
@@ -238,7 +240,12 @@ impl Engine {
             let _lock = self.lock_networks()?;
             let subnet = self.free_subnet(None)?;
             let config = NetworkConfig { gateway: subnet.first_host(), subnet: Some(subnet), bridge, options, ..Default::default() };
-            self.insert_network("bridge", "bridge", config)?;
+            // The bridge at once, while the lock is held: its route is what keeps the next
+            // store's choice off this subnet (dockerd makes docker0 at its start the same way).
+            if let Some(net) = self.insert_network("bridge", "bridge", config)? {
+                self.ensure_bridge(&net)?;
+                self.sync_firewall()?;
+            }
         }
         Ok(())
     }
