@@ -56,8 +56,17 @@ fn the_default_bridge_gives_an_address_a_way_to_the_gateway_and_leaves_nothing()
     // This store's bridge is its own (named after the store), so whatever is enslaved to it
     // is this test's.
     let bridge = inspect[0]["Options"]["com.docker.network.bridge.name"].as_str().unwrap().to_string();
-    let ports = std::process::Command::new("ip").args(["-o", "link", "show", "master", &bridge]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&ports.stdout), "", "veths left on {bridge}");
+    // The kernel takes the veth with the namespace, asynchronously: give it a moment.
+    let mut left = String::new();
+    for _ in 0..100 {
+        let ports = std::process::Command::new("ip").args(["-o", "link", "show", "master", &bridge]).output().unwrap();
+        left = String::from_utf8_lossy(&ports.stdout).into_owned();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(left, "", "veths left on {bridge}");
     let netns = e.t.dir.path().join("run/netns");
     assert_eq!(std::fs::read_dir(&netns).map(|d| d.count()).unwrap_or(0), 0, "namespaces left in {}", netns.display());
     let names = e.t.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);

@@ -15,20 +15,33 @@ fn err(what: &str, path: &Path, e: nix::Error) -> NetError {
 /// is made by a short-lived thread (unshare(2) changes only the calling thread's), so this
 /// process stays where it is.
 pub fn create(path: &Path) -> Result<File, NetError> {
+    create_and(path, || Ok(())).map(|(f, ())| f)
+}
+
+/// As [`create`], and runs `inside` on the same thread while it is in the new namespace (a
+/// netlink socket made there stays there): one thread instead of two.
+pub fn create_and<T: Send + 'static>(
+    path: &Path,
+    inside: impl FnOnce() -> Result<T, NetError> + Send + 'static,
+) -> Result<(File, T), NetError> {
     File::options().write(true).create_new(true).open(path).map_err(|e| NetError::Netns(format!("create {}: {e}", path.display())))?;
     let p = path.to_path_buf();
-    let made = std::thread::spawn(move || -> Result<(), NetError> {
+    let made = std::thread::spawn(move || -> Result<T, NetError> {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| err("unshare network namespace for", &p, e))?;
         // /proc/thread-self: this thread's namespace, not the process's.
-        mount(Some("/proc/thread-self/ns/net"), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| err("bind mount on", &p, e))
+        mount(Some("/proc/thread-self/ns/net"), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| err("bind mount on", &p, e))?;
+        inside()
     })
     .join()
     .map_err(|_| NetError::Netns("create network namespace: thread panicked".into()))?;
-    if let Err(e) = made {
-        let _ = std::fs::remove_file(path);
-        return Err(e);
+    match made {
+        Ok(t) => Ok((open(path)?, t)),
+        Err(e) => {
+            let _ = remove(path);
+            Err(e)
+        }
     }
-    open(path)
 }
 
 /// The namespace pinned at `path`.

@@ -133,6 +133,8 @@ impl Engine {
                         o.config.network.name()
                     )));
                 }
+                // Marked, so that its teardown deletes its veths itself (see teardown_network).
+                let _ = std::fs::write(shared_marker(&p), b"");
                 Ok(Some(p))
             }
             NetworkMode::Bridge(_) => {
@@ -150,8 +152,7 @@ impl Engine {
         let dir = path.parent().expect("netns dir");
         std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
         netns::remove(path)?;
-        let ns = netns::create(path)?;
-        let inside = Netlink::open_in(ns.as_fd())?;
+        let (ns, inside) = netns::create_and(path, Netlink::open)?;
         let mut sandbox = Sandbox { ns, inside };
         if let Some(lo) = sandbox.inside.index("lo")? {
             sandbox.inside.set_up(lo, None)?;
@@ -277,32 +278,45 @@ impl Engine {
     }
 
     /// After the container stopped: its endpoints, veths and namespace go. Safe to call twice.
+    /// The veths are not deleted one by one: RTM_DELLINK waits for an RCU grace period (14 ms
+    /// measured here, most of what a bridge added to `run --rm`), while the namespace, once
+    /// unpinned and empty of processes, takes its veths (and so their host ends) with it in the
+    /// kernel's own cleanup, off this path.
+    ///
+    /// Unless something else keeps the namespace: the container's own processes when it is
+    /// still live (a failed start, a dead monitor), or containers that joined it with
+    /// `--network container:` - their veth would live on with an address handed out again.
     pub(crate) fn teardown_network(&mut self, c: &Container) -> Result<(), EngineError> {
-        self.detach_rows(c, |_| true)?;
+        let shared = shared_marker(&self.netns_path(c));
+        let sync = c.state.status.is_live() || shared.exists();
+        self.remove_endpoints(c, |_| true, sync)?;
         netns::remove(&self.netns_path(c))?;
+        let _ = std::fs::remove_file(shared);
         Ok(())
     }
 
     /// Takes the container off one network while its namespace lives on.
     pub(crate) fn detach_one(&mut self, c: &Container, net: &Network) -> Result<(), EngineError> {
-        self.detach_rows(c, |r| r.network_id == net.id)
+        self.remove_endpoints(c, |r| r.network_id == net.id, true)
     }
 
-    /// Deletes the container's endpoints that `which` picks: their veths (the pair goes with
-    /// its host end), rows, names in the records, and port rules.
-    fn detach_rows(&mut self, c: &Container, which: impl Fn(&EndpointRow) -> bool) -> Result<(), EngineError> {
+    /// Deletes the container's endpoints that `which` picks: their rows, names in the records,
+    /// port rules, and with `delete_veths` their veths (the pair goes with its host end).
+    fn remove_endpoints(&mut self, c: &Container, which: impl Fn(&EndpointRow) -> bool, delete_veths: bool) -> Result<(), EngineError> {
         let rows: Vec<EndpointRow> =
             self.store.db.read(|tx| tx.endpoints())?.into_iter().filter(|e| e.container_id == c.id.as_str() && which(e)).collect();
         if rows.is_empty() {
             return Ok(());
         }
-        let mut host = Netlink::open()?;
-        for r in &rows {
-            let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
-            if let Some(i) = host.index(&cfg.veth)? {
-                match host.delete_link(i) {
-                    Ok(()) | Err(doca_net::NetError::Errno(nix::errno::Errno::ENODEV)) => {}
-                    Err(e) => return Err(e.into()),
+        if delete_veths {
+            let mut host = Netlink::open()?;
+            for r in &rows {
+                let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
+                if let Some(i) = host.index(&cfg.veth)? {
+                    match host.delete_link(i) {
+                        Ok(()) | Err(doca_net::NetError::Errno(nix::errno::Errno::ENODEV)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
         }
@@ -416,6 +430,11 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Beside a pinned namespace: another container joined it (`--network container:`).
+fn shared_marker(netns: &Path) -> PathBuf {
+    netns.with_extension("shared")
 }
 
 /// docker's /etc/hosts: loopback and IPv6 names, `--add-host` entries, the container's own
