@@ -321,3 +321,31 @@ fn network_connect_and_disconnect_change_a_running_container_at_once() {
     assert!(err.contains("not there yet"), "{err}");
     e.t.ok(&["rm", "-f", "api"]);
 }
+
+/// A CLI killed in the middle of a start leaves an address taken and a namespace pinned for a
+/// container that never ran: `system check` names them, `--repair` gives them back.
+#[test]
+fn system_check_repair_releases_what_a_killed_start_left() {
+    require_root!();
+    let e = env();
+    let id = e.t.ok(&e.args("create", &["busybox", "true"])).trim().to_string();
+    let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "bridge"])).unwrap();
+    let net = i[0]["Id"].as_str().unwrap().to_string();
+    // What the start had done when it was killed: the endpoint row, the pinned namespace.
+    let db = rusqlite::Connection::open(e.t.root().join("doca.db")).unwrap();
+    db.execute("INSERT INTO endpoints (network_id, container_id, ip, config) VALUES (?1, ?2, '172.31.255.7', '{}')", [&net, &id]).unwrap();
+    drop(db);
+    let netns = e.t.dir.path().join("run/netns");
+    std::fs::create_dir_all(&netns).unwrap();
+    std::fs::write(netns.join(&id), b"").unwrap();
+    let out = e.t.ok(&["system", "check"]);
+    assert!(
+        out.contains(&format!("dangling: endpoint of stopped container {} on network {} holds 172.31.255.7", &id[..12], &net[..12])),
+        "{out}"
+    );
+    assert!(out.contains("dangling: network namespace of stopped container"), "{out}");
+    e.t.ok(&["system", "check", "--repair"]);
+    let out = e.t.ok(&["system", "check"]);
+    assert!(!out.contains("dangling"), "{out}");
+    assert!(!netns.join(&id).exists());
+}

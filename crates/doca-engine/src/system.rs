@@ -92,7 +92,10 @@ impl Engine {
         Ok((started, failed))
     }
 
+    /// The store's content, then what networking a crash left (`check_networks`).
     pub fn check_store(&mut self, repair: bool) -> Result<CheckReport, EngineError> {
-        Ok(self.store.check(repair)?)
+        let mut report = self.store.check(repair)?;
+        report.dangling.extend(self.check_networks(repair)?);
+        Ok(report)
     }
 }

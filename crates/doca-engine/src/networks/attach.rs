@@ -504,3 +504,48 @@ fn resolv_file(c: &Container, own_netns: bool, embedded_dns: bool) -> String {
     }
     s
 }
+
+impl Engine {
+    /// `system check`: what networking a crash left behind - endpoints (addresses held) and
+    /// pinned namespaces of containers that are not running (a CLI killed during a start, a
+    /// host that went down). With `repair` they are released. Returns what was found.
+    pub fn check_networks(&mut self, repair: bool) -> Result<Vec<String>, EngineError> {
+        let containers = self.containers()?;
+        let live: std::collections::HashMap<String, &Container> =
+            containers.iter().filter(|c| c.state.status.is_live()).map(|c| (c.id.to_string(), c)).collect();
+        let mut found = Vec::new();
+        let mut stale: Vec<&Container> = Vec::new();
+        for r in self.store.db.read(|tx| tx.endpoints())? {
+            if !live.contains_key(&r.container_id) {
+                found.push(format!(
+                    "endpoint of stopped container {} on network {} holds {}",
+                    &r.container_id[..12],
+                    &r.network_id[..12],
+                    r.ip
+                ));
+                if let Some(c) = containers.iter().find(|c| c.id.as_str() == r.container_id) {
+                    stale.push(c);
+                } else if repair {
+                    self.store.db.write(|tx| tx.delete_endpoint(&r.network_id, &r.container_id))?;
+                }
+            }
+        }
+        let dir = self.config().run_root.join("netns");
+        for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            let id = name.trim_end_matches(".shared");
+            if !live.contains_key(id) && !name.ends_with(".shared") {
+                found.push(format!("network namespace of stopped container {} pinned at {}", &id[..id.len().min(12)], f.path().display()));
+                if repair {
+                    netns::remove(&f.path())?;
+                }
+            }
+        }
+        if repair {
+            for c in stale {
+                self.teardown_network(c)?;
+            }
+        }
+        Ok(found)
+    }
+}
