@@ -85,6 +85,9 @@ fn user_networks_have_their_subnet_and_are_isolated_from_each_other() {
     assert!(err.contains("Pool overlaps with other one on this address space"), "{err}");
     let err = e.t.fails(&["network", "create", "backend"], 1);
     assert!(err.contains("network with name backend already exists"), "{err}");
+    // A host interface is never taken over (network rm would delete it).
+    let err = e.t.fails(&["network", "create", "-o", "com.docker.network.bridge.name=lo", "hijack"], 1);
+    assert!(err.contains("an interface of that name exists on the host already"), "{err}");
     let db =
         e.t.ok(&e.args("run", &["-d", "--name", "db", "--network", "backend", "--ip", &db_ip, "busybox", "sleep", "300"]))
             .trim()

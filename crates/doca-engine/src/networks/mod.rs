@@ -331,6 +331,10 @@ impl Engine {
         if self.store.db.read(|tx| tx.networks())?.into_iter().map(Network::from_row).any(|n| n.config.bridge == bridge) {
             return Err(EngineError::Conflict(format!("bridge name {bridge} is used by another network")));
         }
+        // An interface doca did not make is never adopted: `network rm` deletes the bridge.
+        if Netlink::open()?.index(&bridge)?.is_some() {
+            return Err(EngineError::Conflict(format!("bridge name {bridge}: an interface of that name exists on the host already")));
+        }
         options.insert(BRIDGE_NAME_OPT.into(), bridge.clone());
         let config = NetworkConfig {
             subnet: Some(subnet),
