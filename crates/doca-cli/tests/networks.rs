@@ -277,6 +277,32 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias_not_on_the_def
     ));
     let ip = format!("{p}.2");
     assert_eq!(out, format!("nameserver 127.0.0.11\nName:\tpgsrv\nAddress: {ip}\nAddress: {ip}\npinged\n"));
+    // Over TCP too (resolvers retry there when an answer is truncated): asked from inside the
+    // server container's namespace, framed by hand.
+    let id = e.t.ok(&["inspect", "-f", "{{.Id}}", "pgsrv"]).trim().to_string();
+    let ns = e.t.dir.path().join("run/netns").join(&id);
+    let answer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(ns).unwrap();
+        // SAFETY: setns(2) on this thread only, with a valid nsfs descriptor.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let mut q = vec![0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 8];
+        q.extend_from_slice(b"database");
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut s = std::net::TcpStream::connect("127.0.0.11:53").unwrap();
+        s.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+        s.write_all(&q).unwrap();
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut r = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut r).unwrap();
+        r
+    })
+    .join()
+    .unwrap();
+    let octets: Vec<u8> = ip.split('.').map(|o| o.parse().unwrap()).collect();
+    assert_eq!((&answer[..2], &answer[answer.len() - 4..]), (&[0xab, 0xcd][..], &octets[..]), "{answer:?}");
     // Unknown names get the upstream's answer through the host, not a made-up one.
     let out = e.t.ok(&e.args(
         "run",

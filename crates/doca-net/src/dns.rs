@@ -4,7 +4,8 @@
 //! the host's network namespace, so resolvers only the host can reach (127.0.0.53, a VM's
 //! private resolver) work for containers too. RFC 1035 §4.1: header, question, answers.
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 /// The one question of a query.
@@ -101,6 +102,48 @@ pub fn serve(listener: UdpSocket, upstream: &[SocketAddr], lookup: impl Fn(&str)
     }
 }
 
+/// The same over TCP (RFC 1035 §4.2.2: each message behind its two-byte length), which
+/// resolvers use for answers too large for UDP. One connection at a time, each with timeouts.
+pub fn serve_tcp(listener: TcpListener, upstream: &[SocketAddr], lookup: impl Fn(&str) -> Option<Vec<Ipv4Addr>>) -> std::io::Result<()> {
+    loop {
+        let (mut conn, _) = listener.accept()?;
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
+        while let Some(query) = read_framed(&mut conn) {
+            let reply = match parse_query(&query).and_then(|q| lookup(&q.name).map(|ips| answer(&query, &q, &ips, 600))) {
+                Some(r) => r,
+                None => forward_tcp(&query, upstream).unwrap_or_else(|| servfail(&query)),
+            };
+            if write_framed(&mut conn, &reply).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn read_framed(r: &mut impl Read) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len).ok()?;
+    let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+    r.read_exact(&mut msg).ok()?;
+    Some(msg)
+}
+
+fn write_framed(w: &mut impl Write, msg: &[u8]) -> std::io::Result<()> {
+    let mut out = (msg.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(msg);
+    w.write_all(&out)
+}
+
+fn forward_tcp(query: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
+    upstream.iter().find_map(|server| {
+        let mut s = TcpStream::connect_timeout(server, Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write_framed(&mut s, query).ok()?;
+        read_framed(&mut s).filter(|r| r.len() >= 2 && r[..2] == query[..2])
+    })
+}
+
 fn forward(query: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
     for server in upstream {
         let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().ok()? } else { "[::]:0".parse().ok()? };
@@ -154,6 +197,16 @@ mod tests {
         let p6 = query("db", TYPE_AAAA);
         let r6 = answer(&p6, &parse_query(&p6).unwrap(), &["10.1.0.5".parse().unwrap()], 600);
         assert_eq!((u16::from_be_bytes([r6[6], r6[7]]), r6[3] & 0x0f), (0, 0));
+    }
+
+    #[test]
+    fn tcp_framing_round_trips() {
+        let q = query("db", TYPE_A);
+        let mut buf = Vec::new();
+        write_framed(&mut buf, &q).unwrap();
+        assert_eq!(&buf[..2], &(q.len() as u16).to_be_bytes());
+        assert_eq!(read_framed(&mut &buf[..]).unwrap(), q);
+        assert!(read_framed(&mut &buf[..3]).is_none(), "a short message is not read");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the host's namespace (`doca_net::dns`).
 
 use crate::config::DnsConfig;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 
 /// Names → addresses from the records files ("NAME IP" lines) the list names, read at each
 /// question so that containers joining or leaving, and networks connected, are seen at once.
@@ -29,19 +29,25 @@ fn lookup(list: &std::path::Path, name: &str) -> Option<Vec<Ipv4Addr>> {
 pub fn spawn(cfg: DnsConfig) {
     std::thread::spawn(move || {
         let upstream: Vec<SocketAddr> = cfg.upstream.iter().filter_map(|s| s.parse().ok()).collect();
-        let listener = (|| -> std::io::Result<UdpSocket> {
+        let listeners = (|| -> std::io::Result<(UdpSocket, TcpListener)> {
             let ns = std::fs::File::open(&cfg.netns)?;
             // Only this thread moves; the forwarding sockets are made per query, and a socket
             // stays in the namespace it was made in, so they are made back in the host's.
             let host = std::fs::File::open("/proc/thread-self/ns/net")?;
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
-            let l = UdpSocket::bind("127.0.0.11:53");
+            let l = UdpSocket::bind("127.0.0.11:53").and_then(|u| Ok((u, TcpListener::bind("127.0.0.11:53")?)));
             nix::sched::setns(&host, nix::sched::CloneFlags::CLONE_NEWNET)?;
             l
         })();
-        match listener {
-            Ok(l) => {
-                if let Err(e) = doca_net::dns::serve(l, &upstream, |name| lookup(&cfg.records_list, name)) {
+        match listeners {
+            Ok((udp, tcp)) => {
+                let (list, up) = (cfg.records_list.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    if let Err(e) = doca_net::dns::serve_tcp(tcp, &up, |name| lookup(&list, name)) {
+                        eprintln!("doca-shim: dns over tcp: {e}");
+                    }
+                });
+                if let Err(e) = doca_net::dns::serve(udp, &upstream, |name| lookup(&cfg.records_list, name)) {
                     eprintln!("doca-shim: dns: {e}");
                 }
             }
