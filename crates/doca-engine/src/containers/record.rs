@@ -167,6 +167,9 @@ pub struct CreateContainer {
     pub mac_address: Option<String>,
     /// Networks joined with `network connect`, beside the one of `--network`.
     pub connected: Vec<crate::networks::attach::Attachment>,
+    /// `network disconnect` from the network of `--network` (which stays its NetworkMode, as
+    /// in docker's HostConfig).
+    pub left_primary: bool,
     pub network_aliases: Vec<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,

@@ -41,6 +41,7 @@ pub fn attachments(c: &Container) -> Vec<Attachment> {
         .network
         .networks()
         .into_iter()
+        .filter(|_| !c.config.left_primary)
         .map(|network| Attachment { network, ip: c.config.ip, aliases: c.config.network_aliases.clone() })
         .collect();
     v.extend(c.config.connected.iter().cloned());

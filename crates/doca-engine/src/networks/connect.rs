@@ -53,8 +53,8 @@ impl Engine {
         Ok(())
     }
 
-    /// `network disconnect [-f] NETWORK CONTAINER`: networks joined with `connect`; the one
-    /// of `--network` stays the container's.
+    /// `network disconnect [-f] NETWORK CONTAINER`, from a network joined with `connect` or
+    /// from the one of `--network`.
     pub fn disconnect_network(&mut self, network: &str, container: &str, force: bool) -> Result<(), EngineError> {
         let net = match self.network(network) {
             Ok(n) => n,
@@ -65,13 +65,11 @@ impl Engine {
         let before = c.config.connected.len();
         c.config.connected.retain(|a| a.network != net.name && a.network != net.id);
         if c.config.connected.len() == before {
-            if c.config.network.networks().iter().any(|n| *n == net.name || *n == net.id) {
-                return Err(EngineError::InvalidArgument(format!(
-                    "container {} joined {} with --network: disconnecting from that one is not there yet in doca",
-                    c.name, net.name
-                )));
+            let primary = !c.config.left_primary && c.config.network.networks().iter().any(|n| *n == net.name || *n == net.id);
+            if !primary {
+                return Err(EngineError::InvalidArgument(format!("container {} is not connected to network {}", c.name, net.name)));
             }
-            return Err(EngineError::InvalidArgument(format!("container {} is not connected to network {}", c.name, net.name)));
+            c.config.left_primary = true;
         }
         if c.state.status.is_live() {
             self.detach_one(&c, &net)?;
