@@ -3,6 +3,8 @@
 //! directives", "Escape"); it does no I/O, so it is tested on its own against golden files
 //! (`testdata/<case>/{Dockerfile,parsed.json}`).
 
+pub mod expand;
 pub mod parser;
 
+pub use expand::{expand, expand_words, ExpandError};
 pub use parser::{parse, Args, Instruction, ParseError, Parsed};
