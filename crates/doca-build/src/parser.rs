@@ -31,6 +31,9 @@ const INSTRUCTIONS: [&str; 18] = [
 /// Instructions whose argument may be a JSON array (exec form).
 const JSON_FORM: [&str; 7] = ["cmd", "entrypoint", "run", "shell", "copy", "add", "volume"];
 
+/// Instructions that may be followed by here-documents.
+const HEREDOC: [&str; 3] = ["run", "copy", "add"];
+
 /// Instructions that take `--name=value` options before their arguments.
 const WITH_FLAGS: [&str; 6] = ["from", "run", "copy", "add", "healthcheck", "onbuild"];
 
@@ -53,6 +56,56 @@ pub struct Instruction {
     /// `--from=builder`, `--chown=1:1`, as written.
     pub flags: Vec<String>,
     pub args: Args,
+    /// `<<EOF` bodies, in the order of their markers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heredocs: Vec<Heredoc>,
+}
+
+/// A here-document: `<<EOF` (expanded later) or `<<"EOF"`/`<<'EOF'` (kept as written);
+/// `<<-EOF` strips leading tabs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Heredoc {
+    pub name: String,
+    pub content: String,
+    pub expand: bool,
+}
+
+struct Marker {
+    word: String,
+    strip_tabs: bool,
+    expand: bool,
+}
+
+/// The `<<[-]WORD` markers of an instruction line (WORD optionally quoted).
+fn heredoc_markers(line: &str) -> Vec<Marker> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("<<") {
+        let mut tail = &rest[at + 2..];
+        let strip_tabs = tail.starts_with('-');
+        if strip_tabs {
+            tail = &tail[1..];
+        }
+        let quote = tail.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote {
+            tail = &tail[1..];
+            let word: String = tail.chars().take_while(|c| *c != q).collect();
+            if !word.is_empty() && tail[word.len()..].starts_with(q) {
+                rest = &tail[word.len() + 1..];
+                out.push(Marker { word, strip_tabs, expand: false });
+                continue;
+            }
+        } else {
+            let word: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !word.is_empty() {
+                rest = &tail[word.len()..];
+                out.push(Marker { word, strip_tabs, expand: true });
+                continue;
+            }
+        }
+        rest = tail;
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,6 +126,8 @@ pub enum ParseError {
     NoArguments { line: usize, instruction: String },
     #[error("Dockerfile: file with no instructions")]
     Empty,
+    #[error("Dockerfile:{line}: unterminated heredoc {word}")]
+    UnterminatedHeredoc { line: usize, word: String },
 }
 
 /// `# key=value` at the top of the file, before anything else (comments and blank lines end
@@ -147,9 +202,32 @@ pub fn parse(text: &str) -> Result<Parsed, ParseError> {
                 }
             }
         }
-        let end = i.min(lines.len() - 1) + 1;
+        let mut end = i.min(lines.len() - 1) + 1;
         i += 1;
-        instructions.push(instruction(logical.trim(), start, end)?);
+        let mut ins = instruction(logical.trim(), start, end)?;
+        // Here-documents follow the instruction's line, one after the other (BuildKit's
+        // Dockerfile 1.4 syntax, RUN/COPY/ADD).
+        if HEREDOC.contains(&ins.cmd.as_str()) {
+            for marker in heredoc_markers(logical.trim()) {
+                let mut body = String::new();
+                loop {
+                    let Some(l) = lines.get(i) else {
+                        return Err(ParseError::UnterminatedHeredoc { line: start, word: marker.word });
+                    };
+                    i += 1;
+                    end = i;
+                    let l = if marker.strip_tabs { l.trim_start_matches('\t') } else { l };
+                    if l == marker.word {
+                        break;
+                    }
+                    body.push_str(l);
+                    body.push('\n');
+                }
+                ins.heredocs.push(Heredoc { name: marker.word, content: body, expand: marker.expand });
+            }
+            ins.end_line = end;
+        }
+        instructions.push(ins);
     }
     if instructions.is_empty() {
         return Err(ParseError::Empty);
@@ -182,7 +260,7 @@ fn instruction(logical: &str, line: usize, end_line: usize) -> Result<Instructio
         Some(v) => Args::Json(v),
         None => Args::Shell(rest.to_string()),
     };
-    Ok(Instruction { cmd, line, end_line, flags, args })
+    Ok(Instruction { cmd, line, end_line, flags, args, heredocs: Vec::new() })
 }
 
 /// A JSON array of strings, or None (shell form, as docker falls back).
@@ -234,5 +312,6 @@ mod tests {
         );
         assert_eq!(parse("FROM a\nRUN\n").unwrap_err().to_string(), "Dockerfile:2: RUN requires at least one argument");
         assert_eq!(parse("# just a comment\n\n").unwrap_err(), ParseError::Empty);
+        assert_eq!(parse("FROM a\nRUN <<EOF\necho\n").unwrap_err().to_string(), "Dockerfile:2: unterminated heredoc EOF");
     }
 }
