@@ -18,19 +18,14 @@ MANY=${MANY:-100}
 WORK=${WORK:-/tmp/doca-cbench}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-cargo build --release -q
-DOCA_BIN=$PWD/target/release/doca
 mkdir -p "$WORK"
-export DOCA_ROOT=$WORK/doca/root DOCA_RUN_ROOT=$WORK/doca/run
-DOCA="$DOCA_BIN --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
+doca_start
 peers_start
 cleanup() {
-  $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true
+  doca_stop
   [ -n "$DOCKER" ] && { $DOCKER rm -f $($DOCKER ps -aq --filter label=doca-bench) >/dev/null 2>&1 || true; $DOCKER rmi -f doca-bench/busybox >/dev/null 2>&1 || true; }
   [ -n "$PODMAN" ] && podman_reset
   peers_stop
-  rm -rf "$WORK/doca"
-  for d in /sys/fs/cgroup/*/doca-bench; do rmdir "$d" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 sh scripts/mkbusybox.sh "$WORK/bb.tar"

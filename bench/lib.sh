@@ -44,3 +44,21 @@ podman_reset() { [ -z "$PODMAN" ] || $PODMAN system reset -f >/dev/null 2>&1 || 
 peers_stop() {
   if [ -n "$DOCKERD_PID" ]; then kill "$DOCKERD_PID" 2>/dev/null || true; wait "$DOCKERD_PID" 2>/dev/null || true; fi
 }
+
+# doca with a store of its own under $WORK, and its removal: containers, the store's default
+# bridge and firewall table (named doca-<6 hex of sha256(root)> for a root not /var/lib/doca),
+# the store, and the bench's cgroup parent.
+doca_start() {
+  cargo build --release -q
+  export DOCA_ROOT=$WORK/doca/root DOCA_RUN_ROOT=$WORK/doca/run
+  DOCA="$PWD/target/release/doca --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
+}
+doca_stop() {
+  $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true
+  local tag
+  tag=doca-$(printf '%s' "$DOCA_ROOT" | sha256sum | cut -c1-6)
+  ip link del "$tag" 2>/dev/null || true
+  nft delete table inet "$tag" 2>/dev/null || true
+  rm -rf "$WORK/doca"
+  for d in /sys/fs/cgroup/*/doca-bench; do rmdir "$d" 2>/dev/null || true; done
+}

@@ -13,20 +13,13 @@ N=${N:-15}
 WORK=${WORK:-/tmp/doca-nbench}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-cargo build --release -q
 mkdir -p "$WORK"
-export DOCA_ROOT=$WORK/doca/root DOCA_RUN_ROOT=$WORK/doca/run
-DOCA="$PWD/target/release/doca --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
+doca_start
 peers_start
 cleanup() {
-  $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true
-  tag=$(printf '%s' "$DOCA_ROOT" | sha256sum | cut -c1-6)
-  ip link del "doca-$tag" 2>/dev/null || true
-  nft delete table inet "doca-$tag" 2>/dev/null || true
+  doca_stop
   [ -n "$PODMAN" ] && { $PODMAN rm -af >/dev/null 2>&1 || true; podman_reset; }
   peers_stop
-  rm -rf "$WORK/doca"
-  for d in /sys/fs/cgroup/*/doca-bench; do rmdir "$d" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 sh scripts/mkbusybox.sh "$WORK/bb.tar"

@@ -9,17 +9,15 @@ N=${N:-5}
 WORK=${WORK:-/tmp/doca-vbench}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-cargo build --release -q
 mkdir -p "$WORK"
-export DOCA_ROOT=$WORK/doca/root DOCA_RUN_ROOT=$WORK/doca/run
-DOCA="$PWD/target/release/doca --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
+doca_start
 peers_start
 cleanup() {
-  $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true
+  doca_stop
   [ -n "$DOCKER" ] && { $DOCKER rm -f $($DOCKER ps -aq --filter label=doca-bench) >/dev/null 2>&1 || true; $DOCKER volume prune -af >/dev/null 2>&1 || $DOCKER volume prune -f >/dev/null 2>&1 || true; $DOCKER rmi -f doca-vbench/busybox doca-vbench/many >/dev/null 2>&1 || true; }
   [ -n "$PODMAN" ] && podman_reset
   peers_stop
-  rm -rf "$WORK/doca" "$WORK/host" "$WORK/many"
+  rm -rf "$WORK/host" "$WORK/many"
 }
 trap cleanup EXIT
 sh scripts/mkbusybox.sh "$WORK/bb.tar"

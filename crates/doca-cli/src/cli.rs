@@ -866,7 +866,7 @@ pub enum VolumeCommand {
     #[command(visible_alias = "list")]
     Ls(VolumeLsArgs),
     /// Display detailed information on one or more volumes
-    Inspect(VolumeInspectArgs),
+    Inspect(ObjectInspectArgs),
     /// Remove one or more volumes
     #[command(visible_alias = "remove")]
     Rm(VolumeRmArgs),
@@ -904,8 +904,9 @@ pub struct VolumeLsArgs {
     pub format: Option<String>,
 }
 
+/// `volume inspect`, `network inspect`.
 #[derive(Args, Debug)]
-pub struct VolumeInspectArgs {
+pub struct ObjectInspectArgs {
     /// Format output using a custom template
     #[arg(short, long)]
     pub format: Option<String>,
@@ -930,7 +931,7 @@ pub enum NetworkCommand {
     #[command(visible_alias = "list")]
     Ls(NetworkLsArgs),
     /// Display detailed information on one or more networks
-    Inspect(NetworkInspectArgs),
+    Inspect(ObjectInspectArgs),
     /// Remove one or more networks
     #[command(visible_alias = "remove")]
     Rm(NetworkRmArgs),
@@ -1006,15 +1007,6 @@ pub struct NetworkLsArgs {
     /// Do not truncate the output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct NetworkInspectArgs {
-    /// Format output using a custom template
-    #[arg(short, long)]
-    pub format: Option<String>,
-    #[arg(required = true)]
-    pub names: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -11,16 +11,10 @@ fn err(what: &str, path: &Path, e: nix::Error) -> NetError {
     NetError::Netns(format!("{what} {}: {}", path.display(), e.desc().to_lowercase()))
 }
 
-/// Makes a new network namespace and pins it at `path` (which must not exist). The namespace
-/// is made by a short-lived thread (unshare(2) changes only the calling thread's), so this
-/// process stays where it is.
-pub fn create(path: &Path) -> Result<File, NetError> {
-    create_and(path, || Ok(())).map(|(f, ())| f)
-}
-
-/// As [`create`], and runs `inside` on the same thread while it is in the new namespace (a
-/// netlink socket made there stays there): one thread instead of two.
-pub fn create_and<T: Send + 'static>(
+/// Makes a new network namespace, pins it at `path` (which must not exist), and runs `inside`
+/// in it (a netlink socket made there stays there). The namespace is made by a short-lived
+/// thread (unshare(2) changes only the calling thread's), so this process stays where it is.
+pub fn create<T: Send + 'static>(
     path: &Path,
     inside: impl FnOnce() -> Result<T, NetError> + Send + 'static,
 ) -> Result<(File, T), NetError> {

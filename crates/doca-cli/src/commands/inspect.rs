@@ -11,9 +11,7 @@ pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
     if !matches!(kind, "" | "image" | "container") {
         return Err(Failure::new(1, format!("\"{kind}\" is not a valid value for --type")));
     }
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for n in &a.names {
+    print_found(&a.names, a.format.as_deref(), |n| {
         // Without --type docker looks for a container first, then an image.
         let container = if kind == "image" { None } else { e.inspect_container(n).ok() };
         let result = match container {
@@ -21,17 +19,30 @@ pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
             None if kind == "container" => e.inspect_container(n),
             None => e.inspect_image(n).map(|i| serde_json::to_value(i).expect("json")),
         };
-        match result {
+        result.map_err(|err| match err {
+            doca_engine::EngineError::NoSuchImage(_) if kind.is_empty() => format!("No such object: {n}"),
+            err => err.to_string(),
+        })
+    })
+}
+
+/// Every `inspect` (containers, images, volumes, networks): the objects found as one JSON
+/// array or each through `--format`, then the names that failed, exit 1, as docker does.
+pub(crate) fn print_found(
+    names: &[String],
+    format: Option<&str>,
+    mut find: impl FnMut(&str) -> Result<serde_json::Value, String>,
+) -> CmdResult {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for n in names {
+        match find(n) {
             Ok(v) => found.push(v),
-            Err(doca_engine::EngineError::NoSuchImage(_)) if kind.is_empty() => errors.push(format!("No such object: {n}")),
-            Err(err) => errors.push(err.to_string()),
+            Err(err) => errors.push(err),
         }
     }
-    match &a.format {
-        Some(f) => {
-            let fmt = Format::parse(f)?;
-            print(&fmt.render(&serde_json::Value::Null, &found)?)?;
-        }
+    match format {
+        Some(f) => print(&Format::parse(f)?.render(&serde_json::Value::Null, &found)?)?,
         None => print(&format!("{}\n", pretty_json(&found)))?,
     }
     if errors.is_empty() {

@@ -100,6 +100,24 @@ pub fn run(cli: Cli) -> CmdResult {
     }
 }
 
+/// `KEY=VALUE` options (`--label`, `-o`): a missing value is empty, a missing key is refused
+/// with exit `code` (docker's 125 for run/create, 1 for the object commands).
+pub(crate) fn key_values<'a>(
+    list: impl IntoIterator<Item = &'a String>,
+    what: &str,
+    code: u8,
+) -> Result<std::collections::BTreeMap<String, String>, crate::Failure> {
+    let mut out = std::collections::BTreeMap::new();
+    for l in list {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            return Err(crate::Failure::new(code, format!("invalid {what} '{l}': empty name")));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
 /// Asks on the terminal; true for "y" or "yes".
 pub(crate) fn confirm(question: &str) -> Result<bool, crate::Failure> {
     use std::io::{BufRead, Write};

@@ -1,25 +1,12 @@
 //! `doca network create|ls|inspect|rm|prune`
 
 use crate::cli::NetworkCommand;
-use crate::output::{pretty_json, print, row, Format};
+use crate::output::{print, row, Format};
 use crate::{CmdResult, Failure};
 use doca_engine::networks::connect::ConnectNetwork;
 use doca_engine::networks::{CreateNetwork, NetworkFilter};
 use doca_engine::Engine;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
-
-fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, Failure> {
-    let mut out = BTreeMap::new();
-    for l in list {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            return Err(Failure::new(1, format!("invalid {what} '{l}': empty name")));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
+use serde_json::json;
 
 /// At most one value: doca's networks have one IPv4 subnet.
 fn one(list: &[String], flag: &str) -> Result<Option<String>, Failure> {
@@ -43,8 +30,8 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
                 gateway: one(&a.gateway, "--gateway")?,
                 ip_range: one(&a.ip_range, "--ip-range")?,
                 internal: a.internal,
-                labels: pairs(&a.label, "label")?,
-                options: pairs(&a.opt, "option")?,
+                labels: super::key_values(&a.label, "label", 1)?,
+                options: super::key_values(&a.opt, "option", 1)?,
             })?;
             print(&format!("{}\n", n.id))
         }
@@ -85,23 +72,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
             print(&Format::parse(&format)?.render(&headers, &rows)?)
         }
         NetworkCommand::Inspect(a) => {
-            let mut found = Vec::new();
-            let mut errors = Vec::new();
-            for n in &a.names {
-                match e.inspect_network(n) {
-                    Ok(v) => found.push(v),
-                    Err(err) => errors.push(err.to_string()),
-                }
-            }
-            match &a.format {
-                Some(f) => print(&Format::parse(f)?.render(&Value::Null, &found)?)?,
-                None => print(&format!("{}\n", pretty_json(&found)))?,
-            }
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Failure::new(1, errors.join("\nError: ")))
-            }
+            super::inspect::print_found(&a.names, a.format.as_deref(), |n| e.inspect_network(n).map_err(|err| err.to_string()))
         }
         NetworkCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| match e.remove_network(n) {
             Err(doca_engine::EngineError::NoSuchNetwork(_)) if a.force => Ok(()),

@@ -76,20 +76,12 @@ pub fn env_list(env: &[String], files: &[std::path::PathBuf]) -> Result<Vec<Stri
 }
 
 fn labels(a: &RunArgs) -> Result<BTreeMap<String, String>, Failure> {
-    let mut out = BTreeMap::new();
     let mut all: Vec<String> = Vec::new();
     for f in &a.label_file {
         all.extend(read_lines(f, "label")?);
     }
     all.extend(a.label.iter().cloned());
-    for l in all {
-        let (k, v) = l.split_once('=').unwrap_or((&l, ""));
-        if k.is_empty() {
-            return Err(usage(format!("invalid label '{l}': empty name")));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
+    super::key_values(&all, "label", 125)
 }
 
 fn security(opts: &[String], req: &mut CreateContainer) -> Result<(), Failure> {

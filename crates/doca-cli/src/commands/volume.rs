@@ -1,25 +1,12 @@
 //! `doca volume create|ls|inspect|rm|prune`
 
 use crate::cli::VolumeCommand;
-use crate::output::{pretty_json, print, row, Format};
+use crate::output::{print, row, Format};
 use crate::units::human_size;
 use crate::{CmdResult, Failure};
 use doca_engine::volumes::{CreateVolume, VolumeFilter};
 use doca_engine::Engine;
 use serde_json::json;
-use std::collections::BTreeMap;
-
-fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, Failure> {
-    let mut out = BTreeMap::new();
-    for l in list {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            return Err(Failure::new(1, format!("invalid {what} '{l}': empty name")));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
 
 pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
     match cmd {
@@ -36,8 +23,8 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
             let v = e.create_volume(&CreateVolume {
                 name,
                 driver: a.driver,
-                labels: pairs(&a.label, "label")?,
-                options: pairs(&a.opt, "option")?,
+                labels: super::key_values(&a.label, "label", 1)?,
+                options: super::key_values(&a.opt, "option", 1)?,
                 anonymous: false,
             })?;
             print(&format!("{}\n", v.name))
@@ -73,23 +60,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
             print(&Format::parse(&format)?.render(&headers, &rows)?)
         }
         VolumeCommand::Inspect(a) => {
-            let mut found = Vec::new();
-            let mut errors = Vec::new();
-            for n in &a.names {
-                match e.volume(n) {
-                    Ok(v) => found.push(v.to_json()),
-                    Err(err) => errors.push(err.to_string()),
-                }
-            }
-            match &a.format {
-                Some(f) => print(&Format::parse(f)?.render(&serde_json::Value::Null, &found)?)?,
-                None => print(&format!("{}\n", pretty_json(&found)))?,
-            }
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Failure::new(1, errors.join("\nError: ")))
-            }
+            super::inspect::print_found(&a.names, a.format.as_deref(), |n| e.volume(n).map(|v| v.to_json()).map_err(|err| err.to_string()))
         }
         VolumeCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| e.remove_volume(n, a.force)),
         VolumeCommand::Prune(a) => {

@@ -285,7 +285,8 @@ impl Engine {
         }
         opts.mounts = self.mount_objects(c, &rootfs.merged)?;
         opts.netns = self.setup_network(c)?;
-        opts.mounts.extend(self.etc_files(c, &hostname)?);
+        let endpoints = self.endpoints_of(c)?;
+        opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
             let size = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build();
@@ -345,7 +346,7 @@ impl Engine {
             ],
             health,
             dns: match &opts.netns {
-                Some(ns) if matches!(c.config.network, super::NetworkMode::Bridge(_)) => self.dns_config(c, ns)?,
+                Some(ns) if matches!(c.config.network, super::NetworkMode::Bridge(_)) => self.dns_config(c, ns, &endpoints),
                 _ => None,
             },
         };

@@ -104,11 +104,15 @@ impl Engine {
 
     /// The container's running endpoints.
     pub fn endpoints_of(&mut self, c: &Container) -> Result<Vec<Endpoint>, EngineError> {
-        let rows = self.store.db.read(|tx| tx.endpoints())?;
+        let rows: Vec<EndpointRow> =
+            self.store.db.read(|tx| tx.endpoints())?.into_iter().filter(|r| r.container_id == c.id.as_str()).collect();
+        if rows.is_empty() {
+            // Nothing to name: no network lookup (which makes the built-in networks).
+            return Ok(Vec::new());
+        }
         let nets = self.networks()?;
         Ok(rows
             .into_iter()
-            .filter(|r| r.container_id == c.id.as_str())
             .filter_map(|r| {
                 let network = nets.iter().find(|n| n.id == r.network_id)?.clone();
                 Some(Endpoint { network, ip: r.ip.parse().ok()?, config: serde_json::from_str(&r.config).unwrap_or_default() })
@@ -153,7 +157,7 @@ impl Engine {
         let dir = path.parent().expect("netns dir");
         std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
         netns::remove(path)?;
-        let (ns, inside) = netns::create_and(path, Netlink::open)?;
+        let (ns, inside) = netns::create(path, Netlink::open)?;
         let mut sandbox = Sandbox { ns, inside };
         if let Some(lo) = sandbox.inside.index("lo")? {
             sandbox.inside.set_up(lo, None)?;
@@ -369,10 +373,9 @@ impl Engine {
     }
 
     /// The embedded DNS server's configuration, for a container on user-defined networks.
-    pub(crate) fn dns_config(&mut self, c: &Container, netns: &Path) -> Result<Option<doca_shim::DnsConfig>, EngineError> {
-        let nets: Vec<Network> = self.endpoints_of(c)?.into_iter().map(|e| e.network).filter(|n| n.name != "bridge").collect();
-        if nets.is_empty() {
-            return Ok(None);
+    pub(crate) fn dns_config(&self, c: &Container, netns: &Path, endpoints: &[Endpoint]) -> Option<doca_shim::DnsConfig> {
+        if !endpoints.iter().any(|e| e.network.name != "bridge") {
+            return None;
         }
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let upstream = host
@@ -381,7 +384,7 @@ impl Engine {
             .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
             .map(|ip| std::net::SocketAddr::new(ip, 53).to_string())
             .collect();
-        Ok(Some(doca_shim::DnsConfig { netns: netns.to_path_buf(), records_list: self.dns_list_path(c), upstream }))
+        Some(doca_shim::DnsConfig { netns: netns.to_path_buf(), records_list: self.dns_list_path(c), upstream })
     }
 
     fn dns_list_path(&self, c: &Container) -> PathBuf {
@@ -401,10 +404,9 @@ impl Engine {
 
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts
     /// (those the user mounts over are left out).
-    pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str) -> Result<Vec<Value>, EngineError> {
+    pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str, endpoints: &[Endpoint]) -> Result<Vec<Value>, EngineError> {
         let dir = self.container_paths(&c.id).dir;
         let own_netns = !matches!(c.config.network, NetworkMode::Host);
-        let endpoints = self.endpoints_of(c)?;
         let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
         // `host-gateway`: the host as the container reaches it, its first network's gateway
         // (docker uses the default bridge's; a container on another network could not reach

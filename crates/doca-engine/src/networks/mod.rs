@@ -194,16 +194,7 @@ impl Engine {
 
     /// By exact name, exact id, or unique id prefix (docker's lookup order).
     pub fn network(&mut self, key: &str) -> Result<Network, EngineError> {
-        let all = self.networks()?;
-        if let Some(n) = all.iter().find(|n| n.name == key || n.id == key) {
-            return Ok(n.clone());
-        }
-        let mut by_prefix = all.into_iter().filter(|n| n.id.starts_with(key));
-        match (by_prefix.next(), by_prefix.next()) {
-            (Some(n), None) => Ok(n),
-            (Some(_), Some(_)) => Err(invalid(format!("network {key} is ambiguous"))),
-            _ => Err(EngineError::NoSuchNetwork(key.to_string())),
-        }
+        find_network(self.networks()?, key)
     }
 
     /// Whether `key` names a network, without making the built-in ones (a refused create
@@ -213,10 +204,7 @@ impl Engine {
             return Ok(());
         }
         let rows = self.store.db.read(|tx| tx.networks())?;
-        match rows.iter().filter(|n| n.name == key || n.id == key || n.id.starts_with(key)).count() {
-            0 => Err(EngineError::NoSuchNetwork(key.to_string())),
-            _ => Ok(()),
-        }
+        find_network(rows.into_iter().map(Network::from_row).collect(), key).map(drop)
     }
 
     /// `bridge`, `host` and `none`, made once per store.
@@ -502,6 +490,18 @@ impl Engine {
                 })
             })
             .collect())
+    }
+}
+
+fn find_network(all: Vec<Network>, key: &str) -> Result<Network, EngineError> {
+    if let Some(n) = all.iter().find(|n| n.name == key || n.id == key) {
+        return Ok(n.clone());
+    }
+    let mut by_prefix = all.into_iter().filter(|n| n.id.starts_with(key));
+    match (by_prefix.next(), by_prefix.next()) {
+        (Some(n), None) => Ok(n),
+        (Some(_), Some(_)) => Err(invalid(format!("network {key} is ambiguous"))),
+        _ => Err(EngineError::NoSuchNetwork(key.to_string())),
     }
 }
 
