@@ -1,0 +1,944 @@
+//! The builder: a Dockerfile's stages, the ones the target needs, each instruction applied in
+//! order over a [`BuildHost`] (the engine: images, containers, layers, the cache). The builder
+//! owns the Dockerfile's semantics (scopes of ARG and ENV, docker's rules for CMD/ENTRYPOINT,
+//! ONBUILD, COPY's destinations) and the cache keys; the host owns storage and processes.
+//!
+//! The cache key of a state is a hash chained from its base image through every instruction
+//! after expansion (so ENV, USER, WORKDIR, SHELL... all reach the keys of later steps), plus,
+//! for RUN, the build arguments in scope, and for COPY/ADD the digest of what is copied. A
+//! layer step is reused exactly when its key was seen before.
+
+use crate::copy::{entries_digest, resolve_in_root, CopyPlan, DigestCache, SourceRoot};
+use crate::ignore::Ignore;
+use crate::instructions::{command, Command, CopySpec, RunMount};
+use crate::parser::{parse, Args, Instruction};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The part of an image's config a Dockerfile changes, with docker's JSON names (the host
+/// converts from and to its own type through JSON; fields the builder does not know are kept).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RunConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_build: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl RunConfig {
+    pub fn env_value(&self, key: &str) -> Option<String> {
+        self.env.iter().flatten().find_map(|e| e.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v.to_string()))
+    }
+
+    fn set_env(&mut self, key: &str, value: &str) {
+        let env = self.env.get_or_insert_with(Vec::new);
+        let item = format!("{key}={value}");
+        match env.iter_mut().find(|e| e.split_once('=').map(|(k, _)| k) == Some(key)) {
+            Some(e) => *e = item,
+            None => env.push(item),
+        }
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+}
+
+/// An image history entry (image-spec config.md "history").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+/// An image as the builder sees it: the image whose layers are its filesystem (`None`: no
+/// layers, `FROM scratch`), its config and history.
+#[derive(Debug, Clone, Default)]
+pub struct Base {
+    pub id: Option<String>,
+    pub config: RunConfig,
+    pub history: Vec<History>,
+    /// The image config's `author`.
+    pub author: Option<String>,
+}
+
+/// What a RUN step needs mounted, with host paths resolved.
+#[derive(Debug, Clone)]
+pub enum HostMount {
+    Bind {
+        source: PathBuf,
+        target: String,
+        readonly: bool,
+    },
+    /// A directory the host keeps between builds under this id.
+    Cache {
+        id: String,
+        target: String,
+    },
+    Tmpfs {
+        target: String,
+    },
+}
+
+pub struct RunStep<'a> {
+    pub parent: Option<&'a str>,
+    pub argv: Vec<String>,
+    /// The image's environment plus the build arguments in scope.
+    pub env: Vec<String>,
+    pub config: &'a RunConfig,
+    /// "default", "none" or "host".
+    pub network: String,
+    pub mounts: Vec<HostMount>,
+    /// The new image: config, history (this step's entry last), author.
+    pub history: &'a [History],
+    pub author: Option<&'a str>,
+    /// Clamp the layer's mtimes to this.
+    pub epoch: Option<i64>,
+}
+
+pub struct LayerStep<'a> {
+    pub parent: Option<&'a str>,
+    pub config: &'a RunConfig,
+    pub history: &'a [History],
+    pub author: Option<&'a str>,
+}
+
+pub struct FinalImage<'a> {
+    pub layers_of: Option<&'a str>,
+    pub config: &'a RunConfig,
+    pub history: &'a [History],
+    pub author: Option<&'a str>,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A filesystem the host mounted read-only for the builder; unmounted when dropped.
+pub trait Mounted {
+    fn path(&self) -> &Path;
+}
+
+pub type HostError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the builder needs from the engine.
+pub trait BuildHost {
+    /// An image by name or id (FROM, COPY --from=IMAGE).
+    fn image(&mut self, name: &str, platform: Option<&str>) -> Result<Base, HostError>;
+    /// The image a cache key produced before, if it is still there.
+    fn cached(&mut self, key: &str) -> Result<Option<Base>, HostError>;
+    fn remember(&mut self, key: &str, image: &str) -> Result<(), HostError>;
+    /// Runs a command in a container of `parent` and makes its changes a layer; the output
+    /// goes to `out` as it comes. Err when the command fails, with its exit code.
+    fn run(&mut self, step: &RunStep, out: &mut dyn Write) -> Result<(Base, String), HostError>;
+    /// A layer written by the builder, on top of `parent`.
+    fn add_layer(&mut self, step: &LayerStep, write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>) -> Result<Base, HostError>;
+    fn mount(&mut self, image: Option<&str>) -> Result<Box<dyn Mounted>, HostError>;
+    fn commit(&mut self, image: &FinalImage) -> Result<String, HostError>;
+    fn digests(&mut self) -> &mut dyn DigestCache;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Parse(#[from] crate::parser::ParseError),
+    #[error(transparent)]
+    Instruction(#[from] crate::instructions::InstructionError),
+    #[error("{file}:{line}: {message}")]
+    Step { file: String, line: usize, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// `RUN` failed: docker's message, and the exit code in the error for the CLI.
+#[derive(Debug, thiserror::Error)]
+#[error("The command '{command}' returned a non-zero code: {code}")]
+pub struct RunFailed {
+    pub command: String,
+    pub code: i32,
+}
+
+pub struct BuildRequest<'a> {
+    pub dockerfile: &'a str,
+    /// For messages: "Dockerfile", "build/Dockerfile.prod".
+    pub dockerfile_name: String,
+    pub context: &'a Path,
+    pub ignore: &'a Ignore,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: RUN steps' network unless they say.
+    pub network: String,
+    pub platform: Option<String>,
+    /// Timestamps: SOURCE_DATE_EPOCH (or the git commit's), else now.
+    pub epoch: Option<i64>,
+    pub now: i64,
+}
+
+pub struct Built {
+    pub id: String,
+    /// Build arguments given but never declared (docker warns about them).
+    pub unused_args: Vec<String>,
+    pub steps: usize,
+    pub cached_steps: usize,
+}
+
+/// Proxy arguments every build knows without an ARG (Dockerfile reference, "Predefined
+/// ARGs"); they are left out of the image's history.
+const PREDEFINED: [&str; 8] = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy"];
+
+struct Stage {
+    name: Option<String>,
+    from: Instruction,
+    body: Vec<Instruction>,
+}
+
+/// Where a build is inside one stage.
+#[derive(Clone)]
+struct State {
+    key: String,
+    base: Base,
+    /// ARGs declared in this stage, with their values.
+    args: BTreeMap<String, Option<String>>,
+    cmd_set: bool,
+}
+
+fn sha(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    // Days to a civil date (Howard Hinnant's algorithm), so no time crate is needed here.
+    let days = unix.div_euclid(86400);
+    let secs = unix.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+pub struct Builder<'a> {
+    req: &'a BuildRequest<'a>,
+    host: &'a mut dyn BuildHost,
+    out: &'a mut dyn Write,
+    escape: char,
+    stages: Vec<Stage>,
+    /// Global ARGs (before the first FROM) with their values after --build-arg.
+    meta: BTreeMap<String, Option<String>>,
+    /// Stages built so far: index → their final state.
+    done: BTreeMap<usize, State>,
+    used_args: BTreeSet<String>,
+    step: usize,
+    total: usize,
+    cached_steps: usize,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(req: &'a BuildRequest<'a>, host: &'a mut dyn BuildHost, out: &'a mut dyn Write) -> Result<Self, BuildError> {
+        let parsed = parse(req.dockerfile)?;
+        let mut meta = BTreeMap::new();
+        let mut stages: Vec<Stage> = Vec::new();
+        let mut used_args = BTreeSet::new();
+        for ins in parsed.instructions {
+            match (ins.cmd.as_str(), stages.last_mut()) {
+                ("from", _) => stages.push(Stage { name: None, from: ins, body: Vec::new() }),
+                (_, Some(s)) => s.body.push(ins),
+                ("arg", None) => {
+                    let lookup = |k: &str| meta_value(&meta, &req.build_args, k);
+                    if let Command::Arg(list) = command(&ins, parsed.escape, &lookup)? {
+                        for (k, default) in list {
+                            let v = req.build_args.get(&k).cloned().or(default);
+                            used_args.insert(k.clone());
+                            meta.insert(k, v);
+                        }
+                    }
+                }
+                (_, None) => {
+                    return Err(BuildError::Step {
+                        file: req.dockerfile_name.clone(),
+                        line: ins.line,
+                        message: format!("no build stage in current context: {} must come after FROM", ins.cmd.to_ascii_uppercase()),
+                    })
+                }
+            }
+        }
+        if stages.is_empty() {
+            return Err(BuildError::Other(format!("{}: no FROM instruction", req.dockerfile_name)));
+        }
+        let mut b = Builder {
+            req,
+            host,
+            out,
+            escape: parsed.escape,
+            stages,
+            meta,
+            done: BTreeMap::new(),
+            used_args,
+            step: 0,
+            total: 0,
+            cached_steps: 0,
+        };
+        // Stage names, from each FROM.
+        for i in 0..b.stages.len() {
+            let lookup = |k: &str| meta_value(&b.meta, &req.build_args, k);
+            if let Command::From { name, .. } = command(&b.stages[i].from, b.escape, &lookup)? {
+                if let Some(n) = &name {
+                    if b.stages[..i].iter().any(|s| s.name.as_deref() == Some(n)) {
+                        return Err(b.at(b.stages[i].from.line, format!("duplicate stage name {n:?}")));
+                    }
+                }
+                b.stages[i].name = name;
+            }
+        }
+        Ok(b)
+    }
+
+    fn at(&self, line: usize, message: impl Into<String>) -> BuildError {
+        BuildError::Step { file: self.req.dockerfile_name.clone(), line, message: message.into() }
+    }
+
+    fn stage_index(&self, name: &str) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        self.stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.stages.len()))
+    }
+
+    /// The stages `index` needs (FROM stage, COPY --from, RUN --mount from=), checked to be
+    /// earlier ones.
+    fn needs(&self, index: usize) -> Result<Vec<usize>, BuildError> {
+        let s = &self.stages[index];
+        let mut out = Vec::new();
+        let mut check = |name: &str, line: usize| -> Result<(), BuildError> {
+            if let Some(i) = self.stage_index(name) {
+                if i >= index {
+                    return Err(self.at(line, format!("stage {name:?} is used before it is defined (circular dependency)")));
+                }
+                out.push(i);
+            }
+            Ok(())
+        };
+        let lookup = |k: &str| meta_value(&self.meta, &self.req.build_args, k);
+        if let Command::From { image, .. } = command(&s.from, self.escape, &lookup)? {
+            check(&image, s.from.line)?;
+        }
+        for ins in &s.body {
+            for f in &ins.flags {
+                if let Some(v) = f.strip_prefix("--from=") {
+                    check(v, ins.line)?;
+                }
+                if let Some(m) = f.strip_prefix("--mount=") {
+                    if let Some(from) = m.split(',').find_map(|kv| kv.strip_prefix("from=")) {
+                        check(from, ins.line)?;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn build(mut self) -> Result<Built, BuildError> {
+        let target = match &self.req.target {
+            Some(t) => self
+                .stage_index(t)
+                .filter(|i| self.stages[*i].name.is_some() || t.parse::<usize>().is_ok())
+                .ok_or_else(|| BuildError::Other(format!("target stage {t:?} could not be found")))?,
+            None => self.stages.len() - 1,
+        };
+        let mut wanted = BTreeSet::new();
+        let mut todo = vec![target];
+        while let Some(i) = todo.pop() {
+            if wanted.insert(i) {
+                todo.extend(self.needs(i)?);
+            }
+        }
+        self.total = wanted.iter().map(|i| self.stages[*i].body.len() + 1).sum();
+        for &i in &wanted {
+            let state = self.build_stage(i)?;
+            self.done.insert(i, state);
+        }
+        let last = self.done.remove(&target).expect("target built");
+        let mut config = last.base.config.clone();
+        if !self.req.labels.is_empty() {
+            config.labels.get_or_insert_with(BTreeMap::new).extend(self.req.labels.clone());
+        }
+        let created = rfc3339(self.req.epoch.unwrap_or(self.req.now));
+        let id = self
+            .host
+            .commit(&FinalImage {
+                layers_of: last.base.id.as_deref(),
+                config: &config,
+                history: &last.base.history,
+                author: last.base.author.as_deref(),
+                created,
+            })
+            .map_err(|e| BuildError::Other(format!("commit the image: {e}")))?;
+        let unused_args = self
+            .req
+            .build_args
+            .keys()
+            .filter(|k| !self.used_args.contains(*k) && !PREDEFINED.contains(&k.as_str()) && k.as_str() != "SOURCE_DATE_EPOCH")
+            .cloned()
+            .collect();
+        Ok(Built { id, unused_args, steps: self.total, cached_steps: self.cached_steps })
+    }
+
+    fn announce(&mut self, ins: &Instruction, text: &str) {
+        self.step += 1;
+        let _ = writeln!(self.out, "Step {}/{} : {} {}", self.step, self.total, ins.cmd.to_ascii_uppercase(), text);
+    }
+
+    fn build_stage(&mut self, index: usize) -> Result<State, BuildError> {
+        let from = self.stages[index].from.clone();
+        let lookup = |k: &str| meta_value(&self.meta, &self.req.build_args, k);
+        let Command::From { image, platform, .. } = command(&from, self.escape, &lookup)? else { unreachable!("a stage starts with FROM") };
+        self.announce(&from, &shell_text(&from));
+        let mut state = if let Some(i) = self.stage_index(&image).filter(|i| *i < index) {
+            let mut s = self.done.get(&i).cloned().ok_or_else(|| self.at(from.line, format!("stage {image:?} was not built")))?;
+            s.args.clear();
+            s.cmd_set = false;
+            s
+        } else if image.eq_ignore_ascii_case("scratch") {
+            State { key: sha(&["scratch"]), base: Base::default(), args: BTreeMap::new(), cmd_set: false }
+        } else {
+            let platform = platform.or_else(|| self.req.platform.clone());
+            let base = self.host.image(&image, platform.as_deref()).map_err(|e| self.at(from.line, format!("FROM {image}: {e}")))?;
+            let key = sha(&["from", base.id.as_deref().unwrap_or("")]);
+            State { key, base, args: BTreeMap::new(), cmd_set: false }
+        };
+        if let Some(id) = &state.base.id {
+            let _ = writeln!(self.out, " ---> {}", short(id));
+        }
+        // ONBUILD triggers of the base run first, then are cleared (Dockerfile reference, ONBUILD).
+        let triggers = state.base.config.on_build.take().unwrap_or_default();
+        for t in triggers {
+            let parsed = parse(&t).map_err(|e| self.at(from.line, format!("ONBUILD trigger {t:?}: {e}")))?;
+            for mut ins in parsed.instructions {
+                ins.line = from.line;
+                let _ = writeln!(self.out, "# Executing 1 build trigger");
+                self.apply(&mut state, &ins, false)?;
+            }
+        }
+        let body = self.stages[index].body.clone();
+        for ins in &body {
+            self.apply(&mut state, ins, true)?;
+        }
+        Ok(state)
+    }
+
+    /// The variables an instruction sees: the stage's ARGs (with --build-arg values), then
+    /// ENV over them (ENV wins over ARG of the same name).
+    fn lookup<'s>(&'s self, state: &'s State) -> impl Fn(&str) -> Option<String> + use<'s, 'a> {
+        move |k: &str| {
+            state
+                .base
+                .config
+                .env_value(k)
+                .or_else(|| state.args.get(k).cloned().flatten())
+                .or_else(|| PREDEFINED.contains(&k).then(|| self.req.build_args.get(k).cloned()).flatten())
+        }
+    }
+
+    fn history(&self, created_by: String, empty: bool) -> History {
+        History {
+            created: Some(rfc3339(self.req.epoch.unwrap_or(self.req.now))),
+            created_by: Some(created_by),
+            author: None,
+            comment: Some("buildkit.dockerfile.v0".into()),
+            empty_layer: empty,
+        }
+    }
+
+    fn apply(&mut self, state: &mut State, ins: &Instruction, count: bool) -> Result<(), BuildError> {
+        let cmd = {
+            let lookup = self.lookup(state);
+            command(ins, self.escape, &lookup)?
+        };
+        if count {
+            self.announce(ins, &shell_text(ins));
+        }
+        let printed = format!("{} {}", ins.cmd.to_ascii_uppercase(), printed_args(&cmd, ins));
+        let key = sha(&[&state.key, &format!("{cmd:?}")]);
+        let config = &mut state.base.config;
+        let mut meta_only = true;
+        match &cmd {
+            Command::Env(pairs) => {
+                for (k, v) in pairs {
+                    config.set_env(k, v);
+                }
+            }
+            Command::Label(pairs) => {
+                let labels = config.labels.get_or_insert_with(BTreeMap::new);
+                for (k, v) in pairs {
+                    labels.insert(k.clone(), v.clone());
+                }
+            }
+            Command::Arg(list) => {
+                for (k, default) in list {
+                    self.used_args.insert(k.clone());
+                    // A global ARG's value comes back into scope by naming it.
+                    let v = self.req.build_args.get(k).cloned().or_else(|| default.clone()).or_else(|| self.meta.get(k).cloned().flatten());
+                    state.args.insert(k.clone(), v);
+                }
+            }
+            Command::Expose(ports) => {
+                let map = config.exposed_ports.get_or_insert_with(BTreeMap::new);
+                for p in ports {
+                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
+                    map.insert(p, Value::Object(Map::new()));
+                }
+            }
+            Command::Volume(v) => {
+                let map = config.volumes.get_or_insert_with(BTreeMap::new);
+                for p in v {
+                    map.insert(p.clone(), Value::Object(Map::new()));
+                }
+            }
+            Command::Cmd(args) => {
+                config.cmd = Some(argv(args, &config.shell()));
+                state.cmd_set = true;
+            }
+            Command::Entrypoint(args) => {
+                config.entrypoint = Some(argv(args, &config.shell()));
+                if !state.cmd_set {
+                    config.cmd = None;
+                }
+            }
+            Command::User(u) => config.user = Some(u.clone()),
+            Command::Shell(s) => config.shell = Some(s.clone()),
+            Command::StopSignal(s) => config.stop_signal = Some(s.clone()),
+            Command::Maintainer(m) => state.base.author = Some(m.clone()),
+            Command::Onbuild(t) => config.on_build.get_or_insert_with(Vec::new).push(t.clone()),
+            Command::Healthcheck(h) => {
+                let mut o = Map::new();
+                o.insert("Test".into(), Value::from(h.test.clone()));
+                for (k, v) in [
+                    ("Interval", h.interval),
+                    ("Timeout", h.timeout),
+                    ("StartPeriod", h.start_period),
+                    ("StartInterval", h.start_interval),
+                    ("Retries", h.retries),
+                ] {
+                    if let Some(v) = v.filter(|v| *v != 0) {
+                        o.insert(k.into(), Value::from(v));
+                    }
+                }
+                config.healthcheck = Some(Value::Object(o));
+            }
+            Command::Workdir(w) => {
+                let dir = if w.starts_with('/') {
+                    w.clone()
+                } else {
+                    format!("{}/{w}", config.working_dir.as_deref().unwrap_or("").trim_end_matches('/'))
+                };
+                let dir = match crate::ignore::clean(dir.trim_start_matches('/')).as_str() {
+                    "." => "/".to_string(),
+                    c => format!("/{c}"),
+                };
+                config.working_dir = Some(dir);
+                meta_only = false;
+            }
+            Command::From { .. } => return Err(self.at(ins.line, "FROM inside a stage")),
+            Command::Run { .. } | Command::Copy(_) => meta_only = false,
+        }
+        if meta_only {
+            state.key = key;
+            state.base.history.push(self.history(printed, true));
+            return Ok(());
+        }
+        match cmd {
+            Command::Run { args, mounts, network } => self.run(state, ins, &args, &mounts, network, &printed),
+            Command::Copy(spec) => self.copy(state, ins, &spec, &printed),
+            Command::Workdir(_) => self.workdir(state, ins, key, printed),
+            _ => unreachable!("layer steps"),
+        }
+    }
+
+    fn use_cache(&mut self, state: &mut State, key: &str) -> Result<bool, BuildError> {
+        if self.req.no_cache {
+            return Ok(false);
+        }
+        match self.host.cached(key).map_err(|e| BuildError::Other(format!("read the build cache: {e}")))? {
+            Some(hit) => {
+                let _ = writeln!(self.out, " ---> Using cache\n ---> {}", short(hit.id.as_deref().unwrap_or("")));
+                state.base.id = hit.id;
+                state.base.history = hit.history;
+                state.key = key.to_string();
+                self.cached_steps += 1;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn remember(&mut self, state: &mut State, key: String, new: Base) -> Result<(), BuildError> {
+        if let Some(id) = &new.id {
+            self.host.remember(&key, id).map_err(|e| BuildError::Other(format!("write the build cache: {e}")))?;
+            let _ = writeln!(self.out, " ---> {}", short(id));
+        }
+        state.base.id = new.id;
+        state.base.history = new.history;
+        state.key = key;
+        Ok(())
+    }
+
+    fn workdir(&mut self, state: &mut State, ins: &Instruction, key: String, printed: String) -> Result<(), BuildError> {
+        let dir = state.base.config.working_dir.clone().unwrap_or_default();
+        if self.use_cache(state, &key)? {
+            return Ok(());
+        }
+        let exists = {
+            let m = self.host.mount(state.base.id.as_deref()).map_err(|e| self.at(ins.line, format!("WORKDIR: {e}")))?;
+            resolve_in_root(m.path(), &dir, true).is_dir()
+        };
+        let mut history = state.base.history.clone();
+        if exists {
+            history.push(self.history(printed, true));
+            state.base.history = history;
+            state.key = key;
+            return Ok(());
+        }
+        history.push(self.history(printed, false));
+        // The directory and its missing parents, as `mkdir -p` (owned by root, 0755).
+        let mut entries = Vec::new();
+        let mut p = String::new();
+        for part in dir.trim_matches('/').split('/') {
+            p = if p.is_empty() { part.to_string() } else { format!("{p}/{part}") };
+            entries.push(crate::copy::Entry {
+                dest: p.clone(),
+                content: crate::copy::Content::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime: self.req.epoch.unwrap_or(self.req.now),
+            });
+        }
+        let step = LayerStep {
+            parent: state.base.id.as_deref(),
+            config: &state.base.config,
+            history: &history,
+            author: state.base.author.as_deref(),
+        };
+        let new = self
+            .host
+            .add_layer(&step, &mut |w| crate::copy::write_layer(&entries, w).map_err(io::Error::other))
+            .map_err(|e| self.at(ins.line, format!("WORKDIR {dir}: {e}")))?;
+        self.remember(state, key, new)
+    }
+
+    fn run(
+        &mut self,
+        state: &mut State,
+        ins: &Instruction,
+        args: &Args,
+        mounts: &[RunMount],
+        network: Option<String>,
+        printed: &str,
+    ) -> Result<(), BuildError> {
+        let config = state.base.config.clone();
+        let argv = argv(args, &config.shell());
+        // Build arguments reach RUN as environment variables (not kept in the image); an
+        // ENV of the same name wins.
+        let mut env = config.env.clone().unwrap_or_default();
+        let mut arg_env: Vec<String> = Vec::new();
+        for (k, v) in &state.args {
+            if let Some(v) = v {
+                if config.env_value(k).is_none() {
+                    arg_env.push(format!("{k}={v}"));
+                }
+            }
+        }
+        for k in PREDEFINED {
+            if let Some(v) = self.req.build_args.get(k) {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        env.extend(arg_env.iter().cloned());
+        let network = network.unwrap_or_else(|| self.req.network.clone());
+        // The key: the state, the command, the args it sees, the network and mounts.
+        let key = sha(&[&state.key, "run", &format!("{argv:?}"), &format!("{arg_env:?}"), &network, &format!("{mounts:?}")]);
+        if self.use_cache(state, &key)? {
+            return Ok(());
+        }
+        let mut kept: Vec<Box<dyn Mounted>> = Vec::new();
+        let mut host_mounts = Vec::new();
+        for m in mounts {
+            host_mounts.push(match m {
+                RunMount::Cache { id, target } => HostMount::Cache { id: id.clone(), target: target.clone() },
+                RunMount::Tmpfs { target } => HostMount::Tmpfs { target: target.clone() },
+                RunMount::Bind { source, target, from, readonly } => {
+                    let root = match from {
+                        Some(f) => {
+                            let m = self.mount_source(f, ins)?;
+                            let p = m.path().to_path_buf();
+                            kept.push(m);
+                            p
+                        }
+                        None => self.req.context.to_path_buf(),
+                    };
+                    HostMount::Bind { source: resolve_in_root(&root, source, true), target: target.clone(), readonly: *readonly }
+                }
+            });
+        }
+        let mut history = state.base.history.clone();
+        let shown = match args {
+            Args::Json(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
+            Args::Shell(_) => format!("RUN {}", argv.join(" ")),
+        };
+        let _ = printed;
+        history.push(self.history(shown, false));
+        let step = RunStep {
+            parent: state.base.id.as_deref(),
+            argv: argv.clone(),
+            env,
+            config: &config,
+            network,
+            mounts: host_mounts,
+            history: &history,
+            author: state.base.author.as_deref(),
+            epoch: self.req.epoch,
+        };
+        let mut tail = Tail { out: &mut *self.out, last: Vec::new() };
+        let result = self.host.run(&step, &mut tail);
+        let last = String::from_utf8_lossy(&tail.last).into_owned();
+        drop(kept);
+        match result {
+            Ok((new, container)) => {
+                let _ = writeln!(self.out, "Removing intermediate container {}", short(&container));
+                self.remember(state, key, new)
+            }
+            Err(e) => {
+                let lines: Vec<&str> = last.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join("\n");
+                let shown = match args {
+                    Args::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+                    Args::Shell(_) => argv.join(" "),
+                };
+                let mut msg = format!("RUN {}: {e}", shown.trim());
+                if !tail.trim().is_empty() {
+                    msg.push_str(&format!("\nlast lines of its output:\n{tail}"));
+                }
+                if let Some(f) = e.downcast_ref::<RunFailed>() {
+                    return Err(BuildError::Step {
+                        file: self.req.dockerfile_name.clone(),
+                        line: ins.line,
+                        message: format!("{msg}\n{}", RunFailed { command: f.command.clone(), code: f.code }),
+                    });
+                }
+                Err(self.at(ins.line, msg))
+            }
+        }
+    }
+
+    /// A read-only view of another stage or an image (COPY --from, RUN --mount from=).
+    fn mount_source(&mut self, from: &str, ins: &Instruction) -> Result<Box<dyn Mounted>, BuildError> {
+        let image = match self.stage_index(from) {
+            Some(i) => self.done.get(&i).ok_or_else(|| self.at(ins.line, format!("stage {from:?} was not built")))?.base.id.clone(),
+            None => self.host.image(from, None).map_err(|e| self.at(ins.line, format!("--from={from}: {e}")))?.id,
+        };
+        self.host.mount(image.as_deref()).map_err(|e| self.at(ins.line, format!("--from={from}: {e}")))
+    }
+
+    /// The owner `--chown` names, resolved in the image's /etc/passwd and /etc/group.
+    fn owner(&self, chown: Option<&str>, root: Option<&Path>, ins: &Instruction) -> Result<(u32, u32), BuildError> {
+        let Some(spec) = chown else { return Ok((0, 0)) };
+        let (user, group) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
+        let read = |f: &str| root.and_then(|r| std::fs::read_to_string(resolve_in_root(r, f, true)).ok()).unwrap_or_default();
+        let find = |file: &str, name: &str| -> Option<(u32, u32)> {
+            read(file).lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 3 && f[0] == name).then(|| (f[2].parse().ok(), f[3].parse().ok())).and_then(|(a, b)| Some((a?, b.unwrap_or(0))))
+            })
+        };
+        let uid_and_gid = match user.parse::<u32>() {
+            Ok(u) => (u, find("etc/passwd", user).map(|p| p.1).unwrap_or(u)),
+            Err(_) => find("etc/passwd", user)
+                .ok_or_else(|| self.at(ins.line, format!("unable to find user {user}: no matching entries in passwd file")))?,
+        };
+        let gid = match group {
+            None => {
+                if user.parse::<u32>().is_ok() {
+                    uid_and_gid.0
+                } else {
+                    uid_and_gid.1
+                }
+            }
+            Some(g) => match g.parse::<u32>() {
+                Ok(g) => g,
+                Err(_) => find("etc/group", g)
+                    .map(|p| p.0)
+                    .ok_or_else(|| self.at(ins.line, format!("unable to find group {g}: no matching entries in group file")))?,
+            },
+        };
+        Ok((uid_and_gid.0, gid))
+    }
+
+    fn copy(&mut self, state: &mut State, ins: &Instruction, spec: &CopySpec, printed: &str) -> Result<(), BuildError> {
+        let workdir = state.base.config.working_dir.clone().unwrap_or_else(|| "/".into());
+        let what = if spec.add { "ADD" } else { "COPY" };
+        let from_stage = spec.from.as_deref().and_then(|f| self.stage_index(f));
+        // The identity of the sources: another stage's key (its content follows from it), an
+        // image's id, or the digests of the context files.
+        let source_id = match &spec.from {
+            Some(f) => match from_stage {
+                Some(i) => {
+                    self.done.get(&i).map(|s| s.key.clone()).ok_or_else(|| self.at(ins.line, format!("stage {f:?} was not built")))?
+                }
+                None => self.host.image(f, None).map_err(|e| self.at(ins.line, format!("{what} --from={f}: {e}")))?.id.unwrap_or_default(),
+            },
+            None => {
+                let plan = CopyPlan {
+                    spec,
+                    from: SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
+                    image_root: None,
+                    workdir: &workdir,
+                    owner: (0, 0),
+                    epoch: self.req.epoch,
+                };
+                let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
+                entries_digest(&entries, self.host.digests()).map_err(|e| self.at(ins.line, e.to_string()))?
+            }
+        };
+        let key = sha(&[&state.key, &format!("{spec:?}"), &workdir, &source_id]);
+        if self.use_cache(state, &key)? {
+            return Ok(());
+        }
+        let source_mount = match &spec.from {
+            Some(f) => Some(self.mount_source(f, ins)?),
+            None => None,
+        };
+        let image = self.host.mount(state.base.id.as_deref()).map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
+        let owner = self.owner(spec.chown.as_deref(), Some(image.path()), ins)?;
+        let from = match &source_mount {
+            Some(m) => SourceRoot { dir: m.path(), ignore: None, name: format!("stage {}", spec.from.as_deref().unwrap_or("")) },
+            None => SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
+        };
+        let plan = CopyPlan { spec, from, image_root: Some(image.path()), workdir: &workdir, owner, epoch: self.req.epoch };
+        let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
+        drop(image);
+        let mut history = state.base.history.clone();
+        history.push(self.history(printed.to_string(), false));
+        let step = LayerStep {
+            parent: state.base.id.as_deref(),
+            config: &state.base.config,
+            history: &history,
+            author: state.base.author.as_deref(),
+        };
+        let new = self
+            .host
+            .add_layer(&step, &mut |w| crate::copy::write_layer(&entries, w).map_err(io::Error::other))
+            .map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
+        drop(source_mount);
+        self.remember(state, key, new)
+    }
+}
+
+/// Keeps the last few KiB of RUN output for the error message, passing all of it on.
+struct Tail<'w> {
+    out: &'w mut dyn Write,
+    last: Vec<u8>,
+}
+
+impl Write for Tail<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.last.extend_from_slice(buf);
+        if self.last.len() > 8192 {
+            let cut = self.last.len() - 4096;
+            self.last.drain(..cut);
+        }
+        self.out.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+fn meta_value(meta: &BTreeMap<String, Option<String>>, args: &BTreeMap<String, String>, k: &str) -> Option<String> {
+    meta.get(k).cloned().flatten().or_else(|| PREDEFINED.contains(&k).then(|| args.get(k).cloned()).flatten())
+}
+
+fn shell_text(ins: &Instruction) -> String {
+    let flags: String = ins.flags.iter().map(|f| format!("{f} ")).collect();
+    let args = match &ins.args {
+        Args::Json(v) => serde_json::to_string(v).unwrap_or_default(),
+        Args::Shell(s) => s.clone(),
+    };
+    format!("{flags}{args}")
+}
+
+/// What the history shows for an instruction (BuildKit's `created_by`: the instruction with
+/// its arguments after expansion).
+fn printed_args(cmd: &Command, ins: &Instruction) -> String {
+    match cmd {
+        Command::Env(p) | Command::Label(p) => p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+        Command::Arg(p) => {
+            p.iter().map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")).unwrap_or_else(|| k.clone())).collect::<Vec<_>>().join(" ")
+        }
+        Command::Expose(p) => p.iter().map(|p| if p.contains('/') { p.clone() } else { format!("{p}/tcp") }).collect::<Vec<_>>().join(" "),
+        Command::Volume(v) => serde_json::to_string(v).unwrap_or_default(),
+        Command::Workdir(w) | Command::User(w) | Command::StopSignal(w) | Command::Onbuild(w) | Command::Maintainer(w) => w.clone(),
+        Command::Copy(c) => format!("{} {}", c.sources.join(" "), c.dest),
+        _ => shell_text(ins),
+    }
+}
+
+/// Exec form as written; shell form through SHELL.
+fn argv(args: &Args, shell: &[String]) -> Vec<String> {
+    match args {
+        Args::Json(v) => v.clone(),
+        Args::Shell(s) => shell.iter().cloned().chain(std::iter::once(s.clone())).collect(),
+    }
+}
