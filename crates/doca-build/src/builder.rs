@@ -145,6 +145,8 @@ pub struct FinalImage<'a> {
     pub author: Option<&'a str>,
     /// RFC 3339.
     pub created: String,
+    /// An image the cache says is this one: tag it instead of making it again.
+    pub reuse: Option<String>,
 }
 
 /// A filesystem the host mounted read-only for the builder; unmounted when dropped.
@@ -409,16 +411,23 @@ impl<'a> Builder<'a> {
             config.labels.get_or_insert_with(BTreeMap::new).extend(self.req.labels.clone());
         }
         let created = rfc3339(self.req.epoch.unwrap_or(self.req.now));
-        let id = self
-            .host
-            .commit(&FinalImage {
-                layers_of: last.base.id.as_deref(),
-                config: &config,
-                history: &last.base.history,
-                author: last.base.author.as_deref(),
-                created,
-            })
-            .map_err(|e| BuildError::Other(format!("commit the image: {e}")))?;
+        // The image itself is cached too: a build with every step cached gives the same image
+        // (docker's classic builder does the same), not one that differs by its date.
+        let key = sha(&[&last.key, "image", &format!("{:?}", self.req.labels)]);
+        let reuse = match self.req.no_cache {
+            true => None,
+            false => self.host.cached(&key).map_err(|e| BuildError::Other(format!("read the build cache: {e}")))?.and_then(|b| b.id),
+        };
+        let image = FinalImage {
+            layers_of: last.base.id.as_deref(),
+            config: &config,
+            history: &last.base.history,
+            author: last.base.author.as_deref(),
+            created,
+            reuse,
+        };
+        let id = self.host.commit(&image).map_err(|e| BuildError::Other(format!("commit the image: {e}")))?;
+        self.host.remember(&key, &id).map_err(|e| BuildError::Other(format!("write the build cache: {e}")))?;
         let unused_args = self
             .req
             .build_args
@@ -439,17 +448,19 @@ impl<'a> Builder<'a> {
         let lookup = |k: &str| meta_value(&self.meta, &self.req.build_args, k);
         let Command::From { image, platform, .. } = command(&from, self.escape, &lookup)? else { unreachable!("a stage starts with FROM") };
         self.announce(&from, &shell_text(&from));
+        // The epoch is part of every key: it sets the mtimes and dates of what steps make.
+        let epoch = format!("{:?}", self.req.epoch);
         let mut state = if let Some(i) = self.stage_index(&image).filter(|i| *i < index) {
             let mut s = self.done.get(&i).cloned().ok_or_else(|| self.at(from.line, format!("stage {image:?} was not built")))?;
             s.args.clear();
             s.cmd_set = false;
             s
         } else if image.eq_ignore_ascii_case("scratch") {
-            State { key: sha(&["scratch"]), base: Base::default(), args: BTreeMap::new(), cmd_set: false }
+            State { key: sha(&["scratch", &epoch]), base: Base::default(), args: BTreeMap::new(), cmd_set: false }
         } else {
             let platform = platform.or_else(|| self.req.platform.clone());
             let base = self.host.image(&image, platform.as_deref()).map_err(|e| self.at(from.line, format!("FROM {image}: {e}")))?;
-            let key = sha(&["from", base.id.as_deref().unwrap_or("")]);
+            let key = sha(&["from", base.id.as_deref().unwrap_or(""), &epoch]);
             State { key, base, args: BTreeMap::new(), cmd_set: false }
         };
         if let Some(id) = &state.base.id {
@@ -840,6 +851,7 @@ impl<'a> Builder<'a> {
                     workdir: &workdir,
                     owner: (0, 0),
                     epoch: self.req.epoch,
+                    now: self.req.now,
                 };
                 let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
                 entries_digest(&entries, self.host.digests()).map_err(|e| self.at(ins.line, e.to_string()))?
@@ -859,7 +871,8 @@ impl<'a> Builder<'a> {
             Some(m) => SourceRoot { dir: m.path(), ignore: None, name: format!("stage {}", spec.from.as_deref().unwrap_or("")) },
             None => SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
         };
-        let plan = CopyPlan { spec, from, image_root: Some(image.path()), workdir: &workdir, owner, epoch: self.req.epoch };
+        let plan =
+            CopyPlan { spec, from, image_root: Some(image.path()), workdir: &workdir, owner, epoch: self.req.epoch, now: self.req.now };
         let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
         drop(image);
         let mut history = state.base.history.clone();

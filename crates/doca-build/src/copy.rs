@@ -131,6 +131,8 @@ pub struct CopyPlan<'a> {
     pub owner: (u32, u32),
     /// Clamp mtimes to this (SOURCE_DATE_EPOCH).
     pub epoch: Option<i64>,
+    /// The mtime of what the step makes (here-documents, new directories) without an epoch.
+    pub now: i64,
 }
 
 fn is_archive(path: &Path) -> bool {
@@ -285,7 +287,7 @@ impl CopyPlan<'_> {
     }
 
     fn entry(&self, dest: String, content: Content, mode: u32, meta: Option<&std::fs::Metadata>) -> Entry {
-        let mtime = meta.map(|m| m.mtime()).or(self.epoch).unwrap_or(0);
+        let mtime = meta.map(|m| m.mtime()).or(self.epoch).unwrap_or(self.now);
         Entry { dest, content, mode: self.spec.chmod.unwrap_or(mode), uid: self.owner.0, gid: self.owner.1, mtime: self.clamp(mtime) }
     }
 

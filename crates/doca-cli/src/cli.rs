@@ -18,6 +18,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        command: BuilderCommand,
+    },
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -569,6 +576,77 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short, long = "tag")]
+    pub tag: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads it from STDIN)
+    #[arg(short, long)]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image ("never" and "missing": use the store)
+    #[arg(long, num_args = 0..=1, default_missing_value = "always")]
+    pub pull: Option<String>,
+    /// Set metadata for an image
+    #[arg(long = "label")]
+    pub label: Vec<String>,
+    /// Write the image ID to the file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Set the networking mode for the RUN instructions during build (default, none, host)
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Type of progress output (auto, plain, tty)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Set target platform for build (linux/amd64 only)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Remove intermediate containers after a successful build (always)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub rm: bool,
+    /// Always remove intermediate containers (always)
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    /// The build context: a directory, or "-" for a Dockerfile on STDIN and no context
+    pub path: String,
+}
+
+#[derive(Args, Debug)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, including RUN --mount=type=cache directories
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -58,6 +58,9 @@ pub enum EngineError {
     InvalidFilter(String),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A build that failed: the Dockerfile's name and line, and what went wrong.
+    #[error("{0}")]
+    Build(String),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]
@@ -92,7 +95,8 @@ impl EngineError {
             | EngineError::BadReference { .. }
             | EngineError::TagWithDigest
             | EngineError::InvalidFilter(_)
-            | EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            | EngineError::InvalidArgument(_)
+            | EngineError::Build(_) => ErrorKind::InvalidArgument,
             EngineError::Archive(ArchiveError::Store(_)) | EngineError::Archive(ArchiveError::Io { .. }) => ErrorKind::BadInput,
             EngineError::Archive(_) => ErrorKind::BadInput,
             EngineError::Store(_) => ErrorKind::Internal,

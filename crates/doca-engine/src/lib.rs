@@ -1,6 +1,7 @@
 //! doca's engine: one library behind both fronts (the CLI and, later, the Engine API server).
 //! Every operation takes a request struct and returns typed results; the fronts only render.
 
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod events;

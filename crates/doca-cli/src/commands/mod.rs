@@ -2,6 +2,7 @@
 
 mod attach;
 mod attach_io;
+mod build;
 mod diff;
 mod events;
 mod exec;
@@ -30,7 +31,7 @@ mod tag;
 mod top;
 mod volume;
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use crate::CmdResult;
 use doca_engine::{Engine, EngineConfig};
 
@@ -41,6 +42,10 @@ fn engine(cli: &Cli) -> Result<Engine, crate::Failure> {
 pub fn run(cli: Cli) -> CmdResult {
     let mut e = engine(&cli)?;
     match cli.command {
+        Command::Build(a) | Command::Image { command: ImageCommand::Build(a) } | Command::Builder { command: BuilderCommand::Build(a) } => {
+            build::run(&mut e, a)
+        }
+        Command::Builder { command: BuilderCommand::Prune(a) } => build::prune(&mut e, a),
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),
         Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&mut e, a),

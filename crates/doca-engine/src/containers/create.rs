@@ -82,7 +82,8 @@ impl Engine {
             }
         }
         // Volumes are made once the name is the container's: a refused name makes none.
-        match self.resolve_mounts(&image_config, &given) {
+        let volumes_of = if req.no_image_volumes { &doca_image::config::ContainerConfig::default() } else { &image_config };
+        match self.resolve_mounts(volumes_of, &given) {
             Ok(mounts) => {
                 c.config.mounts = mounts;
                 let config = serde_json::to_string(&c.config).expect("json");

@@ -113,7 +113,7 @@ impl Engine {
             self.unmount_container(&c.id)?;
             self.mount_rootfs(&c.image_id, &paths.dir)?;
         }
-        let result = write_tar(&paths.merged(), TarKind::Filesystem, out);
+        let result = write_tar(&paths.merged(), TarKind::Filesystem, None, out);
         if mounted_here {
             self.unmount_container(&c.id)?;
         }
@@ -132,7 +132,8 @@ pub(crate) enum TarKind {
     Layer,
 }
 
-pub(crate) fn write_tar(root: &Path, kind: TarKind, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+/// `clamp`: no mtime later than this (a reproducible build's SOURCE_DATE_EPOCH).
+pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
     use std::os::fd::AsRawFd;
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
@@ -164,7 +165,7 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, out: &mut dyn std::io::Write
         h.set_mode(st.st_mode & 0o7777);
         h.set_uid(st.st_uid as u64);
         h.set_gid(st.st_gid as u64);
-        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_mtime(clamp.map_or(st.st_mtime, |c| st.st_mtime.min(c)).max(0) as u64);
         h.set_size(0);
         match ft {
             FileType::Directory => {

@@ -183,6 +183,9 @@ pub struct CreateContainer {
     pub ipc_host: bool,
     pub pid_host: bool,
     pub uts_host: bool,
+    /// A build step's container: the image's VOLUME paths get no anonymous volumes (what a
+    /// step writes there belongs to its layer, as in BuildKit).
+    pub no_image_volumes: bool,
 }
 
 /// docker's container states (State.Status).

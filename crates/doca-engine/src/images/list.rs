@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListImages {
-    /// `-a`: also intermediate images. doca records no parent chain yet (that comes with
-    /// `build`), so every image is top-level and both lists are the same.
+    /// `-a`: also intermediate images (untagged images a build made for its steps, which the
+    /// build cache holds; `builder prune` removes them).
     pub all: bool,
     pub filters: Vec<ImageFilter>,
 }
@@ -30,14 +30,16 @@ pub struct ImageSummary {
 
 impl Engine {
     pub fn list_images(&mut self, req: &ListImages) -> Result<Vec<ImageSummary>, EngineError> {
-        let (rows, tags, mut digests) = self.store.db.read(|tx| {
+        let (rows, tags, mut digests, intermediate) = self.store.db.read(|tx| {
             let rows = tx.images()?;
+            let intermediate: std::collections::HashSet<Digest> =
+                if req.all { Default::default() } else { tx.build_cache_images()?.into_iter().map(|(id, _)| id).collect() };
             let tags = tx.tags()?;
             let mut digests: HashMap<Digest, Vec<String>> = HashMap::new();
             for (name, id) in tx.repo_digests()? {
                 digests.entry(id).or_default().push(name);
             }
-            Ok((rows, tags, digests))
+            Ok((rows, tags, digests, intermediate))
         })?;
         let mut by_image: HashMap<Digest, Vec<Reference>> = HashMap::new();
         for (name, id, _) in tags {
@@ -56,6 +58,9 @@ impl Engine {
         let mut out = Vec::new();
         'images: for row in rows {
             let mut refs = by_image.remove(&row.id).unwrap_or_default();
+            if refs.is_empty() && intermediate.contains(&row.id) {
+                continue;
+            }
             refs.sort_by_key(|r| r.familiar());
             for (f, bound) in req.filters.iter().zip(&bounds) {
                 let keep = match f {

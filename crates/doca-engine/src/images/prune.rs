@@ -30,9 +30,9 @@ impl Engine {
         if !req.all {
             filters.push(ImageFilter::Dangling(true));
         }
-        // No container can use an image yet (containers come with the runtime), so `all`
-        // means every image.
-        let victims = self.list_images(&ListImages { all: true, filters })?;
+        // Images containers use stay (delete_image checks); the build cache's intermediate
+        // images are left to `builder prune`.
+        let victims = self.list_images(&ListImages { all: false, filters })?;
         let mut r = PruneReport::default();
         for img in victims {
             r.events.extend(img.repo_tags.iter().map(|t| RemoveEvent::Untagged(t.clone())));

@@ -1,0 +1,216 @@
+//! `doca build` and `doca builder prune`. The context is read in place; the output is docker's
+//! classic builder's (`Step N/M : ...`, RUN output as it comes, `Successfully built ...`).
+
+use crate::cli::{BuildArgs, BuilderPruneArgs};
+use crate::output::print;
+use crate::{CmdResult, Failure};
+use doca_engine::build::{BuildImage, BuilderPrune};
+use doca_engine::Engine;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// `--build-arg K=V`, or `--build-arg K` for K's value in doca's environment (docker's rule;
+/// unset means not given).
+fn build_args(list: &[String]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for a in list {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    out.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The time every timestamp of a reproducible build takes: SOURCE_DATE_EPOCH (environment or
+/// build argument), else the last commit's time when the context is a git checkout.
+fn epoch(context: &Path, args: &BTreeMap<String, String>) -> Result<Option<i64>, Failure> {
+    if let Some(v) = args.get("SOURCE_DATE_EPOCH").cloned().or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok()) {
+        return v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| Failure::new(1, format!("invalid SOURCE_DATE_EPOCH {v:?}: want seconds since 1970")));
+    }
+    let in_git = context.ancestors().any(|d| d.join(".git").exists());
+    if !in_git {
+        return Ok(None);
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(context)
+        .args(["log", "-1", "--format=%ct"])
+        .stderr(std::process::Stdio::null())
+        .output();
+    Ok(out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
+}
+
+fn read_stdin() -> Result<String, Failure> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new(1, format!("read the Dockerfile from stdin: {}", super::io_reason(&e))))?;
+    Ok(s)
+}
+
+/// Removes what an interrupted build leaves (its containers, mounts, temp files), then exits
+/// as a shell does on SIGINT.
+fn cleanup_on_signal(engine: doca_engine::EngineConfig, build_id: String) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        if let Ok(sig) = set.wait() {
+            eprintln!("\nbuild interrupted: removing its containers");
+            if let Ok(mut e) = Engine::open(engine) {
+                let _ = e.build_cleanup(&build_id);
+            }
+            std::process::exit(128 + sig as i32);
+        }
+    });
+}
+
+pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
+    if !matches!(a.progress.as_str(), "auto" | "plain" | "tty" | "quiet") {
+        return Err(Failure::new(1, format!("invalid progress mode {:?}: auto, plain, tty or quiet", a.progress)));
+    }
+    if let Some(p) = a.platform.as_deref().filter(|p| !matches!(*p, "linux/amd64" | "linux/x86_64" | "amd64")) {
+        return Err(Failure::new(1, format!("platform {p:?} is not supported: doca builds for linux/amd64 (this host)")));
+    }
+    if let Some(p) = a.pull.as_deref().filter(|p| *p == "always" || *p == "true") {
+        return Err(Failure::new(
+            1,
+            format!("--pull={p}: pulling from registries comes with doca pull; use --pull=never or --pull=missing"),
+        ));
+    }
+    let network = a.network.clone().unwrap_or_else(|| "default".into());
+    let network = if network == "bridge" { "default".to_string() } else { network };
+    if !matches!(network.as_str(), "default" | "none" | "host") {
+        return Err(Failure::new(1, format!("network mode {network:?} not supported by the builder (default, none, host)")));
+    }
+    if a.path.starts_with("http://") || a.path.starts_with("https://") || a.path.starts_with("git@") {
+        return Err(Failure::new(1, format!("unable to prepare context: {}: remote contexts are not supported yet", a.path)));
+    }
+    // `-`: the Dockerfile on stdin and no context (an empty directory).
+    let empty;
+    let (context, dockerfile, dockerfile_path) = if a.path == "-" {
+        empty = tempfile::tempdir().map_err(|e| Failure::new(1, format!("create an empty context: {e}")))?;
+        (empty.path().to_path_buf(), read_stdin()?, None)
+    } else {
+        let context = std::fs::canonicalize(&a.path)
+            .map_err(|_| Failure::new(1, format!("unable to prepare context: path {:?} not found", a.path)))?;
+        if !context.is_dir() {
+            return Err(Failure::new(1, format!("unable to prepare context: context must be a directory: {}", context.display())));
+        }
+        match a.file.as_deref() {
+            Some("-") => (context, read_stdin()?, None),
+            Some(f) => {
+                let p = PathBuf::from(f);
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| Failure::new(1, format!("unable to read Dockerfile {f}: {}", super::io_reason(&e))))?;
+                (context, text, Some(p))
+            }
+            None => {
+                let p = context.join("Dockerfile");
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|_| Failure::new(1, format!("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory", p.display())))?;
+                (context, text, Some(p))
+            }
+        }
+    };
+    // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's .dockerignore.
+    let ignore = dockerfile_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(format!("{}.dockerignore", p.display())).ok())
+        .or_else(|| std::fs::read_to_string(context.join(".dockerignore")).ok())
+        .unwrap_or_default();
+    let args = build_args(&a.build_arg);
+    let req = BuildImage {
+        epoch: epoch(&context, &args)?,
+        context,
+        dockerfile,
+        dockerfile_name: dockerfile_path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into()),
+        ignore,
+        tags: a.tag.clone(),
+        build_args: args,
+        target: a.target.clone(),
+        no_cache: a.no_cache,
+        labels: super::key_values(&a.label, "label", 1)?,
+        network,
+        platform: a.platform.clone(),
+        build_id: hex_id()?,
+    };
+    cleanup_on_signal(e.config().clone(), req.build_id.clone());
+    let quiet = a.quiet || a.progress == "quiet";
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let mut sink = std::io::sink();
+    let out: &mut dyn Write = if quiet { &mut sink } else { &mut lock };
+    let built = e.build_image(&req, out)?;
+    if !built.unused_args.is_empty() {
+        eprintln!("[Warning] One or more build-args [{}] were not consumed", built.unused_args.join(" "));
+    }
+    if let Some(f) = &a.iidfile {
+        std::fs::write(f, built.id.as_str())
+            .map_err(|e| Failure::new(1, format!("write the image id to {}: {}", f.display(), super::io_reason(&e))))?;
+    }
+    drop(lock);
+    if quiet {
+        return print(&format!("{}\n", built.id));
+    }
+    let mut text = format!("Successfully built {}\n", &built.id.hex()[..12]);
+    for t in &built.tags {
+        let r = doca_image::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
+        text.push_str(&format!("Successfully tagged {r}\n"));
+    }
+    print(&text)
+}
+
+fn hex_id() -> Result<String, Failure> {
+    let mut b = [0u8; 8];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Failure::new(1, format!("random id: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+pub fn prune(e: &mut Engine, a: BuilderPruneArgs) -> CmdResult {
+    let mut req = BuilderPrune { all: a.all, until: None };
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("until", v)) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+                let t = doca_engine::containers::logs::parse_time(v, now)?;
+                req.until = Some((t / 1_000_000_000) as i64);
+            }
+            _ => return Err(Failure::new(1, format!("invalid filter '{f}' (builder prune takes until=)"))),
+        }
+    }
+    if !a.force && !super::confirm("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ")? {
+        return Ok(());
+    }
+    let r = e.prune_build_cache(&req)?;
+    let mut text = String::new();
+    if !r.deleted.is_empty() {
+        text.push_str("Deleted build cache objects:\n");
+        for d in &r.deleted {
+            text.push_str(&format!("{}\n", d.hex()));
+        }
+    }
+    text.push_str(&format!("Total reclaimed space: {}\n", crate::units::human_size(r.reclaimed)));
+    print(&text)
+}

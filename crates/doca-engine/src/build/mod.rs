@@ -1,0 +1,109 @@
+//! `doca build`: the engine's side of doca-build's [`BuildHost`]. Images come from the store,
+//! RUN steps run as containers of the image so far (labelled with the build's id, so an
+//! interrupted build's leftovers can be found), COPY/ADD layers are written by the builder
+//! into blobs, and the cache maps step keys to the images they made (table `build_cache`).
+//! Intermediate images are untagged; `images` lists them only with `-a`, and `builder prune`
+//! removes them.
+
+mod cache;
+mod host;
+
+pub use cache::BuilderPrune;
+
+use crate::{Engine, EngineError};
+use doca_build::ignore::Ignore;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The label on a build's RUN containers: the build's id.
+pub const BUILD_LABEL: &str = "io.doca.build";
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildImage {
+    /// The context directory, read in place.
+    pub context: PathBuf,
+    /// The Dockerfile's text and its name for messages.
+    pub dockerfile: String,
+    pub dockerfile_name: String,
+    /// The `.dockerignore` text (`<Dockerfile>.dockerignore` beside the Dockerfile wins).
+    pub ignore: String,
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: default, none or host.
+    pub network: String,
+    pub platform: Option<String>,
+    /// SOURCE_DATE_EPOCH (or the context's last git commit).
+    pub epoch: Option<i64>,
+    /// This build's id (the label on its containers and the name of its temp directory).
+    pub build_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    pub id: doca_store::Digest,
+    pub tags: Vec<String>,
+    pub unused_args: Vec<String>,
+    pub steps: usize,
+    pub cached_steps: usize,
+}
+
+impl Engine {
+    /// Builds an image; progress and RUN output go to `out`. On failure nothing is tagged and
+    /// the build's containers, mounts and temp files are gone.
+    pub fn build_image(&mut self, req: &BuildImage, out: &mut dyn Write) -> Result<BuildResult, EngineError> {
+        let tags = req.tags.iter().map(|t| crate::images::tag::parse_target(t)).collect::<Result<Vec<_>, _>>()?;
+        if !req.context.is_dir() {
+            return Err(EngineError::InvalidArgument(format!(
+                "unable to prepare context: path {:?} not found",
+                req.context.display().to_string()
+            )));
+        }
+        let ignore = Ignore::parse(&req.ignore);
+        let breq = doca_build::BuildRequest {
+            dockerfile: &req.dockerfile,
+            dockerfile_name: req.dockerfile_name.clone(),
+            context: &req.context,
+            ignore: &ignore,
+            build_args: req.build_args.clone(),
+            target: req.target.clone(),
+            no_cache: req.no_cache,
+            labels: req.labels.clone(),
+            network: if req.network.is_empty() { "default".into() } else { req.network.clone() },
+            platform: req.platform.clone(),
+            epoch: req.epoch,
+            now: crate::now().unix_timestamp(),
+        };
+        let mut host = host::Host::new(self, req, tags)?;
+        let built = doca_build::Builder::new(&breq, &mut host, out).and_then(|b| b.build());
+        let finished = host.finish();
+        let built = built.map_err(|e| EngineError::Build(e.to_string()))?;
+        finished?;
+        let id: doca_store::Digest = built.id.parse().map_err(|_| EngineError::Internal(format!("bad image id {}", built.id)))?;
+        Ok(BuildResult { id, tags: req.tags.clone(), unused_args: built.unused_args, steps: built.steps, cached_steps: built.cached_steps })
+    }
+
+    /// What an interrupted build left: its containers (found by label), its mounts and temp
+    /// directory. Safe to call for a build that left nothing.
+    pub fn build_cleanup(&mut self, build_id: &str) -> Result<(), EngineError> {
+        let rows = self.store.db.read(|tx| tx.containers())?;
+        for row in rows {
+            let c = match self.container(&row.id) {
+                Ok(c) => c,
+                Err(_) => continue,
+            };
+            if c.config.labels.get(BUILD_LABEL).map(String::as_str) == Some(build_id) {
+                let _ = self.remove_container(c.id.as_str(), true, true);
+            }
+        }
+        host::remove_tmp(&self.build_tmp(build_id));
+        Ok(())
+    }
+
+    pub(crate) fn build_tmp(&self, build_id: &str) -> PathBuf {
+        self.config().root.join("tmp").join(format!("build-{build_id}"))
+    }
+}
