@@ -767,20 +767,13 @@ impl<'a> Builder<'a> {
             Err(e) => {
                 let lines: Vec<&str> = last.lines().collect();
                 let tail = lines[lines.len().saturating_sub(5)..].join("\n");
-                let shown = match args {
-                    Args::Json(v) => serde_json::to_string(v).unwrap_or_default(),
-                    Args::Shell(_) => argv.join(" "),
+                // docker's message for a failed command; other failures name the step.
+                let mut msg = match e.downcast_ref::<RunFailed>() {
+                    Some(f) => f.to_string(),
+                    None => format!("RUN {}: {e}", argv.join(" ")),
                 };
-                let mut msg = format!("RUN {}: {e}", shown.trim());
                 if !tail.trim().is_empty() {
                     msg.push_str(&format!("\nlast lines of its output:\n{tail}"));
-                }
-                if let Some(f) = e.downcast_ref::<RunFailed>() {
-                    return Err(BuildError::Step {
-                        file: self.req.dockerfile_name.clone(),
-                        line: ins.line,
-                        message: format!("{msg}\n{}", RunFailed { command: f.command.clone(), code: f.code }),
-                    });
                 }
                 Err(self.at(ins.line, msg))
             }

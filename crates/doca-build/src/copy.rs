@@ -129,7 +129,7 @@ pub struct CopyPlan<'a> {
     pub workdir: &'a str,
     /// The owner `--chown` names, resolved in the image.
     pub owner: (u32, u32),
-    /// Clamp mtimes to this (SOURCE_DATE_EPOCH).
+    /// Every mtime becomes this (SOURCE_DATE_EPOCH).
     pub epoch: Option<i64>,
     /// The mtime of what the step makes (here-documents, new directories) without an epoch.
     pub now: i64,
@@ -225,7 +225,7 @@ impl CopyPlan<'_> {
                 out.push(self.entry(dest_rel.clone(), Content::Archive(host.clone()), 0o755, Some(&meta)));
             } else {
                 let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-                out.push(self.from_meta(target_for(&name), &host, &meta)?);
+                out.push(self.entry_of(target_for(&name), &host, &meta)?);
             }
         }
         // Parent directories: as they are in the image, or made (0755, the new owner).
@@ -279,11 +279,11 @@ impl CopyPlan<'_> {
         Ok(dedup)
     }
 
+    /// With an epoch every mtime is the epoch: the context's own (a checkout's, a touch's)
+    /// never reach the image. Clamping alone would keep older mtimes, which differ between
+    /// two checkouts of the same commit.
     fn clamp(&self, mtime: i64) -> i64 {
-        match self.epoch {
-            Some(e) => mtime.min(e),
-            None => mtime,
-        }
+        self.epoch.unwrap_or(mtime)
     }
 
     fn entry(&self, dest: String, content: Content, mode: u32, meta: Option<&std::fs::Metadata>) -> Entry {
@@ -291,7 +291,7 @@ impl CopyPlan<'_> {
         Entry { dest, content, mode: self.spec.chmod.unwrap_or(mode), uid: self.owner.0, gid: self.owner.1, mtime: self.clamp(mtime) }
     }
 
-    fn from_meta(&self, dest: String, host: &Path, m: &std::fs::Metadata) -> Result<Entry, CopyError> {
+    fn entry_of(&self, dest: String, host: &Path, m: &std::fs::Metadata) -> Result<Entry, CopyError> {
         let content = if m.file_type().is_symlink() {
             Content::Symlink(std::fs::read_link(host).map_err(ioerr("readlink", host))?.to_string_lossy().into_owned())
         } else if m.is_dir() {
@@ -331,10 +331,10 @@ impl CopyPlan<'_> {
                 self.walk(&host, &child_rel, &d, out)?;
                 // An excluded directory is kept only for what an exception brought back.
                 if !self.from.ignore.is_some_and(|i| i.excludes(&child_rel)) || out.len() > before {
-                    out.push(self.from_meta(d, &host, &m)?);
+                    out.push(self.entry_of(d, &host, &m)?);
                 }
             } else {
-                out.push(self.from_meta(d, &host, &m)?);
+                out.push(self.entry_of(d, &host, &m)?);
             }
         }
         Ok(())
@@ -549,6 +549,7 @@ mod tests {
             workdir: "/",
             owner: (0, 0),
             epoch: Some(100),
+            now: 200,
         }
     }
 

@@ -55,12 +55,10 @@ fn match_segment(pat: &[char], name: &[char]) -> bool {
                         }
                     }
                 }
-                '\\' if p + 1 < pat.len() => {
-                    if pat[p + 1] == name[n] {
-                        p += 2;
-                        n += 1;
-                        continue;
-                    }
+                '\\' if p + 1 < pat.len() && pat[p + 1] == name[n] => {
+                    p += 2;
+                    n += 1;
+                    continue;
                 }
                 c if c == name[n] => {
                     p += 1;
@@ -181,7 +179,7 @@ impl Ignore {
     pub fn excludes(&self, path: &str) -> bool {
         let mut excluded = false;
         for p in &self.patterns {
-            if !p.exclusion != excluded {
+            if p.exclusion == excluded {
                 // Only a pattern that could change the answer needs matching.
                 let mut matched = glob_match(&p.text, path);
                 if !matched {

@@ -583,7 +583,7 @@ pub enum ImageCommand {
 #[derive(Subcommand, Debug)]
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     Prune(BuilderPruneArgs),
 }
@@ -632,6 +632,9 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always)
     #[arg(long = "force-rm")]
     pub force_rm: bool,
+    /// Optional parent cgroup for the RUN steps' containers
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
     /// The build context: a directory, or "-" for a Dockerfile on STDIN and no context
     pub path: String,
 }

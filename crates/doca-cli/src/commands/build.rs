@@ -9,6 +9,7 @@ use doca_engine::Engine;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `--build-arg K=V`, or `--build-arg K` for K's value in doca's environment (docker's rule;
 /// unset means not given).
@@ -60,6 +61,17 @@ fn read_stdin() -> Result<String, Failure> {
     Ok(s)
 }
 
+/// Set when a signal stopped the build: the thread that cleans up exits the process, and the
+/// build's own failure (its RUN container was killed) must not exit first with another code.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Waits for the cleaning thread to exit the process, if a signal came.
+fn unless_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 /// Removes what an interrupted build leaves (its containers, mounts, temp files), then exits
 /// as a shell does on SIGINT.
 fn cleanup_on_signal(engine: doca_engine::EngineConfig, build_id: String) {
@@ -73,6 +85,7 @@ fn cleanup_on_signal(engine: doca_engine::EngineConfig, build_id: String) {
     }
     std::thread::spawn(move || {
         if let Ok(sig) = set.wait() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\nbuild interrupted: removing its containers");
             if let Ok(mut e) = Engine::open(engine) {
                 let _ = e.build_cleanup(&build_id);
@@ -155,6 +168,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
         network,
         platform: a.platform.clone(),
         build_id: hex_id()?,
+        cgroup_parent: a.cgroup_parent.clone(),
     };
     cleanup_on_signal(e.config().clone(), req.build_id.clone());
     let quiet = a.quiet || a.progress == "quiet";
@@ -162,7 +176,9 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
     let mut lock = stdout.lock();
     let mut sink = std::io::sink();
     let out: &mut dyn Write = if quiet { &mut sink } else { &mut lock };
-    let built = e.build_image(&req, out)?;
+    let built = e.build_image(&req, out);
+    unless_interrupted();
+    let built = built?;
     if !built.unused_args.is_empty() {
         eprintln!("[Warning] One or more build-args [{}] were not consumed", built.unused_args.join(" "));
     }

@@ -42,9 +42,8 @@ fn engine(cli: &Cli) -> Result<Engine, crate::Failure> {
 pub fn run(cli: Cli) -> CmdResult {
     let mut e = engine(&cli)?;
     match cli.command {
-        Command::Build(a) | Command::Image { command: ImageCommand::Build(a) } | Command::Builder { command: BuilderCommand::Build(a) } => {
-            build::run(&mut e, a)
-        }
+        Command::Build(a) | Command::Image { command: ImageCommand::Build(a) } => build::run(&mut e, a),
+        Command::Builder { command: BuilderCommand::Build(a) } => build::run(&mut e, *a),
         Command::Builder { command: BuilderCommand::Prune(a) } => build::prune(&mut e, a),
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),

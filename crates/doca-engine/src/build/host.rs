@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 pub(super) struct Host<'e> {
     engine: &'e mut Engine,
     build_id: String,
+    cgroup_parent: Option<String>,
     tmp: PathBuf,
     tags: Vec<Reference>,
     mounts: usize,
@@ -66,7 +67,16 @@ impl<'e> Host<'e> {
     pub(super) fn new(engine: &'e mut Engine, req: &BuildImage, tags: Vec<Reference>) -> Result<Self, EngineError> {
         let tmp = engine.build_tmp(&req.build_id);
         std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
-        Ok(Host { engine, build_id: req.build_id.clone(), tmp, tags, mounts: 0, learnt: Vec::new(), running: None })
+        Ok(Host {
+            engine,
+            build_id: req.build_id.clone(),
+            cgroup_parent: req.cgroup_parent.clone(),
+            tmp,
+            tags,
+            mounts: 0,
+            learnt: Vec::new(),
+            running: None,
+        })
     }
 
     /// Saves what the build learnt and removes what it leaves.
@@ -111,17 +121,10 @@ impl<'e> Host<'e> {
         Ok((cfg, layers))
     }
 
-    fn store_image(
-        &mut self,
-        name: String,
-        parent: Option<&str>,
-        config: &ContainerConfig,
-        history: &[History],
-        author: Option<&str>,
-        tags: Vec<Reference>,
-        layer: Option<doca_image::commit::WriteLayer>,
-    ) -> Result<Base, HostError> {
-        let (base, base_layers) = self.parent(parent)?;
+    /// An intermediate image: `step`'s parent, config and history, and the layer `write` makes.
+    fn store_image(&mut self, name: String, step: &LayerStep, write: doca_image::commit::WriteLayer) -> Result<Base, HostError> {
+        let history: Vec<History> = to_json(&step.history)?;
+        let (base, base_layers) = self.parent(step.parent)?;
         let created = history.last().and_then(|h| h.created.clone()).unwrap_or_else(|| doca_image::config::rfc3339_nano(crate::now()));
         let committed = new_image(
             &mut self.engine.store,
@@ -129,15 +132,15 @@ impl<'e> Host<'e> {
                 name,
                 base,
                 base_layers,
-                config: config.clone(),
-                history: history.to_vec(),
-                author: author.map(String::from),
+                config: to_json(step.config)?,
+                history,
+                author: step.author.map(String::from),
                 comment: None,
                 created,
-                tags,
+                tags: Vec::new(),
                 now: crate::now().unix_timestamp(),
                 unpack: UnpackOptions::default(),
-                write_layer: layer,
+                write_layer: Some(write),
             },
         )?;
         self.base(&committed.id)
@@ -254,6 +257,7 @@ impl BuildHost for Host<'_> {
             healthcheck: Some(crate::containers::health::HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }),
             mounts,
             no_image_volumes: true,
+            cgroup_parent: self.cgroup_parent.clone(),
             ..Default::default()
         };
         let c = self.engine.create_container(&req)?;
@@ -304,24 +308,15 @@ impl BuildHost for Host<'_> {
                 tar::Builder::new(w).finish()
             }
         };
-        let made = self.store_image(
-            format!("build step {command}"),
-            Some(parent),
-            &config,
-            &to_json::<_, Vec<History>>(&step.history)?,
-            step.author,
-            Vec::new(),
-            Some(&mut write),
-        );
+        let layer_step = LayerStep { parent: Some(parent), config: step.config, history: step.history, author: step.author };
+        let made = self.store_image(format!("build step {command}"), &layer_step, &mut write);
         self.running = None;
         let _ = self.engine.remove_container(&id, true, true);
         Ok((made?, id))
     }
 
     fn add_layer(&mut self, step: &LayerStep, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> Result<Base, HostError> {
-        let config: ContainerConfig = to_json(step.config)?;
-        let history: Vec<History> = to_json(&step.history)?;
-        self.store_image("build step".into(), step.parent, &config, &history, step.author, Vec::new(), Some(write))
+        self.store_image("build step".into(), step, write)
     }
 
     fn mount(&mut self, image: Option<&str>) -> Result<Box<dyn Mounted>, HostError> {

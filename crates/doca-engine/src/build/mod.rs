@@ -40,6 +40,8 @@ pub struct BuildImage {
     pub epoch: Option<i64>,
     /// This build's id (the label on its containers and the name of its temp directory).
     pub build_id: String,
+    /// `--cgroup-parent` of the RUN steps' containers.
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
