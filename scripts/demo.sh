@@ -1,9 +1,9 @@
 #!/bin/sh
-# doca's main job end to end, as far as it goes today: make an image, run containers of it
-# (foreground, detached, exec, logs, stop), with a volume, on networks (a published port, names
-# that resolve), save it, load it into another
-# store, and have skopeo read the archive. (Dockerfile builds arrive with their issue; see
-# ARCHITECTURE.md.) Uses its own store and run root under /tmp.
+# doca's main job end to end: build an image from a Dockerfile (on a base image made from
+# Debian's busybox-static, as no registry is reachable here), run containers of it (foreground,
+# detached, exec, logs, stop), with a volume, on networks (a published port, names that
+# resolve), rebuild it from the cache, save it, load it into another store, and have skopeo
+# read the archive. Uses its own store and run root under /tmp.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -16,11 +16,25 @@ tag=doca-$(printf '%s' "$DOCA_ROOT" | sha256sum | cut -c1-6)
 trap 'set +e; $doca rm -f $($doca ps -aq) >/dev/null 2>&1; $doca network prune -f >/dev/null 2>&1; ip link del $tag 2>/dev/null; nft delete table inet $tag 2>/dev/null; rm -rf "$work"' EXIT
 set -x
 sh scripts/mkbusybox.sh "$work/busybox.tar"
-$doca import -c 'CMD ["sh"]' -c 'ENV GREETING=hello' -c 'VOLUME /data' "$work/busybox.tar" demo/busybox:1.0
+$doca import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest
+# The seed's kind of Dockerfile: FROM, RUN, ENV, VOLUME, COPY, EXPOSE, CMD.
+mkdir -p "$work/app"
+echo 'port=8080' > "$work/app/app.conf"
+cat > "$work/app/Dockerfile" <<'EOF'
+FROM busybox
+RUN mkdir -p /etc/app /data && echo "built on $(date -u +%F)" > /etc/app/built
+ENV GREETING=hello
+VOLUME /data
+COPY app.conf /etc/app/
+EXPOSE 80
+CMD ["sh"]
+EOF
+$doca build -t demo/busybox:1.0 "$work/app"
+$doca build -t demo/busybox:1.0 "$work/app" | tail -3
 $doca images
 $doca inspect --format '{{json .Config}}' demo/busybox:1.0
 $doca history demo/busybox:1.0
-$doca run --rm demo/busybox:1.0 sh -c 'echo "$GREETING from container $(hostname), pid $$"'
+$doca run --rm demo/busybox:1.0 sh -c 'echo "$GREETING from container $(hostname), pid $$"; cat /etc/app/built /etc/app/app.conf'
 $doca run -d --name ticker -m 64m demo/busybox:1.0 sh -c 'trap "exit 0" TERM; while true; do date; sleep 1; done'
 $doca ps
 $doca exec ticker sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; id'

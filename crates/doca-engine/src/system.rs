@@ -20,6 +20,10 @@ pub struct DiskUsage {
     pub volumes_size: u64,
     /// Bytes in volumes no container uses.
     pub volumes_reclaimable: u64,
+    /// Build cache entries (intermediate images), and the bytes only they hold: the layers
+    /// they added plus the `RUN --mount=type=cache` directories. All reclaimable.
+    pub build_cache: usize,
+    pub build_cache_size: u64,
 }
 
 impl Engine {
@@ -60,6 +64,9 @@ impl Engine {
                 du.volumes_active += 1;
             }
         }
+        let (entries, mounts) = self.build_cache_usage()?;
+        du.build_cache = entries;
+        du.build_cache_size = mounts + self.build_cache_layers_size()?;
         Ok(du)
     }
 

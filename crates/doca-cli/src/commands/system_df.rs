@@ -25,12 +25,11 @@ pub fn run(e: &mut Engine, a: DfArgs) -> CmdResult {
             ("Type", json!(kind)),
         ])
     };
-    // The build cache arrives with `build`; today there is none.
     let rows = vec![
         line("Images", du.images, du.images_active, du.images_size, du.images_reclaimable),
         line("Containers", du.containers, du.containers_active, du.containers_size, du.containers_reclaimable),
         line("Local Volumes", du.volumes, du.volumes_active, du.volumes_size, du.volumes_reclaimable),
-        line("Build Cache", 0, 0, 0, 0),
+        line("Build Cache", du.build_cache, 0, du.build_cache_size, du.build_cache_size),
     ];
     let headers = row(vec![
         ("Active", json!("ACTIVE")),

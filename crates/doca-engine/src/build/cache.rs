@@ -50,10 +50,30 @@ impl Engine {
         Ok(report)
     }
 
-    /// What the build cache holds: (entries, bytes of their images' own layers on disk).
+    /// What the build cache holds: (intermediate images, bytes of the cache mounts).
     pub fn build_cache_usage(&mut self) -> Result<(usize, u64), EngineError> {
         let entries = self.store.db.read(|tx| tx.build_cache_images())?;
         let dir = self.config().root.join("build").join("cache");
         Ok((entries.len(), crate::containers::list::dir_size(&dir)))
+    }
+
+    /// The unpacked size of the layers that only untagged intermediate images add (each
+    /// image's last layer, counted once).
+    pub(crate) fn build_cache_layers_size(&mut self) -> Result<u64, EngineError> {
+        Ok(self.store.db.read(|tx| {
+            let mut chains = std::collections::HashSet::new();
+            let mut total = 0u64;
+            for (id, _) in tx.build_cache_images()? {
+                if !tx.tags_of(&id)?.is_empty() {
+                    continue;
+                }
+                if let Some(top) = tx.layers(&id)?.pop() {
+                    if chains.insert(top.chain_id.clone()) {
+                        total += tx.snapshot(&top.chain_id)?.map(|s| s.size.max(0) as u64).unwrap_or(0);
+                    }
+                }
+            }
+            Ok(total)
+        })?)
     }
 }
