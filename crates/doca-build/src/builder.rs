@@ -211,6 +211,7 @@ pub struct BuildRequest<'a> {
     pub now: i64,
 }
 
+#[derive(Debug)]
 pub struct Built {
     pub id: String,
     /// Build arguments given but never declared (docker warns about them).
@@ -946,5 +947,190 @@ fn argv(args: &Args, shell: &[String]) -> Vec<String> {
     match args {
         Args::Json(v) => v.clone(),
         Args::Shell(s) => shell.iter().cloned().chain(std::iter::once(s.clone())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A host that records what the builder asks: RUN argv and env, layers, cache traffic.
+    #[derive(Default)]
+    struct Fake {
+        images: HashMap<String, Base>,
+        cache: HashMap<String, String>,
+        made: HashMap<String, Base>,
+        runs: Vec<(Vec<String>, Vec<String>)>,
+        layers: usize,
+        n: usize,
+        root: Option<tempfile::TempDir>,
+    }
+
+    struct Dir(PathBuf);
+    impl Mounted for Dir {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl DigestCache for Fake {
+        fn get(&mut self, _: &crate::copy::FileKey) -> Option<String> {
+            None
+        }
+        fn put(&mut self, _: &crate::copy::FileKey, _: &str) {}
+    }
+
+    impl Fake {
+        fn new_image(&mut self, config: &RunConfig, history: &[History]) -> Base {
+            self.n += 1;
+            let b = Base { id: Some(format!("sha256:{:064x}", self.n)), config: config.clone(), history: history.to_vec(), author: None };
+            self.made.insert(b.id.clone().unwrap(), b.clone());
+            b
+        }
+    }
+
+    impl BuildHost for Fake {
+        fn image(&mut self, name: &str, _: Option<&str>) -> Result<Base, HostError> {
+            self.images.get(name).cloned().ok_or_else(|| format!("no image {name}").into())
+        }
+        fn cached(&mut self, key: &str) -> Result<Option<Base>, HostError> {
+            Ok(self.cache.get(key).and_then(|id| self.made.get(id)).cloned())
+        }
+        fn remember(&mut self, key: &str, image: &str) -> Result<(), HostError> {
+            self.cache.insert(key.into(), image.into());
+            Ok(())
+        }
+        fn run(&mut self, step: &RunStep, _: &mut dyn Write) -> Result<(Base, String), HostError> {
+            self.runs.push((step.argv.clone(), step.env.clone()));
+            Ok((self.new_image(step.config, step.history), "c".repeat(64)))
+        }
+        fn add_layer(&mut self, step: &LayerStep, _: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>) -> Result<Base, HostError> {
+            self.layers += 1;
+            Ok(self.new_image(step.config, step.history))
+        }
+        fn mount(&mut self, _: Option<&str>) -> Result<Box<dyn Mounted>, HostError> {
+            let root = self.root.get_or_insert_with(|| tempfile::tempdir().unwrap());
+            Ok(Box::new(Dir(root.path().to_path_buf())))
+        }
+        fn commit(&mut self, image: &FinalImage) -> Result<String, HostError> {
+            if let Some(id) = &image.reuse {
+                return Ok(id.clone());
+            }
+            Ok(self.new_image(image.config, image.history).id.unwrap())
+        }
+        fn digests(&mut self) -> &mut dyn DigestCache {
+            self
+        }
+    }
+
+    fn fake() -> Fake {
+        let mut f = Fake::default();
+        let config = RunConfig { cmd: Some(vec!["sh".into()]), env: Some(vec!["PATH=/bin".into()]), ..Default::default() };
+        f.images.insert("base".into(), Base { id: Some(format!("sha256:{:064x}", 999)), config, history: vec![], author: None });
+        f
+    }
+
+    fn build(f: &mut Fake, dockerfile: &str, args: &[(&str, &str)], target: Option<&str>) -> Result<(Built, RunConfig), BuildError> {
+        let ctx = tempfile::tempdir().unwrap();
+        let ignore = Ignore::default();
+        let req = BuildRequest {
+            dockerfile,
+            dockerfile_name: "Dockerfile".into(),
+            context: ctx.path(),
+            ignore: &ignore,
+            build_args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            target: target.map(String::from),
+            no_cache: false,
+            labels: BTreeMap::new(),
+            network: "none".into(),
+            platform: None,
+            epoch: Some(0),
+            now: 0,
+        };
+        let mut out = Vec::new();
+        let built = Builder::new(&req, f, &mut out)?.build()?;
+        let config = f.made[&built.id].config.clone();
+        Ok((built, config))
+    }
+
+    #[test]
+    fn arg_scopes_build_args_and_env_as_docker() {
+        let mut f = fake();
+        let df = "ARG V=global\nFROM base\nRUN echo $V\nARG V\nARG W=w-default\nENV W=from-env\nRUN echo $V $W\n";
+        let (built, _) = build(&mut f, df, &[("V", "given"), ("NOPE", "x")], None).unwrap();
+        // Before the stage's own ARG V, the global one is not in scope.
+        assert!(!f.runs[0].1.iter().any(|e| e.starts_with("V=")), "{:?}", f.runs[0].1);
+        assert!(f.runs[1].1.contains(&"V=given".to_string()));
+        // ENV wins over an ARG of the same name, and build args are not kept in the image.
+        assert!(f.runs[1].1.contains(&"W=from-env".to_string()) && !f.runs[1].1.contains(&"W=w-default".to_string()));
+        assert_eq!(built.unused_args, vec!["NOPE".to_string()]);
+        assert_eq!(f.made[&built.id].config.env, Some(vec!["PATH=/bin".into(), "W=from-env".into()]));
+    }
+
+    #[test]
+    fn entrypoint_resets_an_inherited_cmd_but_not_the_stages_own() {
+        let mut f = fake();
+        let (_, c) = build(&mut f, "FROM base\nENTRYPOINT [\"/app\"]\n", &[], None).unwrap();
+        assert_eq!((c.entrypoint, c.cmd), (Some(vec!["/app".into()]), None));
+        let (_, c) = build(&mut f, "FROM base\nCMD [\"x\"]\nENTRYPOINT /app -v\n", &[], None).unwrap();
+        assert_eq!(c.entrypoint, Some(vec!["/bin/sh".into(), "-c".into(), "/app -v".into()]));
+        assert_eq!(c.cmd, Some(vec!["x".into()]));
+        let (_, c) = build(&mut f, "FROM base\nSHELL [\"/bin/bash\", \"-eu\", \"-c\"]\nCMD echo hi\n", &[], None).unwrap();
+        assert_eq!(c.cmd, Some(vec!["/bin/bash".into(), "-eu".into(), "-c".into(), "echo hi".into()]));
+    }
+
+    #[test]
+    fn only_the_stages_the_target_needs_run() {
+        let mut f = fake();
+        let df = "FROM base AS a\nRUN echo a\nFROM base AS b\nRUN echo b\nFROM a AS c\nRUN echo c\n";
+        build(&mut f, df, &[], Some("c")).unwrap();
+        let ran: Vec<String> = f.runs.iter().map(|r| r.0.last().unwrap().clone()).collect();
+        assert_eq!(ran, ["echo a", "echo c"]);
+        let err = build(&mut f, "FROM base AS a\nCOPY --from=a /x /x\n", &[], None).unwrap_err();
+        assert!(err.to_string().contains("Dockerfile:2:") && err.to_string().contains("circular"), "{err}");
+    }
+
+    #[test]
+    fn the_cache_key_follows_what_a_step_sees() {
+        let mut f = fake();
+        let df = "FROM base\nARG MODE\nRUN make $MODE\nENV X=1\nRUN make install\n";
+        build(&mut f, df, &[("MODE", "debug")], None).unwrap();
+        assert_eq!(f.runs.len(), 2);
+        // The same inputs: nothing runs, the same image.
+        let (a, _) = build(&mut f, df, &[("MODE", "debug")], None).unwrap();
+        let (b, _) = build(&mut f, df, &[("MODE", "debug")], None).unwrap();
+        assert_eq!((f.runs.len(), a.id.clone(), a.cached_steps), (2, b.id, 2));
+        // A build arg the RUN sees: both RUNs again (the second follows the first).
+        build(&mut f, df, &[("MODE", "release")], None).unwrap();
+        assert_eq!(f.runs.len(), 4);
+        // An ENV before the second RUN: only that one.
+        build(&mut f, &df.replace("X=1", "X=2"), &[("MODE", "release")], None).unwrap();
+        assert_eq!(f.runs.len(), 5);
+    }
+
+    #[test]
+    fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
+        let mut f = fake();
+        let (parent, _) = build(&mut f, "FROM base\nONBUILD RUN echo triggered\n", &[], None).unwrap();
+        let p = f.made[&parent.id].clone();
+        assert_eq!(p.config.on_build, Some(vec!["RUN echo triggered".into()]));
+        f.images.insert("parent".into(), p);
+        let (_, c) = build(&mut f, "FROM parent\nRUN echo child\n", &[], None).unwrap();
+        let ran: Vec<String> = f.runs.iter().map(|r| r.0.last().unwrap().clone()).collect();
+        assert_eq!(ran, ["echo triggered", "echo child"]);
+        assert_eq!(c.on_build, None);
+    }
+
+    #[test]
+    fn healthcheck_labels_and_history() {
+        let mut f = fake();
+        let (b, c) = build(&mut f, "FROM base\nLABEL a=1 \"b c\"=2\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80 53/udp\n", &[], None).unwrap();
+        assert_eq!(c.labels.unwrap().into_iter().collect::<Vec<_>>(), vec![("a".into(), "1".into()), ("b c".into(), "2".into())]);
+        assert_eq!(c.healthcheck.unwrap(), serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000i64}));
+        assert_eq!(c.exposed_ports.unwrap().keys().cloned().collect::<Vec<_>>(), ["53/udp", "80/tcp"]);
+        let h = &f.made[&b.id].history;
+        assert_eq!(h.iter().map(|h| h.created_by.clone().unwrap()).collect::<Vec<_>>(), ["LABEL a=1 b c=2", "HEALTHCHECK --interval=5s CMD true", "EXPOSE 80/tcp 53/udp"]);
+        assert!(h.iter().all(|h| h.empty_layer && h.created.as_deref() == Some("1970-01-01T00:00:00Z")));
     }
 }
