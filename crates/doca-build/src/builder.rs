@@ -1125,12 +1125,16 @@ mod tests {
     #[test]
     fn healthcheck_labels_and_history() {
         let mut f = fake();
-        let (b, c) = build(&mut f, "FROM base\nLABEL a=1 \"b c\"=2\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80 53/udp\n", &[], None).unwrap();
+        let (b, c) =
+            build(&mut f, "FROM base\nLABEL a=1 \"b c\"=2\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80 53/udp\n", &[], None).unwrap();
         assert_eq!(c.labels.unwrap().into_iter().collect::<Vec<_>>(), vec![("a".into(), "1".into()), ("b c".into(), "2".into())]);
         assert_eq!(c.healthcheck.unwrap(), serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000i64}));
         assert_eq!(c.exposed_ports.unwrap().keys().cloned().collect::<Vec<_>>(), ["53/udp", "80/tcp"]);
         let h = &f.made[&b.id].history;
-        assert_eq!(h.iter().map(|h| h.created_by.clone().unwrap()).collect::<Vec<_>>(), ["LABEL a=1 b c=2", "HEALTHCHECK --interval=5s CMD true", "EXPOSE 80/tcp 53/udp"]);
+        assert_eq!(
+            h.iter().map(|h| h.created_by.clone().unwrap()).collect::<Vec<_>>(),
+            ["LABEL a=1 b c=2", "HEALTHCHECK --interval=5s CMD true", "EXPOSE 80/tcp 53/udp"]
+        );
         assert!(h.iter().all(|h| h.empty_layer && h.created.as_deref() == Some("1970-01-01T00:00:00Z")));
     }
 }

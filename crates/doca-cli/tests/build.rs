@@ -284,3 +284,46 @@ fn an_interrupted_build_leaves_no_container_mount_or_temp_directory() {
     assert_eq!(status.code(), Some(130));
     e.assert_clean();
 }
+
+#[test]
+fn run_steps_see_user_workdir_and_mounts_and_dockerfiles_come_from_anywhere() {
+    require_root!();
+    let e = Env::new();
+    e.write("src/input.txt", "from the context\n");
+    e.write(
+        "build.Dockerfile",
+        "FROM busybox\n\
+         WORKDIR /w/sub\n\
+         RUN pwd > /pwd\n\
+         RUN --mount=type=bind,source=src,target=/mnt cat /mnt/input.txt > /bound\n\
+         RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /cache-count'\n\
+         USER 1000:1000\n\
+         RUN id -u > /tmp/uid\n",
+    );
+    // Dockerfile.dockerignore beside the Dockerfile wins over .dockerignore.
+    e.write(".dockerignore", "src\n");
+    e.write("build.Dockerfile.dockerignore", "nothing-to-ignore\n");
+    let iid = e.e.t.path("iid");
+    let file = e.ctx.join("build.Dockerfile");
+    e.build(&["-f", file.to_str().unwrap(), "--iidfile", iid.to_str().unwrap(), "-t", "steps:1"]);
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    assert_eq!(e.run(&["steps:1", "cat", "/pwd", "/bound", "/cache-count", "/tmp/uid"]), "/w/sub\nfrom the context\n1\n1000\n");
+    // The mount targets are not in the image; the cache directory outlives the build.
+    assert_eq!(e.run(&["steps:1", "sh", "-c", "ls -d /mnt /cache 2>&1 | grep -c 'No such'"]), "2\n");
+    e.build(&["-f", file.to_str().unwrap(), "--no-cache", "-t", "steps:2"]);
+    assert_eq!(e.run(&["steps:2", "cat", "/cache-count"]), "2\n");
+    // A Dockerfile on stdin, with and without a context.
+    let ctx = e.ctx.to_str().unwrap();
+    for args in [vec!["build", "-q", "--network", "none", "-f", "-", ctx], vec!["build", "-q", "--network", "none", "-"]] {
+        let mut c = e.e.t.cmd();
+        c.args(&args).arg("--cgroup-parent").arg(&e.e.cgroup);
+        let mut child = c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"FROM busybox\nLABEL from=stdin\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let id = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(e.e.t.ok(&["inspect", "--format", "{{.Config.Labels.from}}", id.trim()]), "stdin\n");
+    }
+    e.assert_clean();
+}

@@ -43,7 +43,7 @@ impl Engine {
             self.store.db.write(|tx| tx.clear_build_files())?;
         }
         if req.all {
-            let dir = self.config().root.join("build").join("cache");
+            let dir = super::cache_mounts_dir(&self.config().root);
             report.reclaimed += crate::containers::list::dir_size(&dir);
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -53,7 +53,7 @@ impl Engine {
     /// What the build cache holds: (intermediate images, bytes of the cache mounts).
     pub fn build_cache_usage(&mut self) -> Result<(usize, u64), EngineError> {
         let entries = self.store.db.read(|tx| tx.build_cache_images())?;
-        let dir = self.config().root.join("build").join("cache");
+        let dir = super::cache_mounts_dir(&self.config().root);
         Ok((entries.len(), crate::containers::list::dir_size(&dir)))
     }
 

@@ -172,7 +172,7 @@ impl<'e> Host<'e> {
             HostMount::Tmpfs { target } => spec(MountKind::Tmpfs, String::new(), target, false),
             HostMount::Cache { id, target } => {
                 // One directory per cache id, kept between builds (`builder prune` empties them).
-                let dir = self.engine.config().root.join("build").join("cache").join(doca_store::Digest::of(id.as_bytes()).hex());
+                let dir = super::cache_mounts_dir(&self.engine.config().root).join(doca_store::Digest::of(id.as_bytes()).hex());
                 std::fs::create_dir_all(&dir)?;
                 spec(MountKind::Bind, dir.display().to_string(), target, false)
             }

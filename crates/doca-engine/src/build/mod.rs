@@ -16,6 +16,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+/// Where `RUN --mount=type=cache` directories live, one per cache id.
+pub(crate) fn cache_mounts_dir(root: &std::path::Path) -> PathBuf {
+    root.join("build").join("cache")
+}
+
 /// The label on a build's RUN containers: the build's id.
 pub const BUILD_LABEL: &str = "io.doca.build";
 

@@ -75,12 +75,13 @@ fn check_target(spec: &str, target: &str) -> Result<(), EngineError> {
 }
 
 /// Where a bind source may not lead: into doca's own store (image layers, other containers'
-/// layers and state, the metadata database), whatever symlinks the path goes through. Volumes'
-/// data under `<root>/volumes/` stays reachable, as with docker. Returns the path with its
+/// layers and state, the metadata database), whatever symlinks the path goes through. The
+/// `allowed` parts stay reachable: volumes' data under `<root>/volumes/`, as with docker, and
+/// the build's `RUN --mount=type=cache` directories. Returns the path with its
 /// symlinks resolved, which is what gets mounted, so a link changed later cannot redirect it.
 /// Of a source that does not exist yet (`-v` makes it), the nearest existing ancestor is
 /// resolved: it is where the directory would be made.
-pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], volumes: &Path) -> Result<PathBuf, EngineError> {
+pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], allowed: &[&Path]) -> Result<PathBuf, EngineError> {
     let mut existing = Path::new(source);
     let mut rest = Vec::new();
     let real = loop {
@@ -99,7 +100,7 @@ pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], volumes: &Path)
         }
     };
     let inside = |dir: &Path| std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(d));
-    if store.iter().any(|d| inside(d)) && !inside(volumes) {
+    if store.iter().any(|d| inside(d)) && !allowed.iter().any(|d| inside(d)) {
         return Err(EngineError::InvalidArgument(format!(
             "invalid mount config for type \"bind\": bind source path {source} resolves to {}, inside doca's store, which containers may not reach",
             real.display()
@@ -261,7 +262,7 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(root.join("containers"), outside.join("to-store")).unwrap();
         std::os::unix::fs::symlink(root.join("volumes/v/_data"), outside.join("to-volume")).unwrap();
-        let check = |p: &Path| resolve_bind_source(p.to_str().unwrap(), &[&root], &root.join("volumes"));
+        let check = |p: &Path| resolve_bind_source(p.to_str().unwrap(), &[&root], &[&root.join("volumes")]);
         for bad in [outside.join("to-store"), outside.join("to-store/new/dir"), root.join("containers")] {
             let e = check(&bad).unwrap_err().to_string();
             assert!(e.contains("inside doca's store"), "{}: {e}", bad.display());

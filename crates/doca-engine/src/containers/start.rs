@@ -238,7 +238,8 @@ impl Engine {
     /// A bind mount's source with its symlinks resolved, refused if it leads into the store.
     pub(crate) fn bind_source(&self, m: &super::mounts::MountSpec) -> Result<PathBuf, EngineError> {
         let cfg = self.config();
-        super::mounts::resolve_bind_source(&m.source, &[&cfg.root, &cfg.run_root], &cfg.root.join("volumes"))
+        let (volumes, build_cache) = (cfg.root.join("volumes"), crate::build::cache_mounts_dir(&cfg.root));
+        super::mounts::resolve_bind_source(&m.source, &[&cfg.root, &cfg.run_root], &[&volumes, &build_cache])
     }
 
     /// What a container holds only while it runs: its volumes' mounts and its networks.
