@@ -713,8 +713,26 @@ impl<'a> Builder<'a> {
         }
         env.extend(arg_env.iter().cloned());
         let network = network.unwrap_or_else(|| self.req.network.clone());
-        // The key: the state, the command, the args it sees, the network and mounts.
-        let key = sha(&[&state.key, "run", &format!("{argv:?}"), &format!("{arg_env:?}"), &network, &format!("{mounts:?}")]);
+        // The key: the state, the command, the args it sees, the network and mounts, and what
+        // the bind mounts show (their files' digests, or the stage or image they come from).
+        let mut bound = Vec::new();
+        for m in mounts {
+            if let RunMount::Bind { source, from, .. } = m {
+                let spec = CopySpec {
+                    add: false,
+                    sources: vec![source.clone()],
+                    dest: "/".into(),
+                    from: from.clone(),
+                    chown: None,
+                    chmod: None,
+                    link: false,
+                    heredocs: Vec::new(),
+                };
+                bound.push(self.sources_identity(&spec, "/", ins)?);
+            }
+        }
+        let key =
+            sha(&[&state.key, "run", &format!("{argv:?}"), &format!("{arg_env:?}"), &network, &format!("{mounts:?}"), &bound.join(",")]);
         if self.use_cache(state, &key)? {
             return Ok(());
         }
@@ -824,33 +842,39 @@ impl<'a> Builder<'a> {
         Ok((uid_and_gid.0, gid))
     }
 
-    fn copy(&mut self, state: &mut State, ins: &Instruction, spec: &CopySpec, printed: &str) -> Result<(), BuildError> {
-        let workdir = state.base.config.working_dir.clone().unwrap_or_else(|| "/".into());
+    /// The identity of what a COPY (or a RUN bind mount) takes: another stage's key (its
+    /// content follows from it), an image's id, or the digests of the context's files.
+    fn sources_identity(&mut self, spec: &CopySpec, workdir: &str, ins: &Instruction) -> Result<String, BuildError> {
         let what = if spec.add { "ADD" } else { "COPY" };
-        let from_stage = spec.from.as_deref().and_then(|f| self.stage_index(f));
-        // The identity of the sources: another stage's key (its content follows from it), an
-        // image's id, or the digests of the context files.
-        let source_id = match &spec.from {
-            Some(f) => match from_stage {
-                Some(i) => {
-                    self.done.get(&i).map(|s| s.key.clone()).ok_or_else(|| self.at(ins.line, format!("stage {f:?} was not built")))?
+        match &spec.from {
+            Some(f) => match self.stage_index(f) {
+                Some(i) => self.done.get(&i).map(|s| s.key.clone()).ok_or_else(|| self.at(ins.line, format!("stage {f:?} was not built"))),
+                None => {
+                    Ok(self.host.image(f, None).map_err(|e| self.at(ins.line, format!("{what} --from={f}: {e}")))?.id.unwrap_or_default())
                 }
-                None => self.host.image(f, None).map_err(|e| self.at(ins.line, format!("{what} --from={f}: {e}")))?.id.unwrap_or_default(),
             },
             None => {
                 let plan = CopyPlan {
                     spec,
                     from: SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
                     image_root: None,
-                    workdir: &workdir,
+                    workdir,
                     owner: (0, 0),
                     epoch: self.req.epoch,
                     now: self.req.now,
                 };
                 let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
-                entries_digest(&entries, self.host.digests()).map_err(|e| self.at(ins.line, e.to_string()))?
+                entries_digest(&entries, self.host.digests()).map_err(|e| self.at(ins.line, e.to_string()))
             }
-        };
+        }
+    }
+
+    fn copy(&mut self, state: &mut State, ins: &Instruction, spec: &CopySpec, printed: &str) -> Result<(), BuildError> {
+        let workdir = state.base.config.working_dir.clone().unwrap_or_else(|| "/".into());
+        let what = if spec.add { "ADD" } else { "COPY" };
+        // The identity of the sources: another stage's key (its content follows from it), an
+        // image's id, or the digests of the context files.
+        let source_id = self.sources_identity(spec, &workdir, ins)?;
         let key = sha(&[&state.key, &format!("{spec:?}"), &workdir, &source_id]);
         if self.use_cache(state, &key)? {
             return Ok(());

@@ -410,7 +410,12 @@ pub fn file_digest(path: &Path, cache: &mut dyn DigestCache) -> Result<String, C
     let mut h = Sha256::new();
     io::copy(&mut f, &mut h).map_err(ioerr("read", path))?;
     let d = format!("sha256:{}", hex::encode(h.finalize()));
-    cache.put(&key, &d);
+    // A file changed within the same timestamp tick as it was read would keep its stat: only
+    // files older than a couple of seconds are remembered (git's "racily clean" rule).
+    let now_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(i64::MAX);
+    if key.mtime_ns.max(key.ctime_ns) < now_ns - 2_000_000_000 {
+        cache.put(&key, &d);
+    }
     Ok(d)
 }
 
@@ -594,6 +599,8 @@ mod tests {
         std::fs::create_dir_all(ctx.path().join("logs")).unwrap();
         std::fs::write(ctx.path().join("logs/x.log"), "x").unwrap();
         std::fs::write(ctx.path().join("keep.txt"), "k").unwrap();
+        // ctime cannot be set back: wait until the files are no longer racily clean.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
         let ignore = Ignore::parse("logs\n");
         let s = spec(&["."], "/app/");
         let p = plan(&s, ctx.path(), img.path(), Some(&ignore));

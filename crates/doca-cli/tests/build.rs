@@ -313,6 +313,10 @@ fn run_steps_see_user_workdir_and_mounts_and_dockerfiles_come_from_anywhere() {
     assert_eq!(e.run(&["steps:1", "sh", "-c", "ls -d /mnt /cache 2>&1 | grep -c 'No such'"]), "2\n");
     e.build(&["-f", file.to_str().unwrap(), "--no-cache", "-t", "steps:2"]);
     assert_eq!(e.run(&["steps:2", "cat", "/cache-count"]), "2\n");
+    // What a bind mount shows is part of the step's key: an edit there runs it again.
+    e.write("src/input.txt", "edited\n");
+    e.build(&["-f", file.to_str().unwrap(), "-t", "steps:3"]);
+    assert_eq!(e.run(&["steps:3", "cat", "/bound"]), "edited\n");
     // A Dockerfile on stdin, with and without a context.
     let ctx = e.ctx.to_str().unwrap();
     for args in [vec!["build", "-q", "--network", "none", "-f", "-", ctx], vec!["build", "-q", "--network", "none", "-"]] {
