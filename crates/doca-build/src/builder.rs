@@ -220,6 +220,44 @@ pub struct Built {
     pub cached_steps: usize,
 }
 
+/// What a build tells its user as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Step `n` of `total` starts: the instruction as written (`RUN apt-get update`).
+    Step { n: usize, total: usize, instruction: &'a str },
+    /// An ONBUILD trigger of the base image runs.
+    Trigger(&'a str),
+    /// The step was found in the cache; its image.
+    Cached(&'a str),
+    /// The image the step (or the FROM) ends with.
+    Image(&'a str),
+    /// RUN output, as it comes.
+    Output(&'a [u8]),
+    /// The RUN step's container is gone.
+    Removed(&'a str),
+}
+
+pub trait Progress {
+    fn event(&mut self, e: Event);
+}
+
+/// docker's classic builder's output, line by line: `Step 2/5 : RUN ...`, ` ---> Using cache`,
+/// ` ---> 3f1c...`, RUN output unchanged and never cut.
+pub struct Plain<W: Write>(pub W);
+
+impl<W: Write> Progress for Plain<W> {
+    fn event(&mut self, e: Event) {
+        let _ = match e {
+            Event::Step { n, total, instruction } => writeln!(self.0, "Step {n}/{total} : {instruction}"),
+            Event::Trigger(t) => writeln!(self.0, "# Executing build trigger: {t}"),
+            Event::Cached(id) => writeln!(self.0, " ---> Using cache\n ---> {}", short(id)),
+            Event::Image(id) => writeln!(self.0, " ---> {}", short(id)),
+            Event::Output(b) => self.0.write_all(b).and_then(|_| self.0.flush()),
+            Event::Removed(id) => writeln!(self.0, "Removing intermediate container {}", short(id)),
+        };
+    }
+}
+
 /// Proxy arguments every build knows without an ARG (Dockerfile reference, "Predefined
 /// ARGs"); they are left out of the image's history.
 const PREDEFINED: [&str; 8] = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy"];
@@ -268,7 +306,7 @@ pub fn rfc3339(unix: i64) -> String {
 pub struct Builder<'a> {
     req: &'a BuildRequest<'a>,
     host: &'a mut dyn BuildHost,
-    out: &'a mut dyn Write,
+    out: &'a mut dyn Progress,
     escape: char,
     stages: Vec<Stage>,
     /// Global ARGs (before the first FROM) with their values after --build-arg.
@@ -282,7 +320,7 @@ pub struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(req: &'a BuildRequest<'a>, host: &'a mut dyn BuildHost, out: &'a mut dyn Write) -> Result<Self, BuildError> {
+    pub fn new(req: &'a BuildRequest<'a>, host: &'a mut dyn BuildHost, out: &'a mut dyn Progress) -> Result<Self, BuildError> {
         let parsed = parse(req.dockerfile)?;
         let mut meta = BTreeMap::new();
         let mut stages: Vec<Stage> = Vec::new();
@@ -441,7 +479,8 @@ impl<'a> Builder<'a> {
 
     fn announce(&mut self, ins: &Instruction, text: &str) {
         self.step += 1;
-        let _ = writeln!(self.out, "Step {}/{} : {} {}", self.step, self.total, ins.cmd.to_ascii_uppercase(), text);
+        let instruction = format!("{} {}", ins.cmd.to_ascii_uppercase(), text);
+        self.out.event(Event::Step { n: self.step, total: self.total, instruction: &instruction });
     }
 
     fn build_stage(&mut self, index: usize) -> Result<State, BuildError> {
@@ -465,7 +504,7 @@ impl<'a> Builder<'a> {
             State { key, base, args: BTreeMap::new(), cmd_set: false }
         };
         if let Some(id) = &state.base.id {
-            let _ = writeln!(self.out, " ---> {}", short(id));
+            self.out.event(Event::Image(id));
         }
         // ONBUILD triggers of the base run first, then are cleared (Dockerfile reference, ONBUILD).
         let triggers = state.base.config.on_build.take().unwrap_or_default();
@@ -473,7 +512,7 @@ impl<'a> Builder<'a> {
             let parsed = parse(&t).map_err(|e| self.at(from.line, format!("ONBUILD trigger {t:?}: {e}")))?;
             for mut ins in parsed.instructions {
                 ins.line = from.line;
-                let _ = writeln!(self.out, "# Executing 1 build trigger");
+                self.out.event(Event::Trigger(&t));
                 self.apply(&mut state, &ins, false)?;
             }
         }
@@ -618,7 +657,7 @@ impl<'a> Builder<'a> {
         }
         match self.host.cached(key).map_err(|e| BuildError::Other(format!("read the build cache: {e}")))? {
             Some(hit) => {
-                let _ = writeln!(self.out, " ---> Using cache\n ---> {}", short(hit.id.as_deref().unwrap_or("")));
+                self.out.event(Event::Cached(hit.id.as_deref().unwrap_or("")));
                 state.base.id = hit.id;
                 state.base.history = hit.history;
                 state.key = key.to_string();
@@ -632,7 +671,7 @@ impl<'a> Builder<'a> {
     fn remember(&mut self, state: &mut State, key: String, new: Base) -> Result<(), BuildError> {
         if let Some(id) = &new.id {
             self.host.remember(&key, id).map_err(|e| BuildError::Other(format!("write the build cache: {e}")))?;
-            let _ = writeln!(self.out, " ---> {}", short(id));
+            self.out.event(Event::Image(id));
         }
         state.base.id = new.id;
         state.base.history = new.history;
@@ -780,7 +819,7 @@ impl<'a> Builder<'a> {
         drop(kept);
         match result {
             Ok((new, container)) => {
-                let _ = writeln!(self.out, "Removing intermediate container {}", short(&container));
+                self.out.event(Event::Removed(&container));
                 self.remember(state, key, new)
             }
             Err(e) => {
@@ -912,7 +951,7 @@ impl<'a> Builder<'a> {
 
 /// Keeps the last few KiB of RUN output for the error message, passing all of it on.
 struct Tail<'w> {
-    out: &'w mut dyn Write,
+    out: &'w mut dyn Progress,
     last: Vec<u8>,
 }
 
@@ -923,12 +962,12 @@ impl Write for Tail<'_> {
             let cut = self.last.len() - 4096;
             self.last.drain(..cut);
         }
-        self.out.write_all(buf)?;
+        self.out.event(Event::Output(buf));
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
@@ -1072,7 +1111,7 @@ mod tests {
             epoch: Some(0),
             now: 0,
         };
-        let mut out = Vec::new();
+        let mut out = Plain(Vec::new());
         let built = Builder::new(&req, f, &mut out)?.build()?;
         let config = f.made[&built.id].config.clone();
         Ok((built, config))

@@ -13,6 +13,6 @@ pub mod ignore;
 pub mod instructions;
 pub mod parser;
 
-pub use builder::{Base, BuildError, BuildHost, BuildRequest, Builder, Built};
+pub use builder::{Base, BuildError, BuildHost, BuildRequest, Builder, Built, Event, Plain, Progress};
 pub use expand::{expand, expand_words, ExpandError};
 pub use parser::{parse, Args, Instruction, ParseError, Parsed};

@@ -34,7 +34,7 @@ impl Drop for RawMode {
     }
 }
 
-fn is_tty(fd: i32) -> bool {
+pub fn is_tty(fd: i32) -> bool {
     // SAFETY: isatty only inspects the descriptor.
     unsafe { libc::isatty(fd) == 1 }
 }

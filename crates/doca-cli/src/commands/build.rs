@@ -4,7 +4,7 @@
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::output::print;
 use crate::{CmdResult, Failure};
-use doca_engine::build::{BuildImage, BuilderPrune};
+use doca_engine::build::{BuildImage, BuilderPrune, Event, Plain, Progress};
 use doca_engine::Engine;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -172,11 +172,18 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
     };
     cleanup_on_signal(e.config().clone(), req.build_id.clone());
     let quiet = a.quiet || a.progress == "quiet";
+    let tty = a.progress == "tty" || (a.progress == "auto" && super::attach_io::is_tty(1));
     let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    let mut sink = std::io::sink();
-    let out: &mut dyn Write = if quiet { &mut sink } else { &mut lock };
+    let mut plain = Plain(stdout.lock());
+    let mut sink = Plain(std::io::sink());
+    let mut live = Live::new(std::io::stdout());
+    let out: &mut dyn Progress = match (quiet, tty) {
+        (true, _) => &mut sink,
+        (false, true) => &mut live,
+        (false, false) => &mut plain,
+    };
     let built = e.build_image(&req, out);
+    live.finish();
     unless_interrupted();
     let built = built?;
     if !built.unused_args.is_empty() {
@@ -186,7 +193,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
         std::fs::write(f, built.id.as_str())
             .map_err(|e| Failure::new(1, format!("write the image id to {}: {}", f.display(), super::io_reason(&e))))?;
     }
-    drop(lock);
+    drop(plain);
     if quiet {
         return print(&format!("{}\n", built.id));
     }
@@ -229,4 +236,139 @@ pub fn prune(e: &mut Engine, a: BuilderPruneArgs) -> CmdResult {
     }
     text.push_str(&format!("Total reclaimed space: {}\n", crate::units::human_size(r.reclaimed)));
     print(&text)
+}
+
+/// The build as a compact view redrawn in place on a terminal: a header with the time and the
+/// step count, one line per step (its time, or CACHED), and the last lines of the running
+/// step's output (`--progress plain` shows all of it, and a failing RUN's error repeats its
+/// last lines).
+struct Live<W: Write> {
+    out: W,
+    started: std::time::Instant,
+    /// (instruction, started, finished, cached)
+    steps: Vec<(String, std::time::Instant, Option<std::time::Instant>, bool)>,
+    total: usize,
+    tail: std::collections::VecDeque<String>,
+    partial: String,
+    drawn: usize,
+    last_draw: Option<std::time::Instant>,
+    width: usize,
+}
+
+/// Lines of a running step's output kept on screen.
+const TAIL: usize = 6;
+
+impl<W: Write> Live<W> {
+    fn new(out: W) -> Self {
+        let width = super::attach_io::terminal_size().map(|(_, c)| c as usize).unwrap_or(100).max(40);
+        Live {
+            out,
+            started: std::time::Instant::now(),
+            steps: Vec::new(),
+            total: 0,
+            tail: Default::default(),
+            partial: String::new(),
+            drawn: 0,
+            last_draw: None,
+            width,
+        }
+    }
+
+    fn end_step(&mut self) {
+        if let Some(s) = self.steps.last_mut() {
+            s.2.get_or_insert_with(std::time::Instant::now);
+        }
+        self.tail.clear();
+        self.partial.clear();
+    }
+
+    fn cut(&self, s: &str, room: usize) -> String {
+        let room = room.max(10);
+        if s.chars().count() <= room {
+            s.to_string()
+        } else {
+            s.chars().take(room - 1).collect::<String>() + "…"
+        }
+    }
+
+    fn draw(&mut self, force: bool) {
+        let now = std::time::Instant::now();
+        if !force && self.last_draw.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(80)) {
+            return;
+        }
+        self.last_draw = Some(now);
+        let mut text = String::new();
+        if self.drawn > 0 {
+            // Back to the first line drawn, and clear everything below.
+            text.push_str(&format!("\x1b[{}F\x1b[J", self.drawn));
+        }
+        let mut lines = vec![format!(
+            "[+] Building {:.1}s ({}/{})",
+            now.duration_since(self.started).as_secs_f64(),
+            self.steps.iter().filter(|s| s.2.is_some()).count(),
+            self.total
+        )];
+        for (i, (ins, start, end, cached)) in self.steps.iter().enumerate() {
+            let time = match (cached, end) {
+                (true, _) => "CACHED".to_string(),
+                (false, Some(e)) => format!("{:.1}s", e.duration_since(*start).as_secs_f64()),
+                (false, None) => format!("{:.1}s", now.duration_since(*start).as_secs_f64()),
+            };
+            let head = format!(" => [{}/{}] ", i + 1, self.total);
+            let room = self.width.saturating_sub(head.len() + time.len() + 2);
+            let ins = self.cut(ins, room);
+            let pad = room.saturating_sub(ins.chars().count());
+            lines.push(format!("{head}{ins}{} {time}", " ".repeat(pad)));
+        }
+        for l in self.tail.iter().chain((!self.partial.is_empty()).then_some(&self.partial)) {
+            lines.push(format!(" => => {}", self.cut(l, self.width.saturating_sub(8))));
+        }
+        self.drawn = lines.len();
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn finish(&mut self) {
+        if self.steps.is_empty() {
+            return;
+        }
+        self.end_step();
+        self.draw(true);
+    }
+}
+
+impl<W: Write> Progress for Live<W> {
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Step { total, instruction, .. } => {
+                self.end_step();
+                self.total = total;
+                self.steps.push((instruction.to_string(), std::time::Instant::now(), None, false));
+                self.draw(true);
+            }
+            Event::Cached(_) => {
+                if let Some(s) = self.steps.last_mut() {
+                    s.3 = true;
+                }
+                self.end_step();
+                self.draw(true);
+            }
+            Event::Output(b) => {
+                self.partial.push_str(&String::from_utf8_lossy(b));
+                while let Some(at) = self.partial.find('\n') {
+                    let line: String = self.partial.drain(..=at).collect();
+                    self.tail.push_back(line.trim_end().to_string());
+                    if self.tail.len() > TAIL {
+                        self.tail.pop_front();
+                    }
+                }
+                self.draw(false);
+            }
+            Event::Trigger(_) | Event::Image(_) | Event::Removed(_) => {}
+        }
+    }
 }

@@ -9,11 +9,11 @@ mod cache;
 mod host;
 
 pub use cache::BuilderPrune;
+pub use doca_build::{Event, Plain, Progress};
 
 use crate::{Engine, EngineError};
 use doca_build::ignore::Ignore;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Where `RUN --mount=type=cache` directories live, one per cache id.
@@ -61,7 +61,7 @@ pub struct BuildResult {
 impl Engine {
     /// Builds an image; progress and RUN output go to `out`. On failure nothing is tagged and
     /// the build's containers, mounts and temp files are gone.
-    pub fn build_image(&mut self, req: &BuildImage, out: &mut dyn Write) -> Result<BuildResult, EngineError> {
+    pub fn build_image(&mut self, req: &BuildImage, out: &mut dyn doca_build::Progress) -> Result<BuildResult, EngineError> {
         let tags = req.tags.iter().map(|t| crate::images::tag::parse_target(t)).collect::<Result<Vec<_>, _>>()?;
         if !req.context.is_dir() {
             return Err(EngineError::InvalidArgument(format!(
