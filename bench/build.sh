@@ -3,9 +3,11 @@
 # the same contexts and the same busybox base image (imported into each):
 #   (a) ~10 steps, a context of 1,000 small files and one 50 MB file: cold (no cache), fully
 #       cached, one file touched (content unchanged), one file edited;
-#   (b) two stages with COPY --from: cached, one source edited.
-# RUN steps use --network none everywhere (the build's network is not what is measured).
-# Usage: sudo bench/build.sh [N]   (medians of N rounds, default 5)
+#   (b) two stages with COPY --from: cached, one source edited;
+#   (c) with DEBIAN=1: a debootstrap'd Debian 12 base and `apt-get install python3`, built once
+#       per tool (downloads from Debian's mirror, --network host), then cached rebuilds.
+# RUN steps of (a) and (b) use --network none everywhere (the build's network is not measured).
+# Usage: sudo [DEBIAN=1] bench/build.sh [N]   (medians of N rounds, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5}
@@ -108,9 +110,43 @@ for round in $(seq "$N"); do
   done
 done
 
+CASES="a-cold a-cached a-touched a-edited b-cached b-edited"
+if [ "${DEBIAN:-0}" = 1 ]; then
+  command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  debootstrap --variant=minbase bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log"
+  tar --numeric-owner -C "$WORK/rootfs" -cf "$WORK/debian.tar" .
+  rm -rf "$WORK/rootfs"
+  DEB=bench-debian:12
+  $DOCA import -c 'CMD ["bash"]' "$WORK/debian.tar" $DEB >/dev/null
+  [ -z "$DOCKER" ] || $DOCKER import -c 'CMD ["bash"]' "$WORK/debian.tar" $DEB >/dev/null
+  [ -z "$PODMAN" ] || $PODMAN import -c 'CMD ["bash"]' "$WORK/debian.tar" $DEB >/dev/null 2>&1
+  C=$WORK/c
+  mkdir -p "$C"
+  printf 'FROM %s\nRUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*\nCMD ["python3", "--version"]\n' $DEB >"$C/Dockerfile"
+  buildc() {
+    case $1 in
+      doca) $DOCA build -q --network host -t bench-c "$C" ;;
+      classic) DOCKER_BUILDKIT=0 $DOCKER build 2>/dev/null -q --network host -t bench-c "$C" ;;
+      buildkit) DOCKER_BUILDKIT=1 $DOCKER build -q --network host -t bench-c "$C" ;;
+      podman) $PODMAN build 2>/dev/null -q --layers --network host -t bench-c "$C" ;;
+    esac >/dev/null
+  }
+  for tool in "${TOOLS[@]}"; do
+    t0=$(now); buildc "$tool"; t1=$(now)
+    rec "c-cold/$tool" "$(ms "$t0" "$t1")"
+  done
+  for round in $(seq "$N"); do
+    for tool in "${TOOLS[@]}"; do
+      t0=$(now); buildc "$tool"; t1=$(now)
+      rec "c-cached/$tool" "$(ms "$t0" "$t1")"
+    done
+  done
+  CASES="$CASES c-cold c-cached"
+fi
+
 printf '\nbuild, medians of %s rounds (ms)\n' "$N"
 printf '%-10s %10s %10s %10s %10s %18s %16s\n' case doca classic buildkit podman buildkit/doca classic/doca
-for c in a-cold a-cached a-touched a-edited b-cached b-edited; do
+for c in $CASES; do
   d=$(m "$c/doca")
   printf '%-10s %10s %10s %10s %10s %18s %16s\n' "$c" "$d" "$(m "$c/classic")" "$(m "$c/buildkit")" "$(m "$c/podman")" \
     "$(ratio "$d" "$(m "$c/buildkit")")" "$(ratio "$d" "$(m "$c/classic")")"

@@ -684,32 +684,43 @@ impl<'a> Builder<'a> {
         if self.use_cache(state, &key)? {
             return Ok(());
         }
-        let exists = {
+        // The components the image lacks, as `mkdir -p` makes them (0755, root). The layer
+        // also carries the existing ones as the image has them: a directory in a layer takes
+        // its metadata from that layer (WORKDIR /tmp/x must not make /tmp 0755).
+        let mtime = self.req.epoch.unwrap_or(self.req.now);
+        let (entries, made) = {
+            use std::os::unix::fs::MetadataExt;
             let m = self.host.mount(state.base.id.as_deref()).map_err(|e| self.at(ins.line, format!("WORKDIR: {e}")))?;
-            resolve_in_root(m.path(), &dir, true).is_dir()
+            let mut p = String::new();
+            let mut entries = Vec::new();
+            let mut made = false;
+            // Through the image's symlinks (WORKDIR /var/run/x is /run/x where /var/run links
+            // there): a directory entry must never replace a link.
+            let real = resolve_in_root(m.path(), &dir, true);
+            let real =
+                real.strip_prefix(m.path()).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| dir.trim_matches('/').to_string());
+            for part in real.split('/').filter(|c| !c.is_empty()) {
+                p = if p.is_empty() { part.to_string() } else { format!("{p}/{part}") };
+                let dest = p.clone();
+                let (mode, uid, gid, t) = match std::fs::metadata(resolve_in_root(m.path(), &p, true)) {
+                    Ok(md) if md.is_dir() => (md.mode() & 0o7777, md.uid(), md.gid(), self.req.epoch.unwrap_or(md.mtime())),
+                    _ => {
+                        made = true;
+                        (0o755, 0, 0, mtime)
+                    }
+                };
+                entries.push(crate::copy::Entry { dest, content: crate::copy::Content::Dir, mode, uid, gid, mtime: t });
+            }
+            (entries, made)
         };
         let mut history = state.base.history.clone();
-        if exists {
+        if !made {
             history.push(self.history(printed, true));
             state.base.history = history;
             state.key = key;
             return Ok(());
         }
         history.push(self.history(printed, false));
-        // The directory and its missing parents, as `mkdir -p` (owned by root, 0755).
-        let mut entries = Vec::new();
-        let mut p = String::new();
-        for part in dir.trim_matches('/').split('/') {
-            p = if p.is_empty() { part.to_string() } else { format!("{p}/{part}") };
-            entries.push(crate::copy::Entry {
-                dest: p.clone(),
-                content: crate::copy::Content::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: self.req.epoch.unwrap_or(self.req.now),
-            });
-        }
         let step = LayerStep {
             parent: state.base.id.as_deref(),
             config: &state.base.config,

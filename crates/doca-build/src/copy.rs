@@ -197,6 +197,9 @@ impl CopyPlan<'_> {
         }
         let _ = wildcard;
         let mut out: Vec<Entry> = Vec::new();
+        // Directories the copy lands in (a directory's or an archive's destination), made
+        // when missing like the entries' parents, and left as they are when the image has them.
+        let mut dirs: Vec<String> = Vec::new();
         for (rel, doc) in sources {
             let target_for = |name: &str| if dest_dir { join(&dest_rel, name) } else { dest_rel.clone() };
             if let Some(doc) = doc {
@@ -218,18 +221,32 @@ impl CopyPlan<'_> {
             if meta.is_dir() {
                 // A directory's contents are copied, not the directory itself.
                 self.walk(&host, &rel, &dest_rel, &mut out)?;
-                if !dest_rel.is_empty() {
-                    out.push(self.entry(dest_rel.clone(), Content::Dir, 0o755, None));
-                }
+                dirs.push(dest_rel.clone());
             } else if spec.add && meta.is_file() && is_archive(&host) {
                 out.push(self.entry(dest_rel.clone(), Content::Archive(host.clone()), 0o755, Some(&meta)));
+                dirs.push(dest_rel.clone());
             } else {
                 let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
                 out.push(self.entry_of(target_for(&name), &host, &meta)?);
             }
         }
+        // The layer's paths go through the image's symlinks as the unpacker will see them: a
+        // directory entry must never replace a link (COPY f /link/ lands where /link points).
+        let real = |p: &str| -> String {
+            let Some(root) = self.image_root else { return p.to_string() };
+            resolve_in_root(root, p, true).strip_prefix(root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| p.to_string())
+        };
+        for e in out.iter_mut() {
+            if matches!(e.content, Content::Archive(_)) {
+                // Extracted into: the directory itself is followed.
+                e.dest = real(&e.dest);
+            } else if let Some((parent, name)) = e.dest.rsplit_once('/') {
+                let r = real(parent);
+                e.dest = if r.is_empty() { name.to_string() } else { format!("{r}/{name}") };
+            }
+        }
         // Parent directories: as they are in the image, or made (0755, the new owner).
-        let mut parents: Vec<String> = Vec::new();
+        let mut parents: Vec<String> = dirs.iter().filter(|d| !d.is_empty()).map(|d| real(d)).filter(|d| !d.is_empty()).collect();
         for e in &out {
             let mut p = e.dest.as_str();
             while let Some((parent, _)) = p.rsplit_once('/') {
@@ -240,7 +257,7 @@ impl CopyPlan<'_> {
         parents.sort();
         parents.dedup();
         for p in parents {
-            if out.iter().any(|e| e.dest == p) {
+            if out.iter().any(|e| e.dest == p && !matches!(e.content, Content::Archive(_))) {
                 continue;
             }
             let in_image = self.image_root.map(|r| resolve_in_root(r, &p, true));
@@ -253,26 +270,24 @@ impl CopyPlan<'_> {
                     gid: m.gid(),
                     mtime: self.clamp(m.mtime()),
                 }),
-                _ => out.push(self.entry(p, Content::Dir, 0o755, None)),
+                _ => out.push(Entry {
+                    dest: p,
+                    content: Content::Dir,
+                    mode: 0o755,
+                    uid: self.owner.0,
+                    gid: self.owner.1,
+                    mtime: self.epoch.unwrap_or(self.now),
+                }),
             }
         }
-        // The layer's paths go through the image's symlinks as the unpacker will see them.
-        for e in out.iter_mut().filter(|_| self.image_root.is_some()) {
-            let root = self.image_root.unwrap_or(Path::new("/"));
-            if let Some((parent, name)) = e.dest.rsplit_once('/') {
-                let real = resolve_in_root(root, parent, true);
-                if let Ok(r) = real.strip_prefix(root) {
-                    let r = r.to_string_lossy();
-                    e.dest = if r.is_empty() { name.to_string() } else { format!("{r}/{name}") };
-                }
-            }
-        }
-        out.sort_by(|a, b| a.dest.cmp(&b.dest));
+        // Path order; an archive after the directory it is extracted into.
+        let archive = |e: &Entry| matches!(e.content, Content::Archive(_));
+        out.sort_by(|a, b| a.dest.cmp(&b.dest).then(archive(a).cmp(&archive(b))));
         // A path given twice (two sources with the same name): the last wins, as a copy would.
         let mut dedup: Vec<Entry> = Vec::with_capacity(out.len());
         for e in out {
             match dedup.last_mut() {
-                Some(last) if last.dest == e.dest => *last = e,
+                Some(last) if last.dest == e.dest && !archive(&e) => *last = e,
                 _ => dedup.push(e),
             }
         }
@@ -455,14 +470,8 @@ pub fn write_layer(entries: &[Entry], out: &mut dyn Write) -> Result<(), CopyErr
                 // in the header (the tar must stay well-formed).
                 b.append_data(&mut h, &e.dest, f.take(*size).chain(io::repeat(0)).take(*size)).map_err(werr)?
             }
-            Content::Archive(path) => {
-                let mut h = header(e, tar::EntryType::Directory, 0);
-                h.set_mode(0o755);
-                if !e.dest.is_empty() {
-                    b.append_data(&mut h, &e.dest, io::empty()).map_err(werr)?;
-                }
-                extract_into(&mut b, path, &e.dest)?;
-            }
+            // Its directory is an entry of its own, before it.
+            Content::Archive(path) => extract_into(&mut b, path, &e.dest)?,
         }
     }
     b.into_inner().map_err(werr)?;
@@ -571,6 +580,12 @@ mod tests {
         std::fs::write(ctx.path().join("src/sub/b.txt"), "b").unwrap();
         std::fs::write(ctx.path().join("one.txt"), "1").unwrap();
         std::fs::create_dir(img.path().join("existing")).unwrap();
+        std::fs::create_dir(img.path().join("tmp")).unwrap();
+        std::fs::set_permissions(img.path().join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+        // An existing destination directory keeps its mode and owner (/tmp stays 1777).
+        let s = spec(&["src"], "/tmp/");
+        let e = plan(&s, ctx.path(), img.path(), None).entries().unwrap();
+        assert_eq!((e[0].dest.as_str(), e[0].mode), ("tmp", 0o1777));
         // A directory's contents go into the destination.
         let s = spec(&["src"], "/app");
         assert_eq!(dests(&plan(&s, ctx.path(), img.path(), None).entries().unwrap()), ["app", "app/a.txt", "app/sub", "app/sub/b.txt"]);

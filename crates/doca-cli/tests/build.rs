@@ -331,3 +331,19 @@ fn run_steps_see_user_workdir_and_mounts_and_dockerfiles_come_from_anywhere() {
     }
     e.assert_clean();
 }
+
+#[test]
+fn copy_and_workdir_leave_existing_directories_as_they_are() {
+    require_root!();
+    let e = Env::new();
+    e.write("dir/f", "f\n");
+    e.write(
+        "Dockerfile",
+        "FROM busybox\nRUN chmod 1777 /tmp && chown 5:6 /etc && mkdir /real && ln -s /real /link\nCOPY dir/ /tmp/\nCOPY dir/f /etc/\nWORKDIR /tmp/w\nWORKDIR /link/sub\nCOPY dir/f /link/\n",
+    );
+    e.build(&["-t", "dirs:1"]);
+    assert_eq!(e.run(&["dirs:1", "stat", "-c", "%a %u:%g", "/tmp", "/etc", "/tmp/w"]), "1777 0:0\n755 5:6\n755 0:0\n");
+    // Paths through a link land where it points; the link stays a link.
+    assert_eq!(e.run(&["dirs:1", "sh", "-c", "readlink /link; ls /real"]), "/real\nf\nsub\n");
+    e.assert_clean();
+}
