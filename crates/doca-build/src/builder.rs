@@ -171,6 +171,11 @@ pub trait BuildHost {
     fn mount(&mut self, image: Option<&str>) -> Result<Box<dyn Mounted>, HostError>;
     fn commit(&mut self, image: &FinalImage) -> Result<String, HostError>;
     fn digests(&mut self) -> &mut dyn DigestCache;
+    /// Another host on the same store for a stage built beside this one (in another thread);
+    /// `None` when the host cannot, and stages are built one after the other.
+    fn fork(&mut self) -> Result<Option<Box<dyn BuildHost + Send>>, HostError> {
+        Ok(None)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -303,20 +308,89 @@ pub fn rfc3339(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-pub struct Builder<'a> {
+/// The parsed Dockerfile and the request: what every stage's worker reads.
+struct Plan<'a> {
     req: &'a BuildRequest<'a>,
-    host: &'a mut dyn BuildHost,
-    out: &'a mut dyn Progress,
     escape: char,
     stages: Vec<Stage>,
     /// Global ARGs (before the first FROM) with their values after --build-arg.
     meta: BTreeMap<String, Option<String>>,
-    /// Stages built so far: index → their final state.
-    done: BTreeMap<usize, State>,
+}
+
+pub struct Builder<'a> {
+    plan: Plan<'a>,
+    host: &'a mut dyn BuildHost,
+    out: &'a mut dyn Progress,
     used_args: BTreeSet<String>,
+}
+
+/// Builds one stage: the stages it needs are in `done`.
+struct Worker<'w> {
+    req: &'w BuildRequest<'w>,
+    escape: char,
+    stages: &'w [Stage],
+    meta: &'w BTreeMap<String, Option<String>>,
+    done: &'w BTreeMap<usize, State>,
+    host: &'w mut dyn BuildHost,
+    out: &'w mut dyn Progress,
+    used_args: BTreeSet<String>,
+    /// The number of the step before this stage's first.
     step: usize,
     total: usize,
     cached_steps: usize,
+}
+
+/// What a worker hands back.
+struct StageDone {
+    state: State,
+    used_args: BTreeSet<String>,
+    cached_steps: usize,
+}
+
+/// Events kept while a stage is built beside others, shown when it is done (its lines
+/// together, in stage order).
+#[derive(Default)]
+struct Recorded(Vec<(u8, usize, usize, Vec<u8>)>);
+
+impl Progress for Recorded {
+    fn event(&mut self, e: Event) {
+        self.0.push(match e {
+            Event::Step { n, total, instruction } => (0, n, total, instruction.as_bytes().to_vec()),
+            Event::Trigger(t) => (1, 0, 0, t.as_bytes().to_vec()),
+            Event::Cached(id) => (2, 0, 0, id.as_bytes().to_vec()),
+            Event::Image(id) => (3, 0, 0, id.as_bytes().to_vec()),
+            Event::Output(b) => (4, 0, 0, b.to_vec()),
+            Event::Removed(id) => (5, 0, 0, id.as_bytes().to_vec()),
+        });
+    }
+}
+
+impl Recorded {
+    fn replay(self, out: &mut dyn Progress) {
+        for (kind, n, total, data) in &self.0 {
+            let text = String::from_utf8_lossy(data);
+            out.event(match kind {
+                0 => Event::Step { n: *n, total: *total, instruction: &text },
+                1 => Event::Trigger(&text),
+                2 => Event::Cached(&text),
+                3 => Event::Image(&text),
+                4 => Event::Output(data),
+                _ => Event::Removed(&text),
+            });
+        }
+    }
+}
+
+fn stage_index(stages: &[Stage], name: &str) -> Option<usize> {
+    let lower = name.to_ascii_lowercase();
+    stages
+        .iter()
+        .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        .or_else(|| name.parse::<usize>().ok().filter(|i| *i < stages.len()))
+}
+
+fn at(req: &BuildRequest, line: usize, message: impl Into<String>) -> BuildError {
+    BuildError::Step { file: req.dockerfile_name.clone(), line, message: message.into() }
 }
 
 impl<'a> Builder<'a> {
@@ -351,62 +425,39 @@ impl<'a> Builder<'a> {
         if stages.is_empty() {
             return Err(BuildError::Other(format!("{}: no FROM instruction", req.dockerfile_name)));
         }
-        let mut b = Builder {
-            req,
-            host,
-            out,
-            escape: parsed.escape,
-            stages,
-            meta,
-            done: BTreeMap::new(),
-            used_args,
-            step: 0,
-            total: 0,
-            cached_steps: 0,
-        };
+        let mut plan = Plan { req, escape: parsed.escape, stages, meta };
         // Stage names, from each FROM.
-        for i in 0..b.stages.len() {
-            let lookup = |k: &str| meta_value(&b.meta, &req.build_args, k);
-            if let Command::From { name, .. } = command(&b.stages[i].from, b.escape, &lookup)? {
+        for i in 0..plan.stages.len() {
+            let lookup = |k: &str| meta_value(&plan.meta, &req.build_args, k);
+            if let Command::From { name, .. } = command(&plan.stages[i].from, plan.escape, &lookup)? {
                 if let Some(n) = &name {
-                    if b.stages[..i].iter().any(|s| s.name.as_deref() == Some(n)) {
-                        return Err(b.at(b.stages[i].from.line, format!("duplicate stage name {n:?}")));
+                    if plan.stages[..i].iter().any(|s| s.name.as_deref() == Some(n)) {
+                        return Err(at(req, plan.stages[i].from.line, format!("duplicate stage name {n:?}")));
                     }
                 }
-                b.stages[i].name = name;
+                plan.stages[i].name = name;
             }
         }
-        Ok(b)
-    }
-
-    fn at(&self, line: usize, message: impl Into<String>) -> BuildError {
-        BuildError::Step { file: self.req.dockerfile_name.clone(), line, message: message.into() }
-    }
-
-    fn stage_index(&self, name: &str) -> Option<usize> {
-        let lower = name.to_ascii_lowercase();
-        self.stages
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.stages.len()))
+        Ok(Builder { plan, host, out, used_args })
     }
 
     /// The stages `index` needs (FROM stage, COPY --from, RUN --mount from=), checked to be
     /// earlier ones.
     fn needs(&self, index: usize) -> Result<Vec<usize>, BuildError> {
-        let s = &self.stages[index];
+        let plan = &self.plan;
+        let s = &plan.stages[index];
         let mut out = Vec::new();
         let mut check = |name: &str, line: usize| -> Result<(), BuildError> {
-            if let Some(i) = self.stage_index(name) {
+            if let Some(i) = stage_index(&plan.stages, name) {
                 if i >= index {
-                    return Err(self.at(line, format!("stage {name:?} is used before it is defined (circular dependency)")));
+                    return Err(at(plan.req, line, format!("stage {name:?} is used before it is defined (circular dependency)")));
                 }
                 out.push(i);
             }
             Ok(())
         };
-        let lookup = |k: &str| meta_value(&self.meta, &self.req.build_args, k);
-        if let Command::From { image, .. } = command(&s.from, self.escape, &lookup)? {
+        let lookup = |k: &str| meta_value(&plan.meta, &plan.req.build_args, k);
+        if let Command::From { image, .. } = command(&s.from, plan.escape, &lookup)? {
             check(&image, s.from.line)?;
         }
         for ins in &s.body {
@@ -425,35 +476,119 @@ impl<'a> Builder<'a> {
     }
 
     pub fn build(mut self) -> Result<Built, BuildError> {
-        let target = match &self.req.target {
-            Some(t) => self
-                .stage_index(t)
-                .filter(|i| self.stages[*i].name.is_some() || t.parse::<usize>().is_ok())
+        let req = self.plan.req;
+        let target = match &req.target {
+            Some(t) => stage_index(&self.plan.stages, t)
+                .filter(|i| self.plan.stages[*i].name.is_some() || t.parse::<usize>().is_ok())
                 .ok_or_else(|| BuildError::Other(format!("target stage {t:?} could not be found")))?,
-            None => self.stages.len() - 1,
+            None => self.plan.stages.len() - 1,
         };
         let mut wanted = BTreeSet::new();
+        let mut needs: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         let mut todo = vec![target];
         while let Some(i) = todo.pop() {
             if wanted.insert(i) {
-                todo.extend(self.needs(i)?);
+                let n = self.needs(i)?;
+                todo.extend(n.iter().copied());
+                needs.insert(i, n);
             }
         }
-        self.total = wanted.iter().map(|i| self.stages[*i].body.len() + 1).sum();
+        // Step numbers as the stages come in the file, whatever order they are built in.
+        let size = |i: usize| self.plan.stages[i].body.len() + 1;
+        let total: usize = wanted.iter().map(|i| size(*i)).sum();
+        let mut first_step = BTreeMap::new();
+        let mut n = 0;
         for &i in &wanted {
-            let state = self.build_stage(i)?;
-            self.done.insert(i, state);
+            first_step.insert(i, n);
+            n += size(i);
         }
-        let last = self.done.remove(&target).expect("target built");
+        let mut done: BTreeMap<usize, State> = BTreeMap::new();
+        let mut cached_steps = 0;
+        let mut pending: Vec<usize> = wanted.iter().copied().collect();
+        while !pending.is_empty() {
+            // The stages whose needs are built go together, each with a host of its own.
+            let ready: Vec<usize> = pending.iter().copied().filter(|i| needs[i].iter().all(|d| done.contains_key(d))).collect();
+            pending.retain(|i| !ready.contains(i));
+            let mut forks = Vec::new();
+            while forks.len() + 1 < ready.len() {
+                match self.host.fork().map_err(|e| BuildError::Other(format!("start a parallel stage: {e}")))? {
+                    Some(h) => forks.push(h),
+                    None => break,
+                }
+            }
+            let plan = &self.plan;
+            let worker = |i: usize, done: &'_ BTreeMap<usize, State>, host: &'_ mut dyn BuildHost, out: &'_ mut dyn Progress| {
+                Worker {
+                    req: plan.req,
+                    escape: plan.escape,
+                    stages: &plan.stages,
+                    meta: &plan.meta,
+                    done,
+                    host,
+                    out,
+                    used_args: BTreeSet::new(),
+                    step: first_step[&i],
+                    total,
+                    cached_steps: 0,
+                }
+                .build_stage(i)
+            };
+            let mut results: Vec<(usize, Result<StageDone, BuildError>)> = Vec::new();
+            if ready.len() == 1 || forks.len() + 1 < ready.len() {
+                for &i in &ready {
+                    let r = worker(i, &done, &mut *self.host, &mut *self.out);
+                    let failed = r.is_err();
+                    results.push((i, r));
+                    if failed {
+                        break;
+                    }
+                }
+            } else {
+                let done_ref = &done;
+                let recorded = std::thread::scope(|scope| {
+                    let threads: Vec<_> = ready[1..]
+                        .iter()
+                        .zip(forks.iter_mut())
+                        .map(|(&i, host)| {
+                            let worker = &worker;
+                            scope.spawn(move || {
+                                let mut rec = Recorded::default();
+                                let r = worker(i, done_ref, host.as_mut(), &mut rec);
+                                (i, r, rec)
+                            })
+                        })
+                        .collect();
+                    let mut rec = Recorded::default();
+                    let first = worker(ready[0], done_ref, &mut *self.host, &mut rec);
+                    let mut all = vec![(ready[0], first, rec)];
+                    for t in threads {
+                        all.push(t.join().expect("a stage's thread panicked"));
+                    }
+                    all
+                });
+                for (i, r, rec) in recorded {
+                    rec.replay(&mut *self.out);
+                    results.push((i, r));
+                }
+            }
+            drop(forks);
+            for (i, r) in results {
+                let d = r?;
+                self.used_args.extend(d.used_args);
+                cached_steps += d.cached_steps;
+                done.insert(i, d.state);
+            }
+        }
+        let last = done.remove(&target).expect("target built");
         let mut config = last.base.config.clone();
-        if !self.req.labels.is_empty() {
-            config.labels.get_or_insert_with(BTreeMap::new).extend(self.req.labels.clone());
+        if !req.labels.is_empty() {
+            config.labels.get_or_insert_with(BTreeMap::new).extend(req.labels.clone());
         }
-        let created = rfc3339(self.req.epoch.unwrap_or(self.req.now));
+        let created = rfc3339(req.epoch.unwrap_or(req.now));
         // The image itself is cached too: a build with every step cached gives the same image
         // (docker's classic builder does the same), not one that differs by its date.
-        let key = sha(&[&last.key, "image", &format!("{:?}", self.req.labels)]);
-        let reuse = match self.req.no_cache {
+        let key = sha(&[&last.key, "image", &format!("{:?}", req.labels)]);
+        let reuse = match req.no_cache {
             true => None,
             false => self.host.cached(&key).map_err(|e| BuildError::Other(format!("read the build cache: {e}")))?.and_then(|b| b.id),
         };
@@ -467,14 +602,23 @@ impl<'a> Builder<'a> {
         };
         let id = self.host.commit(&image).map_err(|e| BuildError::Other(format!("commit the image: {e}")))?;
         self.host.remember(&key, &id).map_err(|e| BuildError::Other(format!("write the build cache: {e}")))?;
-        let unused_args = self
-            .req
+        let unused_args = req
             .build_args
             .keys()
             .filter(|k| !self.used_args.contains(*k) && !PREDEFINED.contains(&k.as_str()) && k.as_str() != "SOURCE_DATE_EPOCH")
             .cloned()
             .collect();
-        Ok(Built { id, unused_args, steps: self.total, cached_steps: self.cached_steps })
+        Ok(Built { id, unused_args, steps: total, cached_steps })
+    }
+}
+
+impl<'w> Worker<'w> {
+    fn at(&self, line: usize, message: impl Into<String>) -> BuildError {
+        at(self.req, line, message)
+    }
+
+    fn stage_index(&self, name: &str) -> Option<usize> {
+        stage_index(self.stages, name)
     }
 
     fn announce(&mut self, ins: &Instruction, text: &str) {
@@ -483,9 +627,9 @@ impl<'a> Builder<'a> {
         self.out.event(Event::Step { n: self.step, total: self.total, instruction: &instruction });
     }
 
-    fn build_stage(&mut self, index: usize) -> Result<State, BuildError> {
+    fn build_stage(mut self, index: usize) -> Result<StageDone, BuildError> {
         let from = self.stages[index].from.clone();
-        let lookup = |k: &str| meta_value(&self.meta, &self.req.build_args, k);
+        let lookup = |k: &str| meta_value(self.meta, &self.req.build_args, k);
         let Command::From { image, platform, .. } = command(&from, self.escape, &lookup)? else { unreachable!("a stage starts with FROM") };
         self.announce(&from, &shell_text(&from));
         // The epoch is part of every key: it sets the mtimes and dates of what steps make.
@@ -520,12 +664,12 @@ impl<'a> Builder<'a> {
         for ins in &body {
             self.apply(&mut state, ins, true)?;
         }
-        Ok(state)
+        Ok(StageDone { state, used_args: std::mem::take(&mut self.used_args), cached_steps: self.cached_steps })
     }
 
     /// The variables an instruction sees: the stage's ARGs (with --build-arg values), then
     /// ENV over them (ENV wins over ARG of the same name).
-    fn lookup<'s>(&'s self, state: &'s State) -> impl Fn(&str) -> Option<String> + use<'s, 'a> {
+    fn lookup<'s>(&'s self, state: &'s State) -> impl Fn(&str) -> Option<String> + use<'s, 'w> {
         move |k: &str| {
             state
                 .base

@@ -347,3 +347,31 @@ fn copy_and_workdir_leave_existing_directories_as_they_are() {
     assert_eq!(e.run(&["dirs:1", "sh", "-c", "readlink /link; ls /real"]), "/real\nf\nsub\n");
     e.assert_clean();
 }
+
+#[test]
+fn independent_stages_build_at_the_same_time() {
+    require_root!();
+    let e = Env::new();
+    // Each stage waits for the other to have started (through a shared cache mount): built
+    // one after the other, the first would give up after 20 s and fail the build.
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/sync sh -c 'touch /sync/{me}; i=0; while [ ! -e /sync/{other} ]; do i=$((i+1)); [ $i -lt 200 ] || exit 9; sleep 0.1; done; echo {me} > /{me}'\n"
+        )
+    };
+    e.write(
+        "Dockerfile",
+        &format!(
+            "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD [\"cat\", \"/a\", \"/b\"]\n",
+            wait("a", "b"),
+            wait("b", "a")
+        ),
+    );
+    let out = e.build(&["-t", "par:1"]);
+    // Each stage's lines stay together, in stage order.
+    let a = out.find("Step 1/8 : FROM busybox AS a").unwrap();
+    let b = out.find("Step 3/8 : FROM busybox AS b").unwrap();
+    assert!(a < b && !out[a..b].contains("Step 3/8"), "{out}");
+    assert_eq!(e.run(&["par:1"]), "a\nb\n");
+    e.assert_clean();
+}

@@ -16,8 +16,33 @@ use doca_store::Digest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The main build's engine, or one a parallel stage opened for itself.
+enum EngineRef<'e> {
+    Borrowed(&'e mut Engine),
+    Owned(Box<Engine>),
+}
+
+impl std::ops::Deref for EngineRef<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Owned(e) => e,
+        }
+    }
+}
+
+impl std::ops::DerefMut for EngineRef<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Owned(e) => e,
+        }
+    }
+}
+
 pub(super) struct Host<'e> {
-    engine: &'e mut Engine,
+    engine: EngineRef<'e>,
     build_id: String,
     cgroup_parent: Option<String>,
     tmp: PathBuf,
@@ -27,6 +52,8 @@ pub(super) struct Host<'e> {
     learnt: Vec<(FileKey, String)>,
     /// The container of the RUN step under way, removed if the build stops.
     running: Option<String>,
+    /// Hosts forked for parallel stages so far (their temp directories are numbered).
+    forks: usize,
 }
 
 /// Removes a build's temp directory after unmounting whatever is still mounted inside it.
@@ -68,7 +95,7 @@ impl<'e> Host<'e> {
         let tmp = engine.build_tmp(&req.build_id);
         std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
         Ok(Host {
-            engine,
+            engine: EngineRef::Borrowed(engine),
             build_id: req.build_id.clone(),
             cgroup_parent: req.cgroup_parent.clone(),
             tmp,
@@ -76,16 +103,28 @@ impl<'e> Host<'e> {
             mounts: 0,
             learnt: Vec::new(),
             running: None,
+            forks: 0,
         })
     }
 
     /// Saves what the build learnt and removes what it leaves.
     pub(super) fn finish(mut self) -> Result<(), EngineError> {
+        self.stop_running();
+        remove_tmp(&self.tmp);
+        self.save_digests()
+    }
+
+    fn stop_running(&mut self) {
         if let Some(c) = self.running.take() {
             let _ = self.engine.remove_container(&c, true, true);
         }
-        remove_tmp(&self.tmp);
+    }
+
+    fn save_digests(&mut self) -> Result<(), EngineError> {
         let learnt = std::mem::take(&mut self.learnt);
+        if learnt.is_empty() {
+            return Ok(());
+        }
         self.engine.store.db.write(|tx| {
             for (k, d) in &learnt {
                 tx.set_build_file_digest(&k.path, k.size as i64, k.mtime_ns, k.ctime_ns, k.ino as i64, d)?;
@@ -202,6 +241,15 @@ impl<'e> Host<'e> {
     }
 }
 
+/// A host dropped without `finish` (a parallel stage's, or after a failure) still removes its
+/// step's container and keeps what it learnt.
+impl Drop for Host<'_> {
+    fn drop(&mut self) {
+        self.stop_running();
+        let _ = self.save_digests();
+    }
+}
+
 /// Where the runtime mounts things in every container (doca's spec: /proc, /dev, /sys and
 /// the files the engine writes per container).
 const STANDARD_MOUNTS: [&str; 10] =
@@ -278,7 +326,7 @@ impl BuildHost for Host<'_> {
                     }
                 }
                 if code.is_some() {
-                    a.cleanup(self.engine, &id)?;
+                    a.cleanup(&mut self.engine, &id)?;
                 }
                 code.unwrap_or(self.engine.wait_container(&id)?)
             }
@@ -382,6 +430,26 @@ impl BuildHost for Host<'_> {
 
     fn digests(&mut self) -> &mut dyn DigestCache {
         self
+    }
+
+    /// A host with an engine of its own (its own database connection; SQLite and the store's
+    /// locks keep the two consistent), for a stage built in another thread.
+    fn fork(&mut self) -> Result<Option<Box<dyn BuildHost + Send>>, HostError> {
+        self.forks += 1;
+        let tmp = self.tmp.join(format!("fork-{}", self.forks));
+        std::fs::create_dir_all(&tmp)?;
+        let engine = Engine::open(self.engine.config().clone())?;
+        Ok(Some(Box::new(Host {
+            engine: EngineRef::Owned(Box::new(engine)),
+            build_id: self.build_id.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+            tmp,
+            tags: Vec::new(),
+            mounts: 0,
+            learnt: Vec::new(),
+            running: None,
+            forks: 0,
+        })))
     }
 }
 
