@@ -43,6 +43,10 @@ peers_start() {
 podman_reset() { [ -z "$PODMAN" ] || $PODMAN system reset -f >/dev/null 2>&1 || true; rm -rf "$WORK/podman"; }
 peers_stop() {
   if [ -n "$DOCKERD_PID" ]; then kill "$DOCKERD_PID" 2>/dev/null || true; wait "$DOCKERD_PID" 2>/dev/null || true; fi
+  # dockerd leaves its network namespace mounts under its exec root (seen after builds with
+  # --network host): unmounted so the work directory can go.
+  for m in "$WORK"/docker-exec/netns/*; do [ -e "$m" ] && umount -l "$m" 2>/dev/null; done
+  true
 }
 
 # doca with a store of its own under $WORK, and its removal: containers, the store's default
