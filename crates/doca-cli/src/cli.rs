@@ -25,6 +25,8 @@ pub enum Command {
         #[command(subcommand)]
         command: BuilderCommand,
     },
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -578,6 +580,23 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short, long = "all-tags")]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// NAME[:TAG|@DIGEST]
+    pub name: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -64,6 +64,8 @@ pub enum EngineError {
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]
+    Registry(#[from] doca_image::registry::RegistryError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -102,6 +104,10 @@ impl EngineError {
             EngineError::Store(_) => ErrorKind::Internal,
             EngineError::Net(doca_net::NetError::Invalid(_)) => ErrorKind::InvalidArgument,
             EngineError::Net(_) => ErrorKind::Internal,
+            EngineError::Registry(
+                doca_image::registry::RegistryError::PullDenied(_) | doca_image::registry::RegistryError::ManifestUnknown(_),
+            ) => ErrorKind::NotFound,
+            EngineError::Registry(_) => ErrorKind::Internal,
         }
     }
 }

@@ -14,4 +14,6 @@ pub mod commit;
 pub mod import;
 pub mod ingest;
 pub mod load;
+pub mod manifest;
+pub mod registry;
 pub mod save;

@@ -297,37 +297,7 @@ pub fn oci_manifest_json(config: &Digest, config_size: u64, layers: &[LayerBlob]
     Ok(serde_json::to_vec(&v).expect("json"))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    #[serde(default)]
-    media_type: String,
-    digest: Digest,
-    #[serde(default)]
-    annotations: HashMap<String, String>,
-    #[serde(default)]
-    platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-struct Platform {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Manifest {
-    #[serde(default)]
-    media_type: String,
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
+use crate::manifest::{Descriptor, Manifest, Platform};
 
 const MAX_DEPTH: usize = 4;
 
@@ -434,17 +404,11 @@ fn resolve_manifest(
     }
     let bytes = blob_bytes(store, archive, m, d, "manifest")?;
     let man: Manifest = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::invalid(archive, format!("manifest {d}: {e}")))?;
-    let is_index =
-        man.media_type == media::OCI_INDEX || man.media_type == media::DOCKER_LIST || (man.config.is_none() && !man.manifests.is_empty());
-    if !is_index {
+    if !man.is_index() {
         return Ok(Some((d.clone(), man)));
     }
     let arch = host_arch();
-    let pick = man
-        .manifests
-        .iter()
-        .find(|c| c.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == arch))
-        .or_else(|| man.manifests.iter().find(|c| c.platform.is_none()));
+    let pick = man.pick(&Platform::host());
     match pick {
         Some(c) if store.blobs.exists(&c.digest) || m.json.contains_key(&c.digest) => {
             resolve_manifest(store, archive, m, &c.digest, depth + 1)

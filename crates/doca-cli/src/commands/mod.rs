@@ -17,6 +17,7 @@ mod network;
 mod port;
 mod prune;
 mod ps;
+mod pull;
 mod rm;
 mod rmi;
 mod run;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Build(a) | Command::Image { command: ImageCommand::Build(a) } => build::run(&mut e, a),
         Command::Builder { command: BuilderCommand::Build(a) } => build::run(&mut e, *a),
         Command::Builder { command: BuilderCommand::Prune(a) } => build::prune(&mut e, a),
+        Command::Pull(a) | Command::Image { command: ImageCommand::Pull(a) } => pull::run(&mut e, a),
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),
         Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&mut e, a),

@@ -1,0 +1,65 @@
+//! `doca pull`: an image from a registry into the store (doca-image's registry client), with
+//! the registry configuration file and the user's docker credentials.
+
+use crate::{Engine, EngineError};
+use doca_image::manifest::Platform;
+use doca_image::registry::pull::{PullRequest, Pulled};
+use doca_image::registry::{auth, RegistryConfig};
+use doca_image::unpack::UnpackOptions;
+use doca_image::Reference;
+
+pub use doca_image::registry::pull::Progress as PullProgress;
+
+/// The registry configuration: `DOCA_CONFIG`, else `/etc/doca/config.json`; no file, defaults.
+pub fn registry_config() -> Result<RegistryConfig, EngineError> {
+    let path = std::env::var_os("DOCA_CONFIG").map(std::path::PathBuf::from).unwrap_or_else(|| "/etc/doca/config.json".into());
+    Ok(RegistryConfig::load(&path)?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PullImage {
+    pub reference: String,
+    /// `--platform`: linux/amd64 when none is given (this host).
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PullResult {
+    pub id: doca_store::Digest,
+    /// The reference pulled, fully qualified (`docker.io/library/busybox:latest`).
+    pub reference: Reference,
+    pub manifest_digest: String,
+    pub up_to_date: bool,
+}
+
+impl Engine {
+    pub fn pull_image(&mut self, req: &PullImage, progress: &(dyn Fn(PullProgress) + Sync)) -> Result<PullResult, EngineError> {
+        let reference =
+            Reference::parse(&req.reference).map_err(|source| EngineError::BadReference { input: req.reference.clone(), source })?;
+        let reference = if reference.tag().is_none() && reference.digest().is_none() { reference.with_tag("latest") } else { reference };
+        let platform = match &req.platform {
+            Some(p) => {
+                Platform::parse(p).ok_or_else(|| EngineError::InvalidArgument(format!("invalid platform {p:?}: want os/arch[/variant]")))?
+            }
+            None => Platform::host(),
+        };
+        let config = registry_config()?;
+        let credentials = auth::credentials_for(reference.domain(), None)?;
+        let pulled: Pulled = doca_image::registry::pull::pull(
+            &mut self.store,
+            &PullRequest {
+                reference: reference.clone(),
+                platform,
+                config: &config,
+                credentials,
+                unpack: UnpackOptions::default(),
+                now: crate::now().unix_timestamp(),
+                progress,
+            },
+        )?;
+        let id = pulled.committed.id.clone();
+        // docker's pull event names the reference, as pulled.
+        self.emit("image", "pull", &reference.familiar(), &[("name", &reference.familiar())]);
+        Ok(PullResult { id, reference, manifest_digest: pulled.manifest_digest, up_to_date: pulled.up_to_date })
+    }
+}
