@@ -63,6 +63,13 @@ pub fn is_layer_media_type(mt: &str) -> bool {
     mt.starts_with("application/vnd.oci.image.layer.") || mt.starts_with("application/vnd.docker.image.rootfs.")
 }
 
+/// The layer media types a registry may send that doca unpacks: OCI's and Docker's tar, gzip
+/// and zstd layers. Foreign and non-distributable layers (URLs elsewhere) and unknown kinds
+/// are refused by name rather than guessed at.
+pub fn is_pullable_layer(mt: &str) -> bool {
+    [OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LAYER_ZSTD].contains(&mt)
+}
+
 /// Wraps `r` in the decompressor its first bytes call for.
 pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let mut br = BufReader::with_capacity(256 << 10, r);

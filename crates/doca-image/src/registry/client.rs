@@ -60,7 +60,7 @@ fn certs_of(pem: &[u8]) -> Vec<Certificate<'static>> {
 fn tls_for(host: &str, cfg: &RegistryConfig, verify: bool) -> Result<TlsConfig, RegistryError> {
     let mut roots = system_roots();
     let mut client = None;
-    for dir in cfg.certs_dirs.iter().map(|d| d.join(host.replace(':', ":"))) {
+    for dir in cfg.certs_dirs.iter().map(|d| d.join(host)) {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         let mut names: Vec<_> = entries.flatten().map(|e| e.path()).collect();
         names.sort();
@@ -101,11 +101,13 @@ fn agent(tls: TlsConfig) -> ureq::Agent {
 fn transport(method: &str, url: &str, e: impl std::fmt::Display) -> RegistryError {
     let text = e.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text);
-    let text = text.strip_prefix("io: ").map(|t| format!("connect: {t}")).unwrap_or_else(|| text.to_string());
-    let mut c = text.chars();
-    let message = match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+    let lower_first = |t: &str| -> String {
+        let mut c = t.chars();
+        c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+    };
+    let message = match text.strip_prefix("io: ") {
+        Some(t) => format!("connect: {}", lower_first(t)),
+        None => lower_first(text),
     };
     RegistryError::Transport { method: method.into(), url: url.into(), message }
 }

@@ -95,7 +95,7 @@ pub fn pull(store: &mut Store, req: &PullRequest) -> Result<Pulled, RegistryErro
     let manifest_digest: Digest = digest.parse().map_err(|_| protocol(&reg, format!("bad digest {digest}")))?;
     let cfg = man.config.clone().ok_or_else(|| protocol(&reg, format!("manifest {digest} of {name} has no config")))?;
     for l in &man.layers {
-        if !media::is_layer_media_type(&l.media_type) || l.media_type.contains("foreign") {
+        if !media::is_pullable_layer(&l.media_type) {
             return Err(protocol(&reg, format!("manifest {digest} of {name}: unsupported layer media type {:?}", l.media_type)));
         }
     }

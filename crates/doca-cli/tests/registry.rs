@@ -1,0 +1,324 @@
+//! `doca pull` against real registries on loopback (Debian's docker-registry, fed by skopeo,
+//! with and without htpasswd auth) and against a small fake registry that misbehaves on
+//! purpose (wrong digests, truncated blobs, 500s, bearer tokens).
+
+use doca_testkit::{require_root, require_tool, ContainerEnv};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// docker-registry on a free loopback port, with its own storage; killed when dropped.
+struct DistRegistry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl DistRegistry {
+    fn start(htpasswd: Option<(&str, &str)>) -> DistRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = htpasswd {
+            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", dir.path().join("htpasswd").display()));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        DistRegistry { child, port, _dir: dir }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for DistRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn skopeo_push(archive: &Path, dest: &str, creds: Option<&str>) {
+    let mut c = Command::new("skopeo");
+    c.args(["copy", "-q", "--dest-tls-verify=false"]);
+    if let Some(cr) = creds {
+        c.args(["--dest-creds", cr]);
+    }
+    let o = c.arg(format!("docker-archive:{}", archive.display())).arg(format!("docker://{dest}")).output().unwrap();
+    assert!(o.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    let o = Command::new("skopeo").args(["inspect", "--tls-verify=false", &format!("docker://{reference}")]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+/// A store with busybox, saved as a docker archive for skopeo, and then removed from the
+/// store so that a pull downloads it for real.
+fn env_with_archive() -> (ContainerEnv, std::path::PathBuf) {
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let archive = e.t.path("busybox.tar");
+    e.t.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    e.t.ok(&["rmi", "busybox"]);
+    (e, archive)
+}
+
+#[test]
+fn images_pushed_by_skopeo_are_pulled_verified_and_run() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    let reg = DistRegistry::start(None);
+    let (e, archive) = env_with_archive();
+    let name = format!("{}/test/busybox:1", reg.host());
+    skopeo_push(&archive, &name, None);
+    let want = skopeo_digest(&name);
+    let out = e.t.ok(&["pull", &name]);
+    assert!(out.starts_with("1: Pulling from test/busybox\n"), "{out}");
+    assert!(out.contains(": Pull complete\n") && out.contains(&format!("Digest: {want}\n")), "{out}");
+    assert!(out.ends_with(&format!("Status: Downloaded newer image for {name}\n{name}\n")), "{out}");
+    let digests = e.t.ok(&["inspect", "--format", "{{json .RepoDigests}}", &name]);
+    assert_eq!(digests.trim(), format!("[\"{}/test/busybox@{want}\"]", reg.host()));
+    assert_eq!(e.t.ok(&e.args("run", &["--rm", "--network", "none", &name, "echo", "pulled"])), "pulled\n");
+    // Again: nothing to download.
+    assert!(e.t.ok(&["pull", &name]).contains(&format!("Status: Image is up to date for {name}")));
+    // By digest: the same image, no tag made.
+    let by_digest = format!("{}/test/busybox@{want}", reg.host());
+    assert_eq!(e.t.ok(&["pull", "-q", &by_digest]), format!("{by_digest}\n"));
+    assert_eq!(e.t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), format!("{}/test/busybox:1\n", reg.host()));
+    // Not there: docker's messages, exit 1.
+    let err = e.t.fails(&["pull", &format!("{}/test/busybox:nope", reg.host())], 1);
+    assert!(err.contains(&format!("manifest for {}/test/busybox:nope not found: manifest unknown", reg.host())), "{err}");
+    let err = e.t.fails(&["pull", &format!("127.0.0.1:{}/x:1", free_port())], 1);
+    assert!(err.contains("/v2/\": connect: connection refused"), "{err}");
+}
+
+#[test]
+fn basic_auth_uses_the_docker_config_and_never_shows_the_secret() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    require_tool!("htpasswd");
+    let reg = DistRegistry::start(Some(("alice", "s3cret-pw")));
+    let (e, archive) = env_with_archive();
+    let name = format!("{}/private/busybox:1", reg.host());
+    skopeo_push(&archive, &name, Some("alice:s3cret-pw"));
+    let before = e.t.fingerprint();
+    let err = e.t.fails(&["pull", &name], 1);
+    assert!(err.contains("pull access denied for") && err.contains("may require 'docker login'"), "{err}");
+    assert_eq!(e.t.fingerprint(), before, "a refused pull changes nothing");
+    // Logged in as docker keeps it: ~/.docker/config.json's auths.
+    let dc = e.t.path("docker-config");
+    std::fs::create_dir_all(&dc).unwrap();
+    let auth = {
+        let o = Command::new("base64").arg("-w0").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        o.stdin.as_ref().unwrap().write_all(b"alice:s3cret-pw").unwrap();
+        String::from_utf8(o.wait_with_output().unwrap().stdout).unwrap()
+    };
+    std::fs::write(dc.join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.host())).unwrap();
+    let o = e.t.cmd().args(["pull", &name]).env("DOCKER_CONFIG", &dc).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("s3cret") && !e.t.ok(&["inspect", &name]).contains("s3cret"));
+}
+
+/// A registry that answers from a table and can misbehave: status, body, a Content-Length
+/// larger than the body (a truncated transfer), and bearer auth against its own token server.
+#[derive(Clone, Default)]
+struct Route {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+    /// Claim this many bytes and send `body` only.
+    claim: Option<usize>,
+}
+
+struct FakeRegistry {
+    port: u16,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeRegistry {
+    fn start(token: Option<&'static str>) -> FakeRegistry {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Default::default();
+        let hits: Arc<Mutex<Vec<String>>> = Default::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (r, h) = (r.clone(), h.clone());
+                std::thread::spawn(move || serve(conn, port, token, &r, &h));
+            }
+        });
+        FakeRegistry { port, routes, hits }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn route(&self, path: &str, status: u16, content_type: &str, body: &[u8]) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.into(), Route { status, content_type: content_type.into(), body: body.to_vec(), claim: None });
+    }
+}
+
+fn serve(mut conn: TcpStream, port: u16, token: Option<&str>, routes: &Mutex<HashMap<String, Route>>, hits: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut auth = String::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("authorization:") {
+            auth = v.trim().to_string();
+        }
+    }
+    hits.lock().unwrap().push(path.clone());
+    let respond = |conn: &mut TcpStream, status: u16, extra: &str, ct: &str, body: &[u8], claim: usize| {
+        let head = format!("HTTP/1.1 {status} X\r\nContent-Type: {ct}\r\nContent-Length: {claim}\r\nConnection: close\r\n{extra}\r\n");
+        let _ = conn.write_all(head.as_bytes());
+        let _ = conn.write_all(body);
+    };
+    if let Some(t) = token {
+        if path.starts_with("/token") {
+            let body = format!(r#"{{"token":"{t}"}}"#);
+            return respond(&mut conn, 200, "", "application/json", body.as_bytes(), body.len());
+        }
+        if auth != format!("bearer {t}") {
+            let challenge = format!("Www-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\"\r\n");
+            return respond(&mut conn, 401, &challenge, "application/json", b"{}", 2);
+        }
+    }
+    if path == "/v2/" {
+        return respond(&mut conn, 200, "", "application/json", b"{}", 2);
+    }
+    let r = routes.lock().unwrap().get(&path).cloned();
+    match r {
+        Some(r) => respond(&mut conn, r.status, "", &r.content_type, &r.body, r.claim.unwrap_or(r.body.len())),
+        None => {
+            respond(&mut conn, 404, "", "application/json", br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#, 68)
+        }
+    }
+}
+
+fn sha(b: &[u8]) -> String {
+    format!("sha256:{}", doca_testkit::sha256_hex(b))
+}
+
+/// One image (an uncompressed layer with one file) served by the fake registry as `x/img:1`;
+/// returns the layer's digest.
+fn serve_image(reg: &FakeRegistry) -> String {
+    let mut layer = doca_testkit::Layer::new();
+    layer.file("hello", b"from the fake registry\n");
+    let layer = layer.finish();
+    let ld = sha(&layer);
+    let config =
+        format!(r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["{ld}"]}}}}"#);
+    let cd = sha(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{ld}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    reg.route("/v2/x/img/manifests/1", 200, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes());
+    reg.route(&format!("/v2/x/img/blobs/{cd}"), 200, "application/octet-stream", config.as_bytes());
+    reg.route(&format!("/v2/x/img/blobs/{ld}"), 200, "application/octet-stream", &layer);
+    ld
+}
+
+#[test]
+fn a_bearer_token_registry_is_pulled_from() {
+    require_root!();
+    let reg = FakeRegistry::start(Some("t0ken"));
+    serve_image(&reg);
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let name = format!("{}/x/img:1", reg.host());
+    e.t.ok(&["pull", "-q", &name]);
+    assert!(
+        reg.hits.lock().unwrap().iter().any(|h| h.starts_with("/token?service=fake&scope=repository%3Ax%2Fimg%3Apull")),
+        "{:?}",
+        reg.hits.lock().unwrap()
+    );
+    assert_eq!(e.t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", &format!("{}/x/img", reg.host())]), format!("{name}\n"));
+}
+
+#[test]
+fn blobs_that_do_not_match_their_digest_or_end_early_are_refused_and_the_store_is_unchanged() {
+    require_root!();
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let name = |r: &FakeRegistry| format!("{}/x/img:1", r.host());
+    // Wrong bytes under the layer's digest.
+    let reg = FakeRegistry::start(None);
+    let ld = serve_image(&reg);
+    reg.route(&format!("/v2/x/img/blobs/{ld}"), 200, "application/octet-stream", b"not the layer");
+    let before = e.t.fingerprint();
+    let err = e.t.fails(&["pull", &name(&reg)], 1);
+    assert!(err.contains("content does not match its digest") && err.contains(&ld), "{err}");
+    assert_eq!(e.t.fingerprint(), before);
+    // A transfer that ends before its Content-Length (tried again, then given up).
+    let reg = FakeRegistry::start(None);
+    let ld = serve_image(&reg);
+    {
+        let mut routes = reg.routes.lock().unwrap();
+        let r = routes.get_mut(&format!("/v2/x/img/blobs/{ld}")).unwrap();
+        r.claim = Some(r.body.len() + 100);
+    }
+    let err = e.t.fails(&["pull", &name(&reg)], 1);
+    assert!(err.contains(&format!("layer {ld}")), "{err}");
+    assert_eq!(e.t.fingerprint(), before);
+    // A registry that fails every time: retried, then its status named.
+    let reg = FakeRegistry::start(None);
+    reg.route("/v2/x/img/manifests/1", 500, "application/json", br#"{"errors":[{"code":"UNKNOWN","message":"boom"}]}"#);
+    let err = e.t.fails(&["pull", &name(&reg)], 1);
+    assert!(err.contains("500") && err.contains("boom"), "{err}");
+    assert!(reg.hits.lock().unwrap().iter().filter(|h| h.contains("manifests")).count() >= 3, "retried");
+    // An unknown layer media type.
+    let reg = FakeRegistry::start(None);
+    serve_image(&reg);
+    {
+        let mut routes = reg.routes.lock().unwrap();
+        let m = routes.get_mut("/v2/x/img/manifests/1").unwrap();
+        m.body = String::from_utf8(m.body.clone()).unwrap().replace("image.layer.v1.tar", "image.layer.v1.weird").into_bytes();
+    }
+    let err = e.t.fails(&["pull", &name(&reg)], 1);
+    assert!(err.contains("unsupported layer media type"), "{err}");
+    assert_eq!(e.t.fingerprint(), before);
+}
