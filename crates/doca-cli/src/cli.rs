@@ -624,7 +624,7 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long = "no-cache")]
     pub no_cache: bool,
-    /// Always attempt to pull a newer version of the image ("never" and "missing": use the store)
+    /// Always attempt to pull a newer version of the base images ("missing": only those not in the store, the default; "never")
     #[arg(long, num_args = 0..=1, default_missing_value = "always")]
     pub pull: Option<String>,
     /// Set metadata for an image

@@ -322,3 +322,33 @@ fn blobs_that_do_not_match_their_digest_or_end_early_are_refused_and_the_store_i
     assert!(err.contains("unsupported layer media type"), "{err}");
     assert_eq!(e.t.fingerprint(), before);
 }
+
+#[test]
+fn run_create_and_build_pull_what_the_store_lacks() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    let reg = DistRegistry::start(None);
+    let (e, archive) = env_with_archive();
+    let name = format!("{}/lib/busybox:1", reg.host());
+    skopeo_push(&archive, &name, None);
+    // --pull never: docker's message, nothing pulled.
+    let err = e.t.fails(&e.args("run", &["--rm", "--network", "none", "--pull", "never", &name, "true"]), 125);
+    assert!(err.contains(&format!("No such image: {name}")), "{err}");
+    // missing (the default): pulled first, its lines on stderr, the container's on stdout.
+    let o = e.t.cmd().args(e.args("run", &["--rm", "--network", "none", &name, "echo", "ran"])).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with(&format!("Unable to find image '{name}' locally\n1: Pulling from lib/busybox\n")), "{err}");
+    // A build pulls its base image.
+    e.t.ok(&["rmi", &name]);
+    let ctx = e.t.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {name}\nRUN echo built > /b\nCMD [\"cat\", \"/b\"]\n")).unwrap();
+    e.t.ok(&["build", "-q", "--network", "none", "--cgroup-parent", &e.cgroup, "-t", "built:1", ctx.to_str().unwrap()]);
+    assert_eq!(e.t.ok(&e.args("run", &["--rm", "--network", "none", "built:1"])), "built\n");
+    e.t.ok(&["rmi", &name]);
+    let err = e.t.fails(&["build", "--pull=never", "--network", "none", ctx.to_str().unwrap()], 1);
+    assert!(err.contains(&format!("Dockerfile:1: FROM {name}: image \"{name}\" is not in the store")), "{err}");
+}

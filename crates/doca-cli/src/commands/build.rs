@@ -102,12 +102,12 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
     if let Some(p) = a.platform.as_deref().filter(|p| !matches!(*p, "linux/amd64" | "linux/x86_64" | "amd64")) {
         return Err(Failure::new(1, format!("platform {p:?} is not supported: doca builds for linux/amd64 (this host)")));
     }
-    if let Some(p) = a.pull.as_deref().filter(|p| *p == "always" || *p == "true") {
-        return Err(Failure::new(
-            1,
-            format!("--pull={p}: pulling from registries comes with doca pull; use --pull=never or --pull=missing"),
-        ));
-    }
+    let pull = match a.pull.as_deref() {
+        None | Some("missing") | Some("false") => "missing",
+        Some("always") | Some("true") => "always",
+        Some("never") => "never",
+        Some(p) => return Err(Failure::new(1, format!("invalid pull option {p:?}: always, missing or never"))),
+    };
     let network = a.network.clone().unwrap_or_else(|| "default".into());
     let network = if network == "bridge" { "default".to_string() } else { network };
     if !matches!(network.as_str(), "default" | "none" | "host") {
@@ -169,6 +169,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
         platform: a.platform.clone(),
         build_id: hex_id()?,
         cgroup_parent: a.cgroup_parent.clone(),
+        pull: pull.to_string(),
     };
     cleanup_on_signal(e.config().clone(), req.build_id.clone());
     let quiet = a.quiet || a.progress == "quiet";

@@ -32,8 +32,37 @@ fn write_cidfile(a: &RunArgs, id: &str) -> Result<(), Failure> {
     f.write_all(id.as_bytes()).map_err(|e| Failure::new(125, format!("failed to write the container ID file: {e}")))
 }
 
+/// `--pull`: `always` pulls, `missing` pulls when the store lacks the image (docker's "Unable
+/// to find image ... locally" first), `never` leaves it to create's "No such image". The pull's
+/// lines go to stderr, as docker's do, so the container's output stays alone on stdout.
+fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
+    let pull = match a.pull.as_str() {
+        "always" => true,
+        "missing" => {
+            let m = matches!(e.resolve_image(image), Err(doca_engine::EngineError::NoSuchImage(_)));
+            if m && doca_image::Reference::parse(image).is_ok() {
+                let shown = doca_image::Reference::parse(image).map(|r| {
+                    if r.tag().is_none() && r.digest().is_none() {
+                        r.with_tag("latest")
+                    } else {
+                        r
+                    }
+                });
+                eprintln!("Unable to find image '{}' locally", shown.map(|r| r.familiar()).unwrap_or_else(|_| image.to_string()));
+            }
+            m
+        }
+        _ => false,
+    };
+    if pull && doca_image::Reference::parse(image).is_ok() {
+        super::pull::pull(e, image, a.platform.as_deref(), a.quiet, &mut std::io::stderr()).map_err(|f| Failure::new(125, f.message))?;
+    }
+    Ok(())
+}
+
 pub fn create(e: &mut Engine, a: RunArgs) -> CmdResult {
     let req = create_request(&a)?;
+    ensure_image(e, &a, &req.image)?;
     let c = e.create_container(&req).map_err(run_failure)?;
     write_cidfile(&a, c.id.as_str())?;
     print(&format!("{}\n", c.id))
@@ -42,6 +71,7 @@ pub fn create(e: &mut Engine, a: RunArgs) -> CmdResult {
 pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
     let req = create_request(&a)?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
+    ensure_image(e, &a, &req.image)?;
     let c = e.create_container(&req).map_err(run_failure)?;
     write_cidfile(&a, c.id.as_str())?;
     let id = c.id.to_string();

@@ -214,8 +214,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         }
     }
     match a.pull.as_str() {
-        "missing" | "never" => {}
-        "always" => return Err(usage("--pull always: pulling from registries is not there yet (use doca load)")),
+        "missing" | "never" | "always" => {}
         p => return Err(usage(format!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""))),
     }
     let network = NetworkMode::parse(a.network.as_deref().unwrap_or("bridge"));

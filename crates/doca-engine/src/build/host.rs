@@ -45,6 +45,9 @@ pub(super) struct Host<'e> {
     engine: EngineRef<'e>,
     build_id: String,
     cgroup_parent: Option<String>,
+    pull: String,
+    /// Images pulled by this build (pulled once, whatever `pull` says).
+    pulled: Vec<String>,
     tmp: PathBuf,
     tags: Vec<Reference>,
     mounts: usize,
@@ -98,6 +101,8 @@ impl<'e> Host<'e> {
             engine: EngineRef::Borrowed(engine),
             build_id: req.build_id.clone(),
             cgroup_parent: req.cgroup_parent.clone(),
+            pull: req.pull.clone(),
+            pulled: Vec::new(),
             tmp,
             tags,
             mounts: 0,
@@ -256,11 +261,17 @@ const STANDARD_MOUNTS: [&str; 10] =
     ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
 
 impl BuildHost for Host<'_> {
-    fn image(&mut self, name: &str, _platform: Option<&str>) -> Result<Base, HostError> {
+    fn image(&mut self, name: &str, platform: Option<&str>) -> Result<Base, HostError> {
+        let is_reference = doca_image::Reference::parse(name).is_ok();
+        let missing = matches!(self.engine.resolve_image(name), Err(EngineError::NoSuchImage(_)));
+        let pull = is_reference && !self.pulled.iter().any(|p| p == name) && (self.pull == "always" || (self.pull != "never" && missing));
+        if pull {
+            let req = crate::images::PullImage { reference: name.to_string(), platform: platform.map(String::from) };
+            self.engine.pull_image(&req, &|_| {})?;
+            self.pulled.push(name.to_string());
+        }
         let found = self.engine.resolve_image(name).map_err(|e| match e {
-            EngineError::NoSuchImage(_) => {
-                format!("image {name:?} not found in the store (pulling from registries comes with doca pull)").into()
-            }
+            EngineError::NoSuchImage(_) => format!("image {name:?} is not in the store (--pull=never)").into(),
             e => HostError::from(e),
         })?;
         self.base(&found.image.id)
@@ -443,6 +454,8 @@ impl BuildHost for Host<'_> {
             engine: EngineRef::Owned(Box::new(engine)),
             build_id: self.build_id.clone(),
             cgroup_parent: self.cgroup_parent.clone(),
+            pull: self.pull.clone(),
+            pulled: Vec::new(),
             tmp,
             tags: Vec::new(),
             mounts: 0,

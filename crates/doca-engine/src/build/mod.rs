@@ -47,6 +47,9 @@ pub struct BuildImage {
     pub build_id: String,
     /// `--cgroup-parent` of the RUN steps' containers.
     pub cgroup_parent: Option<String>,
+    /// Base images (FROM, COPY --from=IMAGE): "missing" pulls those the store lacks (docker's
+    /// default), "always" pulls each once per build, "never" uses the store only.
+    pub pull: String,
 }
 
 #[derive(Debug, Clone)]
