@@ -27,6 +27,8 @@ pub enum Command {
     },
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -582,6 +584,20 @@ pub enum ImageCommand {
     Build(BuildArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short, long = "all-tags")]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub name: String,
 }
 
 #[derive(Args, Debug)]

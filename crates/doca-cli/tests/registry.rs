@@ -352,3 +352,44 @@ fn run_create_and_build_pull_what_the_store_lacks() {
     let err = e.t.fails(&["build", "--pull=never", "--network", "none", ctx.to_str().unwrap()], 1);
     assert!(err.contains(&format!("Dockerfile:1: FROM {name}: image \"{name}\" is not in the store")), "{err}");
 }
+
+#[test]
+fn images_pushed_by_doca_are_pulled_by_podman_and_skopeo() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    require_tool!("podman");
+    let reg = DistRegistry::start(None);
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let ctx = e.t.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN echo made by doca > /made\nCMD [\"cat\", \"/made\"]\n").unwrap();
+    let name = format!("{}/team/app:1", reg.host());
+    e.t.ok(&["build", "-q", "--network", "none", "--cgroup-parent", &e.cgroup, "-t", &name, ctx.to_str().unwrap()]);
+    let out = e.t.ok(&["push", &name]);
+    assert!(out.starts_with(&format!("The push refers to repository [{}/team/app]\n", reg.host())), "{out}");
+    assert_eq!(out.matches(": Pushed\n").count(), 3, "two layers and the config:\n{out}");
+    let digest = out.lines().last().unwrap().split_whitespace().nth(2).unwrap().to_string();
+    assert_eq!(skopeo_digest(&name), digest, "the registry has the manifest doca stored");
+    let ids = e.t.ok(&["inspect", "--format", "{{json .RepoDigests}}", &name]);
+    assert!(ids.contains(&format!("{}/team/app@{digest}", reg.host())), "{ids}");
+    // Podman pulls it and runs it as doca would.
+    // (runc: podman's default crun refuses this host's cgroup v1/v2 hybrid.)
+    let runc = String::from_utf8(Command::new("sh").args(["-c", "command -v runc"]).output().unwrap().stdout).unwrap();
+    let pm = doca_testkit::Podman::new(&e.t.path("podman")).with_runtime(Path::new(runc.trim()));
+    let o = pm.cmd().args(["pull", "-q", "--tls-verify=false", &name]).output().unwrap();
+    assert!(o.status.success(), "podman pull: {}", String::from_utf8_lossy(&o.stderr));
+    let o = pm.cmd().args(["run", "--rm", "--network", "none", &name]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "made by doca\n", "{}", String::from_utf8_lossy(&o.stderr));
+    // Again: nothing sent. To another repository of the registry: mounted, not sent.
+    assert_eq!(e.t.ok(&["push", &name]).matches("Layer already exists").count(), 3);
+    let other = format!("{}/team/copy:1", reg.host());
+    e.t.ok(&["tag", &name, &other]);
+    let out = e.t.ok(&["push", &other]);
+    assert_eq!(out.matches("Mounted from another repository").count(), 3, "{out}");
+    assert_eq!(e.t.ok(&["push", "-q", &other]), format!("{other}\n"));
+    assert_eq!(skopeo_digest(&other), digest);
+    // What is not tagged locally: docker's message.
+    let err = e.t.fails(&["push", &format!("{}/team/none:1", reg.host())], 1);
+    assert!(err.contains("An image does not exist locally with the tag"), "{err}");
+}

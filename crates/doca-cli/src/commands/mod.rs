@@ -18,6 +18,7 @@ mod port;
 mod prune;
 mod ps;
 mod pull;
+mod push;
 mod rm;
 mod rmi;
 mod run;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Builder { command: BuilderCommand::Build(a) } => build::run(&mut e, *a),
         Command::Builder { command: BuilderCommand::Prune(a) } => build::prune(&mut e, a),
         Command::Pull(a) | Command::Image { command: ImageCommand::Pull(a) } => pull::run(&mut e, a),
+        Command::Push(a) | Command::Image { command: ImageCommand::Push(a) } => push::run(&mut e, a),
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),
         Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&mut e, a),

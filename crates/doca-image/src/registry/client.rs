@@ -15,6 +15,15 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 
 pub type Body = ureq::Body;
 
+/// What a request sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    None,
+    Bytes(&'a [u8]),
+    /// A file, sent from its start (again on a retry).
+    File(&'a std::path::Path),
+}
+
 /// What to ask a manifest for (distribution-spec "Pulling manifests"): every kind doca reads.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -247,7 +256,7 @@ impl Registry {
         path: &str,
         scope: &str,
         headers: &[(&str, &str)],
-        body: Option<&[u8]>,
+        body: Payload,
     ) -> Result<Response<Body>, RegistryError> {
         let url =
             if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { format!("{}/v2/{path}", self.base) };
@@ -263,8 +272,13 @@ impl Registry {
                 req = req.header("Authorization", a);
             }
             let result = match body {
-                Some(b) => self.agent.run(req.body(b.to_vec()).map_err(|e| transport(&verb, &url, e))?),
-                None => self.agent.run(req.body(()).map_err(|e| transport(&verb, &url, e))?),
+                Payload::Bytes(b) => self.agent.run(req.body(b).map_err(|e| transport(&verb, &url, e))?),
+                // Opened again for each attempt: a retry sends the whole file.
+                Payload::File(p) => {
+                    let f = std::fs::File::open(p).map_err(|e| transport(&verb, &url, format!("{}: {e}", p.display())))?;
+                    self.agent.run(req.body(f).map_err(|e| transport(&verb, &url, e))?)
+                }
+                Payload::None => self.agent.run(req.body(()).map_err(|e| transport(&verb, &url, e))?),
             };
             match result {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !authed => {
@@ -289,7 +303,7 @@ impl Registry {
         }
     }
 
-    fn status_error(&self, what: &str, resp: &mut Response<Body>) -> RegistryError {
+    pub(crate) fn status_error(&self, what: &str, resp: &mut Response<Body>) -> RegistryError {
         let status = resp.status();
         let body = resp.body_mut().with_config().limit(64 << 10).read_to_string().unwrap_or_default();
         // The distribution spec's error body: {"errors":[{"code":..,"message":..}]}.
@@ -314,7 +328,7 @@ impl Registry {
     /// digest, the content must hash to it.
     pub fn manifest(&self, repo: &str, reference: &str, limit: u64) -> Result<(Vec<u8>, String, String), RegistryError> {
         let scope = format!("repository:{repo}:pull");
-        let mut resp = self.send("GET", &format!("{repo}/manifests/{reference}"), &scope, &[("Accept", MANIFEST_ACCEPT)], None)?;
+        let mut resp = self.send("GET", &format!("{repo}/manifests/{reference}"), &scope, &[("Accept", MANIFEST_ACCEPT)], Payload::None)?;
         match resp.status().as_u16() {
             200 => {}
             401 | 403 => return Err(RegistryError::PullDenied(repo.to_string())),
@@ -371,7 +385,7 @@ impl Registry {
     /// A blob's body as a stream (the caller checks its digest as it reads).
     pub fn blob(&self, repo: &str, digest: &str) -> Result<(Box<dyn Read + Send>, Option<u64>), RegistryError> {
         let scope = format!("repository:{repo}:pull");
-        let mut resp = self.send("GET", &format!("{repo}/blobs/{digest}"), &scope, &[], None)?;
+        let mut resp = self.send("GET", &format!("{repo}/blobs/{digest}"), &scope, &[], Payload::None)?;
         match resp.status().as_u16() {
             200 => {}
             401 | 403 => return Err(RegistryError::PullDenied(repo.to_string())),
