@@ -29,6 +29,15 @@ pub enum Command {
     Pull(PullArgs),
     /// Upload an image to a registry
     Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Manage image manifests and manifest lists
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -586,6 +595,45 @@ pub enum ImageCommand {
     Pull(PullArgs),
     /// Upload an image to a registry
     Push(PushArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// The registry (default: Docker Hub)
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// The registry (default: Docker Hub)
+    pub server: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestCommand {
+    /// Display an image manifest, or manifest list
+    Inspect(ManifestInspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ManifestInspectArgs {
+    /// Allow communication with an insecure registry (loopback ones always may)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output additional info including layers and platform (accepted; the manifest is shown)
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// MANIFEST_LIST or MANIFEST
+    pub name: String,
 }
 
 #[derive(Args, Debug)]

@@ -147,6 +147,32 @@ fn basic_auth_uses_the_docker_config_and_never_shows_the_secret() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!all.contains("s3cret") && !e.t.ok(&["inspect", &name]).contains("s3cret"));
+    // login checks the password with the registry before keeping it; logout forgets it.
+    let dc2 = e.t.path("docker-config-2");
+    let login = |pw: &str| {
+        let mut c = e.t.cmd();
+        c.args(["login", "-u", "alice", "--password-stdin", &reg.host()])
+            .env("DOCKER_CONFIG", &dc2)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = login("wrong");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("failed with status: 401 Unauthorized"));
+    assert!(!dc2.join("config.json").exists(), "nothing kept for a refused login");
+    let o = login("s3cret-pw");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
+    let m = e.t.cmd().args(["manifest", "inspect", &name]).env("DOCKER_CONFIG", &dc2).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&m.stdout).unwrap();
+    assert_eq!(v["schemaVersion"], 2);
+    let o = e.t.cmd().args(["logout", &reg.host()]).env("DOCKER_CONFIG", &dc2).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("Removing login credentials for {}\n", reg.host()));
+    let m = e.t.cmd().args(["manifest", "inspect", &name]).env("DOCKER_CONFIG", &dc2).output().unwrap();
+    assert_eq!(m.status.code(), Some(1));
 }
 
 /// A registry that answers from a table and can misbehave: status, body, a Content-Length

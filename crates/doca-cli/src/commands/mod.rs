@@ -12,6 +12,7 @@ mod import;
 mod inspect;
 mod kill;
 mod load;
+mod login;
 mod logs;
 mod network;
 mod port;
@@ -33,7 +34,7 @@ mod tag;
 mod top;
 mod volume;
 
-use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, ManifestCommand, SystemCommand};
 use crate::CmdResult;
 use doca_engine::{Engine, EngineConfig};
 
@@ -49,6 +50,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Builder { command: BuilderCommand::Prune(a) } => build::prune(&mut e, a),
         Command::Pull(a) | Command::Image { command: ImageCommand::Pull(a) } => pull::run(&mut e, a),
         Command::Push(a) | Command::Image { command: ImageCommand::Push(a) } => push::run(&mut e, a),
+        Command::Login(a) => login::login(&mut e, a),
+        Command::Logout(a) => login::logout(&mut e, a),
+        Command::Manifest { command: ManifestCommand::Inspect(a) } => login::manifest_inspect(&mut e, a),
         Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&mut e, a),
         Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&mut e, a),
         Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&mut e, a),

@@ -5,6 +5,7 @@ mod filter;
 mod history;
 mod inspect;
 mod list;
+mod login;
 mod prune;
 pub mod pull;
 pub mod push;

@@ -101,33 +101,110 @@ pub fn credentials_for(host: &str, config: Option<&std::path::Path>) -> Result<O
 /// `docker-credential-<helper> get` with the server URL on stdin (docker-credential-helpers'
 /// protocol); "credentials not found" is no credentials, not an error.
 fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String> {
-    use std::io::Write;
-    let program = format!("docker-credential-{helper}");
-    let mut child = match std::process::Command::new(&program)
-        .arg("get")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => return Err(format!("{program}: {e}")),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let out = child.wait_with_output().map_err(|e| format!("{program}: {e}"))?;
-    if !out.status.success() {
-        return Ok(None);
-    }
+    let Ok(out) = run_helper(helper, "get", server) else { return Ok(None) };
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Answer {
         username: String,
         secret: String,
     }
-    let a: Answer = serde_json::from_slice(&out.stdout).map_err(|e| format!("{program}: {e}"))?;
+    let a: Answer = serde_json::from_slice(&out).map_err(|e| format!("docker-credential-{helper}: {e}"))?;
     Ok(Some(Credentials { username: a.username, secret: a.secret }))
+}
+
+/// The registry host a `login`/`logout` argument names: `https://index.docker.io/v1/` and
+/// no argument are Docker Hub; a scheme and a path are dropped.
+pub fn server_host(server: Option<&str>) -> String {
+    let Some(s) = server else { return DOCKER_HUB.to_string() };
+    let s = s.trim_start_matches("https://").trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" | DOCKER_HUB => DOCKER_HUB.to_string(),
+        h => h.to_string(),
+    }
+}
+
+fn read_config(path: &std::path::Path, host: &str) -> Result<serde_json::Value, RegistryError> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| RegistryError::Credentials { host: host.into(), message: format!("{}: {e}", path.display()) }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
+        Err(e) => Err(RegistryError::Credentials { host: host.into(), message: format!("{}: {e}", path.display()) }),
+    }
+}
+
+/// Writes the file whole through a temp file and a rename, mode 0600 (it holds secrets).
+fn write_config(path: &std::path::Path, v: &serde_json::Value, host: &str) -> Result<(), RegistryError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bad = |e: std::io::Error| RegistryError::Credentials { host: host.into(), message: format!("{}: {e}", path.display()) };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(bad)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(bad)?;
+    f.write_all(serde_json::to_string_pretty(v).expect("json").as_bytes()).map_err(bad)?;
+    f.sync_all().map_err(bad)?;
+    std::fs::rename(&tmp, path).map_err(bad)
+}
+
+/// `login`: the credentials into Docker's config (its `credsStore` helper when one is set,
+/// else `auths` with base64 user:secret, as docker writes it).
+pub fn store_credentials(host: &str, c: &Credentials, config: Option<&std::path::Path>) -> Result<(), RegistryError> {
+    let path = config
+        .map(PathBuf::from)
+        .or_else(docker_config_path)
+        .ok_or_else(|| RegistryError::Credentials { host: host.into(), message: "no HOME for ~/.docker/config.json".into() })?;
+    let mut v = read_config(&path, host)?;
+    let key = config_key(host).to_string();
+    let helper = v["credHelpers"][&key].as_str().or(v["credsStore"].as_str()).map(String::from);
+    if let Some(helper) = helper {
+        let body = serde_json::json!({"ServerURL": key, "Username": c.username, "Secret": c.secret}).to_string();
+        run_helper(&helper, "store", &body).map_err(|message| RegistryError::Credentials { host: host.into(), message })?;
+        v["auths"][&key] = serde_json::json!({});
+    } else {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.secret));
+        if !v["auths"].is_object() {
+            v["auths"] = serde_json::json!({});
+        }
+        v["auths"][&key] = serde_json::json!({ "auth": auth });
+    }
+    write_config(&path, &v, host)
+}
+
+/// `logout`: false when there was nothing to remove.
+pub fn erase_credentials(host: &str, config: Option<&std::path::Path>) -> Result<bool, RegistryError> {
+    let Some(path) = config.map(PathBuf::from).or_else(docker_config_path) else { return Ok(false) };
+    let mut v = read_config(&path, host)?;
+    let key = config_key(host).to_string();
+    if let Some(helper) = v["credHelpers"][&key].as_str().or(v["credsStore"].as_str()).map(String::from) {
+        let _ = run_helper(&helper, "erase", &key);
+    }
+    let removed = v["auths"].as_object_mut().and_then(|a| a.remove(&key)).is_some();
+    if removed {
+        write_config(&path, &v, host)?;
+    }
+    Ok(removed)
+}
+
+fn run_helper(helper: &str, verb: &str, input: &str) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg(verb)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| format!("{program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{program} {verb}: {}", String::from_utf8_lossy(&out.stdout).trim()));
+    }
+    Ok(out.stdout)
 }
 
 /// `Basic base64(user:secret)`.
@@ -219,5 +296,27 @@ mod tests {
         assert!(credentials_for("other:5000", Some(&path)).unwrap().is_none());
         assert!(!format!("{c:?}").contains("s3cret"));
         assert_eq!(basic(&c), format!("Basic {auth}"));
+    }
+
+    #[test]
+    fn login_and_logout_keep_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d/config.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, r#"{"auths":{"other:1":{"auth":"eDp5"}},"psFormat":"table {{.ID}}"}"#).unwrap();
+        let c = Credentials { username: "bob".into(), secret: "pw".into() };
+        store_credentials("localhost:5000", &c, Some(&path)).unwrap();
+        assert_eq!(credentials_for("localhost:5000", Some(&path)).unwrap(), Some(c));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["psFormat"], "table {{.ID}}");
+        assert!(v["auths"]["other:1"].is_object());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(erase_credentials("localhost:5000", Some(&path)).unwrap());
+        assert!(!erase_credentials("localhost:5000", Some(&path)).unwrap());
+        assert_eq!(credentials_for("localhost:5000", Some(&path)).unwrap(), None);
+        assert_eq!(server_host(Some("https://index.docker.io/v1/")), "docker.io");
+        assert_eq!(server_host(Some("localhost:5000")), "localhost:5000");
+        assert_eq!(server_host(None), "docker.io");
     }
 }

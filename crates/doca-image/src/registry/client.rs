@@ -324,6 +324,16 @@ impl Registry {
         }
     }
 
+    /// `login`'s check: `GET /v2/` with the credentials (answering the challenge).
+    pub fn check_login(&self) -> Result<(), RegistryError> {
+        let mut resp = self.send("GET", "", "", &[], Payload::None)?;
+        match resp.status().as_u16() {
+            200 => Ok(()),
+            401 | 403 => Err(RegistryError::Unauthorized(self.host.clone())),
+            _ => Err(self.status_error("GET /v2/", &mut resp)),
+        }
+    }
+
     /// A manifest (or index) by tag or digest: its bytes, media type and digest. With a
     /// digest, the content must hash to it.
     pub fn manifest(&self, repo: &str, reference: &str, limit: u64) -> Result<(Vec<u8>, String, String), RegistryError> {

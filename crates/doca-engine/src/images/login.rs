@@ -1,0 +1,46 @@
+//! `doca login`, `doca logout` and `doca manifest inspect`: the registry side of images that
+//! is not a pull or a push. Credentials live in Docker's `config.json` (or its credential
+//! helper), so docker and doca share one login.
+
+use crate::{Engine, EngineError};
+use doca_image::registry::auth::{self, Credentials};
+use doca_image::registry::client::Registry;
+use doca_image::Reference;
+
+impl Engine {
+    /// Checks the credentials against the registry, then stores them. Returns the host.
+    pub fn login(&mut self, server: Option<&str>, username: &str, secret: &str) -> Result<String, EngineError> {
+        let host = auth::server_host(server);
+        let creds = Credentials { username: username.to_string(), secret: secret.to_string() };
+        let config = super::pull::registry_config()?;
+        let reg = Registry::connect(&host, &config, Some(creds.clone()))?;
+        reg.check_login().map_err(|e| match e {
+            doca_image::registry::RegistryError::Unauthorized(_) => {
+                EngineError::InvalidArgument(format!("login attempt to {}/v2/ failed with status: 401 Unauthorized", reg.base))
+            }
+            e => e.into(),
+        })?;
+        auth::store_credentials(&host, &creds, None)?;
+        Ok(host)
+    }
+
+    /// Forgets the credentials of `server`; false when there were none.
+    pub fn logout(&mut self, server: Option<&str>) -> Result<(String, bool), EngineError> {
+        let host = auth::server_host(server);
+        let removed = auth::erase_credentials(&host, None)?;
+        Ok((host, removed))
+    }
+
+    /// A manifest or index as the registry has it (`docker manifest inspect`).
+    pub fn inspect_remote_manifest(&mut self, name: &str) -> Result<serde_json::Value, EngineError> {
+        let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
+        let config = super::pull::registry_config()?;
+        let reg = Registry::connect(r.domain(), &config, auth::credentials_for(r.domain(), None)?)?;
+        let wanted = r.digest().map(|d| d.to_string()).unwrap_or_else(|| r.tag().unwrap_or("latest").to_string());
+        let (bytes, _, _) = reg.manifest(r.path(), &wanted, config.max_manifest_size).map_err(|e| match e {
+            doca_image::registry::RegistryError::ManifestUnknown(_) => EngineError::InvalidArgument(format!("no such manifest: {}", r)),
+            e => e.into(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::Internal(format!("manifest of {}: {e}", r.familiar())))
+    }
+}
