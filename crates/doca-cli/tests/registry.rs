@@ -419,3 +419,143 @@ fn images_pushed_by_doca_are_pulled_by_podman_and_skopeo() {
     let err = e.t.fails(&["push", &format!("{}/team/none:1", reg.host())], 1);
     assert!(err.contains("An image does not exist locally with the tag"), "{err}");
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made for the test.
+fn make_certs(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=doca test CA",
+        ],
+    );
+    for (name, cn, ext) in
+        [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "doca client", "extendedKeyUsage=clientAuth")]
+    {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.crt"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn tls_registries_are_verified_against_certs_d_with_client_certificates() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    require_tool!("openssl");
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let c = |f: &str| certs.path().join(f).display().to_string();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n    clientcas:\n      - {}\n",
+            dir.path().join("data").display(),
+            c("server.crt"),
+            c("server.key"),
+            c("ca.crt")
+        ),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = DistRegistry { child, port, _dir: dir };
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (e, archive) = env_with_archive();
+    let name = format!("{}/secure/busybox:1", reg.host());
+    // skopeo's cert dir has docker's layout too: *.crt CAs, client.cert with client.key.
+    let sk = e.t.path("skopeo-certs");
+    std::fs::create_dir_all(&sk).unwrap();
+    for (from, to) in [("ca.crt", "ca.crt"), ("client.crt", "client.cert"), ("client.key", "client.key")] {
+        std::fs::copy(certs.path().join(from), sk.join(to)).unwrap();
+    }
+    let o = Command::new("skopeo")
+        .args(["copy", "-q", "--dest-cert-dir", sk.to_str().unwrap()])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "skopeo: {}", String::from_utf8_lossy(&o.stderr));
+    // certs.d/<host>/: the CA, and client.cert + client.key (Docker's layout).
+    let certs_d = e.t.path("certs.d");
+    let host_dir = certs_d.join(reg.host());
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let doca_config = e.t.path("doca.json");
+    std::fs::write(&doca_config, format!(r#"{{"certs-dirs": ["{}"]}}"#, certs_d.display())).unwrap();
+    let pull = || e.t.cmd().args(["pull", "-q", &name]).env("DOCA_CONFIG", &doca_config).output().unwrap();
+    // Without the CA: the server's certificate is not trusted (and no fallback to HTTP).
+    let o = pull();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(err.contains("certificate") || err.contains("issuer"), "{err}");
+    std::fs::copy(certs.path().join("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    // The CA but no client certificate: the registry refuses the handshake.
+    assert_eq!(pull().status.code(), Some(1));
+    std::fs::copy(certs.path().join("client.crt"), host_dir.join("client.cert")).unwrap();
+    std::fs::copy(certs.path().join("client.key"), host_dir.join("client.key")).unwrap();
+    let o = pull();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{name}\n"));
+}

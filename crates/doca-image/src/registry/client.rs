@@ -135,7 +135,8 @@ impl Registry {
                 candidates.push((m.trim_end_matches('/').to_string(), true));
             }
             candidates.push((format!("https://{DOCKER_HUB_API}"), true));
-        } else if cfg.is_insecure(host) {
+        } else if cfg.is_insecure(host) && !cfg.certs_dirs.iter().any(|d| d.join(host).is_dir()) {
+            // (A registry with a certs.d entry is verified against it, loopback or not.)
             candidates.push((format!("https://{host}"), false));
             candidates.push((format!("http://{host}"), false));
         } else {

@@ -25,7 +25,8 @@ pub const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 #[serde(default, rename_all = "kebab-case")]
 pub struct RegistryConfig {
     /// Hosts (`host:port`) that may be reached over plain HTTP or with an unverified
-    /// certificate. Loopback hosts always may, as in docker.
+    /// certificate. Loopback hosts may too, as in docker, unless `certs.d/<host>/` exists:
+    /// then they are verified against it.
     pub insecure_registries: Vec<String>,
     /// Mirrors tried first for docker.io images (`https://mirror.example`).
     pub registry_mirrors: Vec<String>,
