@@ -184,6 +184,8 @@ struct Route {
     body: Vec<u8>,
     /// Claim this many bytes and send `body` only.
     claim: Option<usize>,
+    /// Send this many bytes of the body, then go silent for a minute.
+    stall_after: Option<usize>,
 }
 
 struct FakeRegistry {
@@ -216,7 +218,7 @@ impl FakeRegistry {
         self.routes
             .lock()
             .unwrap()
-            .insert(path.into(), Route { status, content_type: content_type.into(), body: body.to_vec(), claim: None });
+            .insert(path.into(), Route { status, content_type: content_type.into(), body: body.to_vec(), ..Default::default() });
     }
 }
 
@@ -258,6 +260,12 @@ fn serve(mut conn: TcpStream, port: u16, token: Option<&str>, routes: &Mutex<Has
     }
     let r = routes.lock().unwrap().get(&path).cloned();
     match r {
+        Some(r) if r.stall_after.is_some() => {
+            let n = r.stall_after.unwrap_or(0).min(r.body.len());
+            respond(&mut conn, r.status, "", &r.content_type, &r.body[..n], r.body.len());
+            let _ = conn.flush();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
         Some(r) => respond(&mut conn, r.status, "", &r.content_type, &r.body, r.claim.unwrap_or(r.body.len())),
         None => {
             respond(&mut conn, 404, "", "application/json", br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#, 68)
@@ -558,4 +566,164 @@ fn tls_registries_are_verified_against_certs_d_with_client_certificates() {
     let o = pull();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{name}\n"));
+}
+
+/// An image for `arch` with one layer compressed by `compress` ("gzip" or "zstd"), served as
+/// `x/multi@digest`; returns the manifest's descriptor for an index.
+fn serve_arch(reg: &FakeRegistry, arch: &str, compress: &str) -> String {
+    let mut layer = doca_testkit::Layer::new();
+    layer.file("arch", format!("{arch}\n").as_bytes());
+    let tar = layer.finish();
+    let diff_id = sha(&tar);
+    let mut child = Command::new(compress).args(["-c"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&tar).unwrap();
+    let blob = child.wait_with_output().unwrap().stdout;
+    let ld = sha(&blob);
+    let config = format!(r#"{{"architecture":"{arch}","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#);
+    let cd = sha(config.as_bytes());
+    let media =
+        if compress == "gzip" { "application/vnd.oci.image.layer.v1.tar+gzip" } else { "application/vnd.oci.image.layer.v1.tar+zstd" };
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"{media}","digest":"{ld}","size":{}}}]}}"#,
+        config.len(),
+        blob.len()
+    );
+    let md = sha(manifest.as_bytes());
+    reg.route(&format!("/v2/x/multi/manifests/{md}"), 200, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes());
+    reg.route(&format!("/v2/x/multi/blobs/{cd}"), 200, "application/octet-stream", config.as_bytes());
+    reg.route(&format!("/v2/x/multi/blobs/{ld}"), 200, "application/octet-stream", &blob);
+    format!(
+        r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{md}","size":{},"platform":{{"os":"linux","architecture":"{arch}"}}}}"#,
+        manifest.len()
+    )
+}
+
+#[test]
+fn indexes_resolve_to_the_asked_platform_and_layers_may_be_gzip_or_zstd() {
+    require_root!();
+    require_tool!("zstd");
+    let reg = FakeRegistry::start(None);
+    let amd = serve_arch(&reg, "amd64", "gzip");
+    let arm = serve_arch(&reg, "arm64", "zstd");
+    let index = format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{arm},{amd}]}}"#);
+    reg.route("/v2/x/multi/manifests/1", 200, "application/vnd.oci.image.index.v1+json", index.as_bytes());
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let name = format!("{}/x/multi:1", reg.host());
+    e.t.ok(&["pull", "-q", &name]);
+    assert_eq!(e.t.ok(&["inspect", "--format", "{{.Architecture}}", &name]), "amd64\n");
+    e.t.ok(&["pull", "-q", "--platform", "linux/arm64", &name]);
+    assert_eq!(e.t.ok(&["inspect", "--format", "{{.Architecture}}", &name]), "arm64\n", "the zstd layer unpacked and checked");
+    let err = e.t.fails(&["pull", "--platform", "linux/s390x", &name], 1);
+    assert!(err.contains("no matching manifest for linux/s390x"), "{err}");
+    assert!(e.t.ok(&["system", "check"]).contains("store is consistent"));
+}
+
+#[test]
+fn a_silent_registry_times_out_and_oversized_manifests_are_refused() {
+    require_root!();
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let cfg = e.t.path("doca.json");
+    std::fs::write(&cfg, r#"{"timeout-seconds": 1, "max-manifest-size": 300}"#).unwrap();
+    let reg = FakeRegistry::start(None);
+    serve_image(&reg);
+    // A manifest over the limit (the image's is about 400 bytes).
+    let o = e.t.cmd().args(["pull", &format!("{}/x/img:1", reg.host())]).env("DOCA_CONFIG", &cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("over the 300-byte limit"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A registry that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let started = std::time::Instant::now();
+    let o = e.t.cmd().args(["pull", &format!("127.0.0.1:{port}/x/img:1")]).env("DOCA_CONFIG", &cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("127.0.0.1:{port}/v2/")), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "gave up in {:?}", started.elapsed());
+}
+
+#[test]
+fn a_pull_killed_halfway_leaves_a_consistent_store_and_the_next_reuses_what_finished() {
+    require_root!();
+    let reg = FakeRegistry::start(None);
+    // Two layers: the first comes at once, the second stalls halfway.
+    let mut layers = Vec::new();
+    for (name, size) in [("first", 1000usize), ("second", 300_000)] {
+        let mut l = doca_testkit::Layer::new();
+        l.file(name, &vec![b'x'; size]);
+        layers.push(l.finish());
+    }
+    let digests: Vec<String> = layers.iter().map(|l| sha(l)).collect();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}}"#,
+        digests[0], digests[1]
+    );
+    let cd = sha(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}},{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        config.len(),
+        digests[0],
+        layers[0].len(),
+        digests[1],
+        layers[1].len()
+    );
+    reg.route("/v2/x/two/manifests/1", 200, "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes());
+    reg.route(&format!("/v2/x/two/blobs/{cd}"), 200, "application/octet-stream", config.as_bytes());
+    reg.route(&format!("/v2/x/two/blobs/{}", digests[0]), 200, "application/octet-stream", &layers[0]);
+    reg.routes.lock().unwrap().insert(
+        format!("/v2/x/two/blobs/{}", digests[1]),
+        Route {
+            status: 200,
+            content_type: "application/octet-stream".into(),
+            body: layers[1].clone(),
+            stall_after: Some(100_000),
+            ..Default::default()
+        },
+    );
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-rtest");
+    let name = format!("{}/x/two:1", reg.host());
+    let mut child = e.t.cmd().args(["pull", &name]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains(&format!("{}: Pull complete", &digests[0][7..19])) {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "pull ended early: {seen}");
+        seen.push_str(&line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Consistent: nothing recorded, the finished layer kept under its digest.
+    let check = e.t.ok(&["system", "check"]);
+    assert!(check.contains("store is consistent"), "{check}");
+    assert!(e.t.fails(&["inspect", &name], 1).contains("No such"));
+    // The next pull (the registry answers now) does not fetch the first layer again.
+    reg.routes.lock().unwrap().get_mut(&format!("/v2/x/two/blobs/{}", digests[1])).unwrap().stall_after = None;
+    let before = reg.hits.lock().unwrap().iter().filter(|h| h.contains(&digests[0])).count();
+    let out = e.t.ok(&["pull", &name]);
+    assert!(out.contains(&format!("{}: Already exists", &digests[0][7..19])), "{out}");
+    assert_eq!(reg.hits.lock().unwrap().iter().filter(|h| h.contains(&digests[0])).count(), before);
+    assert!(e.t.ok(&["system", "check"]).contains("store is consistent"));
+}
+
+#[test]
+fn docker_hub_names_are_pulled_through_a_configured_mirror() {
+    require_root!();
+    require_tool!("docker-registry");
+    require_tool!("skopeo");
+    let mirror = DistRegistry::start(None);
+    let (e, archive) = env_with_archive();
+    skopeo_push(&archive, &format!("{}/library/busybox:latest", mirror.host()), None);
+    let cfg = e.t.path("doca.json");
+    std::fs::write(&cfg, format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, mirror.host())).unwrap();
+    // `busybox` is docker.io/library/busybox:latest, fetched from the mirror.
+    let o = e.t.cmd().args(["pull", "busybox"]).env("DOCA_CONFIG", &cfg).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("Using default tag: latest\nlatest: Pulling from library/busybox\n"), "{out}");
+    assert!(out.ends_with("Status: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n"), "{out}");
+    assert_eq!(e.t.ok(&e.args("run", &["--rm", "--network", "none", "busybox", "echo", "mirrored"])), "mirrored\n");
 }

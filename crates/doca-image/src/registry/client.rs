@@ -92,15 +92,15 @@ fn tls_for(host: &str, cfg: &RegistryConfig, verify: bool) -> Result<TlsConfig, 
     Ok(TlsConfig::builder().root_certs(roots).client_cert(client).disable_verification(!verify).build())
 }
 
-fn agent(tls: TlsConfig) -> ureq::Agent {
+fn agent(tls: TlsConfig, timeout: Duration) -> ureq::Agent {
     ureq::config::Config::builder()
         .http_status_as_error(false)
         .tls_config(tls)
         .user_agent(concat!("doca/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_connect(Some(timeout.min(Duration::from_secs(15))))
+        .timeout_recv_response(Some(timeout))
         // A stalled transfer fails instead of hanging; a slow one that moves goes on.
-        .timeout_per_read(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(timeout))
         .max_redirects(10)
         .build()
         .new_agent()
@@ -148,7 +148,7 @@ impl Registry {
             let r = Registry {
                 host: host.to_string(),
                 base: base.clone(),
-                agent: agent(tls_for(&tls_host, cfg, verify)?),
+                agent: agent(tls_for(&tls_host, cfg, verify)?, Duration::from_secs(cfg.timeout_seconds.max(1))),
                 creds: creds.clone(),
                 tokens: Mutex::new(HashMap::new()),
             };

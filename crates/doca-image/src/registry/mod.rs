@@ -36,6 +36,9 @@ pub struct RegistryConfig {
     pub certs_dirs: Vec<PathBuf>,
     /// Manifests larger than this are refused (bytes).
     pub max_manifest_size: u64,
+    /// Seconds a registry may stay silent (connecting, answering, or mid-transfer) before the
+    /// request fails; a slow transfer that moves is never cut.
+    pub timeout_seconds: u64,
 }
 
 impl Default for RegistryConfig {
@@ -47,6 +50,7 @@ impl Default for RegistryConfig {
             max_concurrent_uploads: 5,
             certs_dirs: vec![PathBuf::from("/etc/doca/certs.d"), PathBuf::from("/etc/docker/certs.d")],
             max_manifest_size: 4 << 20,
+            timeout_seconds: 60,
         }
     }
 }
