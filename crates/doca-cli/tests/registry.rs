@@ -112,7 +112,15 @@ fn images_pushed_by_skopeo_are_pulled_verified_and_run() {
     // By digest: the same image, no tag made.
     let by_digest = format!("{}/test/busybox@{want}", reg.host());
     assert_eq!(e.t.ok(&["pull", "-q", &by_digest]), format!("{by_digest}\n"));
-    assert_eq!(e.t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), format!("{}/test/busybox:1\n", reg.host()));
+    assert_eq!(
+        e.t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        format!("{}/test/busybox:1\n", reg.host()),
+        "a pull by digest tags nothing"
+    );
+    // -a: every tag of the repository.
+    skopeo_push(&archive, &format!("{}/test/busybox:2", reg.host()), None);
+    let out = e.t.ok(&["pull", "-a", "-q", &format!("{}/test/busybox", reg.host())]);
+    assert_eq!(out, format!("{0}/test/busybox:1\n{0}/test/busybox:2\n", reg.host()));
     // Not there: docker's messages, exit 1.
     let err = e.t.fails(&["pull", &format!("{}/test/busybox:nope", reg.host())], 1);
     assert!(err.contains(&format!("manifest for {}/test/busybox:nope not found: manifest unknown", reg.host())), "{err}");
@@ -147,6 +155,19 @@ fn basic_auth_uses_the_docker_config_and_never_shows_the_secret() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!all.contains("s3cret") && !e.t.ok(&["inspect", &name]).contains("s3cret"));
+    // A credential helper (credsStore) answers instead of the file.
+    let bin = e.t.path("helper-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-fake");
+    std::fs::write(&helper, "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"alice\",\"Secret\":\"s3cret-pw\"}'\n").unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let dh = e.t.path("docker-config-helper");
+    std::fs::create_dir_all(&dh).unwrap();
+    std::fs::write(dh.join("config.json"), r#"{"credsStore":"fake"}"#).unwrap();
+    e.t.ok(&["rmi", &name]);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let o = e.t.cmd().args(["pull", "-q", &name]).env("DOCKER_CONFIG", &dh).env("PATH", path).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // login checks the password with the registry before keeping it; logout forgets it.
     let dc2 = e.t.path("docker-config-2");
     let login = |pw: &str| {

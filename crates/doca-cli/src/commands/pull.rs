@@ -13,12 +13,21 @@ fn short(d: &doca_store::Digest) -> &str {
 }
 
 pub fn run(e: &mut Engine, a: PullArgs) -> CmdResult {
-    if a.all_tags {
-        return Err(Failure::new(1, "--all-tags is not supported yet: pull each tag"));
-    }
-    let r = pull(e, &a.name, a.platform.as_deref(), a.quiet, &mut std::io::stdout())?;
-    if a.quiet {
-        print(&format!("{}\n", r.reference))?;
+    let names = if a.all_tags {
+        let parsed = doca_image::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+        if parsed.tag().is_some() || parsed.digest().is_some() {
+            return Err(Failure::new(1, "tag can't be used with --all-tags/-a"));
+        }
+        let repo = parsed.familiar_name();
+        e.remote_tags(&a.name)?.into_iter().map(|t| format!("{repo}:{t}")).collect()
+    } else {
+        vec![a.name.clone()]
+    };
+    for name in names {
+        let r = pull(e, &name, a.platform.as_deref(), a.quiet, &mut std::io::stdout())?;
+        if a.quiet {
+            print(&format!("{}\n", r.reference))?;
+        }
     }
     Ok(())
 }

@@ -31,6 +31,14 @@ impl Engine {
         Ok((host, removed))
     }
 
+    /// The tags of a repository (`pull --all-tags`).
+    pub fn remote_tags(&mut self, name: &str) -> Result<Vec<String>, EngineError> {
+        let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
+        let config = super::pull::registry_config()?;
+        let reg = Registry::connect(r.domain(), &config, auth::credentials_for(r.domain(), None)?)?;
+        Ok(reg.tags(r.path())?)
+    }
+
     /// A manifest or index as the registry has it (`docker manifest inspect`).
     pub fn inspect_remote_manifest(&mut self, name: &str) -> Result<serde_json::Value, EngineError> {
         let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;

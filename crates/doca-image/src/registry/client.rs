@@ -325,6 +325,38 @@ impl Registry {
         }
     }
 
+    /// `GET /v2/<repo>/tags/list`, following `Link` pages (distribution-spec "Listing Tags").
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        let scope = format!("repository:{repo}:pull");
+        let mut out = Vec::new();
+        let mut path = format!("{repo}/tags/list");
+        for _ in 0..1000 {
+            let mut resp = self.send("GET", &path, &scope, &[], Payload::None)?;
+            match resp.status().as_u16() {
+                200 => {}
+                401 | 403 | 404 => return Err(RegistryError::PullDenied(repo.to_string())),
+                _ => return Err(self.status_error(&format!("tags of {repo}"), &mut resp)),
+            }
+            let next = resp
+                .headers()
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.split_once('<'))
+                .and_then(|(_, r)| r.split_once('>'))
+                .map(|(u, _)| u.to_string());
+            let body = resp.body_mut().with_config().limit(16 << 20).read_to_vec().map_err(|e| transport("Get", &path, e))?;
+            let v: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| RegistryError::Protocol { registry: self.host.clone(), message: format!("tags of {repo}: {e}") })?;
+            out.extend(v["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(String::from)));
+            match next {
+                Some(n) => path = if n.starts_with("http") { n } else { format!("{}{n}", self.base) },
+                None => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// `login`'s check: `GET /v2/` with the credentials (answering the challenge).
     pub fn check_login(&self) -> Result<(), RegistryError> {
         let mut resp = self.send("GET", "", "", &[], Payload::None)?;
