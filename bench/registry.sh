@@ -45,6 +45,8 @@ $DOCA import -c 'CMD ["bash"]' "$WORK/debian.tar" bench/debian:12 >/dev/null
 $DOCA save -o "$WORK/debian-image.tar" bench/debian:12
 skopeo copy -q --dest-tls-verify=false "docker-archive:$WORK/debian-image.tar" "docker://$SRC/bench/debian:12"
 IMG=$SRC/bench/debian:12
+# The imported image is the pushed one (same config): untagged, or every pull would find it.
+$DOCA rmi bench/debian:12 >/dev/null
 SIZE=$(du -sb "$WORK/reg-5801/data" | cut -f1)
 echo "image: $IMG, $((SIZE / 1000000)) MB in the registry (compressed)"
 
@@ -54,7 +56,7 @@ TOOLS=(doca)
 TOOLS+=(skopeo)
 pull() {
   case $1 in
-    doca) $DOCA rmi -f "$IMG" >/dev/null 2>&1 || true; $DOCA image prune -af -f >/dev/null 2>&1 || true ;;
+    doca) $DOCA rmi -f "$IMG" >/dev/null 2>&1 || true ;;
     docker) $DOCKER rmi -f "$IMG" >/dev/null 2>&1 || true ;;
     podman) $PODMAN rmi -f "$IMG" >/dev/null 2>&1 || true ;;
     skopeo) rm -rf "$WORK/skopeo-dir" ;;
@@ -88,8 +90,18 @@ push() { # tool round
   esac
   t1=$(now)
   rec "push/$1" "$(ms "$t0" "$t1")"
+  # Untagged again, so that the next round's pull starts from nothing.
+  case $1 in
+    doca) $DOCA rmi "$dest" >/dev/null ;;
+    docker) $DOCKER rmi "$dest" >/dev/null ;;
+    podman) $PODMAN rmi "$dest" >/dev/null 2>&1 ;;
+  esac
 }
 
+# Each pull must start from an empty store: checked once.
+$DOCA pull -q "$IMG" >/dev/null
+$DOCA rmi "$IMG" >/dev/null
+[ "$($DOCA images -aq | wc -l)" = 0 ] || { echo "doca still has images before the pulls" >&2; exit 1; }
 for round in $(seq "$N"); do
   for tool in "${TOOLS[@]}"; do
     pull "$tool"
