@@ -171,6 +171,8 @@ pub trait BuildHost {
     fn mount(&mut self, image: Option<&str>) -> Result<Box<dyn Mounted>, HostError>;
     fn commit(&mut self, image: &FinalImage) -> Result<String, HostError>;
     fn digests(&mut self) -> &mut dyn DigestCache;
+    /// Downloads `url` into the file `to` (ADD <url>); returns the Last-Modified time.
+    fn fetch(&mut self, url: &str, to: &Path) -> Result<Option<i64>, HostError>;
     /// Another host on the same store for a stage built beside this one (in another thread);
     /// `None` when the host cannot, and stages are built one after the other.
     fn fork(&mut self) -> Result<Option<Box<dyn BuildHost + Send>>, HostError> {
@@ -1063,12 +1065,74 @@ impl<'w> Worker<'w> {
         }
     }
 
+    /// ADD's URL sources, downloaded into a scratch directory (mode 0600 and the server's
+    /// Last-Modified, as docker does), as a spec over that directory.
+    fn download(&mut self, spec: &CopySpec, ins: &Instruction) -> Result<Option<Downloads>, BuildError> {
+        let urls: Vec<&String> = spec.sources.iter().filter(|s| s.starts_with("http://") || s.starts_with("https://")).collect();
+        if urls.is_empty() || !spec.add {
+            return Ok(None);
+        }
+        let dl = self.host.mount(None).map_err(|e| self.at(ins.line, format!("ADD: {e}")))?;
+        let mut names = Vec::new();
+        for u in urls {
+            let path = u.split(['?', '#']).next().unwrap_or(u);
+            let name = path.rsplit('/').next().filter(|n| !n.is_empty() && path.matches('/').count() > 2).ok_or_else(|| {
+                self.at(ins.line, format!("ADD {u}: cannot determine a file name from the URL; give the destination as a file path"))
+            })?;
+            let file = dl.path().join(name);
+            let modified = self.host.fetch(u, &file).map_err(|e| self.at(ins.line, format!("ADD {u}: {e}")))?;
+            let f = std::fs::File::options().write(true).open(&file).map_err(|e| self.at(ins.line, format!("ADD {u}: {e}")))?;
+            if let Some(t) = modified.filter(|t| *t > 0) {
+                let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64));
+            }
+            let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+            names.push(name.to_string());
+        }
+        let url_spec = CopySpec { add: false, sources: names, from: None, heredocs: Vec::new(), ..spec.clone() };
+        Ok(Some((dl, url_spec)))
+    }
+
+    fn downloaded_entries(
+        &self,
+        dir: &Path,
+        spec: &CopySpec,
+        image_root: Option<&Path>,
+        owner: (u32, u32),
+        ins: &Instruction,
+    ) -> Result<Vec<crate::copy::Entry>, BuildError> {
+        let plan = CopyPlan {
+            spec,
+            from: SourceRoot { dir, ignore: None, name: "download".into() },
+            image_root,
+            workdir: "/",
+            owner,
+            epoch: self.req.epoch,
+            now: self.req.now,
+        };
+        plan.entries().map_err(|e| self.at(ins.line, e.to_string()))
+    }
+
     fn copy(&mut self, state: &mut State, ins: &Instruction, spec: &CopySpec, printed: &str) -> Result<(), BuildError> {
         let workdir = state.base.config.working_dir.clone().unwrap_or_else(|| "/".into());
         let what = if spec.add { "ADD" } else { "COPY" };
+        // ADD <url>: downloaded every time (docker does too), keyed by what came.
+        let downloaded = self.download(spec, ins)?;
+        // (COPY keeps its URLs: the plan refuses them by name.)
+        let is_url = |s: &String| spec.add && (s.starts_with("http://") || s.starts_with("https://"));
+        let local = CopySpec { sources: spec.sources.iter().filter(|s| !is_url(s)).cloned().collect(), ..spec.clone() };
+        if downloaded.is_some() && spec.sources.len() > 1 && !spec.dest.ends_with('/') {
+            return Err(self.at(
+                ins.line,
+                format!("When using {what} with more than one source file, the destination must be a directory and end with a /"),
+            ));
+        }
         // The identity of the sources: another stage's key (its content follows from it), an
-        // image's id, or the digests of the context files.
-        let source_id = self.sources_identity(spec, &workdir, ins)?;
+        // image's id, or the digests of the context files (and of the downloads).
+        let mut source_id = if local.sources.is_empty() { String::new() } else { self.sources_identity(&local, &workdir, ins)? };
+        if let Some((dl, url_spec)) = &downloaded {
+            let entries = self.downloaded_entries(dl.path(), url_spec, None, (0, 0), ins)?;
+            source_id.push_str(&entries_digest(&entries, self.host.digests()).map_err(|e| self.at(ins.line, e.to_string()))?);
+        }
         let key = sha(&[&state.key, &format!("{spec:?}"), &workdir, &source_id]);
         if self.use_cache(state, &key)? {
             return Ok(());
@@ -1079,13 +1143,36 @@ impl<'w> Worker<'w> {
         };
         let image = self.host.mount(state.base.id.as_deref()).map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
         let owner = self.owner(spec.chown.as_deref(), Some(image.path()), ins)?;
-        let from = match &source_mount {
-            Some(m) => SourceRoot { dir: m.path(), ignore: None, name: format!("stage {}", spec.from.as_deref().unwrap_or("")) },
-            None => SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
-        };
-        let plan =
-            CopyPlan { spec, from, image_root: Some(image.path()), workdir: &workdir, owner, epoch: self.req.epoch, now: self.req.now };
-        let entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
+        let mut entries = Vec::new();
+        if !local.sources.is_empty() {
+            let from = match &source_mount {
+                Some(m) => SourceRoot { dir: m.path(), ignore: None, name: format!("stage {}", spec.from.as_deref().unwrap_or("")) },
+                None => SourceRoot { dir: self.req.context, ignore: Some(self.req.ignore), name: "build context".into() },
+            };
+            let plan = CopyPlan {
+                spec: &local,
+                from,
+                image_root: Some(image.path()),
+                workdir: &workdir,
+                owner,
+                epoch: self.req.epoch,
+                now: self.req.now,
+            };
+            entries = plan.entries().map_err(|e| self.at(ins.line, e.to_string()))?;
+        }
+        if let Some((dl, url_spec)) = &downloaded {
+            let spec = CopySpec {
+                dest: if url_spec.dest.starts_with('/') {
+                    url_spec.dest.clone()
+                } else {
+                    format!("{}/{}", workdir.trim_end_matches('/'), url_spec.dest)
+                },
+                ..url_spec.clone()
+            };
+            entries.extend(self.downloaded_entries(dl.path(), &spec, Some(image.path()), owner, ins)?);
+            entries.sort_by(|a, b| a.dest.cmp(&b.dest));
+            entries.dedup_by(|a, b| a.dest == b.dest && a.content == crate::copy::Content::Dir && b.content == crate::copy::Content::Dir);
+        }
         drop(image);
         let mut history = state.base.history.clone();
         history.push(self.history(printed.to_string(), false));
@@ -1100,9 +1187,13 @@ impl<'w> Worker<'w> {
             .add_layer(&step, &mut |w| crate::copy::write_layer(&entries, w).map_err(io::Error::other))
             .map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
         drop(source_mount);
+        drop(downloaded);
         self.remember(state, key, new)
     }
 }
+
+/// ADD's downloads: the scratch directory holding them, and a spec that copies them from it.
+type Downloads = (Box<dyn Mounted>, CopySpec);
 
 /// Keeps the last few KiB of RUN output for the error message, passing all of it on.
 struct Tail<'w> {
@@ -1239,6 +1330,10 @@ mod tests {
         }
         fn digests(&mut self) -> &mut dyn DigestCache {
             self
+        }
+        fn fetch(&mut self, _: &str, to: &Path) -> Result<Option<i64>, HostError> {
+            std::fs::write(to, b"downloaded")?;
+            Ok(None)
         }
     }
 

@@ -165,7 +165,7 @@ impl CopyPlan<'_> {
             }
             if s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@") {
                 return Err(CopyError::Invalid(format!(
-                    "{what} {s}: sources from URLs are not supported yet (download in a RUN step, or into the context)"
+                    "{what} {s}: source can't be a URL for {what} (ADD downloads URLs; git sources are not supported)"
                 )));
             }
             let rel = clean(s.trim_start_matches('/'));

@@ -375,3 +375,51 @@ fn independent_stages_build_at_the_same_time() {
     assert_eq!(e.run(&["par:1"]), "a\nb\n");
     e.assert_clean();
 }
+
+#[test]
+fn add_downloads_urls_with_mode_0600_and_the_servers_date() {
+    require_root!();
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::Mutex::new(b"version 1\n".to_vec()));
+    let body = served.clone();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let b = body.lock().unwrap().clone();
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n",
+                b.len()
+            );
+            let _ = c.write_all(&b);
+        }
+    });
+    let e = Env::new();
+    e.write(
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD http://127.0.0.1:{port}/files/notes.txt /opt/\nADD http://127.0.0.1:{port}/files/notes.txt /opt/renamed\n"
+        ),
+    );
+    e.build(&["-t", "url:1"]);
+    assert_eq!(
+        e.run(&["url:1", "stat", "-c", "%a %Y %n", "/opt/notes.txt", "/opt/renamed"]),
+        "600 1700000000 /opt/notes.txt\n600 1700000000 /opt/renamed\n"
+    );
+    assert_eq!(e.run(&["url:1", "cat", "/opt/notes.txt"]), "version 1\n");
+    // Downloaded again each build; the same content is a cache hit, new content is not.
+    assert_eq!(steps_cached(&e.build(&[])), 2);
+    *served.lock().unwrap() = b"version 2\n".to_vec();
+    let out = e.build(&["-t", "url:2"]);
+    assert_eq!(steps_cached(&out), 0, "{out}");
+    assert_eq!(e.run(&["url:2", "cat", "/opt/renamed"]), "version 2\n");
+    e.write("Dockerfile", &format!("FROM busybox\nCOPY http://127.0.0.1:{port}/files/notes.txt /opt/\n"));
+    assert!(e.build_fails(&[]).contains("source can't be a URL for COPY"));
+    e.assert_clean();
+}

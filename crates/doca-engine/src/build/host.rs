@@ -443,6 +443,11 @@ impl BuildHost for Host<'_> {
         self
     }
 
+    fn fetch(&mut self, url: &str, to: &Path) -> Result<Option<i64>, HostError> {
+        let config = crate::images::pull::registry_config()?;
+        Ok(doca_image::registry::client::download(url, to, &config)?)
+    }
+
     /// A host with an engine of its own (its own database connection; SQLite and the store's
     /// locks keep the two consistent), for a stage built in another thread.
     fn fork(&mut self) -> Result<Option<Box<dyn BuildHost + Send>>, HostError> {

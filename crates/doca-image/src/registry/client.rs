@@ -451,3 +451,23 @@ fn encode(s: &str) -> String {
     }
     out
 }
+
+/// A plain download (ADD <url>): GET with the system's and `certs.d`'s CAs, redirects followed,
+/// into `to`; returns the Last-Modified time (unix seconds) when the server gives one.
+pub fn download(url: &str, to: &std::path::Path, cfg: &RegistryConfig) -> Result<Option<i64>, RegistryError> {
+    let host = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("");
+    let a = agent(tls_for(host, cfg, true)?, Duration::from_secs(cfg.timeout_seconds.max(1)));
+    let mut resp = a.get(url).call().map_err(|e| transport("Get", url, e))?;
+    if !resp.status().is_success() {
+        return Err(RegistryError::Protocol { registry: host.to_string(), message: format!("GET {url}: {}", resp.status()) });
+    }
+    let modified = resp
+        .headers()
+        .get("last-modified")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok())
+        .map(|t| t.unix_timestamp());
+    let mut f = std::fs::File::create(to).map_err(|e| transport("Get", url, format!("{}: {e}", to.display())))?;
+    std::io::copy(&mut resp.body_mut().as_reader(), &mut f).map_err(|e| transport("Get", url, e))?;
+    Ok(modified)
+}
