@@ -867,6 +867,19 @@ impl<'w> Worker<'w> {
             return Ok(());
         }
         history.push(self.history(printed, false));
+        self.add_entries(state, ins, key, history, &entries, &format!("WORKDIR {dir}"))
+    }
+
+    /// A layer of `entries` on the state's image, with `history`, remembered under `key`.
+    fn add_entries(
+        &mut self,
+        state: &mut State,
+        ins: &Instruction,
+        key: String,
+        history: Vec<History>,
+        entries: &[crate::copy::Entry],
+        what: &str,
+    ) -> Result<(), BuildError> {
         let step = LayerStep {
             parent: state.base.id.as_deref(),
             config: &state.base.config,
@@ -875,8 +888,8 @@ impl<'w> Worker<'w> {
         };
         let new = self
             .host
-            .add_layer(&step, &mut |w| crate::copy::write_layer(&entries, w).map_err(io::Error::other))
-            .map_err(|e| self.at(ins.line, format!("WORKDIR {dir}: {e}")))?;
+            .add_layer(&step, &mut |w| crate::copy::write_layer(entries, w).map_err(io::Error::other))
+            .map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
         self.remember(state, key, new)
     }
 
@@ -1176,19 +1189,10 @@ impl<'w> Worker<'w> {
         drop(image);
         let mut history = state.base.history.clone();
         history.push(self.history(printed.to_string(), false));
-        let step = LayerStep {
-            parent: state.base.id.as_deref(),
-            config: &state.base.config,
-            history: &history,
-            author: state.base.author.as_deref(),
-        };
-        let new = self
-            .host
-            .add_layer(&step, &mut |w| crate::copy::write_layer(&entries, w).map_err(io::Error::other))
-            .map_err(|e| self.at(ins.line, format!("{what}: {e}")))?;
+        let done = self.add_entries(state, ins, key, history, &entries, what);
         drop(source_mount);
         drop(downloaded);
-        self.remember(state, key, new)
+        done
     }
 }
 

@@ -24,16 +24,22 @@ struct DistRegistry {
 impl DistRegistry {
     fn start(htpasswd: Option<(&str, &str)>) -> DistRegistry {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
+        let mut extra = String::new();
         if let Some((user, pass)) = htpasswd {
             let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
             std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", dir.path().join("htpasswd").display()));
+            extra.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", dir.path().join("htpasswd").display()));
         }
+        Self::start_in(dir, "", &extra)
+    }
+
+    /// With `http_extra` under `http:` and `extra` at the top of its config.
+    fn start_in(dir: tempfile::TempDir, http_extra: &str, extra: &str) -> DistRegistry {
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{http_extra}{extra}",
+            dir.path().join("data").display()
+        );
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
@@ -524,34 +530,10 @@ fn tls_registries_are_verified_against_certs_d_with_client_certificates() {
     require_tool!("openssl");
     let certs = tempfile::tempdir().unwrap();
     make_certs(certs.path());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let c = |f: &str| certs.path().join(f).display().to_string();
-    std::fs::write(
-        dir.path().join("config.yml"),
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n    clientcas:\n      - {}\n",
-            dir.path().join("data").display(),
-            c("server.crt"),
-            c("server.key"),
-            c("ca.crt")
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = DistRegistry { child, port, _dir: dir };
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let tls =
+        format!("  tls:\n    certificate: {}\n    key: {}\n    clientcas:\n      - {}\n", c("server.crt"), c("server.key"), c("ca.crt"));
+    let reg = DistRegistry::start_in(tempfile::tempdir().unwrap(), &tls, "");
     let (e, archive) = env_with_archive();
     let name = format!("{}/secure/busybox:1", reg.host());
     // skopeo's cert dir has docker's layout too: *.crt CAs, client.cert with client.key.

@@ -199,18 +199,7 @@ impl<'e> Host<'e> {
     }
 
     fn mount_spec(&self, m: &HostMount) -> Result<MountSpec, HostError> {
-        let spec = |kind, source: String, target: &str, readonly| MountSpec {
-            kind,
-            source,
-            target: target.to_string(),
-            readonly,
-            nocopy: false,
-            propagation: None,
-            anonymous: false,
-            create_source: false,
-            tmpfs_options: Vec::new(),
-            volume_options: Default::default(),
-        };
+        let spec = |kind, source: String, target: &str, readonly| MountSpec::new(kind, source, target.to_string(), readonly);
         Ok(match m {
             HostMount::Bind { source, target, readonly } => spec(MountKind::Bind, source.display().to_string(), target, *readonly),
             HostMount::Tmpfs { target } => spec(MountKind::Tmpfs, String::new(), target, false),

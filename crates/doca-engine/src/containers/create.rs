@@ -134,18 +134,7 @@ impl Engine {
         let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
         for path in image.volumes.iter().flat_map(|v| v.keys()) {
             if !mounts.iter().any(|m| same(&m.target, path)) {
-                mounts.push(MountSpec {
-                    kind: MountKind::Volume,
-                    source: String::new(),
-                    target: path.clone(),
-                    readonly: false,
-                    nocopy: false,
-                    propagation: None,
-                    anonymous: true,
-                    create_source: false,
-                    tmpfs_options: Vec::new(),
-                    volume_options: Default::default(),
-                });
+                mounts.push(MountSpec { anonymous: true, ..MountSpec::new(MountKind::Volume, String::new(), path.clone(), false) });
             }
         }
         let mut made: Vec<String> = Vec::new();

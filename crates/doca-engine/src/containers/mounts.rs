@@ -15,6 +15,24 @@ pub enum MountKind {
     Tmpfs,
 }
 
+impl MountSpec {
+    /// A mount with the defaults for everything but what it is, where from, where to.
+    pub fn new(kind: MountKind, source: String, target: String, readonly: bool) -> MountSpec {
+        MountSpec {
+            kind,
+            source,
+            target,
+            readonly,
+            nocopy: false,
+            propagation: None,
+            anonymous: false,
+            create_source: false,
+            tmpfs_options: Vec::new(),
+            volume_options: Default::default(),
+        }
+    }
+}
+
 impl MountKind {
     pub fn name(&self) -> &'static str {
         match self {
@@ -127,16 +145,9 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountSpec, EngineError> {
         crate::volumes::validate_name(source)?;
     }
     let mut m = MountSpec {
-        kind,
-        source: source.to_string(),
-        target: target.to_string(),
-        readonly: false,
-        nocopy: false,
-        propagation: None,
         anonymous: source.is_empty(),
         create_source: kind == MountKind::Bind,
-        tmpfs_options: Vec::new(),
-        volume_options: Default::default(),
+        ..MountSpec::new(kind, source.to_string(), target.to_string(), false)
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -158,18 +169,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountSpec, EngineError> {
 pub fn parse_mount_flag(spec: &str) -> Result<MountSpec, EngineError> {
     let invalid = |m: String| EngineError::InvalidArgument(format!("invalid argument \"{spec}\" for \"--mount\" flag: {m}"));
     let mut kind = MountKind::Volume;
-    let mut m = MountSpec {
-        kind,
-        source: String::new(),
-        target: String::new(),
-        readonly: false,
-        nocopy: false,
-        propagation: None,
-        anonymous: false,
-        create_source: false,
-        tmpfs_options: Vec::new(),
-        volume_options: Default::default(),
-    };
+    let mut m = MountSpec::new(kind, String::new(), String::new(), false);
     for field in spec.split(',') {
         let (k, v) = field.split_once('=').map(|(k, v)| (k, Some(v))).unwrap_or((field, None));
         let flag = |v: Option<&str>| match v {
