@@ -55,7 +55,8 @@ fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
         _ => false,
     };
     if pull && doca_image::Reference::parse(image).is_ok() {
-        super::pull::pull(e, image, a.platform.as_deref(), a.quiet, &mut std::io::stderr()).map_err(|f| Failure::new(125, f.message))?;
+        super::pull::pull(e, image, a.platform.as_deref(), a.quiet, super::attach_io::is_tty(2), &mut std::io::stderr())
+            .map_err(|f| Failure::new(125, f.message))?;
     }
     Ok(())
 }

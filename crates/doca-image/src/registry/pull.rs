@@ -21,7 +21,7 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress<'a> {
     /// The manifest resolved: its digest.
-    Resolved { digest: &'a str, layers: usize },
+    Resolved { digest: &'a str, layers: &'a [Digest] },
     /// A layer the store has already.
     Exists(&'a Digest),
     /// Bytes of a layer so far (of `total` when the registry said).
@@ -91,7 +91,8 @@ pub fn pull(store: &mut Store, req: &PullRequest) -> Result<Pulled, RegistryErro
             return Err(protocol(&reg, format!("{name}: an index inside an index is not supported")));
         }
     }
-    (req.progress)(Progress::Resolved { digest: &digest, layers: man.layers.len() });
+    let layer_digests: Vec<Digest> = man.layers.iter().map(|l| l.digest.clone()).collect();
+    (req.progress)(Progress::Resolved { digest: &digest, layers: &layer_digests });
     let manifest_digest: Digest = digest.parse().map_err(|_| protocol(&reg, format!("bad digest {digest}")))?;
     let cfg = man.config.clone().ok_or_else(|| protocol(&reg, format!("manifest {digest} of {name} has no config")))?;
     for l in &man.layers {
