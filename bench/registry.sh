@@ -3,8 +3,8 @@
 # pushes them) through Debian's docker-registry on loopback, interleaved:
 #   pull, into an image ready to run: doca, docker, podman (and skopeo copy to a directory,
 #        which does not unpack);
-#   push to a second registry (so nothing can be mounted or skipped): doca, docker, podman,
-#        skopeo (from a directory).
+#   push to a second registry, emptied before each push (so nothing can be mounted or
+#        skipped): doca, docker, podman, skopeo (from a directory).
 # Usage: sudo bench/registry.sh [N]   (medians of N rounds, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +26,15 @@ command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=nonin
 doca_start
 peers_start
 
-registry() { # port
+declare -A REGPID
+registry() { # port: (re)starts it with empty storage
+  if [ -n "${REGPID[$1]:-}" ]; then kill "${REGPID[$1]}" 2>/dev/null || true; wait "${REGPID[$1]}" 2>/dev/null || true; fi
+  rm -rf "$WORK/reg-$1"
   mkdir -p "$WORK/reg-$1"
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/reg-$1/data" "$1" >"$WORK/reg-$1/config.yml"
   docker-registry serve "$WORK/reg-$1/config.yml" >/dev/null 2>&1 &
   REGS+=($!)
+  REGPID[$1]=$!
   for _ in $(seq 50); do curl -s "http://127.0.0.1:$1/v2/" >/dev/null && break; sleep 0.1; done
 }
 SRC=127.0.0.1:5801
@@ -74,6 +78,8 @@ pull() {
   rec "pull/$1" "$(ms "$t0" "$t1")"
 }
 push() { # tool round
+  # An empty registry each time: the peers remember where blobs went and would mount them.
+  registry 5802
   local dest=$DST/push/$1-$2:1 t0 t1
   case $1 in
     doca) $DOCA tag "$IMG" "$dest" ;;
