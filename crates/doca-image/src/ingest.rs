@@ -141,7 +141,9 @@ impl std::io::Read for ChannelReader {
 }
 
 impl EarlyUnpack {
-    fn start(snapshots: &Snapshots, opts: UnpackOptions) -> Result<Self, IngestError> {
+    /// Starts an unpack fed by `feed`; the caller bounds how many run at once (`start_early`
+    /// waits for the previous ones; a pull runs one per download thread).
+    pub fn start(snapshots: &Snapshots, opts: UnpackOptions) -> Result<Self, IngestError> {
         let tmp = snapshots.prepare()?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let handle = std::thread::spawn(move || {

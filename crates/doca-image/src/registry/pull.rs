@@ -8,7 +8,7 @@ use super::client::Registry;
 use super::{RegistryConfig, RegistryError};
 use crate::archive::ArchiveError;
 use crate::config::ImageConfig;
-use crate::ingest::{Committed, LayerBlob, NewImage};
+use crate::ingest::{Committed, EarlyUnpack, LayerBlob, NewImage};
 use crate::manifest::{Manifest, Platform};
 use crate::media;
 use crate::reference::Reference;
@@ -148,9 +148,10 @@ pub fn pull(store: &mut Store, req: &PullRequest) -> Result<Pulled, RegistryErro
         for l in layers.iter().filter(|l| store.blobs.exists(&l.digest)) {
             (req.progress)(Progress::Exists(&l.digest));
         }
-        let (done, failed) = download(&store.blobs, &reg, &repo, &missing, req);
-        for ing in &done {
-            session.record(ing);
+        let (done, failed) = download(&store.blobs, &store.snapshots, &reg, &repo, &missing, req);
+        for (ing, early) in done {
+            session.record(&ing);
+            session.adopt_early(ing.digest.clone(), early);
         }
         if let Some(e) = failed {
             return Err(e);
@@ -168,15 +169,17 @@ pub fn pull(store: &mut Store, req: &PullRequest) -> Result<Pulled, RegistryErro
     Ok(Pulled { committed: committed.remove(0), manifest_digest: digest, up_to_date })
 }
 
-/// Downloads `layers` with up to `max_concurrent_downloads` threads. Returns what was written
-/// (for the session to take back on failure) and the first failure.
+/// Downloads `layers` with up to `max_concurrent_downloads` threads, each layer unpacked as
+/// its bytes arrive. Returns what was written (for the session to take back on failure, and
+/// the unpacks to adopt) and the first failure.
 fn download(
     blobs: &doca_store::BlobStore,
+    snapshots: &doca_store::Snapshots,
     reg: &Registry,
     repo: &str,
     layers: &[&LayerBlob],
     req: &PullRequest,
-) -> (Vec<doca_store::Ingested>, Option<RegistryError>) {
+) -> (Vec<(doca_store::Ingested, EarlyUnpack)>, Option<RegistryError>) {
     let queue = Mutex::new(layers.iter().rev().copied().collect::<Vec<_>>());
     let done = Mutex::new(Vec::new());
     let failed: Mutex<Option<RegistryError>> = Mutex::new(None);
@@ -188,7 +191,7 @@ fn download(
                     return;
                 }
                 let Some(layer) = queue.lock().expect("queue").pop() else { return };
-                match fetch_layer(blobs, reg, repo, layer, req) {
+                match fetch_layer(blobs, snapshots, reg, repo, layer, req) {
                     Ok(ing) => {
                         (req.progress)(Progress::Downloaded(&layer.digest));
                         done.lock().expect("done").push(ing);
@@ -209,15 +212,18 @@ fn download(
 /// what it has).
 fn fetch_layer(
     blobs: &doca_store::BlobStore,
+    snapshots: &doca_store::Snapshots,
     reg: &Registry,
     repo: &str,
     layer: &LayerBlob,
     req: &PullRequest,
-) -> Result<doca_store::Ingested, RegistryError> {
+) -> Result<(doca_store::Ingested, EarlyUnpack), RegistryError> {
     let mut attempt = 0;
     loop {
         let (mut body, total) = reg.blob(repo, layer.digest.as_str())?;
         let mut w = blobs.writer()?;
+        let wrap = |source| RegistryError::Archive(ArchiveError::Ingest { archive: format!("layer {} of {repo}", layer.digest), source });
+        let mut early = EarlyUnpack::start(snapshots, req.unpack).map_err(wrap)?;
         let mut buf = vec![0u8; 256 << 10];
         let mut n_done = 0u64;
         let mut last_report = 0u64;
@@ -227,6 +233,7 @@ fn fetch_layer(
                 return Ok(());
             }
             w.write_all(&buf[..n])?;
+            early.feed(&buf[..n]);
             n_done += n as u64;
             if n_done - last_report >= 1 << 20 {
                 last_report = n_done;
@@ -243,7 +250,7 @@ fn fetch_layer(
                 }
             }
             Ok(()) => {
-                return w.commit(Some(&layer.digest)).map_err(|e| match e {
+                return w.commit(Some(&layer.digest)).map(|ing| (ing, early)).map_err(|e| match e {
                     doca_store::BlobError::DigestMismatch(expected, got) => RegistryError::DigestMismatch {
                         registry: reg.host.clone(),
                         what: format!("layer of {repo}"),
