@@ -70,7 +70,7 @@ build() { # tool ctx tag extra...
   local tool=$1 ctx=$2 tag=$3
   shift 3
   case $tool in
-    doca) $DOCA build -q --network none -t "$tag" "$@" "$ctx" ;;
+    doca) $DOCA build -q --network none --cgroup-parent doca-bench -t "$tag" "$@" "$ctx" ;;
     classic) DOCKER_BUILDKIT=0 $DOCKER build 2>/dev/null -q --network none -t "$tag" "$@" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 $DOCKER build -q --network none -t "$tag" "$@" "$ctx" ;;
     podman) $PODMAN build 2>/dev/null -q --network none --layers -t "$tag" "$@" "$ctx" ;;
@@ -125,7 +125,7 @@ if [ "${DEBIAN:-0}" = 1 ]; then
   printf 'FROM %s\nRUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*\nCMD ["python3", "--version"]\n' $DEB >"$C/Dockerfile"
   buildc() {
     case $1 in
-      doca) $DOCA build -q --network host -t bench-c "$C" ;;
+      doca) $DOCA build -q --network host --cgroup-parent doca-bench -t bench-c "$C" ;;
       classic) DOCKER_BUILDKIT=0 $DOCKER build 2>/dev/null -q --network host -t bench-c "$C" ;;
       buildkit) DOCKER_BUILDKIT=1 $DOCKER build -q --network host -t bench-c "$C" ;;
       podman) $PODMAN build 2>/dev/null -q --layers --network host -t bench-c "$C" ;;

@@ -13,7 +13,7 @@ work=$(mktemp -d /tmp/doca-demo.XXXXXX)
 export DOCA_ROOT="$work/store" DOCA_RUN_ROOT="$work/run"
 # The store's default bridge and firewall table are named after its root (not /var/lib/doca).
 tag=doca-$(printf '%s' "$DOCA_ROOT" | sha256sum | cut -c1-6)
-trap 'set +e; $doca rm -f $($doca ps -aq) >/dev/null 2>&1; $doca network prune -f >/dev/null 2>&1; ip link del $tag 2>/dev/null; nft delete table inet $tag 2>/dev/null; rm -rf "$work"' EXIT
+trap 'set +e; $doca rm -f $($doca ps -aq) >/dev/null 2>&1; $doca network prune -f >/dev/null 2>&1; ip link del $tag 2>/dev/null; nft delete table inet $tag 2>/dev/null; for d in /sys/fs/cgroup/*/doca; do rmdir "$d" 2>/dev/null; done; rm -rf "$work"' EXIT
 set -x
 sh scripts/mkbusybox.sh "$work/busybox.tar"
 $doca import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest
