@@ -1089,6 +1089,12 @@ impl<'w> Worker<'w> {
         let mut names = Vec::new();
         for u in urls {
             let path = u.split(['?', '#']).next().unwrap_or(u);
+            if path.ends_with(".git") {
+                return Err(self.at(
+                    ins.line,
+                    format!("ADD {u}: git repositories are not supported as sources (clone in a RUN step or into the context)"),
+                ));
+            }
             let name = path.rsplit('/').next().filter(|n| !n.is_empty() && path.matches('/').count() > 2).ok_or_else(|| {
                 self.at(ins.line, format!("ADD {u}: cannot determine a file name from the URL; give the destination as a file path"))
             })?;
