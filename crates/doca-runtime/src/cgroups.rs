@@ -272,9 +272,13 @@ impl Cgroup {
         for h in r.hugepage_limits().iter().flatten() {
             write(d, &format!("hugetlb.{}.max", h.page_size()), &h.limit().to_string())?;
         }
-        if r.devices().as_ref().is_some_and(|d| d.iter().any(|x| x.allow())) {
-            // Device rules on v2 need an eBPF program attached to the cgroup.
-            return Err(RuntimeError::Unsupported("device rules on cgroup v2".into(), "not implemented yet".into()));
+        if r.devices().is_some() {
+            // v2 has no devices files: an eBPF program attached to the cgroup decides.
+            crate::devicefilter::attach(d, &device_rules(r)).map_err(|e| RuntimeError::Io {
+                op: "device rules",
+                path: d.to_path_buf(),
+                source: e,
+            })?;
         }
         self.apply_unified(r)
     }
@@ -359,6 +363,22 @@ fn apply_devices_v1(dir: &Path, r: &LinuxResources) -> Result<()> {
         write(dir, "devices.allow", &format!("c {major}:{minor} rwm"))?;
     }
     Ok(())
+}
+
+/// The device rules as v1 would apply them (deny all, the spec's rules in order, then the
+/// default devices), for the v2 program.
+fn device_rules(r: &LinuxResources) -> Vec<crate::devicefilter::Rule> {
+    use crate::devicefilter::Rule;
+    let mut rules = vec![Rule::from_spec(false, "a", None, None, "rwm")];
+    for d in r.devices().iter().flatten() {
+        let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+        rules.push(Rule::from_spec(d.allow(), &kind, d.major(), d.minor(), d.access().as_deref().unwrap_or("rwm")));
+    }
+    for (major, minor) in crate::init::rootfs::DEFAULT_DEVICES.iter().map(|d| (d.major, d.minor)).chain([(5, 2), (136, u32::MAX)]) {
+        let minor = (minor != u32::MAX).then_some(minor as i64);
+        rules.push(Rule::from_spec(true, "c", Some(major as i64), minor, "rwm"));
+    }
+    rules
 }
 
 /// Removes the container's cgroup directories (they must hold no process).

@@ -6,6 +6,7 @@
 pub mod cgroups;
 pub mod create;
 pub mod delete;
+pub mod devicefilter;
 pub mod error;
 pub mod exec;
 pub mod hooks;
