@@ -385,3 +385,22 @@ fn system_check_repair_releases_what_a_killed_start_left() {
     assert!(!out.contains("dangling"), "{out}");
     assert!(!netns.join(&id).exists());
 }
+
+#[test]
+fn a_container_from_the_default_bridge_connected_to_a_user_network_resolves_its_names() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    e.t.ok(&["network", "create", "--subnet", &format!("{p}.0/24"), "later"]);
+    e.t.ok(&e.args("run", &["-d", "--name", "db", "--network", "later", "busybox", "sleep", "300"]));
+    e.t.ok(&e.args("run", &["-d", "--name", "app", "busybox", "sleep", "300"]));
+    // On the default bridge: the host's resolvers, as docker.
+    assert!(!e.t.ok(&["exec", "app", "cat", "/etc/resolv.conf"]).contains("127.0.0.11"));
+    e.t.ok(&["network", "connect", "later", "app"]);
+    assert!(e.t.ok(&["exec", "app", "cat", "/etc/resolv.conf"]).contains("nameserver 127.0.0.11"));
+    let out = e.t.ok(&["exec", "app", "sh", "-c", "ping -c1 -w2 db >/dev/null && echo reached"]);
+    assert_eq!(out, "reached\n");
+    e.t.ok(&["network", "disconnect", "later", "app"]);
+    assert!(!e.t.ok(&["exec", "app", "cat", "/etc/resolv.conf"]).contains("127.0.0.11"));
+    e.t.ok(&["rm", "-f", "app", "db"]);
+}

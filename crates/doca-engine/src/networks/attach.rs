@@ -372,11 +372,11 @@ impl Engine {
         std::fs::rename(&tmp, &path).map_err(io)
     }
 
-    /// The embedded DNS server's configuration, for a container on user-defined networks.
-    pub(crate) fn dns_config(&self, c: &Container, netns: &Path, endpoints: &[Endpoint]) -> Option<doca_shim::DnsConfig> {
-        if !endpoints.iter().any(|e| e.network.name != "bridge") {
-            return None;
-        }
+    /// The embedded DNS server's configuration. Every container in a network namespace of its
+    /// own gets the server, also one on the default bridge (whose resolv.conf keeps the host's
+    /// resolvers, as docker's does): `network connect` to a user-defined network then only has
+    /// to point resolv.conf at 127.0.0.11, as docker does when it connects such a container.
+    pub(crate) fn dns_config(&self, c: &Container, netns: &Path, _endpoints: &[Endpoint]) -> Option<doca_shim::DnsConfig> {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let upstream = host
             .lines()
@@ -400,6 +400,25 @@ impl Engine {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    /// After `network connect`/`disconnect` of a running container: /etc/resolv.conf names the
+    /// embedded server exactly when a user-defined network is joined. Written in place (the
+    /// file is bind-mounted: a rename would not reach the container), unless the user mounts
+    /// their own.
+    pub(crate) fn refresh_resolv_conf(&mut self, c: &Container) -> Result<(), EngineError> {
+        if c.config.mounts.iter().any(|m| m.target.trim_end_matches('/') == "/etc/resolv.conf")
+            || matches!(c.config.network, NetworkMode::Host)
+        {
+            return Ok(());
+        }
+        let embedded_dns = self.endpoints_of(c)?.iter().any(|e| e.network.name != "bridge");
+        let file = self.container_paths(&c.id).dir.join("resolv.conf");
+        let content = resolv_file(c, true, embedded_dns);
+        if std::fs::read_to_string(&file).ok().as_deref() == Some(content.as_str()) {
+            return Ok(());
+        }
+        std::fs::write(&file, content).map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))
     }
 
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts

@@ -46,6 +46,7 @@ impl Engine {
                 return Err(e);
             }
             self.write_dns_list(&c)?;
+            self.refresh_resolv_conf(&c)?;
         }
         c.config.connected.push(att);
         self.save_config(&c)?;
@@ -74,6 +75,7 @@ impl Engine {
         if c.state.status.is_live() {
             self.detach_one(&c, &net)?;
             self.write_dns_list(&c)?;
+            self.refresh_resolv_conf(&c)?;
         }
         self.save_config(&c)?;
         self.emit("network", "disconnect", &net.id, &[("container", c.id.as_str()), ("name", &net.name), ("type", "bridge")]);
