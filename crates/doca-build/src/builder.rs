@@ -1095,9 +1095,13 @@ impl<'w> Worker<'w> {
                     format!("ADD {u}: git repositories are not supported as sources (clone in a RUN step or into the context)"),
                 ));
             }
-            let name = path.rsplit('/').next().filter(|n| !n.is_empty() && *n != "." && *n != ".." && path.matches('/').count() > 2).ok_or_else(|| {
-                self.at(ins.line, format!("ADD {u}: cannot determine a file name from the URL; give the destination as a file path"))
-            })?;
+            let name = path
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty() && *n != "." && *n != ".." && path.matches('/').count() > 2)
+                .ok_or_else(|| {
+                    self.at(ins.line, format!("ADD {u}: cannot determine a file name from the URL; give the destination as a file path"))
+                })?;
             let file = dl.path().join(name);
             let modified = self.host.fetch(u, &file).map_err(|e| self.at(ins.line, format!("ADD {u}: {e}")))?;
             let f = std::fs::File::options().write(true).open(&file).map_err(|e| self.at(ins.line, format!("ADD {u}: {e}")))?;

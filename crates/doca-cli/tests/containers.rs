@@ -71,7 +71,8 @@ fn run_prints_output_and_returns_dockers_exit_codes() {
     assert!(stderr.contains("no-such-command") && stderr.contains("not found"), "{stderr}");
     let (code, _, stderr) = out(&e.run(&["busybox", "/etc"]));
     assert_eq!(code, Some(126), "{stderr}");
-    let (code, _, stderr) = out(&e.run(&["no-such-image"]));
+    // (--pull never: a test never reaches Docker Hub; registry.rs covers pulls on loopback.)
+    let (code, _, stderr) = out(&e.run(&["--pull", "never", "no-such-image"]));
     assert_eq!((code, stderr.trim()), (Some(125), "Error: No such image: no-such-image"));
     let (code, _, stderr) = out(&e.run(&["--restart", "always", "--rm", "busybox", "true"]));
     assert_eq!((code, stderr.trim()), (Some(125), "Error: Conflicting options: --restart and --rm"));
