@@ -132,6 +132,10 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
                 LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
                 LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
                 LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+                // A joined mount namespace is where the rootfs is then set up, as runc does:
+                // the bundle's rootfs must be visible in it (a namespace made with unshare
+                // from the host's, not another container's, whose root is its own rootfs).
+                LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
                 _ => return None,
             };
             n.path().clone().map(|p| (p, f))

@@ -77,12 +77,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 // cannot be given for one that is joined.
                 return Err(RuntimeError::Spec(format!("linux.timeOffsets cannot be set when joining the time namespace {}", p.display())));
             }
-            (LinuxNamespaceType::Mount, Some(p)) => {
-                return Err(RuntimeError::Unsupported(
-                    format!("joining a {:?} namespace", ns.typ()),
-                    format!("{} (not implemented yet)", p.display()),
-                ))
-            }
             _ => {}
         }
     }

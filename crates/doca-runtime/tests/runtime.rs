@@ -708,3 +708,38 @@ fn the_runtime_binary_is_unreachable_through_proc_exe() {
     assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// A mount namespace given by path is joined, and the container's rootfs is set up inside it
+/// (runc's behaviour): the host's own mount table never shows the container's mounts.
+#[test]
+fn a_mount_namespace_given_by_path_is_joined() {
+    require_root!();
+    // A namespace copied from the host's (so the bundle is visible in it), pinned by a process.
+    let mut holder = std::process::Command::new("unshare").args(["--mount", "--propagation", "private", "sleep", "1000"]).spawn().unwrap();
+    let ns = format!("/proc/{}/ns/mnt", holder.id());
+    let mut want = String::new();
+    for _ in 0..100 {
+        want = std::fs::read_link(&ns).map(|l| l.display().to_string()).unwrap_or_default();
+        let host = std::fs::read_link("/proc/self/ns/mnt").unwrap().display().to_string();
+        if !want.is_empty() && want != host {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let b = Bundle::new(|s| {
+        args(s, &["readlink", "/proc/self/ns/mnt"]);
+        for n in s["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "mount" {
+                n["path"] = json!(ns);
+            }
+        }
+    });
+    let o = b.run();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), want, "the container's mount namespace is the one given");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(b.dir.path().to_str().unwrap()), "the rootfs was mounted in the host's namespace");
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

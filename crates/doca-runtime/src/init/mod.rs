@@ -45,6 +45,11 @@ fn has_new(spec: &Spec, t: LinuxNamespaceType) -> bool {
     spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
 }
 
+/// A namespace of this type, new or joined by path.
+fn has(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+}
+
 fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     // Until execve this process is doca-runc's image. Not dumpable, no process of the container
     // can open it through /proc/1/exe and overwrite the runtime on the host (CVE-2019-5736).
@@ -78,7 +83,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
             set_domainname(d)?;
         }
     }
-    if has_new(spec, LinuxNamespaceType::Mount) {
+    // A joined mount namespace gets the rootfs set up in it too (runc does the same).
+    if has(spec, LinuxNamespaceType::Mount) {
         rootfs::prepare(spec, &ctx.rootfs, ctx.cgroup)?;
         let hooks = spec.hooks().as_ref();
         let mut hook_state = hook_state;
