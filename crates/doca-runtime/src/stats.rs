@@ -1,4 +1,4 @@
-//! `events --stats` and `ps`: what the container's cgroup says about it, in runc's JSON shape.
+//! `events` and `ps`: what the container's cgroup says about it, in runc's JSON shape.
 
 use crate::error::Result;
 use crate::state::State;
@@ -49,4 +49,19 @@ pub fn stats(state: &State) -> Result<Value> {
 /// Every process in the container.
 pub fn pids(state: &State) -> Vec<i32> {
     crate::cgroups::pids(&state.cgroup_paths)
+}
+
+/// How many times the kernel's OOM killer has killed in the container's memory cgroup: v1's
+/// `oom_kill` line of memory.oom_control (kernel 4.13+), v2's of memory.events.
+pub fn oom_kills(state: &State) -> Option<u64> {
+    state.cgroup_paths.iter().find_map(|p| {
+        ["memory.oom_control", "memory.events"].iter().find_map(|f| {
+            std::fs::read_to_string(p.join(f)).ok()?.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|v| v.trim().parse().ok())
+        })
+    })
+}
+
+/// runc's OOM event.
+pub fn oom_event(state: &State) -> Value {
+    json!({"type": "oom", "id": state.id})
 }

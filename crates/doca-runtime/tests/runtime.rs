@@ -743,3 +743,29 @@ fn a_mount_namespace_given_by_path_is_joined() {
     assert!(!mounts.contains(b.dir.path().to_str().unwrap()), "the rootfs was mounted in the host's namespace");
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// `events` streams: an "oom" event when the OOM killer kills in the container's cgroup, then
+/// stats, until the container stops.
+#[test]
+fn events_report_oom_kills_as_they_happen() {
+    require_root!();
+    if !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("skipped: no memory controller");
+        return;
+    }
+    let b = Bundle::new(|s| {
+        // tail keeps a line that never ends: it grows until the limit's OOM killer takes it.
+        args(s, &["sh", "-c", "sleep 1; tail /dev/zero; echo survived"]);
+        s["linux"]["resources"] = json!({"memory": {"limit": 16 << 20, "swap": 16 << 20}});
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    assert!(b.cmd(&["run", "-d", "--bundle", &bundle, &b.id]).status.success());
+    let o = b.cmd(&["events", "--interval", "60", &b.id]);
+    let out = stdout(&o);
+    let types: Vec<String> =
+        out.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|v| v["type"].as_str().unwrap_or("").to_string()).collect();
+    assert!(types.first().is_some_and(|t| t == "stats"), "{out}");
+    assert!(types.iter().any(|t| t == "oom"), "no oom event: {out}\n{}", stderr(&o));
+    assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}

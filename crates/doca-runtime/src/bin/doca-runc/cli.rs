@@ -77,7 +77,7 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
-    /// Display container events, with --stats once
+    /// Display container events: stats every interval and OOM kills as they happen; --stats once
     Events {
         id: String,
         /// Display the container's stats once, then exit

@@ -114,14 +114,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Pause { id } => doca_runtime::pause::pause(root, &id)?,
         Cmd::Resume { id } => doca_runtime::pause::resume(root, &id)?,
         Cmd::Ps { id, format, ps_args } => ps::run(root, &id, &format, &ps_args)?,
-        Cmd::Events { id, stats, interval } => loop {
-            let s = State::load(root, &id)?;
-            println!("{}", doca_runtime::stats::stats(&s)?);
-            if stats || s.status(root) == Status::Stopped {
-                break;
+        Cmd::Events { id, stats, interval } => {
+            // Stats every `interval`, and an "oom" event as soon as the OOM killer kills in the
+            // container's cgroup (polled: the counter is there on v1 and v2 alike), until the
+            // container stops (runc events).
+            let first = State::load(root, &id)?;
+            let mut ooms = doca_runtime::stats::oom_kills(&first).unwrap_or(0);
+            let mut next_stats = std::time::Instant::now();
+            loop {
+                let s = State::load(root, &id)?;
+                if let Some(n) = doca_runtime::stats::oom_kills(&s) {
+                    if n > ooms && !stats {
+                        println!("{}", doca_runtime::stats::oom_event(&s));
+                    }
+                    ooms = ooms.max(n);
+                }
+                if std::time::Instant::now() >= next_stats {
+                    println!("{}", doca_runtime::stats::stats(&s)?);
+                    next_stats += std::time::Duration::from_secs(interval.max(1));
+                }
+                if stats || s.status(root) == Status::Stopped {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
-        },
+        }
         Cmd::Update(a) => update::run(root, a)?,
         Cmd::Features => {
             let f = serde_json::json!({
