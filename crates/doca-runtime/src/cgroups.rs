@@ -115,7 +115,16 @@ impl Cgroup {
 
     pub fn create(&self) -> Result<()> {
         for (h, d) in &self.dirs {
-            std::fs::create_dir_all(d).map_err(RuntimeError::io("create cgroup", d))?;
+            // A parent can vanish between its mkdir and ours: another runtime (or engine)
+            // removing the parent it found empty. Made again then; once ours exists, it cannot.
+            let mut made = std::fs::create_dir_all(d);
+            for _ in 0..20 {
+                match &made {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => made = std::fs::create_dir_all(d),
+                    _ => break,
+                }
+            }
+            made.map_err(RuntimeError::io("create cgroup", d))?;
             if h.controllers.iter().any(|c| c == "cpuset") {
                 init_cpuset(&h.mountpoint, d)?;
             }
