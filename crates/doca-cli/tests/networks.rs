@@ -404,3 +404,32 @@ fn a_container_from_the_default_bridge_connected_to_a_user_network_resolves_its_
     assert!(!e.t.ok(&["exec", "app", "cat", "/etc/resolv.conf"]).contains("127.0.0.11"));
     e.t.ok(&["rm", "-f", "app", "db"]);
 }
+
+#[test]
+fn ipv6_networks_give_containers_addresses_that_reach_each_other() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    let n = p.rsplit('.').next().unwrap();
+    let v6 = format!("fd00:d0ca:{n}::");
+    e.t.ok(&["network", "create", "--ipv6", "--subnet", &format!("{p}.0/24"), "--subnet", &format!("{v6}/64"), "six"]);
+    let inspect: serde_json::Value = serde_json::from_str(&e.t.ok(&["network", "inspect", "six"])).unwrap();
+    assert_eq!(inspect[0]["EnableIPv6"], true);
+    assert_eq!(inspect[0]["IPAM"]["Config"][1], serde_json::json!({"Subnet": format!("{v6}/64"), "Gateway": format!("{v6}1")}));
+    e.t.ok(&e.args("run", &["-d", "--name", "peer", "--network", "six", "busybox", "sleep", "300"]));
+    let peer =
+        e.t.ok(&["inspect", "--format", "{{(index .NetworkSettings.Networks \"six\").GlobalIPv6Address}}", "peer"]).trim().to_string();
+    assert_eq!(peer, format!("{v6}2"));
+    let out = e.t.ok(&e.args(
+        "run",
+        &["--rm", "--network", "six", "busybox", "sh", "-c", &format!("ip -6 addr show eth0 | grep -c '{v6}3/64'; ping -c1 -w2 {peer} >/dev/null && echo peer; ping -c1 -w2 {v6}1 >/dev/null && echo gateway; grep -c {v6} /etc/hosts")],
+    ));
+    assert_eq!(out, "1\npeer\ngateway\n1\n");
+    // docker's refusals: an overlapping IPv6 pool, --ipv6 without an IPv6 subnet, and the other way round.
+    let err = e.t.fails(&["network", "create", "--ipv6", "--subnet", &format!("{v6}1:0/112"), "clash"], 1);
+    assert!(err.contains("Pool overlaps"), "{err}");
+    assert!(e.t.fails(&["network", "create", "--ipv6", "nosubnet"], 1).contains("needs an IPv6 --subnet"));
+    assert!(e.t.fails(&["network", "create", "--subnet", &format!("{v6}/64"), "noflag"], 1).contains("add --ipv6"));
+    e.t.ok(&["rm", "-f", "peer"]);
+    e.t.ok(&["network", "rm", "six"]);
+}

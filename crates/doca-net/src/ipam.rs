@@ -245,3 +245,78 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         }
     }
 }
+
+/// An IPv6 subnet (`fd00:db8:1::/64`): docker's `--ipv6 --subnet`. Addresses are handed out
+/// in order from `::1` (the gateway) as IPv4 ones are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet6 {
+    addr: std::net::Ipv6Addr,
+    prefix: u8,
+}
+
+impl Subnet6 {
+    pub fn parse(s: &str) -> Result<Subnet6, NetError> {
+        let bad = || NetError::Invalid(format!("invalid subnet {s}: want an IPv6 network such as fd00:db8:1::/64"));
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: std::net::Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        // Room for hosts, and not so small that the host part is meaningless.
+        if !(16..=124).contains(&prefix) {
+            return Err(NetError::Invalid(format!("invalid subnet {s}: the prefix must be between /16 and /124")));
+        }
+        let mask = u128::MAX << (128 - prefix as u32);
+        if u128::from(addr) & !mask != 0 {
+            return Err(NetError::Invalid(format!(
+                "invalid subnet {s}: it has host bits set (the network is {}/{prefix})",
+                std::net::Ipv6Addr::from(u128::from(addr) & mask)
+            )));
+        }
+        Ok(Subnet6 { addr, prefix })
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    pub fn contains(&self, ip: std::net::Ipv6Addr) -> bool {
+        let mask = u128::MAX << (128 - self.prefix as u32);
+        u128::from(ip) & mask == u128::from(self.addr)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        let p = self.prefix.min(other.prefix);
+        let mask = u128::MAX << (128 - p as u32);
+        u128::from(self.addr) & mask == u128::from(other.addr) & mask
+    }
+
+    /// The n-th address (1 is the gateway's).
+    pub fn nth(&self, n: u128) -> Option<std::net::Ipv6Addr> {
+        let host_bits = 128 - self.prefix as u32;
+        (host_bits >= 128 || n < (1u128 << host_bits)).then(|| std::net::Ipv6Addr::from(u128::from(self.addr) | n))
+    }
+}
+
+impl std::fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod v6_tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_subnets_parse_contain_and_count() {
+        let s = Subnet6::parse("fd00:db8:1::/64").unwrap();
+        assert_eq!(s.nth(1).unwrap().to_string(), "fd00:db8:1::1");
+        assert_eq!(s.nth(2).unwrap().to_string(), "fd00:db8:1::2");
+        assert!(s.contains("fd00:db8:1::ffff".parse().unwrap()));
+        assert!(!s.contains("fd00:db8:2::1".parse().unwrap()));
+        assert!(s.overlaps(&Subnet6::parse("fd00:db8::/32").unwrap()));
+        assert!(!s.overlaps(&Subnet6::parse("fd00:db8:2::/64").unwrap()));
+        assert!(Subnet6::parse("fd00:db8:1::5/64").unwrap_err().to_string().contains("host bits"));
+        assert!(Subnet6::parse("10.0.0.0/8").is_err());
+        assert_eq!(Subnet6::parse("fd00::/120").unwrap().nth(256), None);
+    }
+}

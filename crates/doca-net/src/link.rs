@@ -10,7 +10,7 @@ use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, Li
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// An rtnetlink socket, bound to the network namespace it was opened in.
@@ -154,6 +154,34 @@ impl Netlink {
             m.attributes.push(AddressAttribute::Broadcast(bcast));
         }
         self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
+    }
+
+    /// `ip -6 addr add ADDR/PREFIX dev INDEX nodad`: usable at once (duplicate address
+    /// detection would hold it "tentative" for a second or more; addresses here come from doca's
+    /// own allocation, so there is nothing to detect).
+    pub fn add_address6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> Result<(), NetError> {
+        use netlink_packet_route::address::{AddressFlags, AddressHeaderFlags};
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet6;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.header.flags = AddressHeaderFlags::Nodad;
+        m.attributes.push(AddressAttribute::Local(IpAddr::V6(addr)));
+        m.attributes.push(AddressAttribute::Address(IpAddr::V6(addr)));
+        m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
+    }
+
+    /// `ip -6 route add default via GW`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> Result<(), NetError> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.table = RouteHeader::RT_TABLE_MAIN;
+        m.header.protocol = RouteProtocol::Boot;
+        m.header.scope = RouteScope::Universe;
+        m.header.kind = RouteType::Unicast;
+        m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
     }
 
     /// `ip route add default via GW`.

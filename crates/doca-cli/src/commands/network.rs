@@ -8,30 +8,33 @@ use doca_engine::networks::{CreateNetwork, NetworkFilter};
 use doca_engine::Engine;
 use serde_json::json;
 
-/// At most one value: doca's networks have one IPv4 subnet.
+/// At most one value: doca's networks have one subnet of each family.
 fn one(list: &[String], flag: &str) -> Result<Option<String>, Failure> {
     match list {
         [] => Ok(None),
         [x] => Ok(Some(x.clone())),
-        _ => Err(Failure::new(1, format!("{flag}: doca's networks have one IPv4 subnet; give it once"))),
+        _ => Err(Failure::new(1, format!("{flag}: doca's networks have one subnet of each family; give each once"))),
     }
 }
 
 pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
     match cmd {
         NetworkCommand::Create(a) => {
-            if a.ipv6 {
-                return Err(Failure::new(1, "--ipv6: IPv6 networks are not there yet in doca"));
-            }
+            // One IPv4 and (with --ipv6) one IPv6 subnet and gateway, told apart by their form.
+            let (v6, v4): (Vec<String>, Vec<String>) = a.subnet.iter().cloned().partition(|s| s.contains(':'));
+            let (g6, g4): (Vec<String>, Vec<String>) = a.gateway.iter().cloned().partition(|s| s.contains(':'));
             let n = e.create_network(&CreateNetwork {
                 name: a.name,
                 driver: a.driver,
-                subnet: one(&a.subnet, "--subnet")?,
-                gateway: one(&a.gateway, "--gateway")?,
+                subnet: one(&v4, "--subnet")?,
+                gateway: one(&g4, "--gateway")?,
                 ip_range: one(&a.ip_range, "--ip-range")?,
                 internal: a.internal,
                 labels: super::key_values(&a.label, "label", 1)?,
                 options: super::key_values(&a.opt, "option", 1)?,
+                ipv6: a.ipv6,
+                subnet6: one(&v6, "--subnet")?,
+                gateway6: one(&g6, "--gateway")?,
             })?;
             print(&format!("{}\n", n.id))
         }
@@ -47,7 +50,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
                         ("Name", json!(n.name)),
                         ("Driver", json!(n.driver)),
                         ("Scope", json!("local")),
-                        ("IPv6", json!(false)),
+                        ("IPv6", json!(n.config.subnet6.is_some())),
                         ("Internal", json!(n.config.internal)),
                         ("Labels", json!(labels.join(","))),
                         ("CreatedAt", json!(n.created)),

@@ -252,9 +252,9 @@ impl Engine {
                     "Gateway": e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
                     "IPAddress": e.ip.to_string(),
                     "IPPrefixLen": e.config.prefix,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
+                    "IPv6Gateway": e.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": e.config.ip6.map(|a| a.to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": e.config.prefix6.unwrap_or(0),
                     "MacAddress": e.config.mac,
                 }),
             );

@@ -78,6 +78,13 @@ pub struct EndpointConfig {
     /// Published ports, on the container's first network.
     #[serde(default)]
     pub ports: Vec<PublishedPort>,
+    /// On an IPv6 network: the container's IPv6 address, prefix and gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix6: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 /// A port the host forwards to the container (`-p`), host port resolved.
@@ -207,7 +214,7 @@ impl Engine {
             None => None,
         };
         let mac_of = |ip: Ipv4Addr| given_mac.unwrap_or_else(|| ipam::mac_for(ip));
-        let (ip, mac) = self.allocate_endpoint(c, net, wanted, |ip| EndpointConfig {
+        let (ip, endpoint) = self.allocate_endpoint(c, net, wanted, |ip| EndpointConfig {
             mac: ipam::mac_string(&mac_of(ip)),
             veth: veth.clone(),
             ifname: ifname.to_string(),
@@ -215,6 +222,9 @@ impl Engine {
             gateway: (!net.config.internal).then_some(gateway),
             aliases: att.aliases.clone(),
             ports: if default_route { ports.clone() } else { Vec::new() },
+            ip6: None,
+            prefix6: None,
+            gateway6: None,
         })?;
         if default_route && !ports.is_empty() {
             let _lock = self.lock_networks()?;
@@ -224,14 +234,20 @@ impl Engine {
         let mut host = Netlink::open()?;
         let bridge =
             host.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} is gone", net.config.bridge)))?;
-        host.create_veth(&veth, ifname, ns.as_fd(), ipam::parse_mac(&mac)?)?;
+        host.create_veth(&veth, ifname, ns.as_fd(), ipam::parse_mac(&endpoint.mac)?)?;
         let h = host.index(&veth)?.ok_or_else(|| EngineError::Internal(format!("veth {veth} vanished")))?;
         host.set_up(h, Some(bridge))?;
         let e = inside.index(ifname)?.ok_or_else(|| EngineError::Internal(format!("{ifname} missing in the container's namespace")))?;
         inside.add_address(e, ip, subnet.prefix())?;
+        if let (Some(ip6), Some(prefix6)) = (endpoint.ip6, endpoint.prefix6) {
+            inside.add_address6(e, ip6, prefix6)?;
+        }
         inside.set_up(e, None)?;
         if default_route && !net.config.internal {
             inside.add_default_route(gateway)?;
+            if let Some(g6) = endpoint.gateway6 {
+                inside.add_default_route6(g6)?;
+            }
         }
         Ok(())
     }
@@ -244,7 +260,7 @@ impl Engine {
         net: &Network,
         wanted: Option<Ipv4Addr>,
         config: impl Fn(Ipv4Addr) -> EndpointConfig,
-    ) -> Result<(Ipv4Addr, String), EngineError> {
+    ) -> Result<(Ipv4Addr, EndpointConfig), EngineError> {
         let subnet = net.config.subnet.expect("bridge subnet");
         if let Some(w) = wanted {
             if !subnet.contains(w) {
@@ -265,7 +281,24 @@ impl Engine {
                     None => return Ok(Err(EngineError::Conflict(format!("no available IPv4 addresses on network {}", net.name)))),
                 },
             };
-            let cfg = config(ip);
+            let mut cfg = config(ip);
+            // IPv6: the first address after the gateway that no endpoint of the network holds
+            // (in this same transaction, so two starts cannot take one).
+            if let Some(s6) = net.config.subnet6.as_deref().and_then(|s| ipam::Subnet6::parse(s).ok()) {
+                let used6: HashSet<std::net::Ipv6Addr> = tx
+                    .endpoints()?
+                    .into_iter()
+                    .filter(|e| e.network_id == net.id)
+                    .filter_map(|e| serde_json::from_str::<EndpointConfig>(&e.config).ok()?.ip6)
+                    .chain(net.config.gateway6)
+                    .collect();
+                let Some(ip6) = (1..u128::from(u32::MAX)).map_while(|n| s6.nth(n)).find(|a| !used6.contains(a)) else {
+                    return Ok(Err(EngineError::Conflict(format!("no available IPv6 addresses on network {}", net.name))));
+                };
+                cfg.ip6 = Some(ip6);
+                cfg.prefix6 = Some(s6.prefix());
+                cfg.gateway6 = net.config.gateway6.filter(|_| !net.config.internal);
+            }
             if let Some(m) = super::ports::conflict(&tx.endpoints()?, &cfg.ports) {
                 return Ok(Err(EngineError::Conflict(m)));
             }
@@ -278,7 +311,7 @@ impl Engine {
             if !tx.insert_endpoint(&row)? {
                 return Ok(Err(EngineError::Conflict(format!("container {} is already attached to network {}", c.name, net.name))));
             }
-            Ok(Ok((ip, cfg.mac.clone())))
+            Ok(Ok((ip, cfg)))
         })?
     }
 
@@ -437,7 +470,12 @@ impl Engine {
             None if wants_gateway => self.network("bridge")?.config.gateway,
             None => None,
         };
-        let hosts = hosts_file(c, hostname, &ips, gateway)?;
+        let mut hosts = hosts_file(c, hostname, &ips, gateway)?;
+        if c.config.network != NetworkMode::Host {
+            for ip6 in endpoints.iter().filter_map(|e| e.config.ip6) {
+                hosts.push_str(&format!("{ip6}\t{hostname}\n"));
+            }
+        }
         let embedded_dns = endpoints.iter().any(|e| e.network.name != "bridge");
         let resolv = resolv_file(c, own_netns, embedded_dns);
         let mut out = Vec::new();

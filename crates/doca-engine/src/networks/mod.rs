@@ -26,6 +26,11 @@ pub struct NetworkConfig {
     pub gateway: Option<Ipv4Addr>,
     #[serde(default)]
     pub ip_range: Option<Subnet>,
+    /// `--ipv6 --subnet fd00:...::/64`: the IPv6 subnet (as written) and its gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
     /// The Linux bridge's name.
     #[serde(default)]
     pub bridge: String,
@@ -57,6 +62,10 @@ pub struct CreateNetwork {
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
+    /// `--ipv6`, with the IPv6 `--subnet` (required) and `--gateway`.
+    pub ipv6: bool,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
 }
 
 /// docker's option naming the bridge.
@@ -97,6 +106,12 @@ impl Network {
                 }
                 c
             })
+            .chain(
+                self.config
+                    .subnet6
+                    .iter()
+                    .map(|s6| json!({"Subnet": s6, "Gateway": self.config.gateway6.map(|g| g.to_string()).unwrap_or_default()})),
+            )
             .collect();
         json!({
             "Name": self.name,
@@ -104,7 +119,7 @@ impl Network {
             "Created": self.created,
             "Scope": "local",
             "Driver": self.driver,
-            "EnableIPv6": false,
+            "EnableIPv6": self.config.subnet6.is_some(),
             "IPAM": {"Driver": "default", "Options": {}, "Config": ipam_config},
             "Internal": self.config.internal,
             "Attachable": false,
@@ -301,7 +316,35 @@ impl Engine {
         if wanted.is_none() && (gateway.is_some() || ip_range.is_some()) {
             return Err(invalid("--gateway and --ip-range need --subnet".into()));
         }
+        let subnet6 = match (&req.subnet6, req.ipv6) {
+            (Some(s), true) => Some(doca_net::ipam::Subnet6::parse(s)?),
+            (Some(s), false) => return Err(invalid(format!("subnet {s} is IPv6: add --ipv6"))),
+            (None, true) => return Err(invalid("--ipv6 needs an IPv6 --subnet (doca has no default IPv6 pool)".into())),
+            (None, false) => None,
+        };
+        let gateway6 = match (&req.gateway6, &subnet6) {
+            (Some(g), Some(s6)) => {
+                let g: std::net::Ipv6Addr = g.parse().map_err(|_| invalid(format!("invalid gateway address: {g}")))?;
+                if !s6.contains(g) {
+                    return Err(invalid(format!("invalid gateway {g}: not in subnet {s6}")));
+                }
+                Some(g)
+            }
+            (Some(g), None) => return Err(invalid(format!("gateway {g} is IPv6: add --ipv6 and an IPv6 --subnet"))),
+            (None, Some(s6)) => s6.nth(1),
+            (None, None) => None,
+        };
         let _lock = self.lock_networks()?;
+        if let Some(s6) = &subnet6 {
+            for n in self.store.db.read(|tx| tx.networks())?.into_iter().map(Network::from_row) {
+                if n.config.subnet6.as_deref().and_then(|o| doca_net::ipam::Subnet6::parse(o).ok()).is_some_and(|o| o.overlaps(s6)) {
+                    return Err(EngineError::Conflict(format!(
+                        "Pool overlaps with other one on this address space: {s6} (network {})",
+                        n.name
+                    )));
+                }
+            }
+        }
         let subnet = self.free_subnet(wanted)?;
         if let Some(g) = gateway.filter(|g| !subnet.contains(*g)) {
             return Err(invalid(format!("invalid gateway {g}: not in subnet {subnet}")));
@@ -328,6 +371,8 @@ impl Engine {
             subnet: Some(subnet),
             gateway: Some(gateway),
             ip_range,
+            subnet6: subnet6.map(|s| s.to_string()),
+            gateway6,
             bridge,
             internal: req.internal,
             labels: req.labels.clone(),
@@ -369,6 +414,13 @@ impl Engine {
         let index = nl.index(&net.config.bridge)?.ok_or_else(|| EngineError::Internal(format!("bridge {} vanished", net.config.bridge)))?;
         if made {
             nl.add_address(index, gateway, subnet.prefix()).or_else(exists_ok)?;
+            if let (Some(s6), Some(g6)) =
+                (net.config.subnet6.as_deref().and_then(|s| doca_net::ipam::Subnet6::parse(s).ok()), net.config.gateway6)
+            {
+                // The bridge's own switch (an interface doca made), whatever the host's default.
+                let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.config.bridge), "0");
+                nl.add_address6(index, g6, s6.prefix()).or_else(exists_ok)?;
+            }
             // Published ports reached at 127.0.0.1 from the host are routed out this bridge
             // (ip-sysctl.rst: route_localnet).
             let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.config.bridge), "1");
@@ -467,7 +519,7 @@ impl Engine {
                     "EndpointID": doca_store::Digest::of(format!("{}/{}", r.network_id, r.container_id).as_bytes()).hex(),
                     "MacAddress": cfg.mac,
                     "IPv4Address": format!("{}/{}", r.ip, cfg.prefix),
-                    "IPv6Address": "",
+                    "IPv6Address": cfg.ip6.map(|a| format!("{a}/{}", cfg.prefix6.unwrap_or(64))).unwrap_or_default(),
                 }),
             );
         }
