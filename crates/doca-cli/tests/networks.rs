@@ -425,6 +425,11 @@ fn ipv6_networks_give_containers_addresses_that_reach_each_other() {
         &["--rm", "--network", "six", "busybox", "sh", "-c", &format!("ip -6 addr show eth0 | grep -c '{v6}3/64'; ping -c1 -w2 {peer} >/dev/null && echo peer; ping -c1 -w2 {v6}1 >/dev/null && echo gateway; grep -c {v6} /etc/hosts")],
     ));
     assert_eq!(out, "1\npeer\ngateway\n1\n");
+    // The embedded DNS answers AAAA with the container's IPv6 address, A with its IPv4 one.
+    let out = e.t.ok(&e.args("run", &["--rm", "--network", "six", "busybox", "nslookup", "-type=AAAA", "peer"]));
+    assert!(out.contains(&format!("Address: {v6}2")), "{out}");
+    let out = e.t.ok(&e.args("run", &["--rm", "--network", "six", "busybox", "nslookup", "-type=A", "peer"]));
+    assert!(out.contains(&format!("Address: {p}.2")) && !out.contains(&v6), "{out}");
     // docker's refusals: an overlapping IPv6 pool, --ipv6 without an IPv6 subnet, and the other way round.
     let err = e.t.fails(&["network", "create", "--ipv6", "--subnet", &format!("{v6}1:0/112"), "clash"], 1);
     assert!(err.contains("Pool overlaps"), "{err}");

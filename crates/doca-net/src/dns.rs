@@ -1,11 +1,11 @@
-//! The embedded DNS server of user-defined networks, docker's 127.0.0.11: A questions for the
-//! names of containers on the same networks (names and aliases) are answered from the
+//! The embedded DNS server of user-defined networks, docker's 127.0.0.11: A and AAAA questions
+//! for the names of containers on the same networks (names and aliases) are answered from the
 //! network's records; every other question is forwarded as it is to the host's resolvers from
 //! the host's network namespace, so resolvers only the host can reach (127.0.0.53, a VM's
 //! private resolver) work for containers too. RFC 1035 §4.1: header, question, answers.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 /// The one question of a query.
@@ -56,23 +56,37 @@ pub fn parse_query(p: &[u8]) -> Option<Question> {
     Some(Question { id: u16::from_be_bytes([p[0], p[1]]), name: labels.join("."), qtype, qclass, end: i + 4 })
 }
 
-/// The answer to `query` (whose question is `q`) with these addresses: A records for an A
-/// question, none (NOERROR, the name exists) for others.
-pub fn answer(query: &[u8], q: &Question, ips: &[Ipv4Addr], ttl: u32) -> Vec<u8> {
+/// The answer to `query` (whose question is `q`) with these addresses: A records (IPv4) for
+/// an A question, AAAA records (IPv6) for an AAAA one, none (NOERROR, the name exists) for
+/// others.
+pub fn answer(query: &[u8], q: &Question, ips: &[IpAddr], ttl: u32) -> Vec<u8> {
     let mut r = query[..q.end].to_vec();
     // QR=1, keep OPCODE and RD, AA=1, RA=1, RCODE=0.
     let rd = query[2] & 0x01;
     r[2] = 0x84 | rd;
     r[3] = 0x80;
-    let answers: &[Ipv4Addr] = if q.qtype == TYPE_A && q.qclass == CLASS_IN { ips } else { &[] };
-    r[6..8].copy_from_slice(&(answers.len() as u16).to_be_bytes());
+    let records: Vec<Vec<u8>> = if q.qclass != CLASS_IN {
+        Vec::new()
+    } else {
+        ips.iter()
+            .filter_map(|ip| match (ip, q.qtype) {
+                (IpAddr::V4(a), TYPE_A) => Some(a.octets().to_vec()),
+                (IpAddr::V6(a), TYPE_AAAA) => Some(a.octets().to_vec()),
+                _ => None,
+            })
+            .collect()
+    };
+    r[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
     r[8..12].copy_from_slice(&[0, 0, 0, 0]);
-    for ip in answers {
-        // The name as a pointer to the question's (offset 12), type A, class IN, TTL, 4 bytes.
-        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+    for data in records {
+        // The name as a pointer to the question's (offset 12), the type asked, class IN, TTL,
+        // the address's length and bytes.
+        r.extend_from_slice(&[0xc0, 0x0c]);
+        r.extend_from_slice(&q.qtype.to_be_bytes());
+        r.extend_from_slice(&[0, 1]);
         r.extend_from_slice(&ttl.to_be_bytes());
-        r.extend_from_slice(&[0, 4]);
-        r.extend_from_slice(&ip.octets());
+        r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        r.extend_from_slice(&data);
     }
     r
 }
@@ -89,7 +103,7 @@ pub fn servfail(query: &[u8]) -> Vec<u8> {
 
 /// Serves queries on `listener` until it fails: `lookup` answers names it knows; the rest go
 /// to `upstream` through sockets of the calling thread's current namespace (the host's).
-pub fn serve(listener: UdpSocket, upstream: &[SocketAddr], lookup: impl Fn(&str) -> Option<Vec<Ipv4Addr>>) -> std::io::Result<()> {
+pub fn serve(listener: UdpSocket, upstream: &[SocketAddr], lookup: impl Fn(&str) -> Option<Vec<IpAddr>>) -> std::io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         let (n, from) = listener.recv_from(&mut buf)?;
@@ -104,7 +118,7 @@ pub fn serve(listener: UdpSocket, upstream: &[SocketAddr], lookup: impl Fn(&str)
 
 /// The same over TCP (RFC 1035 §4.2.2: each message behind its two-byte length), which
 /// resolvers use for answers too large for UDP. One connection at a time, each with timeouts.
-pub fn serve_tcp(listener: TcpListener, upstream: &[SocketAddr], lookup: impl Fn(&str) -> Option<Vec<Ipv4Addr>>) -> std::io::Result<()> {
+pub fn serve_tcp(listener: TcpListener, upstream: &[SocketAddr], lookup: impl Fn(&str) -> Option<Vec<IpAddr>>) -> std::io::Result<()> {
     loop {
         let (mut conn, _) = listener.accept()?;
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
@@ -193,10 +207,18 @@ mod tests {
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
         assert_eq!(&r[r.len() - 4..], &[10, 1, 0, 5]);
         assert_eq!(&r[p.len()..p.len() + 2], &[0xc0, 0x0c]);
-        // AAAA for a known name: no answer, but not NXDOMAIN.
+        // AAAA for a name with only an IPv4 address: no answer, but not NXDOMAIN.
         let p6 = query("db", TYPE_AAAA);
         let r6 = answer(&p6, &parse_query(&p6).unwrap(), &["10.1.0.5".parse().unwrap()], 600);
         assert_eq!((u16::from_be_bytes([r6[6], r6[7]]), r6[3] & 0x0f), (0, 0));
+        // With an IPv6 one: a 16-byte AAAA record, and the A question still gets only the v4.
+        let both: Vec<IpAddr> = vec!["10.1.0.5".parse().unwrap(), "fd00::5".parse().unwrap()];
+        let r6 = answer(&p6, &parse_query(&p6).unwrap(), &both, 600);
+        assert_eq!(u16::from_be_bytes([r6[6], r6[7]]), 1);
+        assert_eq!(&r6[p6.len() + 2..p6.len() + 4], &TYPE_AAAA.to_be_bytes());
+        assert_eq!(&r6[r6.len() - 16..], &"fd00::5".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        let r4 = answer(&p, &q, &both, 600);
+        assert_eq!(u16::from_be_bytes([r4[6], r4[7]]), 1);
     }
 
     #[test]

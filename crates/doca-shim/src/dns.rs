@@ -5,11 +5,11 @@
 //! the host's namespace (`doca_net::dns`).
 
 use crate::config::DnsConfig;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 
 /// Names → addresses from the records files ("NAME IP" lines) the list names, read at each
 /// question so that containers joining or leaving, and networks connected, are seen at once.
-fn lookup(list: &std::path::Path, name: &str) -> Option<Vec<Ipv4Addr>> {
+fn lookup(list: &std::path::Path, name: &str) -> Option<Vec<IpAddr>> {
     let mut ips = Vec::new();
     for f in std::fs::read_to_string(list).unwrap_or_default().lines() {
         for line in std::fs::read_to_string(f).unwrap_or_default().lines() {

@@ -392,6 +392,9 @@ impl Engine {
             if let Some(c) = self.store.db.read(|tx| tx.container(&r.container_id))? {
                 for name in std::iter::once(&c.name).chain(cfg.aliases.iter()) {
                     text.push_str(&format!("{name} {}\n", r.ip));
+                    if let Some(ip6) = cfg.ip6 {
+                        text.push_str(&format!("{name} {ip6}\n"));
+                    }
                 }
             }
         }
