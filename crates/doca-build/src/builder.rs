@@ -294,20 +294,12 @@ fn sha(parts: &[&str]) -> String {
     hex::encode(h.finalize())
 }
 
+/// RFC 3339 in UTC, seconds precision (the dates a build writes: the epoch or now).
 pub fn rfc3339(unix: i64) -> String {
-    // Days to a civil date (Howard Hinnant's algorithm), so no time crate is needed here.
-    let days = unix.div_euclid(86400);
-    let secs = unix.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
 /// The parsed Dockerfile and the request: what every stage's worker reads.
@@ -790,7 +782,7 @@ impl<'w> Worker<'w> {
             return Ok(());
         }
         match cmd {
-            Command::Run { args, mounts, network } => self.run(state, ins, &args, &mounts, network, &printed),
+            Command::Run { args, mounts, network } => self.run(state, ins, &args, &mounts, network),
             Command::Copy(spec) => self.copy(state, ins, &spec, &printed),
             Command::Workdir(_) => self.workdir(state, ins, key, printed),
             _ => unreachable!("layer steps"),
@@ -900,7 +892,6 @@ impl<'w> Worker<'w> {
         args: &Args,
         mounts: &[RunMount],
         network: Option<String>,
-        printed: &str,
     ) -> Result<(), BuildError> {
         let config = state.base.config.clone();
         let argv = argv(args, &config.shell());
@@ -970,7 +961,6 @@ impl<'w> Worker<'w> {
             Args::Json(v) => format!("RUN {}", serde_json::to_string(v).unwrap_or_default()),
             Args::Shell(_) => format!("RUN {}", argv.join(" ")),
         };
-        let _ = printed;
         history.push(self.history(shown, false));
         let step = RunStep {
             parent: state.base.id.as_deref(),

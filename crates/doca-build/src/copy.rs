@@ -155,7 +155,6 @@ impl CopyPlan<'_> {
         let dest_rel = if dest_clean == "." { String::new() } else { dest_clean };
         // Every source, wildcards expanded, in the order written.
         let mut sources: Vec<(String, Option<&crate::parser::Heredoc>)> = Vec::new();
-        let mut wildcard = false;
         for s in &spec.sources {
             if let Some(doc) =
                 spec.heredocs.iter().find(|h| s.trim_start_matches("<<").trim_start_matches('-') == h.name && s.starts_with("<<"))
@@ -173,7 +172,6 @@ impl CopyPlan<'_> {
                 return Err(CopyError::Invalid(format!("{what} failed: forbidden path outside the {}: {s}", self.from.name)));
             }
             if has_wildcard(&rel) {
-                wildcard = true;
                 let found = self.glob(&rel)?;
                 if found.is_empty() {
                     return Err(CopyError::Invalid(format!(
@@ -195,7 +193,6 @@ impl CopyPlan<'_> {
                 "When using {what} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
-        let _ = wildcard;
         let mut out: Vec<Entry> = Vec::new();
         // Directories the copy lands in (a directory's or an archive's destination), made
         // when missing like the entries' parents, and left as they are when the image has them.

@@ -172,27 +172,15 @@ impl Netlink {
         self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
     }
 
-    /// `ip -6 route add default via GW`.
-    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> Result<(), NetError> {
+    /// `ip route add default via GW` (`ip -6 ...` for an IPv6 gateway).
+    pub fn add_default_route(&mut self, gateway: IpAddr) -> Result<(), NetError> {
         let mut m = RouteMessage::default();
-        m.header.address_family = AddressFamily::Inet6;
+        m.header.address_family = if gateway.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
         m.header.table = RouteHeader::RT_TABLE_MAIN;
         m.header.protocol = RouteProtocol::Boot;
         m.header.scope = RouteScope::Universe;
         m.header.kind = RouteType::Unicast;
-        m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-        self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
-    }
-
-    /// `ip route add default via GW`.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<(), NetError> {
-        let mut m = RouteMessage::default();
-        m.header.address_family = AddressFamily::Inet;
-        m.header.table = RouteHeader::RT_TABLE_MAIN;
-        m.header.protocol = RouteProtocol::Boot;
-        m.header.scope = RouteScope::Universe;
-        m.header.kind = RouteType::Unicast;
-        m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        m.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
     }
 }

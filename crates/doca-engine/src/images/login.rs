@@ -33,17 +33,13 @@ impl Engine {
 
     /// The tags of a repository (`pull --all-tags`).
     pub fn remote_tags(&mut self, name: &str) -> Result<Vec<String>, EngineError> {
-        let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
-        let config = super::pull::registry_config()?;
-        let reg = Registry::connect(r.domain(), &config, auth::credentials_for(r.domain(), None)?)?;
+        let (r, reg, _) = connect(name)?;
         Ok(reg.tags(r.path())?)
     }
 
     /// A manifest or index as the registry has it (`docker manifest inspect`).
     pub fn inspect_remote_manifest(&mut self, name: &str) -> Result<serde_json::Value, EngineError> {
-        let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
-        let config = super::pull::registry_config()?;
-        let reg = Registry::connect(r.domain(), &config, auth::credentials_for(r.domain(), None)?)?;
+        let (r, reg, config) = connect(name)?;
         let wanted = r.digest().map(|d| d.to_string()).unwrap_or_else(|| r.tag().unwrap_or("latest").to_string());
         let (bytes, _, _) = reg.manifest(r.path(), &wanted, config.max_manifest_size).map_err(|e| match e {
             doca_image::registry::RegistryError::ManifestUnknown(_) => EngineError::InvalidArgument(format!("no such manifest: {}", r)),
@@ -51,4 +47,12 @@ impl Engine {
         })?;
         serde_json::from_slice(&bytes).map_err(|e| EngineError::Internal(format!("manifest of {}: {e}", r.familiar())))
     }
+}
+
+/// The registry of `name`, reached with the configuration and the user's credentials.
+fn connect(name: &str) -> Result<(Reference, Registry, doca_image::registry::RegistryConfig), EngineError> {
+    let r = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
+    let config = super::pull::registry_config()?;
+    let reg = Registry::connect(r.domain(), &config, auth::credentials_for(r.domain(), None)?)?;
+    Ok((r, reg, config))
 }

@@ -244,9 +244,9 @@ impl Engine {
         }
         inside.set_up(e, None)?;
         if default_route && !net.config.internal {
-            inside.add_default_route(gateway)?;
+            inside.add_default_route(gateway.into())?;
             if let Some(g6) = endpoint.gateway6 {
-                inside.add_default_route6(g6)?;
+                inside.add_default_route(g6.into())?;
             }
         }
         Ok(())
