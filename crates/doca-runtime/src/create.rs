@@ -166,41 +166,26 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
         };
         init::run(ctx)
     });
-    // A new time namespace cannot come from clone(2) (CLONE_NEWTIME overlaps the exit-signal
-    // bits): unshare it here, where it applies to the children we create next, and set its
-    // offsets while no process is in it yet (time_namespaces(7)).
-    if linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none()) {
-        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-            .map_err(|e| RuntimeError::Sys(format!("unshare time namespace: {}", e.desc().to_lowercase())))?;
-        let offsets: String = linux
-            .time_offsets()
-            .iter()
-            .flatten()
-            .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
-            .collect();
-        if !offsets.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &offsets)
-                .map_err(|e| RuntimeError::Spec(format!("linux.timeOffsets {:?}: {e}", offsets.trim())))?;
+    // A user namespace given by path must own the namespaces made next (user_namespaces(7)),
+    // so they are made by a process inside it; the runtime itself stays outside, where it keeps
+    // the rights to place the init in its cgroup and write the state.
+    let user_ns = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::User).and_then(|n| n.path().clone());
+    let pid = match user_ns {
+        None => {
+            enter_for_children(linux)?;
+            // SAFETY: this process is single-threaded (doca-runc never starts threads), so the
+            // child, a copy of it without CLONE_VM, may allocate and run ordinary code until
+            // execve.
+            unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }
+                .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?
         }
-    }
-    // A time namespace given by path is joined here, for the same reason as a new one is
-    // made here: the children we create next are born in it (setns(2), time_namespaces(7)).
-    if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Time).and_then(|n| n.path().as_ref()) {
-        let f = std::fs::File::open(p).map_err(RuntimeError::io("open time namespace", p))?;
-        nix::sched::setns(f, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-            .map_err(|e| RuntimeError::Sys(format!("join time namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
-    }
-    // A pid namespace given by path is entered here: setns(CLONE_NEWPID) applies to the
-    // children we create next, so the init is born in it (pid_namespaces(7)).
-    if let Some(p) = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Pid).and_then(|n| n.path().as_ref()) {
-        let f = std::fs::File::open(p).map_err(RuntimeError::io("open pid namespace", p))?;
-        nix::sched::setns(f, CloneFlags::CLONE_NEWPID)
-            .map_err(|e| RuntimeError::Sys(format!("join pid namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
-    }
-    // SAFETY: this process is single-threaded (doca-runc never starts threads), so the child,
-    // a copy of it without CLONE_VM, may allocate and run ordinary code until execve.
-    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?;
+        Some(path) => crate::userns::spawn_in(&path, linux, |extra| {
+            enter_for_children(linux)?;
+            // SAFETY: as above; the intermediate that runs this is single-threaded too.
+            unsafe { nix::sched::clone(cb, &mut stack, flags | extra, Some(libc::SIGCHLD)) }
+                .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))
+        })?,
+    };
     undo.child = Some(pid);
     cgroup.add(pid.as_raw())?;
     if flags.contains(CloneFlags::CLONE_NEWUSER) {
@@ -250,6 +235,40 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     undo.cgroup = None;
     undo.child = None;
     Ok(state)
+}
+
+/// What the next clone(2) is born into without asking for it: a new or joined time namespace
+/// and a joined pid namespace take effect for the caller's children, not the caller.
+fn enter_for_children(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let given = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t);
+    // A new time namespace cannot come from clone(2) (CLONE_NEWTIME overlaps the exit-signal
+    // bits): unshare it here, and set its offsets while no process is in it yet
+    // (time_namespaces(7)).
+    if given(LinuxNamespaceType::Time).is_some_and(|n| n.path().is_none()) {
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| RuntimeError::Sys(format!("unshare time namespace: {}", e.desc().to_lowercase())))?;
+        let offsets: String = linux
+            .time_offsets()
+            .iter()
+            .flatten()
+            .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+            .collect();
+        if !offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &offsets)
+                .map_err(|e| RuntimeError::Spec(format!("linux.timeOffsets {:?}: {e}", offsets.trim())))?;
+        }
+    }
+    for (t, flag, name, op) in [
+        (LinuxNamespaceType::Time, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "time", "open time namespace"),
+        (LinuxNamespaceType::Pid, CloneFlags::CLONE_NEWPID, "pid", "open pid namespace"),
+    ] {
+        if let Some(p) = given(t).and_then(|n| n.path().as_ref()) {
+            let f = std::fs::File::open(p).map_err(RuntimeError::io(op, p))?;
+            nix::sched::setns(f, flag)
+                .map_err(|e| RuntimeError::Sys(format!("join {name} namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
+        }
+    }
+    Ok(())
 }
 
 /// user_namespaces(7): the maps are written once, by us (root in the parent namespace), before

@@ -27,9 +27,13 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
 }
 
-/// Namespaces to join, in setns order: mount last, so the others are opened while the
-/// host's /proc is still our /proc.
-const NAMESPACES: [(&str, CloneFlags); 7] = [
+/// Namespaces to join, in setns order. The user namespace first: joining it gives the rights
+/// the other joins need (CAP_SYS_ADMIN in the user namespace that owns each), and a process
+/// exec'd into a container with a user namespace must not keep the host's root (runc orders
+/// them the same way). Mount last, so the others are opened while the host's /proc is still
+/// our /proc.
+const NAMESPACES: [(&str, CloneFlags); 8] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
     ("ipc", CloneFlags::CLONE_NEWIPC),

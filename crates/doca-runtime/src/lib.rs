@@ -21,6 +21,7 @@ pub mod state;
 pub mod stats;
 pub mod sync;
 pub mod update;
+pub mod userns;
 pub mod wait;
 
 pub use error::{Result, RuntimeError};

@@ -63,9 +63,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     for ns in linux.namespaces().iter().flatten() {
         match (ns.typ(), ns.path()) {
-            (LinuxNamespaceType::User, Some(p)) => {
-                return Err(RuntimeError::Unsupported("joining a user namespace".into(), format!("{} (not implemented yet)", p.display())))
-            }
             (LinuxNamespaceType::User, None)
                 if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty())
                     || linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) =>

@@ -605,6 +605,58 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
 
+/// A user namespace given by path is joined, and the container's other namespaces belong to it
+/// (root inside can mount its /proc); `exec` into a container with a user namespace lands in it
+/// (it used to keep the host's root); mappings that contradict the joined namespace are refused.
+#[test]
+fn a_user_namespace_given_by_path_is_joined_and_exec_enters_it() {
+    require_root!();
+    let owner = |b: &Bundle| {
+        let st = Command::new("chown").args(["-R", "100000:100000"]).arg(b.dir.path().join("rootfs")).status().unwrap();
+        assert!(st.success());
+    };
+    let a = Bundle::new(|s| {
+        args(s, &["sleep", "1000"]);
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    owner(&a);
+    let abundle = a.dir.path().to_str().unwrap().to_string();
+    let o = a.cmd(&["run", "-d", "--bundle", &abundle, &a.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let apid = serde_json::from_slice::<Value>(&a.cmd(&["state", &a.id]).stdout).unwrap()["pid"].as_i64().unwrap();
+    let userns = format!("/proc/{apid}/ns/user");
+    let want = std::fs::read_link(&userns).unwrap().display().to_string();
+
+    let o = a.cmd(&["exec", &a.id, "sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536", want.as_str()], "exec");
+
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; ls /proc/1/ >/dev/null && echo proc-ok"]);
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user", "path": userns}));
+        // The same maps as the namespace's: a description, accepted.
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    owner(&b);
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536", want.as_str(), "proc-ok"], "joined");
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+
+    let c = Bundle::new(|s| {
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user", "path": userns}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let o = c.run();
+    assert!(!o.status.success() && stderr(&o).contains("linux.uidMappings 0 200000 65536 differ"), "{}", stderr(&o));
+    assert!(c.leftovers().is_empty(), "{:?}", c.leftovers());
+
+    assert!(a.cmd(&["delete", "--force", &a.id]).status.success());
+    assert!(a.leftovers().is_empty(), "{:?}", a.leftovers());
+}
+
 #[test]
 fn personality_pid_namespace_by_path_and_no_pivot() {
     require_root!();

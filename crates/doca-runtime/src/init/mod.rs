@@ -68,8 +68,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     // state directory, 0700, does not let in).
     let fifo = open(&ctx.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| RuntimeError::Sys(format!("open {}: {}", ctx.exec_fifo.display(), e.desc().to_lowercase())))?;
-    if has_new(ctx.spec, LinuxNamespaceType::User) {
-        // The maps are written: become the namespace's root (its uid 0, another uid on the host).
+    if has(ctx.spec, LinuxNamespaceType::User) {
+        // New (its maps are written by now) or joined: become the namespace's root (its uid 0, another uid on the host).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into())
             .map_err(|e| RuntimeError::Sys(format!("setgid 0 in the user namespace: {}", e.desc().to_lowercase())))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
