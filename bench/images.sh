@@ -19,8 +19,8 @@ N=${N:-7}
 WORK=${WORK:-/tmp/doca-bench}
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-cargo build --release -q
-DOCA=$PWD/target/release/doca
+sh scripts/dist.sh >/dev/null
+DOCA=$PWD/target/dist/doca
 mkdir -p "$WORK"
 export DEBIAN_FRONTEND=noninteractive
 for p in debootstrap hyperfine; do command -v $p >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap time hyperfine >/dev/null; }; done

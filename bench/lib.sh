@@ -53,9 +53,10 @@ peers_stop() {
 # bridge and firewall table (named doca-<6 hex of sha256(root)> for a root not /var/lib/doca),
 # the store, and the bench's cgroup parent.
 doca_start() {
-  cargo build --release -q
+  # doca as installed (static doca-runc): scripts/dist.sh.
+  sh scripts/dist.sh >/dev/null
   export DOCA_ROOT=$WORK/doca/root DOCA_RUN_ROOT=$WORK/doca/run
-  DOCA="$PWD/target/release/doca --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
+  DOCA="$PWD/target/dist/doca --root $DOCA_ROOT --run-root $DOCA_RUN_ROOT"
 }
 doca_stop() {
   $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true

@@ -8,10 +8,10 @@ set -euo pipefail
 TOTAL=${TOTAL:-1000}
 WORKERS=${WORKERS:-8}
 cd "$(dirname "$0")/.."
-cargo build --release -q
+sh scripts/dist.sh >/dev/null
 WORK=$(mktemp -d /tmp/doca-stress.XXXXXX)
 export DOCA_ROOT=$WORK/root DOCA_RUN_ROOT=$WORK/run
-DOCA=$PWD/target/release/doca
+DOCA=$PWD/target/dist/doca
 CG=doca-stress-$$
 cleanup() {
   $DOCA rm -f $($DOCA ps -aq) >/dev/null 2>&1 || true

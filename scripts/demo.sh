@@ -7,8 +7,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-cargo build --release -q
-doca=$PWD/target/release/doca
+sh scripts/dist.sh >/dev/null
+doca=$PWD/target/dist/doca
 work=$(mktemp -d /tmp/doca-demo.XXXXXX)
 export DOCA_ROOT="$work/store" DOCA_RUN_ROOT="$work/run"
 # The store's default bridge and firewall table are named after its root (not /var/lib/doca).

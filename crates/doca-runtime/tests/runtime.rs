@@ -11,8 +11,14 @@ struct Bundle {
     id: String,
 }
 
+/// The doca-runc under test: this build's, or the one DOCA_TEST_RUNC names (scripts/test.sh runs
+/// these tests again against the static build that scripts/dist.sh installs).
+fn runc_path() -> PathBuf {
+    std::env::var_os("DOCA_TEST_RUNC").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_doca-runc").into())
+}
+
 fn runc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_doca-runc"))
+    Command::new(runc_path())
 }
 
 impl Bundle {
@@ -745,7 +751,7 @@ fn time_namespace_offsets_apply_to_run_and_exec() {
 #[test]
 fn the_runtime_binary_is_unreachable_through_proc_exe() {
     require_root!();
-    let runtime = std::fs::canonicalize(env!("CARGO_BIN_EXE_doca-runc")).unwrap();
+    let runtime = std::fs::canonicalize(runc_path()).unwrap();
     let before = std::fs::read(&runtime).unwrap();
     let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
     let bundle = b.dir.path().to_str().unwrap().to_string();
