@@ -2,7 +2,7 @@
 //! with and without htpasswd auth) and against a small fake registry that misbehaves on
 //! purpose (wrong digests, truncated blobs, 500s, bearer tokens).
 
-use doca_testkit::{require_root, require_tool, ContainerEnv};
+use doca_testkit::{require_root, require_tool, ContainerEnv, TempRoot};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -729,4 +729,28 @@ fn docker_hub_names_are_pulled_through_a_configured_mirror() {
     assert!(out.starts_with("Using default tag: latest\nlatest: Pulling from library/busybox\n"), "{out}");
     assert!(out.ends_with("Status: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n"), "{out}");
     assert_eq!(e.t.ok(&e.args("run", &["--rm", "--network", "none", "busybox", "echo", "mirrored"])), "mirrored\n");
+}
+
+/// Requests go through the proxy that HTTPS_PROXY names unless NO_PROXY exempts the host, as
+/// dockerd's do, and a failure says which proxy. This is also what keeps every test offline: the
+/// test kit gives each doca a proxy on a closed loopback port (an image a test forgot to make is
+/// refused at once instead of fetched from Docker Hub), with loopback exempt.
+#[test]
+fn requests_honour_the_proxy_variables_and_tests_stay_offline() {
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    t.ok(&["images", "-q"]);
+    let before = t.fingerprint();
+    let o = t.run(&["pull", "busybox"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("\"https://registry-1.docker.io/v2/\"") && err.contains("(through the proxy 127.0.0.1:9)"),
+        "the pull did not go to the test's proxy: {err}"
+    );
+    assert_eq!(t.fingerprint(), before);
+    // Loopback is exempt (NO_PROXY): a registry there is reached directly, here a closed port.
+    let port = free_port();
+    let o = t.run(&["pull", &format!("127.0.0.1:{port}/x:1")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(1) && !err.contains("through the proxy"), "{err}");
 }

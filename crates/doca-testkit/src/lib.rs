@@ -48,6 +48,9 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
+/// The proxy every doca a test runs is given: a loopback port nobody listens on (9, discard).
+pub const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
+
 /// A store root (and run root) of the test's own, removed at drop.
 pub struct TempRoot {
     pub dir: tempfile::TempDir,
@@ -68,6 +71,13 @@ impl TempRoot {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(&self.bin);
         c.env("DOCA_ROOT", self.root()).env("DOCA_RUN_ROOT", self.dir.path().join("run")).env_remove("DOCA_MAX_LAYER_SIZE");
+        // No test reaches the internet (Docker Hub for an image a test forgot to make, a
+        // mirror, an ADD URL): doca's HTTP client honours the proxy variables, so everything
+        // but loopback goes to a proxy port nobody listens on and fails at once.
+        for v in ["ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "https_proxy", "no_proxy"] {
+            c.env_remove(v);
+        }
+        c.env("HTTPS_PROXY", OFFLINE_PROXY).env("NO_PROXY", "127.0.0.1,localhost");
         c
     }
     /// Runs doca with `args`, stdin closed.

@@ -114,11 +114,21 @@ fn transport(method: &str, url: &str, e: impl std::fmt::Display) -> RegistryErro
         let mut c = t.chars();
         c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
     };
-    let message = match text.strip_prefix("io: ") {
+    let mut message = match text.strip_prefix("io: ") {
         Some(t) => format!("connect: {}", lower_first(t)),
         None => lower_first(text),
     };
+    if let Some(proxy) = proxy_for(url) {
+        message.push_str(&format!(" (through the proxy {proxy})"));
+    }
     RegistryError::Transport { method: method.into(), url: url.into(), message }
+}
+
+/// The proxy the HTTP client sends `url` through, from ALL_PROXY/HTTPS_PROXY/HTTP_PROXY and
+/// NO_PROXY (ureq reads them, as dockerd honours them for pulls), as host:port.
+fn proxy_for(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    ureq::Proxy::try_from_env().filter(|p| !p.is_no_proxy(&uri)).map(|p| format!("{}:{}", p.host(), p.port()))
 }
 
 fn backoff(attempt: u32) {
