@@ -170,21 +170,17 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     // so they are made by a process inside it; the runtime itself stays outside, where it keeps
     // the rights to place the init in its cgroup and write the state.
     let user_ns = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::User).and_then(|n| n.path().clone());
+    let clone_init = |extra: CloneFlags| -> Result<Pid> {
+        enter_for_children(linux)?;
+        // SAFETY: this process is single-threaded (doca-runc never starts threads), and so is
+        // the intermediate that may run this, so the child, a copy without CLONE_VM, may
+        // allocate and run ordinary code until execve.
+        unsafe { nix::sched::clone(cb, &mut stack, flags | extra, Some(libc::SIGCHLD)) }
+            .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))
+    };
     let pid = match user_ns {
-        None => {
-            enter_for_children(linux)?;
-            // SAFETY: this process is single-threaded (doca-runc never starts threads), so the
-            // child, a copy of it without CLONE_VM, may allocate and run ordinary code until
-            // execve.
-            unsafe { nix::sched::clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }
-                .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))?
-        }
-        Some(path) => crate::userns::spawn_in(&path, linux, |extra| {
-            enter_for_children(linux)?;
-            // SAFETY: as above; the intermediate that runs this is single-threaded too.
-            unsafe { nix::sched::clone(cb, &mut stack, flags | extra, Some(libc::SIGCHLD)) }
-                .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))
-        })?,
+        None => clone_init(CloneFlags::empty())?,
+        Some(path) => crate::userns::spawn_in(&path, linux, clone_init)?,
     };
     undo.child = Some(pid);
     cgroup.add(pid.as_raw())?;
