@@ -74,3 +74,19 @@ pub fn print(s: &str) -> Result<(), Failure> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// What a prune removed, as docker's CLI prints it: a title line, one line per item, then a
+/// blank line (docker Fprintln's the block); nothing when nothing went.
+pub fn deleted_section(title: &str, items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{title}:\n");
+    for i in items {
+        out.push_str(&i);
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}

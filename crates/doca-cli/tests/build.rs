@@ -423,3 +423,53 @@ fn add_downloads_urls_with_mode_0600_and_the_servers_date() {
     assert!(e.build_fails(&[]).contains("source can't be a URL for COPY"));
     e.assert_clean();
 }
+
+/// `system prune` removes, in docker's order and words, what nothing uses: stopped containers,
+/// unused networks, with --volumes unused anonymous volumes, dangling images, the build cache;
+/// running containers, the networks and images they use, tagged images and named volumes stay.
+#[test]
+fn system_prune_removes_what_nothing_uses_and_keeps_the_rest() {
+    require_root!();
+    let e = Env::new();
+    let t = &e.e.t;
+    // Two steps: the first one's image is an intermediate that only the build cache holds.
+    e.write("Dockerfile", "FROM busybox\nRUN echo built > /f\nRUN echo again >> /f\n");
+    e.build(&["-t", "built:1"]);
+    t.ok(&e.e.args("run", &["--name", "stopped", "--network", "none", "busybox", "true"]));
+    let dangling = t.ok(&["commit", "stopped"]).trim().to_string();
+    let holder = t.ok(&e.e.args("create", &["--name", "holder", "--network", "none", "-v", "/data", "busybox"])).trim().to_string();
+    let anon = t.ok(&["volume", "ls", "-q"]).trim().to_string();
+    t.ok(&["volume", "create", "named"]);
+    t.ok(&["network", "create", "unused-net"]);
+    t.ok(&["network", "create", "used-net"]);
+    t.ok(&e.e.args("run", &["-d", "--name", "running", "--network", "used-net", "built:1", "sleep", "1000"]));
+    let stopped = t.ok(&["inspect", "--format", "{{.Id}}", "stopped"]).trim().to_string();
+
+    assert!(t.fails(&["system", "prune", "-f", "--filter", "until=1h"], 1).contains("not supported"));
+    let out = t.ok(&["system", "prune", "-f", "--volumes"]);
+    let blocks: Vec<&str> = out.split("\n\n").collect();
+    assert_eq!(blocks.len(), 6, "{out}");
+    let mut containers: Vec<&str> = blocks[0].lines().collect();
+    containers[1..].sort_unstable();
+    let mut want = vec!["Deleted Containers:", stopped.as_str(), holder.as_str()];
+    want[1..].sort_unstable();
+    assert_eq!(containers, want, "{out}");
+    assert_eq!(blocks[1], "Deleted Networks:\nunused-net", "{out}");
+    assert_eq!(blocks[2], format!("Deleted Volumes:\n{anon}"), "{out}");
+    // (docker lists the layers an image takes with it too)
+    assert!(blocks[3].starts_with(&format!("Deleted Images:\ndeleted: {dangling}\n")), "{out}");
+    assert!(blocks[4].starts_with("Deleted build cache objects:\n") && blocks[4].lines().count() >= 2, "{out}");
+    assert!(blocks[5].starts_with("Total reclaimed space: "), "{out}");
+
+    assert_eq!(t.ok(&["ps", "-a", "--format", "{{.Names}}"]), "running\n");
+    let nets = t.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.contains("used-net") && !nets.contains("unused-net"), "{nets}");
+    assert_eq!(t.ok(&["volume", "ls", "-q"]), "named\n");
+    let images = t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.lines().collect::<std::collections::BTreeSet<_>>(), ["built:1", "busybox:latest"].into_iter().collect(), "{images}");
+    // The cache went: the same build runs its step again.
+    assert_eq!(t.ok(&["system", "prune", "-f", "--volumes"]), "Total reclaimed space: 0B\n", "nothing is left to remove");
+    assert_eq!(steps_cached(&e.build(&["-t", "built:1"])), 0);
+    t.ok(&["rm", "-f", "running"]);
+    t.ok(&["network", "rm", "used-net"]);
+}

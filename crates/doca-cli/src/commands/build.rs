@@ -227,16 +227,15 @@ pub fn prune(e: &mut Engine, a: BuilderPruneArgs) -> CmdResult {
     if !a.force && !super::confirm("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ")? {
         return Ok(());
     }
-    let r = e.prune_build_cache(&req)?;
-    let mut text = String::new();
-    if !r.deleted.is_empty() {
-        text.push_str("Deleted build cache objects:\n");
-        for d in &r.deleted {
-            text.push_str(&format!("{}\n", d.hex()));
-        }
-    }
-    text.push_str(&format!("Total reclaimed space: {}\n", crate::units::human_size(r.reclaimed)));
+    let (mut text, reclaimed) = prune_build_cache(e, &req)?;
+    text.push_str(&format!("Total reclaimed space: {}\n", crate::units::human_size(reclaimed)));
     print(&text)
+}
+
+/// Removes build cache: docker's "Deleted build cache objects" block and the bytes freed.
+pub fn prune_build_cache(e: &mut Engine, req: &BuilderPrune) -> Result<(String, u64), Failure> {
+    let r = e.prune_build_cache(req)?;
+    Ok((crate::output::deleted_section("Deleted build cache objects", r.deleted.iter().map(|d| d.hex().to_string())), r.reclaimed))
 }
 
 /// The build as a compact view redrawn in place on a terminal: a header with the time and the

@@ -30,6 +30,7 @@ mod stats;
 mod stop;
 mod system_check;
 mod system_df;
+mod system_prune;
 mod tag;
 mod top;
 mod volume;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Image { command: ImageCommand::Prune(a) } => prune::run(&mut e, a),
         Command::System { command: SystemCommand::Df(a) } => system_df::run(&mut e, a),
         Command::System { command: SystemCommand::Check(a) } => system_check::run(&mut e, a),
+        Command::System { command: SystemCommand::Prune(a) } => system_prune::run(&mut e, a),
         Command::System { command: SystemCommand::Boot } => {
             let (started, failed) = e.boot()?;
             crate::output::print(&started.iter().map(|n| format!("{n}\n")).collect::<String>())?;

@@ -93,15 +93,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
             if !a.force && !super::confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")? {
                 return Ok(());
             }
-            let names = e.prune_networks()?;
-            let mut out = String::new();
-            if !names.is_empty() {
-                out.push_str("Deleted Networks:\n");
-                for n in &names {
-                    out.push_str(&format!("{n}\n"));
-                }
-            }
-            print(&out)
+            print(&crate::output::deleted_section("Deleted Networks", e.prune_networks()?))
         }
     }
 }

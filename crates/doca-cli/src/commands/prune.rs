@@ -1,6 +1,7 @@
 //! `doca image prune [-a] [-f]`
 
 use crate::cli::PruneArgs;
+use crate::output::deleted_section;
 use crate::units::human_size;
 use crate::{CmdResult, Failure};
 use doca_engine::images::{ImageFilter, PruneImages, RemoveEvent};
@@ -18,18 +19,17 @@ pub fn run(e: &mut Engine, a: PruneArgs) -> CmdResult {
             return Ok(());
         }
     }
-    let r = e.prune_images(&PruneImages { all: a.all, filters })?;
-    let mut out = String::new();
-    if !r.events.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for ev in &r.events {
-            match ev {
-                RemoveEvent::Untagged(t) => out.push_str(&format!("untagged: {t}\n")),
-                RemoveEvent::Deleted(d) => out.push_str(&format!("deleted: {d}\n")),
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!("Total reclaimed space: {}\n", human_size(r.reclaimed)));
+    let (mut out, reclaimed) = prune_images(e, &PruneImages { all: a.all, filters })?;
+    out.push_str(&format!("Total reclaimed space: {}\n", human_size(reclaimed)));
     crate::output::print(&out).map_err(|f| if f.code == 0 { f } else { Failure::new(1, f.message) })
+}
+
+/// Removes unused images: docker's "Deleted Images" block and the bytes freed.
+pub fn prune_images(e: &mut Engine, req: &PruneImages) -> Result<(String, u64), Failure> {
+    let r = e.prune_images(req)?;
+    let lines = r.events.iter().map(|ev| match ev {
+        RemoveEvent::Untagged(t) => format!("untagged: {t}"),
+        RemoveEvent::Deleted(d) => format!("deleted: {d}"),
+    });
+    Ok((deleted_section("Deleted Images", lines), r.reclaimed))
 }

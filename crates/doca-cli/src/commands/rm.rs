@@ -2,7 +2,7 @@
 
 use super::stop::for_each_container;
 use crate::cli::{ContainerPruneArgs, RmArgs};
-use crate::output::print;
+use crate::output::{deleted_section, print};
 use crate::units::human_size;
 use crate::{CmdResult, Failure};
 use doca_engine::Engine;
@@ -21,16 +21,14 @@ pub fn prune(e: &mut Engine, a: ContainerPruneArgs) -> CmdResult {
     if !a.force && !super::confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")? {
         return Ok(());
     }
-    let removed = e.prune_containers()?;
-    let mut out = String::new();
-    if !removed.is_empty() {
-        out.push_str("Deleted Containers:\n");
-        for (c, _) in &removed {
-            out.push_str(&format!("{}\n", c.id));
-        }
-        out.push('\n');
-    }
-    let total: u64 = removed.iter().map(|(_, s)| s).sum();
+    let (mut out, total) = prune_containers(e)?;
     out.push_str(&format!("Total reclaimed space: {}\n", human_size(total)));
     print(&out)
+}
+
+/// Removes the stopped containers: docker's "Deleted Containers" block and the bytes freed.
+pub fn prune_containers(e: &mut Engine) -> Result<(String, u64), Failure> {
+    let removed = e.prune_containers()?;
+    let total: u64 = removed.iter().map(|(_, s)| s).sum();
+    Ok((deleted_section("Deleted Containers", removed.into_iter().map(|(c, _)| c.id.to_string())), total))
 }

@@ -73,14 +73,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
                 return Ok(());
             }
             let (names, bytes) = e.prune_volumes(a.all)?;
-            let mut out = String::new();
-            if !names.is_empty() {
-                out.push_str("Deleted Volumes:\n");
-                for n in &names {
-                    out.push_str(&format!("{n}\n"));
-                }
-                out.push('\n');
-            }
+            let mut out = crate::output::deleted_section("Deleted Volumes", names);
             out.push_str(&format!("Total reclaimed space: {}\n", human_size(bytes)));
             print(&out)
         }
