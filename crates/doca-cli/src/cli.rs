@@ -112,6 +112,10 @@ pub enum Command {
     Cp(CpArgs),
     /// Get real time events from doca
     Events(EventsArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Show the doca version information
+    Version(FormatArgs),
     /// Manage volumes
     Volume {
         #[command(subcommand)]
@@ -987,6 +991,13 @@ pub struct CpArgs {
     pub src: String,
     /// DEST_PATH or CONTAINER:DEST_PATH
     pub dest: String,
+}
+
+#[derive(Args, Debug)]
+pub struct FormatArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -17,6 +17,18 @@ pub fn human_size(size: u64) -> String {
     human_size_prec(size as f64, 4)
 }
 
+/// `units.BytesSize`: binary units, precision 4 (`docker info`'s Total Memory).
+pub fn bytes_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut s = size as f64;
+    let mut i = 0;
+    while s >= 1024.0 && i < UNITS.len() - 1 {
+        s /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", format_g(s, 4), UNITS[i])
+}
+
 /// Go's `%.*g` for the non-negative values sizes take.
 fn format_g(v: f64, precision: usize) -> String {
     if v == 0.0 {

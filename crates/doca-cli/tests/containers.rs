@@ -706,3 +706,42 @@ fn bad_flags_get_dockers_messages_and_create_nothing() {
     let err = e.t.fails(&["logs", "nosuch"], 1);
     assert!(err.contains("No such container: nosuch"), "{err}");
 }
+
+/// `info` counts this store's containers and images and reads the host as docker's does;
+/// `version` reports doca and its runtime; both take docker's `--format` fields.
+#[test]
+fn info_and_version_report_the_store_and_the_host() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&e.run_args("run", &["-d", "--network", "none", "busybox", "sleep", "1000"]));
+    e.t.ok(&e.run_args("create", &["--network", "none", "busybox", "true"]));
+    let root = e.t.root().display().to_string();
+    let cgroup = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let got = e.ok(&[
+        "info",
+        "--format",
+        "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}} {{.ServerVersion}} {{.DockerRootDir}} {{.CgroupVersion}} {{.DefaultRuntime}}",
+    ]);
+    assert_eq!(got, format!("2 1 0 1 1 {} {root} {cgroup} doca\n", env!("CARGO_PKG_VERSION")));
+    let text = e.ok(&["info"]);
+    assert!(text.contains("\nServer:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 1\n"), "{text}");
+    assert!(text.contains(&format!("\n Docker Root Dir: {root}\n")), "{text}");
+    let j: serde_json::Value = serde_json::from_str(&e.ok(&["info", "--format", "{{json .}}"])).unwrap();
+    let nproc: u64 = String::from_utf8(Command::new("nproc").output().unwrap().stdout).unwrap().trim().parse().unwrap();
+    assert_eq!(j["NCPU"].as_u64(), Some(nproc));
+    let kb: u64 =
+        std::fs::read_to_string("/proc/meminfo").unwrap().lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(j["MemTotal"].as_u64(), Some(kb * 1024));
+    assert_eq!(
+        j["KernelVersion"].as_str().map(str::to_string),
+        Some(String::from_utf8(Command::new("uname").arg("-r").output().unwrap().stdout).unwrap().trim().to_string())
+    );
+
+    let v = e.ok(&["version", "--format", "{{.Client.Version}} {{.Server.Version}} {{json .Server.Components}}"]);
+    let ver = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        v,
+        format!("{ver} {ver} [{{\"Name\":\"Engine\",\"Version\":\"{ver}\"}},{{\"Name\":\"doca-runc\",\"Version\":\"{ver}\"}}]\n")
+    );
+    assert!(e.ok(&["version"]).starts_with(&format!("Client: doca\n Version:          {ver}\n")));
+}

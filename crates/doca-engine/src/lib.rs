@@ -6,6 +6,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod info;
 pub mod networks;
 pub mod system;
 mod tail;

@@ -9,6 +9,7 @@ mod exec;
 mod history;
 mod images;
 mod import;
+mod info;
 mod inspect;
 mod kill;
 mod load;
@@ -33,6 +34,7 @@ mod system_df;
 mod system_prune;
 mod tag;
 mod top;
+mod version;
 mod volume;
 
 use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, ManifestCommand, SystemCommand};
@@ -44,6 +46,10 @@ fn engine(cli: &Cli) -> Result<Engine, crate::Failure> {
 }
 
 pub fn run(cli: Cli) -> CmdResult {
+    // The one command that needs no store.
+    if let Command::Version(a) = &cli.command {
+        return version::run(a);
+    }
     let mut e = engine(&cli)?;
     match cli.command {
         Command::Build(a) | Command::Image { command: ImageCommand::Build(a) } => build::run(&mut e, a),
@@ -107,6 +113,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Export(a) | Command::Container { command: ContainerCommand::Export(a) } => diff::export(&mut e, a),
         Command::Commit(a) | Command::Container { command: ContainerCommand::Commit(a) } => diff::commit(&mut e, a),
         Command::Events(a) => events::run(&mut e, a),
+        Command::Info(a) => info::run(&mut e, a),
+        Command::Version(_) => unreachable!("handled before the store is opened"),
         Command::Volume { command } => volume::run(&mut e, command),
         Command::Network { command } => network::run(&mut e, command),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),
