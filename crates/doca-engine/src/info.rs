@@ -191,16 +191,20 @@ impl Engine {
         let registry = crate::images::pull::registry_config()?;
         let cg = Cgroups::read();
         let swap = cg.supports("memory", "memory.memsw.limit_in_bytes");
-        let helpers = crate::containers::runtime::Helpers::locate()?;
+        let mut warnings = Vec::new();
         let mut runtimes = BTreeMap::new();
-        runtimes.insert("doca".to_string(), RuntimeInfo { path: helpers.runc.display().to_string() });
+        match crate::containers::runtime::Helpers::locate() {
+            Ok(h) => {
+                runtimes.insert("doca".to_string(), RuntimeInfo { path: h.runc.display().to_string() });
+            }
+            Err(e) => warnings.push(format!("WARNING: {e}")),
+        }
         // `--runtime NAME` takes any runc-compatible program in PATH; these two are the usual.
         for name in ["runc", "crun"] {
             if let Some(p) = crate::containers::runtime::find_in_path(name) {
                 runtimes.insert(name.to_string(), RuntimeInfo { path: p.display().to_string() });
             }
         }
-        let mut warnings = Vec::new();
         if !swap {
             warnings.push("WARNING: No swap limit support".to_string());
         }
@@ -263,18 +267,17 @@ impl Engine {
     }
 }
 
-/// doca's version, and its runtime's as `doca-runc --version` reports it.
-pub fn version() -> Result<Version, EngineError> {
+/// doca's version, and its runtime's as `doca-runc --version` reports it ("unknown" when the
+/// runtime cannot be found or run: the client's part is still worth printing, as docker does).
+pub fn version() -> Version {
     let (kernel, machine) = uname();
-    let helpers = crate::containers::runtime::Helpers::locate()?;
-    let runc = std::process::Command::new(&helpers.runc)
-        .arg("--version")
-        .output()
+    let runc = crate::containers::runtime::Helpers::locate()
         .ok()
+        .and_then(|h| std::process::Command::new(&h.runc).arg("--version").output().ok())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().last()).map(str::to_string))
-        .unwrap_or_default();
-    Ok(Version {
+        .unwrap_or_else(|| "unknown".into());
+    Version {
         version: VERSION.into(),
         os: "linux".into(),
         arch: go_arch(&machine).into(),
@@ -283,5 +286,5 @@ pub fn version() -> Result<Version, EngineError> {
             Component { name: "Engine".into(), version: VERSION.into() },
             Component { name: "doca-runc".into(), version: runc },
         ],
-    })
+    }
 }

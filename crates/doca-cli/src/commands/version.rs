@@ -8,7 +8,7 @@ use crate::CmdResult;
 use serde_json::json;
 
 pub fn run(a: &FormatArgs) -> CmdResult {
-    let v = doca_engine::info::version()?;
+    let v = doca_engine::info::version();
     let os_arch = format!("{}/{}", v.os, v.arch);
     let value = json!({
         "Client": {"Platform": {"Name": "doca"}, "Version": v.version, "Os": v.os, "Arch": v.arch, "Context": "default"},
