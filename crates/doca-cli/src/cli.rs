@@ -1216,6 +1216,9 @@ pub struct NetworkPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -1226,4 +1229,7 @@ pub struct VolumePruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "label=<label>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
 }

@@ -745,3 +745,36 @@ fn info_and_version_report_the_store_and_the_host() {
     );
     assert!(e.ok(&["version"]).starts_with(&format!("Client: doca\n Version:          {ver}\n")));
 }
+
+/// Prune filters as docker's: `label=`, `label!=` and `until=` choose what goes; `until` is
+/// refused where docker refuses it.
+#[test]
+fn prune_filters_choose_by_label_and_age() {
+    require_root!();
+    let e = Env::new();
+    let make = |label: Option<&str>| {
+        let mut args = vec!["--network", "none"];
+        if let Some(l) = label {
+            args.extend(["--label", l]);
+        }
+        args.extend(["busybox", "true"]);
+        e.t.ok(&e.run_args("create", &args)).trim().to_string()
+    };
+    let (a, b, none) = (make(Some("team=a")), make(Some("team=b")), make(None));
+    let prune = |filter: &str| e.ok(&["container", "prune", "-f", "--filter", filter]);
+    assert_eq!(prune("until=1h"), "Total reclaimed space: 0B\n", "everything is newer than an hour");
+    assert!(prune("label=team=a").starts_with(&format!("Deleted Containers:\n{a}\n\n")));
+    assert!(prune("label!=team").starts_with(&format!("Deleted Containers:\n{none}\n\n")));
+    assert!(prune("until=2099-01-01").starts_with(&format!("Deleted Containers:\n{b}\n\n")));
+    assert!(e.t.fails(&["container", "prune", "-f", "--filter", "foo=1"], 1).contains("invalid filter 'foo'"));
+
+    e.ok(&["network", "create", "--label", "x", "labelled"]);
+    e.ok(&["network", "create", "plain"]);
+    assert_eq!(e.ok(&["network", "prune", "-f", "--filter", "label=x"]), "Deleted Networks:\nlabelled\n\n");
+    assert_eq!(e.ok(&["network", "prune", "-f", "--filter", "label!=x"]), "Deleted Networks:\nplain\n\n");
+
+    assert!(e.t.fails(&["volume", "prune", "-f", "--filter", "until=1h"], 1).contains("invalid filter 'until'"));
+    let err = e.t.fails(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"], 1);
+    assert!(err.contains("The \"until\" filter is not supported with \"--volumes\""), "{err}");
+    assert_eq!(e.ok(&["system", "prune", "-f", "--filter", "until=1h"]), "Total reclaimed space: 0B\n");
+}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod images;
 pub mod info;
 pub mod networks;
+pub mod prune;
 pub mod system;
 mod tail;
 pub mod volumes;

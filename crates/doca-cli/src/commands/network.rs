@@ -90,10 +90,11 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
         }
         NetworkCommand::Disconnect(a) => Ok(e.disconnect_network(&a.network, &a.container, a.force)?),
         NetworkCommand::Prune(a) => {
+            let filters = doca_engine::prune::PruneFilters::from_args(&a.filter)?;
             if !a.force && !super::confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")? {
                 return Ok(());
             }
-            print(&crate::output::deleted_section("Deleted Networks", e.prune_networks()?))
+            print(&crate::output::deleted_section("Deleted Networks", e.prune_networks(&filters)?))
         }
     }
 }

@@ -4,11 +4,12 @@ use crate::cli::PruneArgs;
 use crate::output::deleted_section;
 use crate::units::human_size;
 use crate::{CmdResult, Failure};
-use doca_engine::images::{ImageFilter, PruneImages, RemoveEvent};
+use doca_engine::images::{PruneImages, RemoveEvent};
+use doca_engine::prune::PruneFilters;
 use doca_engine::Engine;
 
 pub fn run(e: &mut Engine, a: PruneArgs) -> CmdResult {
-    let filters = a.filter.iter().map(|f| ImageFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
+    let filters = PruneFilters::from_args(&a.filter)?;
     if !a.force {
         let warning = if a.all {
             "WARNING! This will remove all images without at least one container associated to them."

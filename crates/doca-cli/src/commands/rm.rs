@@ -5,6 +5,7 @@ use crate::cli::{ContainerPruneArgs, RmArgs};
 use crate::output::{deleted_section, print};
 use crate::units::human_size;
 use crate::{CmdResult, Failure};
+use doca_engine::prune::PruneFilters;
 use doca_engine::Engine;
 
 pub fn rm(e: &mut Engine, a: RmArgs) -> CmdResult {
@@ -15,20 +16,18 @@ pub fn rm(e: &mut Engine, a: RmArgs) -> CmdResult {
 }
 
 pub fn prune(e: &mut Engine, a: ContainerPruneArgs) -> CmdResult {
-    if !a.filter.is_empty() {
-        return Err(Failure::new(1, "container prune --filter is not supported yet"));
-    }
+    let filters = PruneFilters::from_args(&a.filter)?;
     if !a.force && !super::confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")? {
         return Ok(());
     }
-    let (mut out, total) = prune_containers(e)?;
+    let (mut out, total) = prune_containers(e, &filters)?;
     out.push_str(&format!("Total reclaimed space: {}\n", human_size(total)));
     print(&out)
 }
 
 /// Removes the stopped containers: docker's "Deleted Containers" block and the bytes freed.
-pub fn prune_containers(e: &mut Engine) -> Result<(String, u64), Failure> {
-    let removed = e.prune_containers()?;
+pub fn prune_containers(e: &mut Engine, filters: &PruneFilters) -> Result<(String, u64), Failure> {
+    let removed = e.prune_containers(filters)?;
     let total: u64 = removed.iter().map(|(_, s)| s).sum();
     Ok((deleted_section("Deleted Containers", removed.into_iter().map(|(c, _)| c.id.to_string())), total))
 }

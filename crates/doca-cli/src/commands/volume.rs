@@ -64,6 +64,8 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
         }
         VolumeCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| e.remove_volume(n, a.force)),
         VolumeCommand::Prune(a) => {
+            let filters = doca_engine::prune::PruneFilters::from_args(&a.filter)?;
+            filters.refuse_until()?;
             let warning = if a.all {
                 "WARNING! This will remove all local volumes not used by at least one container."
             } else {
@@ -72,7 +74,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
             if !a.force && !super::confirm(&format!("{warning}\nAre you sure you want to continue? [y/N] "))? {
                 return Ok(());
             }
-            let (names, bytes) = e.prune_volumes(a.all)?;
+            let (names, bytes) = e.prune_volumes(a.all, &filters)?;
             let mut out = crate::output::deleted_section("Deleted Volumes", names);
             out.push_str(&format!("Total reclaimed space: {}\n", human_size(bytes)));
             print(&out)

@@ -68,12 +68,12 @@ impl Engine {
         Ok(())
     }
 
-    /// `doca container prune`: every stopped container; returns them and the bytes their
-    /// writable layers held.
-    pub fn prune_containers(&mut self) -> Result<Vec<(Container, u64)>, EngineError> {
+    /// `doca container prune`: every stopped container the filters let go; returns them and
+    /// the bytes their writable layers held.
+    pub fn prune_containers(&mut self, filters: &crate::prune::PruneFilters) -> Result<Vec<(Container, u64)>, EngineError> {
         let mut out = Vec::new();
         for c in self.containers()? {
-            if matches!(c.state.status, Status::Created | Status::Exited | Status::Dead) {
+            if matches!(c.state.status, Status::Created | Status::Exited | Status::Dead) && filters.allows(&c.created, &c.config.labels) {
                 let size = super::list::dir_size(&self.container_paths(&c.id).dir.join("upper"));
                 self.delete_container(&c)?;
                 out.push((c, size));

@@ -8,8 +8,7 @@ use crate::{Engine, EngineError};
 #[derive(Debug, Clone, Default)]
 pub struct PruneImages {
     pub all: bool,
-    /// Only `label=` filters apply to prune.
-    pub filters: Vec<ImageFilter>,
+    pub filters: crate::prune::PruneFilters,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -20,19 +19,14 @@ pub struct PruneReport {
 
 impl Engine {
     pub fn prune_images(&mut self, req: &PruneImages) -> Result<PruneReport, EngineError> {
-        let mut filters = Vec::new();
-        for f in &req.filters {
-            match f {
-                ImageFilter::Label { .. } => filters.push(f.clone()),
-                _ => return Err(EngineError::InvalidArgument("image prune accepts only label= filters".into())),
-            }
-        }
-        if !req.all {
-            filters.push(ImageFilter::Dangling(true));
-        }
+        let filters = if req.all { Vec::new() } else { vec![ImageFilter::Dangling(true)] };
         // Images containers use stay (delete_image checks); the build cache's intermediate
         // images are left to `builder prune`.
-        let victims = self.list_images(&ListImages { all: false, filters })?;
+        let mut victims = self.list_images(&ListImages { all: false, filters })?;
+        victims.retain(|i| {
+            let labels = i.labels.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+            req.filters.allows(&i.created, &labels)
+        });
         let mut r = PruneReport::default();
         for img in victims {
             r.events.extend(img.repo_tags.iter().map(|t| RemoveEvent::Untagged(t.clone())));

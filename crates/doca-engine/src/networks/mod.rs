@@ -489,10 +489,10 @@ impl Engine {
     }
 
     /// `doca network prune`: user-defined networks no container uses.
-    pub fn prune_networks(&mut self) -> Result<Vec<String>, EngineError> {
+    pub fn prune_networks(&mut self, filters: &crate::prune::PruneFilters) -> Result<Vec<String>, EngineError> {
         let mut removed = Vec::new();
         for n in self.networks()? {
-            if is_builtin(&n.name) {
+            if is_builtin(&n.name) || !filters.allows(&n.created, &n.config.labels) {
                 continue;
             }
             match self.remove_network(&n.id) {

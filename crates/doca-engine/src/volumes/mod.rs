@@ -262,11 +262,12 @@ impl Engine {
 
     /// `doca volume prune`: unused anonymous volumes, or every unused one with `all` (docker
     /// 23's rule). Returns the names and the bytes freed.
-    pub fn prune_volumes(&mut self, all: bool) -> Result<(Vec<String>, u64), EngineError> {
+    pub fn prune_volumes(&mut self, all: bool, filters: &crate::prune::PruneFilters) -> Result<(Vec<String>, u64), EngineError> {
+        filters.refuse_until()?;
         let mut names = Vec::new();
         let mut bytes = 0;
         for v in self.list_volumes(&[VolumeFilter::Dangling(true)])? {
-            if v.anonymous || all {
+            if (v.anonymous || all) && filters.allows(&v.created, &v.labels) {
                 bytes += crate::containers::list::dir_size(&v.mountpoint);
                 // Listed as dangling: no container to look for again.
                 self.delete_volume(&v)?;
