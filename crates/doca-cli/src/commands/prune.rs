@@ -1,4 +1,4 @@
-//! `doca image prune [-a] [-f]`
+//! `doca image prune [-a] [-f] [--filter until=|label=|label!=]`
 
 use crate::cli::PruneArgs;
 use crate::output::deleted_section;
