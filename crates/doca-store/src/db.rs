@@ -124,6 +124,28 @@ pub struct Db {
 /// How long a doca process waits for another one's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The WAL size at which a closing connection checkpoints and truncates it (see `Drop`).
+const WAL_LIMIT: u64 = 1 << 20;
+
+impl Drop for Db {
+    /// Every doca command is a process of its own, usually the database's only connection.
+    /// SQLite's first connection rebuilds the WAL index by reading the whole WAL ("recovery"),
+    /// and recovery forgets what earlier checkpoints copied back, so the WAL never restarts:
+    /// it grew with the store's history (24 MB after 1,000 `create`s), every command read all
+    /// of it on open, and every commit past wal_autocheckpoint copied all of it again (`ps -a`
+    /// with 1,000 containers: 28 ms, 18.5 ms with the WAL truncated). Checkpointing on every
+    /// close costs an fsync per command (why NO_CKPT_ON_CLOSE is set), so it is done only once
+    /// the WAL passes WAL_LIMIT, with TRUNCATE so that the next open reads nothing. Without
+    /// waiting: if another process is using the database, it does this when it closes.
+    fn drop(&mut self) {
+        let wal = self.conn.path().map(|p| format!("{p}-wal"));
+        if wal.and_then(|w| std::fs::metadata(w).ok()).is_some_and(|m| m.len() > WAL_LIMIT) {
+            let _ = self.conn.busy_timeout(Duration::ZERO);
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+}
+
 /// An image as the metadata knows it; the config and manifest themselves stay in blobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageRow {
@@ -677,6 +699,24 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the WAL grew with every process's writes and was read whole by the next
+    /// process's open (a doca command per process). Many short-lived connections that each
+    /// write keep it under the limit.
+    #[test]
+    fn the_wal_stays_bounded_across_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doca.db");
+        for n in 0..400u32 {
+            let mut db = Db::open(&path).unwrap();
+            let img = ImageRow { id: Digest::of(&n.to_le_bytes()), manifest: Digest::of(&[1]), ..row(0) };
+            db.write(|tx| tx.insert_image(&img, &[]).map(|_| ())).unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("doca.db-wal")).map(|m| m.len()).unwrap_or(0);
+        assert!(wal <= WAL_LIMIT + (64 << 10), "the WAL grew to {wal} bytes");
+        let mut db = Db::open(&path).unwrap();
+        assert_eq!(db.read(|tx| tx.images()).unwrap().len(), 400);
+    }
 
     fn row(n: u8) -> ImageRow {
         ImageRow {
