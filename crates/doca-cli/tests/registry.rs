@@ -718,11 +718,14 @@ fn docker_hub_names_are_pulled_through_a_configured_mirror() {
     require_tool!("docker-registry");
     require_tool!("skopeo");
     let mirror = DistRegistry::start(None);
+    // A mirror listed first that answers but lacks the image: passed over for the next one,
+    // as dockerd does per pull (it used to end the pull with "manifest unknown").
+    let empty = DistRegistry::start(None);
     let (e, archive) = env_with_archive();
     skopeo_push(&archive, &format!("{}/library/busybox:latest", mirror.host()), None);
     let cfg = e.t.path("doca.json");
-    std::fs::write(&cfg, format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, mirror.host())).unwrap();
-    // `busybox` is docker.io/library/busybox:latest, fetched from the mirror.
+    std::fs::write(&cfg, format!(r#"{{"registry-mirrors": ["http://{}", "http://{}"]}}"#, empty.host(), mirror.host())).unwrap();
+    // `busybox` is docker.io/library/busybox:latest, fetched from the mirror that has it.
     let o = e.t.cmd().args(["pull", "busybox"]).env("DOCA_CONFIG", &cfg).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);

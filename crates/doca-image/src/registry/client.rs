@@ -39,6 +39,8 @@ pub struct Registry {
     creds: Option<Credentials>,
     /// Authorization header values by scope ("" for basic auth).
     tokens: Mutex<HashMap<String, String>>,
+    /// A configured mirror of Docker Hub (not the registry itself).
+    mirror: bool,
 }
 
 fn system_roots() -> Vec<Certificate<'static>> {
@@ -139,21 +141,34 @@ impl Registry {
     /// Finds a working endpoint for `host`: for docker.io the mirrors, then Docker Hub; HTTPS
     /// first, and for an insecure registry an unverified certificate, then plain HTTP.
     pub fn connect(host: &str, cfg: &RegistryConfig, creds: Option<Credentials>) -> Result<Registry, RegistryError> {
-        let mut candidates: Vec<(String, bool)> = Vec::new();
+        Registry::connect_with(host, cfg, creds, |_| Ok(())).map(|(r, ())| r)
+    }
+
+    /// `connect`, and the first request (`first`: a pull's manifest) on the endpoint chosen.
+    /// A mirror that answers the ping but fails the request (it lacks the image, or errs) is
+    /// passed over for the next endpoint, as dockerd falls back from mirrors per pull.
+    pub fn connect_with<T>(
+        host: &str,
+        cfg: &RegistryConfig,
+        creds: Option<Credentials>,
+        first: impl Fn(&Registry) -> Result<T, RegistryError>,
+    ) -> Result<(Registry, T), RegistryError> {
+        // (base URL, verify TLS, is a mirror)
+        let mut candidates: Vec<(String, bool, bool)> = Vec::new();
         if host == DOCKER_HUB {
             for m in &cfg.registry_mirrors {
-                candidates.push((m.trim_end_matches('/').to_string(), true));
+                candidates.push((m.trim_end_matches('/').to_string(), true, true));
             }
-            candidates.push((format!("https://{DOCKER_HUB_API}"), true));
+            candidates.push((format!("https://{DOCKER_HUB_API}"), true, false));
         } else if cfg.is_insecure(host) && !cfg.certs_dirs.iter().any(|d| d.join(host).is_dir()) {
             // (A registry with a certs.d entry is verified against it, loopback or not.)
-            candidates.push((format!("https://{host}"), false));
-            candidates.push((format!("http://{host}"), false));
+            candidates.push((format!("https://{host}"), false, false));
+            candidates.push((format!("http://{host}"), false, false));
         } else {
-            candidates.push((format!("https://{host}"), true));
+            candidates.push((format!("https://{host}"), true, false));
         }
         let mut last = None;
-        for (base, verify) in candidates {
+        for (base, verify, mirror) in candidates {
             let tls_host = base.split("://").nth(1).unwrap_or(host).to_string();
             let r = Registry {
                 host: host.to_string(),
@@ -161,10 +176,16 @@ impl Registry {
                 agent: agent(tls_for(&tls_host, cfg, verify)?, Duration::from_secs(cfg.timeout_seconds.max(1))),
                 creds: creds.clone(),
                 tokens: Mutex::new(HashMap::new()),
+                mirror,
             };
-            match r.ping() {
-                Ok(()) => return Ok(r),
-                Err(e) => last = Some(e),
+            if let Err(e) = r.ping() {
+                last = Some(e);
+                continue;
+            }
+            match first(&r) {
+                Ok(t) => return Ok((r, t)),
+                Err(e) if r.mirror => last = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last.expect("at least one endpoint"))

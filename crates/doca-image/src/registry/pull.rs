@@ -61,18 +61,20 @@ pub fn pull(store: &mut Store, req: &PullRequest) -> Result<Pulled, RegistryErro
     let r = &req.reference;
     let repo = r.path().to_string();
     let name = r.familiar();
-    let reg = Registry::connect(r.domain(), req.config, req.credentials.clone())?;
     let wanted = match r.digest() {
         Some(d) => d.to_string(),
         None => r.tag().unwrap_or("latest").to_string(),
     };
     let limit = req.config.max_manifest_size;
     // docker names the whole reference when the manifest is not there.
-    let (mut bytes, _, mut digest) = reg.manifest(&repo, &wanted, limit).map_err(|e| match e {
-        RegistryError::ManifestUnknown(_) => RegistryError::ManifestUnknown(name.clone()),
-        RegistryError::PullDenied(_) => RegistryError::PullDenied(r.familiar_name()),
-        e => e,
-    })?;
+    let (reg, (mut bytes, _, mut digest)) =
+        Registry::connect_with(r.domain(), req.config, req.credentials.clone(), |reg| reg.manifest(&repo, &wanted, limit)).map_err(
+            |e| match e {
+                RegistryError::ManifestUnknown(_) => RegistryError::ManifestUnknown(name.clone()),
+                RegistryError::PullDenied(_) => RegistryError::PullDenied(r.familiar_name()),
+                e => e,
+            },
+        )?;
     let mut man: Manifest = serde_json::from_slice(&bytes).map_err(|e| protocol(&reg, format!("manifest of {name}: {e}")))?;
     if man.schema_version == 1 {
         return Err(protocol(
