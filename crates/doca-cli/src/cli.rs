@@ -749,6 +749,10 @@ pub enum SystemCommand {
     Boot,
     /// Remove unused data
     Prune(SystemPruneArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Get real time events from doca
+    Events(EventsArgs),
 }
 
 #[derive(Args, Debug)]

@@ -723,6 +723,7 @@ fn info_and_version_report_the_store_and_the_host() {
         "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}} {{.ServerVersion}} {{.DockerRootDir}} {{.CgroupVersion}} {{.DefaultRuntime}}",
     ]);
     assert_eq!(got, format!("2 1 0 1 1 {} {root} {cgroup} doca\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(e.ok(&["system", "info", "--format", "{{.Containers}} {{.Images}}"]), "2 1\n", "docker's alias");
     let text = e.ok(&["info"]);
     assert!(text.contains("\nServer:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 1\n"), "{text}");
     assert!(text.contains(&format!("\n Docker Root Dir: {root}\n")), "{text}");
