@@ -39,8 +39,6 @@ pub struct Registry {
     creds: Option<Credentials>,
     /// Authorization header values by scope ("" for basic auth).
     tokens: Mutex<HashMap<String, String>>,
-    /// A configured mirror of Docker Hub (not the registry itself).
-    mirror: bool,
 }
 
 fn system_roots() -> Vec<Certificate<'static>> {
@@ -176,7 +174,6 @@ impl Registry {
                 agent: agent(tls_for(&tls_host, cfg, verify)?, Duration::from_secs(cfg.timeout_seconds.max(1))),
                 creds: creds.clone(),
                 tokens: Mutex::new(HashMap::new()),
-                mirror,
             };
             if let Err(e) = r.ping() {
                 last = Some(e);
@@ -184,7 +181,7 @@ impl Registry {
             }
             match first(&r) {
                 Ok(t) => return Ok((r, t)),
-                Err(e) if r.mirror => last = Some(e),
+                Err(e) if mirror => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
