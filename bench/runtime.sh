@@ -3,7 +3,11 @@
 # runtime's own `run` (which does exactly that), interleaved: doca-runc, runc, and crun where it
 # runs. Median of N (default 30) per runtime, and ratios.
 #
-#   sudo bench/runtime.sh
+#   sudo [N=30] [PAUSE=0.2] bench/runtime.sh
+#
+# PAUSE (seconds) sleeps before each run. Back to back, runs flatter every runtime alike: on
+# cgroup v1 the first migration into a cgroup after a quiet spell waits for an RCU grace period
+# (~10 ms here), which runs a few ms apart mostly skip; a container an engine starts pays it.
 #
 # crun 1.8 refuses this host's hybrid cgroup layout, so it runs inside a private mount namespace
 # where /sys/fs/cgroup/unified is unmounted (shared/MACHINE-NOTES.md); that costs an nsenter,
@@ -60,6 +64,7 @@ i=0
 for n in $(seq "$N"); do
   for r in $RUNTIMES; do
     i=$((i + 1)); id="b$i"
+    [ -z "${PAUSE:-}" ] || sleep "$PAUSE"
     case $r in
       doca) a=$(now); "$DOCA" --root "$WORK/state-doca" run --bundle "$WORK/bundle" "$id"; b=$(now) ;;
       runc) a=$(now); runc --root "$WORK/state-runc" run --bundle "$WORK/bundle" "$id"; b=$(now) ;;
@@ -116,4 +121,4 @@ ed=$(echo "${T[exec_doca]}" | median); er=$(echo "${T[exec_runc]}" | median)
 printf '%-10s %12.2f %11.2fx\n' "exec doca" "$(awk -v x="$ed" 'BEGIN{print x/1000}')" 1
 printf '%-10s %12.2f %11.2fx\n' "exec runc" "$(awk -v x="$er" 'BEGIN{print x/1000}')" "$(awk -v a="$er" -v b="$ed" 'BEGIN{print a/b}')"
 echo "doca-runc peak RSS over run/create/start/exec/state/kill/delete: ${RSS} KB (as installed), ${RSS_DYN} KB (cargo release build, dynamic); targets: doca <= 0.4x runc and <= crun; exec <= 5 ms; RSS <= 3 MB"
-echo "N=$N create+start+wait+delete of true, interleaved"
+echo "N=$N create+start+wait+delete of true, interleaved${PAUSE:+, each after a ${PAUSE}s pause}"
