@@ -111,3 +111,36 @@ impl From<doca_store::DbError> for RegistryError {
         RegistryError::Archive(ArchiveError::Store(e.into()))
     }
 }
+
+/// Runs `work` on `items` with up to `workers` threads (1-16), each taking the next item in
+/// order; after the first failure no item is started. Returns what succeeded and that failure
+/// (the caller decides what to take back). Pulls and pushes move their blobs this way.
+pub(crate) fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> Result<R, RegistryError> + Sync,
+) -> (Vec<R>, Option<RegistryError>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    let failed: Mutex<Option<RegistryError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, 16).min(items.len().max(1)) {
+            s.spawn(|| loop {
+                if failed.lock().expect("failed").is_some() {
+                    return;
+                }
+                let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
+                match work(item) {
+                    Ok(r) => done.lock().expect("done").push(r),
+                    Err(e) => {
+                        failed.lock().expect("failed").get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (done.into_inner().expect("done"), failed.into_inner().expect("failed"))
+}

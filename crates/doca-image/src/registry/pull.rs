@@ -15,7 +15,6 @@ use crate::reference::Reference;
 use crate::unpack::UnpackOptions;
 use doca_store::{Digest, Store};
 use std::io::{Read, Write};
-use std::sync::Mutex;
 
 /// What a pull reports as it goes (docker's per-layer lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,31 +181,11 @@ fn download(
     layers: &[&LayerBlob],
     req: &PullRequest,
 ) -> (Vec<(doca_store::Ingested, EarlyUnpack)>, Option<RegistryError>) {
-    let queue = Mutex::new(layers.iter().rev().copied().collect::<Vec<_>>());
-    let done = Mutex::new(Vec::new());
-    let failed: Mutex<Option<RegistryError>> = Mutex::new(None);
-    let workers = req.config.max_concurrent_downloads.clamp(1, 16).min(layers.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failed.lock().expect("failed").is_some() {
-                    return;
-                }
-                let Some(layer) = queue.lock().expect("queue").pop() else { return };
-                match fetch_layer(blobs, snapshots, reg, repo, layer, req) {
-                    Ok(ing) => {
-                        (req.progress)(Progress::Downloaded(&layer.digest));
-                        done.lock().expect("done").push(ing);
-                    }
-                    Err(e) => {
-                        failed.lock().expect("failed").get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (done.into_inner().expect("done"), failed.into_inner().expect("failed"))
+    super::in_parallel(layers, req.config.max_concurrent_downloads, |layer| {
+        let ing = fetch_layer(blobs, snapshots, reg, repo, layer, req)?;
+        (req.progress)(Progress::Downloaded(&layer.digest));
+        Ok(ing)
+    })
 }
 
 /// One layer into the blob store, retried from the start when the connection drops; a

@@ -9,7 +9,6 @@ use super::{RegistryConfig, RegistryError};
 use crate::ingest::LayerBlob;
 use crate::reference::Reference;
 use doca_store::{BlobStore, Digest};
-use std::sync::Mutex;
 
 /// Blobs up to this size go up in one request; larger ones are streamed with PATCH.
 const MONOLITHIC_MAX: u64 = 32 << 20;
@@ -70,24 +69,8 @@ pub fn push(blobs: &BlobStore, req: &PushRequest) -> Result<Pushed, RegistryErro
     let scope = format!("repository:{repo}:pull,push");
     let mut all: Vec<Digest> = req.layers.iter().map(|l| l.digest.clone()).collect();
     all.push(req.config.clone());
-    let queue = Mutex::new(all.iter().rev().cloned().collect::<Vec<_>>());
-    let failed: Mutex<Option<RegistryError>> = Mutex::new(None);
-    let workers = req.config_file.max_concurrent_uploads.clamp(1, 16).min(all.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failed.lock().expect("failed").is_some() {
-                    return;
-                }
-                let Some(d) = queue.lock().expect("queue").pop() else { return };
-                if let Err(e) = push_blob(blobs, &reg, &repo, &scope, &d, req) {
-                    failed.lock().expect("failed").get_or_insert(e);
-                    return;
-                }
-            });
-        }
-    });
-    if let Some(e) = failed.into_inner().expect("failed") {
+    let (_, failed) = super::in_parallel(&all, req.config_file.max_concurrent_uploads, |d| push_blob(blobs, &reg, &repo, &scope, d, req));
+    if let Some(e) = failed {
         return Err(e);
     }
     let manifest = blobs.read(&req.manifest)?;
