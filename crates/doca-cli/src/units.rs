@@ -1,15 +1,19 @@
 //! docker/go-units: human sizes and durations as docker prints them.
 
-/// `units.HumanSizeWithPrecision(size, precision)`: decimal units, `%.*g`.
-pub fn human_size_prec(size: f64, precision: usize) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+/// go-units' `CustomSize`: `size` scaled by `base` until under it, `%.*g` and the unit.
+fn custom_size(size: f64, base: f64, units: &[&str], precision: usize) -> String {
     let mut s = size;
     let mut i = 0;
-    while s >= 1000.0 && i < UNITS.len() - 1 {
-        s /= 1000.0;
+    while s >= base && i < units.len() - 1 {
+        s /= base;
         i += 1;
     }
-    format!("{}{}", format_g(s, precision), UNITS[i])
+    format!("{}{}", format_g(s, precision), units[i])
+}
+
+/// `units.HumanSizeWithPrecision(size, precision)`: decimal units, `%.*g`.
+pub fn human_size_prec(size: f64, precision: usize) -> String {
+    custom_size(size, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"], precision)
 }
 
 /// `units.HumanSize`: precision 4.
@@ -19,14 +23,7 @@ pub fn human_size(size: u64) -> String {
 
 /// `units.BytesSize`: binary units, precision 4 (`docker info`'s Total Memory).
 pub fn bytes_size(size: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    let mut s = size as f64;
-    let mut i = 0;
-    while s >= 1024.0 && i < UNITS.len() - 1 {
-        s /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", format_g(s, 4), UNITS[i])
+    custom_size(size as f64, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"], 4)
 }
 
 /// Go's `%.*g` for the non-negative values sizes take.

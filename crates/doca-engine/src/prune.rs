@@ -62,10 +62,6 @@ impl PruneFilters {
             None => Ok(()),
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self == &PruneFilters::default()
-    }
 }
 
 #[cfg(test)]
