@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 # bsdutils (script, for a terminal) for the container tests; nftables (nft: doca's firewall
 # table) and iproute2 (ip: the network tests look at links and routes); docker-registry (a
 # registry on loopback for pull/push) and apache2-utils (htpasswd, for its basic auth); curl;
-# runc (podman runs the images doca pushed with it: crun refuses this cgroup hybrid).
-PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl"
+# runc (podman runs the images doca pushed with it: crun refuses this cgroup hybrid); gcc and
+# libc6-dev: the attack tests compile small static programs to run inside containers.
+PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then

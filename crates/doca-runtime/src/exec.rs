@@ -190,6 +190,8 @@ fn process_main(opts: &ExecOptions, filter: Option<crate::seccomp::Filter>, sock
     if p.terminal() == Some(true) {
         let size = p.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
         crate::init::send_console(sock, size)?;
+    } else {
+        crate::init::detach_from_terminal()?;
     }
     process::close_fds_on_exec(&keep)?;
     sync::put(sock, &Msg::Ready)?;

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod devicefilter;
 pub mod error;
 pub mod exec;
+pub mod exeseal;
 pub mod hooks;
 pub mod init;
 pub mod kill;

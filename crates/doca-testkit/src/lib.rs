@@ -207,6 +207,29 @@ pub fn busybox_tar() -> &'static Path {
     })
 }
 
+/// A static program compiled from C `source` with gcc (glibc's libc.a): what an attack test
+/// runs inside a busybox container, where there is no libc and no compiler. Cached by the
+/// source's digest for all test processes, written to a temp name then renamed.
+pub fn c_program(name: &str, source: &str) -> PathBuf {
+    let key = sha256_hex(source.as_bytes());
+    let out = std::env::temp_dir().join(format!("doca-fixture-{name}-{}", &key[..16]));
+    if !out.exists() {
+        let src = out.with_extension(format!("{}.c", std::process::id()));
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&src, source).expect("write C source");
+        let o = Command::new("gcc")
+            .args(["-static", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("run gcc (apt-get install gcc libc6-dev)");
+        let _ = std::fs::remove_file(&src);
+        assert!(o.status.success(), "gcc {name}: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::rename(&tmp, &out).expect("install program");
+    }
+    out
+}
+
 /// Builds layer tarballs entry by entry, including entries no well-behaved tool writes.
 pub struct Layer {
     b: tar::Builder<Vec<u8>>,

@@ -25,8 +25,19 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
         console_size: if a.tty { terminal_size() } else { None },
     };
     let mut plan = e.exec_container(&container, &req)?;
-    if !a.interactive {
-        plan.command.stdin(Stdio::null());
+    // Without -t the process gets pipes, never this command's own descriptors: a terminal
+    // handed to a container process lets it type into the user's shell (TIOCSTI) or change
+    // the terminal's settings. docker relays exec's streams the same way.
+    let relay = !a.tty && !a.detach;
+    plan.command.stdin(if a.interactive && !a.tty {
+        Stdio::piped()
+    } else if a.interactive {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    if relay {
+        plan.command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let listener = match &plan.console_socket {
         Some(path) => Some(doca_shim::proto::bind(path).map_err(|e| Failure::new(126, format!("console socket {}: {e}", path.display())))?),
@@ -41,9 +52,74 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
         let master = std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(|e| Failure::new(126, format!("console socket: {e}")))?);
         proxy_pty(master, a.interactive);
     }
+    if relay {
+        relay_pipes(&mut child)?;
+    }
     let status = child.wait()?;
     let code = status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
     super::run::exit_with(code)
+}
+
+/// Copies this command's stdin to the runtime's and the runtime's stdout and stderr to ours,
+/// until the runtime exits (the process has ended then); what is already in the pipes is
+/// drained, what a background child of the process writes later is not waited for.
+fn relay_pipes(child: &mut std::process::Child) -> Result<(), Failure> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if let Some(mut to) = child.stdin.take() {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to);
+        });
+    }
+    let mut outs: Vec<(std::fs::File, Box<dyn Write>)> = Vec::new();
+    if let Some(o) = child.stdout.take() {
+        outs.push((std::fs::File::from(OwnedFd::from(o)), Box::new(std::io::stdout())));
+    }
+    if let Some(e) = child.stderr.take() {
+        outs.push((std::fs::File::from(OwnedFd::from(e)), Box::new(std::io::stderr())));
+    }
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) } as i32;
+    if raw < 0 {
+        return Err(Failure::new(126, format!("pidfd_open: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: `raw` is a descriptor pidfd_open just returned, owned by nothing else.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut buf = vec![0u8; 32 * 1024];
+    while !outs.is_empty() {
+        let mut fds: Vec<PollFd> = outs.iter().map(|(f, _)| PollFd::new(f.as_fd(), PollFlags::POLLIN)).collect();
+        fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(Failure::new(126, format!("poll: {e}"))),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        let exited = ready[outs.len()];
+        let mut keep = Vec::new();
+        for ((mut f, mut to), ready) in outs.drain(..).zip(ready) {
+            // Once the runtime is gone, take what is buffered without waiting for more.
+            if exited {
+                let _ = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+            }
+            let open = !(ready || exited)
+                || loop {
+                    match f.read(&mut buf) {
+                        Ok(0) => break false,
+                        Ok(n) if to.write_all(&buf[..n]).and_then(|_| to.flush()).is_err() => break false,
+                        Ok(_) if !exited => break true,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break false,
+                    }
+                };
+            if open && !exited {
+                keep.push((f, to));
+            }
+        }
+        outs = keep;
+    }
+    Ok(())
 }
 
 /// Copies the user's terminal to the exec's pty and back until the process closes it.

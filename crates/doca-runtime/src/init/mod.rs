@@ -107,6 +107,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     if proc_.terminal() == Some(true) {
         let size = proc_.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16));
         send_console(&ctx.sync, size)?;
+    } else {
+        detach_from_terminal()?;
     }
     if let Some(adj) = proc_.oom_score_adj() {
         process::oom_score_adj(adj)?;
@@ -179,6 +181,14 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let code = if e == nix::Error::ENOENT { 127 } else { 126 };
     eprintln!("exec {arg0:?}: {}", e.desc().to_lowercase());
     std::process::exit(code)
+}
+
+/// A process without process.terminal starts a session of its own: it then has no controlling
+/// terminal, so whatever terminal the runtime's caller had (inherited by the runtime) is not
+/// the container's `/dev/tty`, and TIOCSTI on it is refused (it needs the terminal to be the
+/// caller's controlling one, tty_ioctl(4)). A pty is set up the same way, in console::setup.
+pub fn detach_from_terminal() -> Result<()> {
+    nix::unistd::setsid().map(|_| ()).map_err(RuntimeError::sys("setsid"))
 }
 
 /// Makes a pty our terminal and sends its master to the runtime.

