@@ -48,6 +48,17 @@ impl Engine {
     }
 }
 
+/// Creates `dir` and its missing parents private to root (0700): what doca keeps (configs with
+/// `-e` secrets, writable layers, logs, locks) is no other local user's to read, run or lock.
+pub(crate) fn private_dir(dir: &std::path::Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))
+}
+
 pub(crate) fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }

@@ -6,5 +6,6 @@
 //! each test holds in place.
 
 mod common;
+mod paths;
 mod runtime_overwrite;
 mod tty;

@@ -7,9 +7,8 @@
 //! into the rootfs for the same reason).
 
 use crate::{Engine, EngineError};
-use rustix::fs::{self as rfs, FileType, Mode, OFlags};
+use rustix::fs::FileType;
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// docker's change kinds.
@@ -30,49 +29,11 @@ impl ChangeKind {
     }
 }
 
-fn io(what: &str, p: &Path, e: impl std::fmt::Display) -> EngineError {
-    EngineError::Internal(format!("{what} {}: {e}", p.display()))
-}
-
-/// What the walk calls for each entry: its parent directory, its name, its path from the
-/// root ("/a/b") and its lstat.
-type Visit<'a> = dyn FnMut(&OwnedFd, &str, &Path, &rfs::Stat) -> Result<(), EngineError> + 'a;
-
-/// Calls `visit` for every entry under `root`, parents before children, in name order.
-fn walk(root: &Path, visit: &mut Visit) -> Result<(), EngineError> {
-    let fd = rfs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| io("open", root, e))?;
-    walk_dir(&fd, Path::new("/"), visit)
-}
-
-fn walk_dir(dir: &OwnedFd, rel: &Path, visit: &mut Visit) -> Result<(), EngineError> {
-    let mut names: Vec<String> = Vec::new();
-    for e in rfs::Dir::read_from(dir).map_err(|e| io("read", rel, e))? {
-        let e = e.map_err(|e| io("read", rel, e))?;
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n != "." && n != ".." {
-            names.push(n);
-        }
-    }
-    names.sort();
-    for n in names {
-        let path = rel.join(&n);
-        let st = match rfs::statat(dir, n.as_str(), rfs::AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(s) => s,
-            // Gone meanwhile (the container is running): nothing to report.
-            Err(rustix::io::Errno::NOENT) => continue,
-            Err(e) => return Err(io("stat", &path, e)),
-        };
-        visit(dir, &n, &path, &st)?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            match rfs::openat(dir, n.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
-                Ok(sub) => walk_dir(&sub, &path, visit)?,
-                // Replaced by a symlink or removed since the stat: not followed.
-                Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => {}
-                Err(e) => return Err(io("open", &path, e)),
-            }
-        }
-    }
-    Ok(())
+/// Calls `visit` for every entry under `root` (a host directory doca owns: a mounted rootfs,
+/// an upper directory), parents before children, in name order, through doca-fs.
+fn walk(root: &Path, visit: &mut dyn FnMut(&doca_fs::Entry) -> Result<(), EngineError>) -> Result<(), EngineError> {
+    let top = doca_fs::Root::open(root)?.resolve(Path::new("/"), true)?.open_dir()?;
+    doca_fs::walk(&top, visit)
 }
 
 impl Engine {
@@ -87,9 +48,11 @@ impl Engine {
         if !upper.is_dir() {
             return Ok(out);
         }
-        walk(&upper, &mut |_, _, rel, st| {
-            let is_whiteout = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice && st.st_rdev == 0;
-            let in_image = lowers.iter().any(|l| l.join(rel.strip_prefix("/").unwrap_or(rel)).symlink_metadata().is_ok());
+        let lowers: Vec<doca_fs::Root> = lowers.iter().map(|l| doca_fs::Root::open(l)).collect::<Result<_, _>>()?;
+        walk(&upper, &mut |e| {
+            let (rel, st) = (e.path(), e.stat());
+            let is_whiteout = e.kind() == doca_fs::Kind::CharDevice && st.st_rdev == 0;
+            let in_image = lowers.iter().any(|l| l.resolve(rel, false).is_ok());
             let kind = if is_whiteout {
                 ChangeKind::Deleted
             } else if in_image {
@@ -134,12 +97,13 @@ pub(crate) enum TarKind {
 
 /// `clamp`: no mtime later than this (a reproducible build's SOURCE_DATE_EPOCH).
 pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
-    use std::os::fd::AsRawFd;
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
     // (device, inode) → the first path archived, for hard links.
     let mut links: std::collections::HashMap<(u64, u64), PathBuf> = std::collections::HashMap::new();
-    walk(root, &mut |dir, name, rel, st| {
+    walk(root, &mut |e| {
+        let (rel, st) = (e.path(), e.stat());
+        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let rel_name = rel.strip_prefix("/").unwrap_or(rel);
         let ft = FileType::from_raw_mode(st.st_mode);
         if kind == TarKind::Layer {
@@ -171,25 +135,20 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
             FileType::Directory => {
                 h.set_entry_type(tar::EntryType::Directory);
                 b.append_data(&mut h, rel_name, std::io::empty()).map_err(werr)?;
-                if kind == TarKind::Layer {
-                    let p = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
-                    let mut v = [0u8; 1];
-                    if rfs::lgetxattr(p.as_str(), "trusted.overlay.opaque", &mut v[..]).is_ok_and(|n| n == 1 && v[0] == b'y') {
-                        let mut o = tar::Header::new_gnu();
-                        o.set_entry_type(tar::EntryType::Regular);
-                        o.set_mode(0o600);
-                        o.set_size(0);
-                        b.append_data(&mut o, rel_name.join(".wh..wh..opq"), std::io::empty()).map_err(werr)?;
-                    }
+                if kind == TarKind::Layer && e.xattr("trusted.overlay.opaque").as_deref() == Some(b"y") {
+                    let mut o = tar::Header::new_gnu();
+                    o.set_entry_type(tar::EntryType::Regular);
+                    o.set_mode(0o600);
+                    o.set_size(0);
+                    b.append_data(&mut o, rel_name.join(".wh..wh..opq"), std::io::empty()).map_err(werr)?;
                 }
             }
             FileType::RegularFile => {
-                let fd = match rfs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
-                    Ok(fd) => fd,
-                    Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(()),
-                    Err(e) => return Err(io("open", rel, e)),
+                let f = match e.open_file() {
+                    Ok(f) => f,
+                    Err(doca_fs::FsError::NotFound(_)) => return Ok(()),
+                    Err(e) => return Err(e.into()),
                 };
-                let f = std::fs::File::from(fd);
                 // The size of what is read, not of the stat: a growing file is cut there.
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(st.st_size as u64);
@@ -197,7 +156,7 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
                     .map_err(werr)?;
             }
             FileType::Symlink => {
-                let target = rfs::readlinkat(dir, name, Vec::new()).map_err(|e| io("readlink", rel, e))?;
+                let target = e.readlink()?;
                 h.set_entry_type(tar::EntryType::Symlink);
                 b.append_link(&mut h, rel_name, target.to_string_lossy().as_ref()).map_err(werr)?;
             }

@@ -94,12 +94,14 @@ fn check_target(spec: &str, target: &str) -> Result<(), EngineError> {
 
 /// Where a bind source may not lead: into doca's own store (image layers, other containers'
 /// layers and state, the metadata database), whatever symlinks the path goes through. The
-/// `allowed` parts stay reachable: volumes' data under `<root>/volumes/`, as with docker, and
-/// the build's `RUN --mount=type=cache` directories. Returns the path with its
-/// symlinks resolved, which is what gets mounted, so a link changed later cannot redirect it.
-/// Of a source that does not exist yet (`-v` makes it), the nearest existing ancestor is
-/// resolved: it is where the directory would be made.
-pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], allowed: &[&Path]) -> Result<PathBuf, EngineError> {
+/// `reachable` parts stay open: the inside of a volume's `_data` (as with docker) and of a
+/// build's `RUN --mount=type=cache` directory, never the directories that hold them: a
+/// container given `<root>/volumes` could replace another volume's `_data` with a symlink to
+/// `/`, and the next container given that volume would get the host's root. Returns the path
+/// with its symlinks resolved, which is what gets mounted, so a link changed later cannot
+/// redirect it. Of a source that does not exist yet (`-v` makes it), the nearest existing
+/// ancestor is resolved: it is where the directory would be made.
+pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], reachable: &[Reachable]) -> Result<PathBuf, EngineError> {
     let mut existing = Path::new(source);
     let mut rest = Vec::new();
     let real = loop {
@@ -118,13 +120,35 @@ pub(crate) fn resolve_bind_source(source: &str, store: &[&Path], allowed: &[&Pat
         }
     };
     let inside = |dir: &Path| std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(d));
-    if store.iter().any(|d| inside(d)) && !allowed.iter().any(|d| inside(d)) {
+    if store.iter().any(|d| inside(d)) && !reachable.iter().any(|r| r.allows(&real)) {
         return Err(EngineError::InvalidArgument(format!(
             "invalid mount config for type \"bind\": bind source path {source} resolves to {}, inside doca's store, which containers may not reach",
             real.display()
         )));
     }
     Ok(real)
+}
+
+/// A part of the store a bind may lead into (`resolve_bind_source`).
+pub(crate) enum Reachable<'a> {
+    /// `DIR/<volume>/_data` and below: the data of one volume.
+    VolumeData(&'a Path),
+    /// `DIR/<name>` and below: one directory of those `DIR` holds.
+    Below(&'a Path),
+}
+
+impl Reachable<'_> {
+    fn allows(&self, real: &Path) -> bool {
+        let (dir, min) = match self {
+            Reachable::VolumeData(d) => (d, 2),
+            Reachable::Below(d) => (d, 1),
+        };
+        let Some(rest) = std::fs::canonicalize(dir).ok().and_then(|d| real.strip_prefix(d).ok().map(Path::to_path_buf)) else {
+            return false;
+        };
+        let parts: Vec<_> = rest.components().collect();
+        parts.len() >= min && (matches!(self, Reachable::Below(_)) || parts[1].as_os_str() == "_data")
+    }
 }
 
 /// `-v [SRC:]DST[:OPTS]`.
@@ -262,12 +286,26 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(root.join("containers"), outside.join("to-store")).unwrap();
         std::os::unix::fs::symlink(root.join("volumes/v/_data"), outside.join("to-volume")).unwrap();
-        let check = |p: &Path| resolve_bind_source(p.to_str().unwrap(), &[&root], &[&root.join("volumes")]);
-        for bad in [outside.join("to-store"), outside.join("to-store/new/dir"), root.join("containers")] {
+        let volumes = root.join("volumes");
+        let check = |p: &Path| resolve_bind_source(p.to_str().unwrap(), &[&root], &[Reachable::VolumeData(&volumes)]);
+        // The volumes directory and a volume's own directory would let a container rearrange
+        // what other containers mount (a `_data` swapped for a symlink to `/`).
+        std::os::unix::fs::symlink(root.join("volumes"), outside.join("to-volumes")).unwrap();
+        for bad in [
+            outside.join("to-store"),
+            outside.join("to-store/new/dir"),
+            root.join("containers"),
+            root.join("volumes"),
+            root.join("volumes/v"),
+            root.join("volumes/v/other"),
+            outside.join("to-volumes"),
+            root.join("volumes/v/_data/.."),
+        ] {
             let e = check(&bad).unwrap_err().to_string();
             assert!(e.contains("inside doca's store"), "{}: {e}", bad.display());
         }
         assert_eq!(check(&outside.join("to-volume")).unwrap(), root.join("volumes/v/_data").canonicalize().unwrap());
+        assert!(check(&root.join("volumes/v/_data/sub/new")).is_ok());
         assert_eq!(check(&outside.join("new")).unwrap(), outside.canonicalize().unwrap().join("new"));
         assert!(check(&outside).is_ok());
     }

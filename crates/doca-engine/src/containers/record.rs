@@ -248,6 +248,9 @@ pub struct ContainerState {
     pub runtime_root: Option<PathBuf>,
     /// The monitor of the running instance.
     pub monitor: Option<MonitorId>,
+    /// Its init (the container's pid 1 on the host), by pid and start time: `cp` reaches the
+    /// container's filesystem through it and must never mistake a recycled pid for it.
+    pub init: Option<MonitorId>,
     /// Its monitor vanished without recording an exit (killed, or the host rebooted): the
     /// exit code is 255 and `doca system boot` restarts it under `on-failure` too.
     pub interrupted: bool,
@@ -364,6 +367,24 @@ impl ContainerPaths {
 }
 
 impl Engine {
+    /// The container's lock (`<run_root>/locks/<id>`): held by `start`, `rm` and a copy into a
+    /// stopped container, the operations that mount, unmount or delete its rootfs, so that
+    /// concurrent ones run one after the other (one `start` wins; the others find it running).
+    /// Whoever takes it reads the record again: what it found before may be gone.
+    pub(crate) fn lock_container(&self, id: &ContainerId) -> Result<doca_store::lock::StoreLock, EngineError> {
+        let dir = self.config().run_root.join("locks");
+        crate::private_dir(&dir)?;
+        let path = dir.join(id.as_str());
+        doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive)
+            .map_err(|e| EngineError::Internal(format!("lock {}: {e}", path.display())))
+    }
+
+    /// Removes the lock file of a deleted container. A process still waiting on it then finds
+    /// no record and says so.
+    pub(crate) fn forget_container_lock(&self, id: &ContainerId) {
+        let _ = std::fs::remove_file(self.config().run_root.join("locks").join(id.as_str()));
+    }
+
     pub fn container_paths(&self, id: &ContainerId) -> ContainerPaths {
         ContainerPaths {
             dir: self.config().root.join("containers").join(id.as_str()),
@@ -471,6 +492,7 @@ impl Engine {
             c.state.error = "the container's monitor exited unexpectedly".into();
             c.state.finished_at = Some(doca_image::config::rfc3339_nano(crate::now()));
             c.state.monitor = None;
+            c.state.init = None;
             self.save_state(c)?;
             self.container_event(c, "die", &[("exitCode", "255")]);
         }
@@ -487,6 +509,7 @@ impl ContainerState {
         self.status = Status::Exited;
         self.pid = 0;
         self.monitor = None;
+        self.init = None;
         self.exit_code = exit.exit_code;
         self.oom_killed = exit.oom_killed;
         self.finished_at = Some(exit.finished_at.clone());

@@ -7,7 +7,10 @@ use crate::{Engine, EngineError};
 impl Engine {
     /// `volumes`: also the container's anonymous volumes (`rm -v`); named ones always stay.
     pub fn remove_container(&mut self, name: &str, force: bool, volumes: bool) -> Result<Container, EngineError> {
-        let mut c = self.container(name)?;
+        // One removal at a time: the others then find no container, and say so.
+        let found = self.container(name)?;
+        let _lock = self.lock_container(&found.id)?;
+        let mut c = self.container(found.id.as_str()).map_err(|_| EngineError::NoSuchContainer(name.to_string()))?;
         if c.state.status.is_live() || c.state.status == Status::Restarting {
             if !force {
                 let what = if c.state.status == Status::Paused { "paused" } else { "running" };
@@ -53,6 +56,7 @@ impl Engine {
             }
         }
         self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;
+        self.forget_container_lock(&c.id);
         self.container_event(c, "destroy", &[]);
         Ok(())
     }

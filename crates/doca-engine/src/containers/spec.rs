@@ -181,7 +181,7 @@ pub fn environment(image: &ContainerConfig, o: &RunOptions) -> Vec<String> {
 }
 
 fn capabilities(o: &CreateContainer) -> Result<Vec<String>, EngineError> {
-    let all = || caps_all();
+    let all = caps_available;
     let norm = |c: &str| {
         let up = c.to_ascii_uppercase();
         if up == "ALL" || up.starts_with("CAP_") {
@@ -195,7 +195,7 @@ fn capabilities(o: &CreateContainer) -> Result<Vec<String>, EngineError> {
         let c = norm(c);
         if c == "ALL" {
             set = all();
-        } else if !all().contains(&c) {
+        } else if !caps_all().contains(&c) {
             return Err(EngineError::InvalidArgument(format!("invalid capability: {c}")));
         } else if !set.contains(&c) {
             set.push(c);
@@ -205,7 +205,7 @@ fn capabilities(o: &CreateContainer) -> Result<Vec<String>, EngineError> {
         let c = norm(c);
         if c == "ALL" {
             set.clear();
-        } else if !all().contains(&c) {
+        } else if !caps_all().contains(&c) {
             return Err(EngineError::InvalidArgument(format!("invalid capability: {c}")));
         } else {
             set.retain(|x| *x != c);
@@ -216,7 +216,20 @@ fn capabilities(o: &CreateContainer) -> Result<Vec<String>, EngineError> {
 
 /// Every capability, as the runtime spec's set type (`exec --privileged`).
 pub fn all_capabilities() -> oci_spec::runtime::Capabilities {
-    caps_all().iter().filter_map(|c| c.parse().ok()).collect()
+    caps_available().iter().filter_map(|c| c.parse().ok()).collect()
+}
+
+/// "All" capabilities, as `--privileged` and `--cap-add ALL` mean them: those in doca's own
+/// bounding set (no process can give more; moby filters the same way, so that a privileged
+/// container starts where the engine itself runs with fewer, as in a user namespace or a
+/// sandbox without CAP_SYS_RESOURCE).
+fn caps_available() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapBnd:").map(|v| u64::from_str_radix(v.trim(), 16).ok())).flatten())
+        .unwrap_or(u64::MAX);
+    // caps_all() is in the kernel's numbering order (linux/capability.h).
+    caps_all().into_iter().enumerate().filter(|(bit, _)| bounding & (1 << bit) != 0).map(|(_, c)| c).collect()
 }
 
 /// Every capability Linux 6.x knows (capabilities(7)).
@@ -596,7 +609,7 @@ mod tests {
         assert_eq!(spec["root"]["readonly"], false);
         assert_eq!(spec["hostname"], "abc123");
         let priv_spec = spec_of(&img, CreateContainer { privileged: true, network: NetworkMode::Host, ..Default::default() }).unwrap();
-        assert_eq!(priv_spec["process"]["capabilities"]["bounding"].as_array().unwrap().len(), caps_all().len());
+        assert_eq!(priv_spec["process"]["capabilities"]["bounding"].as_array().unwrap().len(), caps_available().len());
         assert!(priv_spec["linux"]["maskedPaths"].as_array().unwrap().is_empty());
         assert!(!priv_spec["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "network"));
         let dropped =

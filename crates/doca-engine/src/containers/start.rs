@@ -8,7 +8,7 @@ use super::runtime::{Helpers, OciRuntime};
 use super::spec::{self, RunOptions};
 use super::user::{self, ExecUser};
 use crate::{Engine, EngineError};
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -35,23 +35,12 @@ pub struct StartContainer {
     pub console_size: Option<(u16, u16)>,
 }
 
-/// Reads a file of the container's root with every path component resolved inside it
-/// (openat2(2) RESOLVE_IN_ROOT): an image's `/etc/passwd -> /host/file` symlink cannot make
-/// doca read a host file.
+/// Reads a regular file of the container's root through doca-fs: an image's
+/// `/etc/passwd -> /host/file` symlink cannot make doca read a host file, nor a FIFO there
+/// make it wait forever.
 pub(crate) fn read_in_root(root: &Path, path: &str) -> Option<String> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let fd = rustix::fs::openat2(
-        &dir,
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
-    .ok()?;
-    let mut s = String::new();
-    std::fs::File::from(fd).take(16 << 20).read_to_string(&mut s).ok()?;
-    Some(s)
+    let bytes = doca_fs::Root::open(root).ok()?.read_file(Path::new(path), 16 << 20).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// The user a container's process runs as: `--user` or the image's User, then `--group-add`.
@@ -109,7 +98,10 @@ fn start_failure(message: String) -> EngineError {
 
 impl Engine {
     pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
-        let mut c = self.container(name)?;
+        // One start at a time: a second one waits, then finds the container running.
+        let found = self.container(name)?;
+        let _lock = self.lock_container(&found.id)?;
+        let mut c = self.container(found.id.as_str())?;
         match c.state.status {
             Status::Running => return Ok(None),
             Status::Paused => return Err(EngineError::Conflict("cannot start a paused container, try unpause instead".into())),
@@ -127,6 +119,8 @@ impl Engine {
             c.state.status = Status::Running;
             c.state.pid = l.pid;
             c.state.monitor = l.monitor;
+            // The init exists (created, waiting for `start`): its start time cannot be another's.
+            c.state.init = super::record::MonitorId::of(l.pid);
             c.state.interrupted = false;
             c.state.error.clear();
             c.state.exit_code = 0;
@@ -209,10 +203,13 @@ impl Engine {
                 MountKind::Volume => {
                     let v = self.volume(&m.source)?;
                     self.acquire_volume(&v, &c.id)?;
+                    let data = self.volume_data_checked(&v)?;
                     if !m.nocopy {
-                        copy_up(rootfs, &m.target, &v.mountpoint)?;
+                        copy_up(rootfs, &m.target, &data)?;
                     }
-                    out.push(serde_json::json!({"destination": m.target, "type": "bind", "source": v.mountpoint, "options": ["rbind", rw, propagation]}));
+                    out.push(
+                        serde_json::json!({"destination": m.target, "type": "bind", "source": data, "options": ["rbind", rw, propagation]}),
+                    );
                 }
                 MountKind::Bind => {
                     let src = Path::new(&m.source);
@@ -237,9 +234,20 @@ impl Engine {
 
     /// A bind mount's source with its symlinks resolved, refused if it leads into the store.
     pub(crate) fn bind_source(&self, m: &super::mounts::MountSpec) -> Result<PathBuf, EngineError> {
+        self.bind_source_path(&m.source)
+    }
+
+    /// `source` with its symlinks resolved, refused if it leads into the store anywhere but
+    /// inside a volume's data or a build cache mount (`mounts::resolve_bind_source`).
+    pub(crate) fn bind_source_path(&self, source: &str) -> Result<PathBuf, EngineError> {
         let cfg = self.config();
         let (volumes, build_cache) = (cfg.root.join("volumes"), crate::build::cache_mounts_dir(&cfg.root));
-        super::mounts::resolve_bind_source(&m.source, &[&cfg.root, &cfg.run_root], &[&volumes, &build_cache])
+        use super::mounts::Reachable;
+        super::mounts::resolve_bind_source(
+            source,
+            &[&cfg.root, &cfg.run_root],
+            &[Reachable::VolumeData(&volumes), Reachable::Below(&build_cache)],
+        )
     }
 
     /// What a container holds only while it runs: its volumes' mounts and its networks.
@@ -381,32 +389,26 @@ impl Engine {
     }
 }
 
-/// Fills an empty volume with the image's content at `target` (read inside the rootfs, by
-/// descriptors), and gives the volume's root the directory's owner and mode.
+/// Fills an empty volume with the image's content at `target` (docker's copy-up), owners and
+/// modes kept, and gives the volume's root the directory's owner and mode. Both sides through
+/// doca-fs: the image's directory is resolved inside the rootfs, and the volume's `_data` is
+/// opened from its own directory, never through a symlink.
 fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    if std::fs::read_dir(volume).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    let (Some(vdir), Some(data)) = (volume.parent(), volume.file_name()) else {
+        return Err(EngineError::Internal(format!("volume path {}", volume.display())));
+    };
+    let data = doca_fs::Root::open(vdir)?.resolve(Path::new(data), false)?.open_dir()?;
+    if !data.names()?.is_empty() {
         return Ok(());
     }
-    let root = rustix::fs::open(rootfs, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| EngineError::Internal(format!("open {}: {e}", rootfs.display())))?;
-    let rel = target.trim_start_matches('/');
-    let dir =
-        match rustix::fs::openat2(&root, rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT) {
-            Ok(d) => d,
-            // Nothing (or no directory) there in the image: nothing to copy.
-            Err(_) => return Ok(()),
-        };
-    let st = rustix::fs::fstat(&dir).map_err(|e| EngineError::Internal(format!("stat {target}: {e}")))?;
-    let host = rustix::fs::open("/", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| EngineError::Internal(format!("open /: {e}")))?;
-    let opts = super::cp::CopyOptions { keep_owner: true, follow_link: false };
-    super::cp::copy((&root, true), Path::new(&format!("{}/.", target.trim_end_matches('/'))), (&host, false), volume, opts)?;
-    let v = rustix::fs::open(volume, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| EngineError::Internal(format!("open {}: {e}", volume.display())))?;
-    let _ = rustix::fs::fchown(&v, Some(rustix::fs::Uid::from_raw(st.st_uid)), Some(rustix::fs::Gid::from_raw(st.st_gid)));
-    let _ = rustix::fs::fchmod(&v, Mode::from_raw_mode(st.st_mode & 0o7777));
-    Ok(())
+    let src = match doca_fs::Root::open(rootfs)?.resolve(Path::new(target), true) {
+        Ok(e) if e.kind() == doca_fs::Kind::Dir => e,
+        // Nothing (or no directory) there in the image: nothing to copy.
+        _ => return Ok(()),
+    };
+    let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false };
+    super::cp::copy_children(&src, &data, opts)?;
+    Ok(data.finish(src.stat(), true)?)
 }
 
 #[cfg(test)]

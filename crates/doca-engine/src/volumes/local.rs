@@ -60,6 +60,13 @@ fn parse_o(o: &str) -> Result<MountOptions, EngineError> {
     Ok(parse_options(&opts))
 }
 
+/// The host path a volume with `o=bind` (or `rbind`) mounts: a bind source like `-v`'s, held
+/// to the same rule (never into doca's store).
+pub fn bind_device(opts: &BTreeMap<String, String>) -> Option<&str> {
+    let o = parse_o(opts.get("o")?).ok()?;
+    o.flags.contains(MsFlags::MS_BIND).then(|| opts.get("device").map(String::as_str)).flatten()
+}
+
 /// `password=...` in `o` never reaches an error message (docker masks it the same way).
 fn masked(o: &str) -> String {
     o.split(',')

@@ -114,6 +114,9 @@ impl Engine {
             return Err(EngineError::InvalidArgument(format!("error looking up volume plugin {driver}: plugin \"{driver}\" not found")));
         }
         local::validate(&req.options)?;
+        if let Some(device) = local::bind_device(&req.options) {
+            self.bind_source_path(device)?;
+        }
         let name = match &req.name {
             Some(n) => {
                 validate_name(n)?;
@@ -148,6 +151,25 @@ impl Engine {
         Ok(self.volume_from_row(r))
     }
 
+    /// A volume's `_data`, checked to be a directory reached through no symlink: whatever is
+    /// mounted there, or mounted from there into a container, must be the volume's own.
+    pub(crate) fn volume_data_checked(&self, v: &Volume) -> Result<PathBuf, EngineError> {
+        let data = self.volume_data(&v.name);
+        for p in [data.parent().unwrap_or(&data), &data] {
+            match std::fs::symlink_metadata(p) {
+                Ok(m) if m.is_dir() => {}
+                _ => {
+                    return Err(EngineError::Internal(format!(
+                        "volume {}: {} is not a directory (a symlink or something else replaced it)",
+                        v.name,
+                        p.display()
+                    )))
+                }
+            }
+        }
+        Ok(data)
+    }
+
     /// Where the users of a mounted volume are counted, one file per container, and its lock.
     fn volume_run_dir(&self, name: &str) -> PathBuf {
         self.config().run_root.join("volumes").join(name)
@@ -169,8 +191,16 @@ impl Engine {
             return Ok(());
         }
         let (_lock, users) = self.lock_volume(&v.name)?;
-        if !local::is_mount_root(&v.mountpoint)? {
-            local::mount(&v.options, &v.mountpoint, &v.name)?;
+        let data = self.volume_data_checked(v)?;
+        if !local::is_mount_root(&data)? {
+            // The device of a bind is resolved again now: a symlink changed since `create`
+            // must not lead the mount into the store.
+            let mut opts = v.options.clone();
+            if let Some(device) = local::bind_device(&v.options) {
+                let real = self.bind_source_path(device)?;
+                opts.insert("device".into(), real.display().to_string());
+            }
+            local::mount(&opts, &data, &v.name)?;
         }
         let marker = users.join(user.as_str());
         std::fs::write(&marker, b"").map_err(|e| EngineError::Internal(format!("write {}: {e}", marker.display())))
