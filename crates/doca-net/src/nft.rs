@@ -80,6 +80,16 @@ pub fn ruleset(nets: &[BridgeRules], ports: &[PortRule]) -> String {
         let _ = writeln!(s, "    oifname {br} ip saddr 127.0.0.0/8 masquerade");
     }
     let _ = writeln!(s, "  }}");
+    // The host's loopback services are not the containers' (CVE-2020-8558): route_localnet,
+    // which publishing on 127.0.0.1 needs, also makes the kernel accept packets for
+    // 127.0.0.0/8 that arrive on the bridge, which a container with CAP_NET_RAW can send.
+    // Only answers to the host's own connections come back that way.
+    let bridges: Vec<String> = nets.iter().map(|n| quote(&n.bridge)).collect();
+    let _ = writeln!(
+        s,
+        "  chain input {{\n    type filter hook input priority filter; policy accept;\n    iifname {{ {} }} ip daddr 127.0.0.0/8 ct state != {{ established, related }} drop\n  }}",
+        bridges.join(", ")
+    );
     // Isolation: no forwarding between two doca networks; an internal network's traffic stays on
     // its bridge. Everything else is left to the host's own rules (policy accept).
     let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority filter; policy accept;");

@@ -21,6 +21,7 @@ pub mod start;
 pub mod state;
 pub mod stats;
 pub mod sync;
+pub mod sysctl;
 pub mod update;
 pub mod userns;
 pub mod wait;

@@ -61,6 +61,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
     }
+    crate::sysctl::validate(linux)?;
     for ns in linux.namespaces().iter().flatten() {
         match (ns.typ(), ns.path()) {
             (LinuxNamespaceType::User, None)

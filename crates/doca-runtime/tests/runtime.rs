@@ -827,3 +827,49 @@ fn events_report_oom_kills_as_they_happen() {
     assert!(b.cmd(&["delete", "--force", &b.id]).status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// linux.sysctl reaches only the container's own namespaces: a global key (which would set the
+/// host's kernel: `kernel.core_pattern=|prog` runs prog as host root at the next crash), or a
+/// network key while the network namespace is the host's, is refused before anything runs,
+/// and the host's values stay as they were.
+#[test]
+fn host_global_sysctls_are_refused_and_the_host_is_untouched() {
+    require_root!();
+    let core = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let probes = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_probes").unwrap();
+    let other = (probes.trim().parse::<u32>().unwrap() % 100 + 1).to_string();
+    let cases = [
+        (json!({"kernel.core_pattern": "doca-attack-core"}), None, "not in a separate kernel namespace"),
+        (json!({"vm.drop_caches": "3"}), None, "not in a separate kernel namespace"),
+        (json!({"net.ipv4.tcp_keepalive_probes": other}), Some("/proc/self/ns/net"), "hosts network namespace"),
+        (json!({"net.ipv4/../../kernel.core_pattern": "doca-attack-core"}), None, "not a sysctl name"),
+    ];
+    for (sysctl, netns, why) in cases {
+        let b = Bundle::new(|s| {
+            s["linux"]["sysctl"] = sysctl.clone();
+            if let Some(p) = netns {
+                for n in s["linux"]["namespaces"].as_array_mut().unwrap() {
+                    if n["type"] == "network" {
+                        n["path"] = json!(p);
+                    }
+                }
+            }
+        });
+        let o = b.run();
+        assert!(!o.status.success() && stderr(&o).contains(why), "{sysctl}: {}", stderr(&o));
+        assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    }
+    let now_core = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let now_probes = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_probes").unwrap();
+    // Put the host back before failing, should the attack have worked.
+    let _ = std::fs::write("/proc/sys/kernel/core_pattern", &core);
+    let _ = std::fs::write("/proc/sys/net/ipv4/tcp_keepalive_probes", &probes);
+    assert_eq!((now_core, now_probes), (core, probes), "a container changed the host's kernel settings");
+    // The container's own network namespace takes its own value.
+    let b = Bundle::new(|s| {
+        args(s, &["cat", "/proc/sys/net/ipv4/tcp_keepalive_probes"]);
+        s["linux"]["sysctl"] = json!({"net.ipv4.tcp_keepalive_probes": "7"});
+    });
+    let o = b.run();
+    assert_eq!(stdout(&o), "7\n", "{}", stderr(&o));
+}

@@ -284,10 +284,9 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     }
     let mut sysctls = BTreeMap::new();
     for s in &a.sysctl {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed")))?;
-        sysctls.insert(k.to_string(), v.to_string());
+        let (k, v) =
+            doca_engine::containers::sysctl::parse(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: {e}")))?;
+        sysctls.insert(k, v);
     }
     if let Some(adj) = a.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {

@@ -6,6 +6,8 @@
 //! each test holds in place.
 
 mod common;
+mod network;
 mod paths;
 mod runtime_overwrite;
+mod sysctls;
 mod tty;

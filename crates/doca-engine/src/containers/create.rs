@@ -22,6 +22,7 @@ impl Engine {
             }
             self.bind_source(m)?;
         }
+        super::sysctl::check(req)?;
         for n in req.network.networks() {
             self.check_network_exists(&n)?;
         }

@@ -23,6 +23,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod stop;
+pub mod sysctl;
 pub mod top;
 pub mod user;
 

@@ -100,7 +100,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
         return Err(RuntimeError::Spec("linux.namespaces: a new mount namespace is required".into()));
     }
     for (k, v) in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
-        let p = format!("/proc/sys/{}", k.replace('.', "/"));
+        // Validated at create (sysctl::validate): a key of the container's own namespaces.
+        let p = crate::sysctl::path(k)?;
         std::fs::write(&p, v).map_err(|e| RuntimeError::Sys(format!("sysctl {k}={v}: {e}")))?;
     }
     rootfs::finish(spec)?;
