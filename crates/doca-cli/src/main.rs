@@ -48,7 +48,24 @@ impl From<std::io::Error> for Failure {
 
 pub type CmdResult = Result<(), Failure>;
 
+/// The umask doca was started with: files the user asks for (`save -o`, `export -o`,
+/// `--iidfile`, `--cidfile`) get the modes it gives, as docker's CLI writes them.
+static USER_UMASK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0o022);
+
+/// Gives a file the user asked for the mode the user's umask gives a new file.
+pub fn user_file_mode(f: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = 0o666 & !USER_UMASK.load(std::sync::atomic::Ordering::Relaxed);
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
 fn main() -> ExitCode {
+    // Everything doca keeps for itself is created private (0600 files, 0700 directories) unless
+    // the code says otherwise next to it (what containers must read: /etc/hosts, volume
+    // roots, the root of a writable layer): no other local user may read `-e` secrets in a
+    // container's config, run what a container put in its layer, or hold doca's locks.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    USER_UMASK.store(old.bits(), std::sync::atomic::Ordering::Relaxed);
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -779,3 +779,140 @@ fn prune_filters_choose_by_label_and_age() {
     assert!(err.contains("The \"until\" filter is not supported with \"--volumes\""), "{err}");
     assert_eq!(e.ok(&["system", "prune", "-f", "--filter", "until=1h"]), "Total reclaimed space: 0B\n");
 }
+
+/// Concurrent `doca start` of one created container: one start wins, the others wait for it
+/// and find it running (docker prints the name and exits 0); the container runs once, on one
+/// address. (Before the container lock every start failed and none won.)
+#[test]
+fn concurrent_starts_of_one_container_let_one_win() {
+    require_root!();
+    let e = std::sync::Arc::new(Env::new());
+    let id = e.t.ok(&e.run_args("create", &["busybox", "sleep", "600"])).trim().to_string();
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let (e, id) = (e.clone(), id.clone());
+            std::thread::spawn(move || out(&e.t.run(&["start", &id])))
+        })
+        .collect();
+    for s in starts {
+        let (code, stdout, stderr) = s.join().unwrap();
+        assert_eq!((code, stdout.trim()), (Some(0), id.as_str()), "{stderr}");
+    }
+    let i = e.inspect(&id);
+    assert_eq!(i["State"]["Status"], "running");
+    let pids = e.ok(&["top", &id]);
+    assert_eq!(pids.lines().filter(|l| l.contains("sleep 600")).count(), 1, "{pids}");
+    e.ok(&["rm", "-f", &id]);
+}
+
+/// Parallel `rm -f` of one container: one removes it, the others say there is no such
+/// container (before, all eight printed success).
+#[test]
+fn parallel_rm_f_of_one_container_removes_it_once() {
+    require_root!();
+    let e = std::sync::Arc::new(Env::new());
+    let id = e.t.ok(&e.run_args("run", &["-d", "busybox", "sleep", "600"])).trim().to_string();
+    let rms: Vec<_> = (0..8)
+        .map(|_| {
+            let (e, id) = (e.clone(), id.clone());
+            std::thread::spawn(move || out(&e.t.run(&["rm", "-f", &id])))
+        })
+        .collect();
+    let results: Vec<_> = rms.into_iter().map(|r| r.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.0 == Some(0)).count(), 1, "{results:?}");
+    for (code, _, stderr) in results.iter().filter(|r| r.0 != Some(0)) {
+        assert_eq!(*code, Some(1));
+        assert!(stderr.contains("No such container"), "{stderr}");
+    }
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+}
+
+/// `doca cp` into a created container while `doca start` runs: every copy lands in the
+/// container, and the running container keeps its rootfs (before, a copy's unmount took the
+/// starting container's overlay away and later copies vanished).
+#[test]
+fn cp_into_a_container_while_it_starts_loses_nothing() {
+    require_root!();
+    let e = std::sync::Arc::new(Env::new());
+    let id = e.t.ok(&e.run_args("create", &["busybox", "sleep", "600"])).trim().to_string();
+    let file = e.t.path("payload");
+    std::fs::write(&file, "copied\n").unwrap();
+    let copies: Vec<_> = (0..8)
+        .map(|n| {
+            let (e, id, file) = (e.clone(), id.clone(), file.clone());
+            std::thread::spawn(move || out(&e.t.run(&["cp", file.to_str().unwrap(), &format!("{id}:/f{n}")])))
+        })
+        .collect();
+    e.ok(&["start", &id]);
+    for c in copies {
+        let (code, _, stderr) = c.join().unwrap();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    for n in 0..8 {
+        assert_eq!(e.ok(&["exec", &id, "cat", &format!("/f{n}")]), "copied\n");
+    }
+    let merged = e.t.root().join("containers").join(&id).join("merged");
+    assert!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(merged.to_str().unwrap()),
+        "the running container's rootfs is mounted"
+    );
+    e.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/late")]);
+    assert_eq!(e.ok(&["exec", &id, "cat", "/late"]), "copied\n");
+    e.ok(&["rm", "-f", &id]);
+}
+
+/// docker's device rules: CAP_MKNOD makes any node, the device cgroup still refuses to open
+/// one that is not a default device.
+#[test]
+fn mknod_works_and_the_node_cannot_be_used() {
+    require_root!();
+    let e = Env::new();
+    let (code, stdout, stderr) = out(&e.run(&[
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /tmp/mem c 1 1 && echo made; head -c 1 /tmp/mem > /dev/null 2>&1 || echo refused; mknod /tmp/null c 1 3 && echo x > /tmp/null && echo usable",
+    ]));
+    assert_eq!((code, stdout.as_str()), (Some(0), "made\nrefused\nusable\n"), "{stderr}");
+}
+
+/// A health check that writes without end: the monitor keeps docker's 4 KiB of it, and its
+/// own memory stays small (before, it grew by the check's whole output: 420 MB in 22 s).
+#[test]
+fn a_chatty_health_check_does_not_grow_the_monitor() {
+    require_root!();
+    let e = Env::new();
+    let id = e.t.ok(&e.run_args(
+        "run",
+        &[
+            "-d",
+            "--health-cmd",
+            "head -c 100000000 /dev/zero",
+            "--health-interval",
+            "200ms",
+            "--health-timeout",
+            "20s",
+            "busybox",
+            "sleep",
+            "600",
+        ],
+    ));
+    let id = id.trim();
+    let mut log_len = 0;
+    for _ in 0..300 {
+        let i = e.inspect(id);
+        if let Some(l) = i["State"]["Health"]["Log"].as_array().and_then(|l| l.first()) {
+            log_len = l["Output"].as_str().unwrap_or("").len();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(log_len, 4096, "the health log keeps docker's 4 KiB");
+    let shim = std::process::Command::new("pgrep").args(["-f", &format!("run/containers/{id}/shim.json")]).output().unwrap();
+    let pid = String::from_utf8_lossy(&shim.stdout).lines().next().unwrap_or("").trim().to_string();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    assert!(hwm < 50_000, "the monitor's peak RSS is {hwm} kB after a 100 MB health check output");
+    e.ok(&["rm", "-f", id]);
+}

@@ -105,3 +105,28 @@ fn killed_load_rmi_prune_leave_a_consistent_store() {
     let check = t.ok(&["system", "check"]);
     assert!(!check.contains("problem"), "{check}");
 }
+
+/// A store whose doca.db was emptied (or lost) while its content is still there is refused by
+/// every command, `system check --repair` included, and its content stays (before, an empty
+/// database was made, `check` called every blob dangling, and `--repair` would delete them).
+#[test]
+fn an_emptied_database_is_refused_and_no_content_is_deleted() {
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    t.busybox("busybox:latest");
+    let blobs = || std::fs::read_dir(t.root().join("blobs/sha256")).unwrap().count();
+    let before = blobs();
+    assert!(before > 0);
+    for f in ["doca.db-wal", "doca.db-shm"] {
+        let _ = std::fs::remove_file(t.root().join(f));
+    }
+    std::fs::write(t.root().join("doca.db"), b"").unwrap();
+    for args in [vec!["images"], vec!["system", "check"], vec!["system", "check", "--repair"], vec!["system", "prune", "-a", "-f"]] {
+        let o = t.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("missing or empty"), "{args:?}: {err}");
+    }
+    assert_eq!(blobs(), before, "content was deleted");
+    std::fs::remove_file(t.root().join("doca.db")).unwrap();
+    assert!(String::from_utf8_lossy(&t.run(&["images"]).stderr).contains("missing or empty"));
+    assert_eq!(blobs(), before);
+}

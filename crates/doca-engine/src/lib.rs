@@ -35,6 +35,9 @@ pub struct Engine {
 impl Engine {
     pub fn open(config: EngineConfig) -> Result<Self, EngineError> {
         let store = Store::open(&config.root)?;
+        // The run root holds attach sockets, monitors' configs, pinned namespaces and locks:
+        // root's alone, as the store.
+        doca_store::private_root(&config.run_root)?;
         Ok(Engine { store, config })
     }
 

@@ -156,7 +156,16 @@ impl Root {
         }
         let shown = if rel == Path::new(".") { PathBuf::from("/") } else { Path::new("/").join(&rel) };
         let fd = if self.confined {
-            rfs::openat2(&self.fd, &rel, flags, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
+            // openat2 fails with EAGAIN when a rename anywhere on the system races a `..` it
+            // resolves (it cannot then prove the walk stayed inside): try again, a bounded
+            // number of times (a container renaming in a loop can make it fail, not escape).
+            let mut tries = 0;
+            loop {
+                match rfs::openat2(&self.fd, &rel, flags, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS) {
+                    Err(Errno::AGAIN) if tries < 256 => tries += 1,
+                    r => break r,
+                }
+            }
         } else {
             rfs::openat(&self.fd, &rel, flags, Mode::empty())
         }

@@ -202,11 +202,17 @@ fn open_step(base: BorrowedFd<'_>, name: &str, create: bool, path: &[String]) ->
     match rfs::openat(base, name, DIR_FLAGS, Mode::empty()) {
         Ok(f) => Ok(f),
         Err(Errno::NOENT) if create => {
-            match rfs::mkdirat(base, name, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
+            let made = match rfs::mkdirat(base, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => false,
                 Err(e) => return Err(e.into()),
+            };
+            let fd = rfs::openat(base, name, DIR_FLAGS, Mode::empty())?;
+            // A parent the layer does not list is 0755 whatever the umask (doca's own is 0077).
+            if made {
+                rfs::fchmod(&fd, Mode::from_raw_mode(0o755))?;
             }
-            Ok(rfs::openat(base, name, DIR_FLAGS, Mode::empty())?)
+            Ok(fd)
         }
         Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
             bad(format!("path goes through {:?}, which is a symlink or not a directory", path.join("/")))

@@ -117,7 +117,9 @@ fn check(cfg: &HealthConfig, (runtime, root, id): &(std::path::PathBuf, std::pat
         Err(e) => return HealthResult { start, end: rfc3339_now(), exit_code: -1, output: format!("run the health check: {e}") },
     };
     let pid = child.id() as i32;
-    // Output is read on its own threads so that a chatty check cannot block on a full pipe.
+    // Output is read on its own threads so that a chatty check cannot block on a full pipe, and
+    // only its first 4 KiB are kept (docker's limit): a check writing without end must not
+    // grow the monitor, which no container limit bounds.
     let readers: Vec<_> = [
         child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
         child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -126,9 +128,17 @@ fn check(cfg: &HealthConfig, (runtime, root, id): &(std::path::PathBuf, std::pat
     .flatten()
     .map(|mut r| {
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
+            let mut kept = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                match r.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => kept.extend_from_slice(&chunk[..n.min(MAX_OUTPUT - kept.len())]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            kept
         })
     })
     .collect();

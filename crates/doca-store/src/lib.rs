@@ -15,6 +15,7 @@ pub use digest::{chain_ids, Digest, DigestError, Hashing};
 pub use lock::{LockMode, StoreLock};
 pub use snapshots::{SnapshotError, Snapshots, TempSnapshot};
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum StoreError {
     Db(#[from] DbError),
     #[error("{op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("the store's database {0} is missing or empty while the store still holds images, layers, containers or volumes: refusing to start an empty one (restore doca.db from a backup, or move the store away)")]
+    LostDatabase(PathBuf),
 }
 
 /// One open store root. Cheap to open; every CLI call opens its own.
@@ -39,7 +42,16 @@ pub struct Store {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root).map_err(|source| StoreError::Io { op: "create store root", path: root.to_path_buf(), source })?;
+        private_root(root)?;
+        refuse_lost_database(root)?;
+        // Created private before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database's own mode.
+        let db = root.join("doca.db");
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&db).map_err(|source| StoreError::Io {
+            op: "create",
+            path: db.clone(),
+            source,
+        })?;
         Ok(Store {
             root: root.to_path_buf(),
             blobs: BlobStore::open(root)?,
@@ -57,4 +69,38 @@ impl Store {
         let path = self.root.join("store.lock");
         StoreLock::acquire(&path, mode).map_err(|source| StoreError::Io { op: "lock", path, source })
     }
+}
+
+/// Makes `dir` (and its missing parents) private to its owner, 0700: a store holds other
+/// containers' files, setuid binaries they made and `-e` secrets, none of them any local
+/// user's to read, run or lock (the class of CVE-2021-41091). A directory made wider (by an
+/// older doca, a restored backup) is made private again.
+pub fn private_root(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let io = |op: &'static str| move |source| StoreError::Io { op, path: dir.to_path_buf(), source };
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("create"))?;
+    let m = std::fs::metadata(dir).map_err(io("stat"))?;
+    if m.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io("chmod"))?;
+    }
+    Ok(())
+}
+
+/// A store whose database is gone (missing or emptied) while its content is still there is
+/// not a new store: opening it would start an empty database, after which every blob looks
+/// dangling and `system check --repair` would delete all of it. Refused, loudly.
+fn refuse_lost_database(root: &Path) -> Result<(), StoreError> {
+    let db = root.join("doca.db");
+    let lost = match std::fs::metadata(&db) {
+        Ok(m) => m.len() == 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(source) => return Err(StoreError::Io { op: "stat", path: db, source }),
+    };
+    let has_entries = |d: &str| {
+        std::fs::read_dir(root.join(d)).is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.'))))
+    };
+    if lost && (has_entries("blobs/sha256") || has_entries("snapshots") || has_entries("containers") || has_entries("volumes")) {
+        return Err(StoreError::LostDatabase(db));
+    }
+    Ok(())
 }

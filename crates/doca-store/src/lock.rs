@@ -5,6 +5,7 @@
 use rustix::fs::{flock, FlockOperation};
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 pub struct StoreLock {
@@ -18,8 +19,23 @@ pub enum LockMode {
 }
 
 impl StoreLock {
+    /// Lock files are doca's alone (0600, never through a symlink, owned by this user): any
+    /// process that can open one can flock it, and hang every doca command behind it.
     pub fn acquire(path: &Path, mode: LockMode) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)?;
+        let m = file.metadata()?;
+        if !m.is_file() || m.uid() != rustix::process::geteuid().as_raw() || m.mode() & 0o077 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is not a private lock file of this user (uid {}, mode {:o}): refusing it",
+                    path.display(),
+                    m.uid(),
+                    m.mode() & 0o7777
+                ),
+            ));
+        }
         let op = match mode {
             LockMode::Shared => FlockOperation::LockShared,
             LockMode::Exclusive => FlockOperation::LockExclusive,

@@ -191,7 +191,11 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
         eprintln!("[Warning] One or more build-args [{}] were not consumed", built.unused_args.join(" "));
     }
     if let Some(f) = &a.iidfile {
-        std::fs::write(f, built.id.as_str())
+        std::fs::File::create(f)
+            .and_then(|mut file| {
+                crate::user_file_mode(&file)?;
+                std::io::Write::write_all(&mut file, built.id.as_str().as_bytes())
+            })
             .map_err(|e| Failure::new(1, format!("write the image id to {}: {}", f.display(), super::io_reason(&e))))?;
     }
     drop(plain);

@@ -53,7 +53,9 @@ pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
             // Written beside the target and renamed: an interrupted export leaves no half archive.
             let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
             let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&tmp).map_err(|err| Failure::new(1, format!("open {}: {err}", tmp.display())))?,
+                std::fs::File::create(&tmp)
+                    .and_then(|f| crate::user_file_mode(&f).map(|_| f))
+                    .map_err(|err| Failure::new(1, format!("open {}: {err}", tmp.display())))?,
             );
             let r = e.export_container(&a.container, &mut f).and_then(|_| {
                 use std::io::Write;

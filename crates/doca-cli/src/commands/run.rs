@@ -29,7 +29,9 @@ fn write_cidfile(a: &RunArgs, id: &str) -> Result<(), Failure> {
             Failure::new(125, format!("failed to create the container ID file: {e}"))
         }
     })?;
-    f.write_all(id.as_bytes()).map_err(|e| Failure::new(125, format!("failed to write the container ID file: {e}")))
+    crate::user_file_mode(&f)
+        .and_then(|_| f.write_all(id.as_bytes()))
+        .map_err(|e| Failure::new(125, format!("failed to write the container ID file: {e}")))
 }
 
 /// `--pull`: `always` pulls, `missing` pulls when the store lacks the image (docker's "Unable

@@ -22,6 +22,7 @@ pub fn run(e: &mut Engine, a: SaveArgs) -> CmdResult {
             let name = path.file_name().ok_or_else(|| Failure::new(1, format!("invalid output path {}", path.display())))?;
             let tmp = dir.join(format!(".{}.doca-save-{}", name.to_string_lossy(), std::process::id()));
             let file = std::fs::File::create(&tmp)
+                .and_then(|f| crate::user_file_mode(&f).map(|_| f))
                 .map_err(|err| Failure::new(1, format!("failed to save image: open {}: {err}", path.display())))?;
             let r = e.save_images(SaveImages {
                 names: a.images,

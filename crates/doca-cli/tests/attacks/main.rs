@@ -9,5 +9,7 @@ mod common;
 mod network;
 mod paths;
 mod runtime_overwrite;
+mod store;
 mod sysctls;
 mod tty;
+mod volumes;

@@ -207,6 +207,9 @@ impl<'e> Host<'e> {
                 // One directory per cache id, kept between builds (`builder prune` empties them).
                 let dir = super::cache_mounts_dir(&self.engine.config().root).join(doca_store::Digest::of(id.as_bytes()).hex());
                 std::fs::create_dir_all(&dir)?;
+                // A cache mount is shared by the build's steps, whatever their USER (BuildKit's
+                // default mode 0755).
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
                 spec(MountKind::Bind, dir.display().to_string(), target, false)
             }
         })

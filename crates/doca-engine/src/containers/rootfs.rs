@@ -38,6 +38,11 @@ impl Engine {
         for d in [&upper, &work, &merged] {
             std::fs::create_dir_all(d).map_err(|e| EngineError::InvalidArgument(format!("create {}: {e}", d.display())))?;
         }
+        // The upper directory's root is the container's "/" (overlayfs takes the root's
+        // attributes from the upper layer): 0755, so that every user of the container reaches
+        // its files. Above it, the container's directory stays root's alone.
+        std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| EngineError::InvalidArgument(format!("chmod {}: {e}", upper.display())))?;
         let data = format!("lowerdir={},upperdir={},workdir={}", lower_dirs(&lowers), upper.display(), work.display());
         // mount(2) takes one page of options (overlayfs.rst): with very many layers, docker's
         // overlay2 shortens the paths; doca says so rather than failing obscurely.

@@ -432,7 +432,14 @@ fn rlimits(ulimits: &[(String, i64, i64)]) -> Result<Vec<Value>, EngineError> {
 /// a 100ms period; `-m` without `--memory-swap` allows as much swap as memory (total 2×).
 fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
     let x = &r.resources;
-    let mut out = json!({"devices": [{"allow": r.privileged, "access": "rwm"}]});
+    // Docker's device rules: deny everything, then let CAP_MKNOD (a default capability) make
+    // any node, while opening one stays limited to the default devices and `--device`s (moby
+    // oci/devices_linux.go).
+    let mut out = json!({"devices": [
+        {"allow": r.privileged, "access": "rwm"},
+        {"allow": true, "type": "c", "access": "m"},
+        {"allow": true, "type": "b", "access": "m"},
+    ]});
     if x.memory < 0 || (x.memory > 0 && x.memory < 6 << 20) {
         return Err(EngineError::InvalidArgument("Minimum memory limit allowed is 6MB".into()));
     }

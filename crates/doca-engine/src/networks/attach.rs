@@ -488,7 +488,10 @@ impl Engine {
                 continue;
             }
             let file = dir.join(name);
-            std::fs::write(&file, content).map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))?;
+            // 0644: every user of the container reads them (bind-mounted, as docker's).
+            std::fs::write(&file, content)
+                .and_then(|_| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
+                .map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))?;
             out.push(json!({"destination": target, "type": "bind", "source": file, "options": ["rbind", "rprivate"]}));
         }
         Ok(out)

@@ -70,6 +70,8 @@ pub struct CreateNetwork {
 
 /// docker's option naming the bridge.
 const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
+/// Bridges and firewall tables change under this host-wide lock (`lock_networks`).
+pub const NETWORKS_LOCK: &str = "/run/doca-networks.lock";
 
 fn invalid(m: String) -> EngineError {
     EngineError::InvalidArgument(m)
@@ -195,10 +197,10 @@ impl Engine {
     /// Serializes changes to bridges and firewall tables among all doca processes of the host,
     /// whatever their store: a subnet is chosen from the host's routes, so two stores picking
     /// at once would otherwise take the same one before either bridge exists.
+    /// The lock lives in /run, which only root can write: in /run/lock (mode 1777) any local
+    /// user could make the file first and hold it, hanging every doca network change.
     fn lock_networks(&self) -> Result<StoreLock, EngineError> {
-        let dir = std::path::Path::new("/run/lock");
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
-        StoreLock::acquire(&dir.join("doca-networks.lock"), LockMode::Exclusive)
+        StoreLock::acquire(std::path::Path::new(NETWORKS_LOCK), LockMode::Exclusive)
             .map_err(|e| EngineError::Internal(format!("lock networks: {e}")))
     }
 

@@ -128,7 +128,11 @@ impl Engine {
             return Ok(self.volume_from_row(r));
         }
         let data = self.volume_data(&name);
-        std::fs::create_dir_all(&data).map_err(|e| EngineError::Internal(format!("create {}: {e}", data.display())))?;
+        // `_data` is the root of the volume inside containers: 0755 as docker makes it, for
+        // every user of the container; the directory holding it stays root's alone.
+        std::fs::create_dir_all(&data)
+            .and_then(|_| std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o755)))
+            .map_err(|e| EngineError::Internal(format!("create {}: {e}", data.display())))?;
         let row = VolumeRow {
             name: name.clone(),
             driver,

@@ -100,9 +100,9 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
     nix::unistd::setresgid(gid, gid, gid).map_err(RuntimeError::sys(format!("setgid {}", user.gid())))?;
     nix::unistd::setresuid(uid, uid, uid).map_err(RuntimeError::sys(format!("setuid {}", user.uid())))?;
     nix::sys::prctl::set_keepcaps(false).map_err(RuntimeError::sys("prctl(PR_SET_KEEPCAPS)"))?;
-    if let Some(u) = user.umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u as libc::mode_t));
-    }
+    // process.user.umask, else 0022 as runc sets it: never the runtime's caller's (doca's
+    // own is 0077).
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022) as libc::mode_t));
     if let Some(c) = caps_spec {
         let effective = to_caps(c.effective())?;
         let permitted = to_caps(c.permitted())?;
@@ -114,8 +114,11 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
         caps::set(None, CapSet::Permitted, &permitted).map_err(|e| RuntimeError::Sys(format!("set permitted capabilities: {e}")))?;
         let ambient = to_caps(c.ambient())?;
         caps::clear(None, CapSet::Ambient).map_err(|e| RuntimeError::Sys(format!("clear ambient capabilities: {e}")))?;
-        for a in ambient {
-            caps::raise(None, CapSet::Ambient, a).map_err(|e| RuntimeError::Sys(format!("raise ambient capability {a}: {e}")))?;
+        // A capability can be ambient only while it is permitted and inheritable
+        // (capabilities(7)); those that are not are skipped, as runc does, so that specs
+        // listing ambient capabilities without inheritable ones (`runc spec`'s) still run.
+        for a in ambient.iter().filter(|a| permitted.contains(a) && inheritable.contains(a)) {
+            caps::raise(None, CapSet::Ambient, *a).map_err(|e| RuntimeError::Sys(format!("raise ambient capability {a}: {e}")))?;
         }
     }
     Ok(())

@@ -18,6 +18,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // What the runtime makes must not depend on its caller's umask (doca's is 0077): mount
+    // points it creates in a container are 0755 as runc makes them; its own state is under a
+    // 0700 root.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
