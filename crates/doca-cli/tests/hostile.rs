@@ -48,10 +48,40 @@ fn absolute_entry() {
     layer_refused(Layer::new().file("/etc/evil", b"x").finish(), "/etc/evil", "absolute path");
 }
 
+/// A symlink's target is data: `etc/localtime -> ../../../usr/share/zoneinfo/UTC` (more `..`
+/// than depth, legal and common) loads as docker loads it, and resolves inside the root when a
+/// container follows it. Writing through such a link is what is refused (next test), and the
+/// host stays untouched.
 #[test]
-fn symlink_pointing_outside() {
+fn symlinks_climbing_above_the_root_load_and_resolve_inside_it() {
     require_root!();
-    layer_refused(Layer::new().symlink("a/link", "../../../../etc").finish(), "a/link", "points outside the root");
+    let env = doca_testkit::ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-hostile");
+    let t = &env.t;
+    let links = Layer::new()
+        .dir("etc", 0o755)
+        .symlink("etc/localtime", "../../../usr/share/zoneinfo/UTC")
+        .symlink("a-link", "../../../../etc")
+        .finish();
+    let base = std::fs::read(doca_testkit::busybox_tar()).unwrap();
+    let img =
+        doca_testkit::ArchiveImage { layers: vec![base, links], tags: vec!["links:1".into()], created: "2024-01-01T00:00:00Z".into() };
+    let p = t.path("links.tar");
+    std::fs::write(&p, doca_testkit::docker_archive(&[img]).0).unwrap();
+    t.ok(&["load", "-i", p.to_str().unwrap()]);
+    let ok =
+        t.ok(&env.args("run", &["--rm", "--network", "none", "links:1", "sh", "-c", "readlink /etc/localtime; ls /a-link/ | head -3"]));
+    assert!(ok.starts_with("../../../usr/share/zoneinfo/UTC\n"), "{ok}");
+    // /a-link resolves to the container's own /etc (busybox's has passwd and group).
+    assert!(ok.contains("passwd") || ok.contains("group"), "{ok}");
+    // A container's own such link does not block its commit.
+    let c =
+        t.ok(&env.args("create", &["--network", "none", "busybox", "ln", "-s", "../../../../usr/share/zoneinfo/UTC", "/etc/localtime"]));
+    t.ok(&["start", "-a", c.trim()]);
+    t.ok(&["commit", c.trim(), "committed:1"]);
+    let marker = format!("doca-hostile-{}", std::process::id());
+    let through = Layer::new().symlink("a", "../../../../tmp").file(&format!("a/{marker}"), b"pwned").finish();
+    layer_refused(through, &format!("a/{marker}"), "symlink or not a directory");
+    assert!(!std::path::Path::new("/tmp").join(&marker).exists(), "the write went through the symlink");
 }
 
 #[test]

@@ -325,3 +325,50 @@ fn store_fingerprints_see_metadata_still_in_the_wal() {
     t.ok(&["rmi", "other:1"]);
     assert_eq!(before, t.fingerprint(), "and its undoing must give the same fingerprint");
 }
+
+/// Every sparse format GNU tar writes (its own 'S' entries, and PAX 0.0, 0.1 and 1.0 with
+/// `--format=posix`) imports as the file it was: same bytes, holes kept. Before, the PAX
+/// formats became a file named `GNUSparseFile.N/...` with the map as content.
+#[test]
+fn sparse_files_in_every_gnu_tar_format_import_as_they_were() {
+    require_root!();
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let src = t.path("tree");
+    std::fs::create_dir_all(src.join("dir")).unwrap();
+    let sparse = src.join("dir/sparse");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(&sparse).unwrap();
+        f.set_len(9 << 20).unwrap();
+        f.write_all_at(b"in the middle", 3 << 20).unwrap();
+        f.write_all_at(&[7u8; 10000], 6 << 20).unwrap();
+        f.write_all_at(b"the end", (9 << 20) - 7).unwrap();
+    }
+    let want = std::fs::read(&sparse).unwrap();
+    for (n, flags) in [
+        ("gnu", vec!["--format=gnu"]),
+        ("pax00", vec!["--format=posix", "--sparse-version=0.0"]),
+        ("pax01", vec!["--format=posix", "--sparse-version=0.1"]),
+        ("pax10", vec!["--format=posix", "--sparse-version=1.0"]),
+    ] {
+        let tar = t.path(&format!("{n}.tar"));
+        let st = std::process::Command::new("tar")
+            .arg("--sparse")
+            .args(&flags)
+            .arg("-C")
+            .arg(&src)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("dir")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        t.ok(&["import", tar.to_str().unwrap(), &format!("sparse:{n}")]);
+        let c = t.ok(&["create", &format!("sparse:{n}"), "x"]).trim().to_string();
+        let out = t.path(&format!("out-{n}"));
+        t.ok(&["cp", &format!("{c}:/dir/sparse"), out.to_str().unwrap()]);
+        let got = std::fs::read(&out).unwrap();
+        assert!(got == want, "{n}: {} bytes, want {}", got.len(), want.len());
+        t.ok(&["rm", &c]);
+    }
+}
