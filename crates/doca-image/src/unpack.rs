@@ -500,7 +500,7 @@ fn meta<R: Read>(e: &mut tar::Entry<R>) -> Result<Meta, EntryFail> {
                                 .ok()
                                 .and_then(|v| v.split(',').map(|x| x.trim().parse().ok()).collect())
                                 .ok_or_else(|| EntryFail::Bad("bad PAX GNU.sparse.map".into()))?;
-                            if !nums.len().is_multiple_of(2) {
+                            if nums.len() % 2 == 1 {
                                 return bad("bad PAX GNU.sparse.map");
                             }
                             sp.map.extend(nums.chunks(2).map(|c| (c[0], c[1])));
