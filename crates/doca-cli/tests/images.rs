@@ -372,3 +372,37 @@ fn sparse_files_in_every_gnu_tar_format_import_as_they_were() {
         t.ok(&["rm", &c]);
     }
 }
+
+/// A full disk is the host's failure, not the archive's: `load` and `import` say which write
+/// failed ("write ...: no space left on device", docker's words), exit 1, and leave a
+/// consistent store (before: "read: No space left on device", exit 125, blaming the archive).
+#[test]
+fn a_full_disk_is_reported_as_a_failed_write() {
+    require_root!();
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let small = t.path("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=1500k", "tmpfs"]).arg(&small).status().unwrap();
+    assert!(st.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(small.clone());
+    let saved = t.path("busybox-save.tar");
+    t.busybox("bb:1");
+    t.ok(&["save", "-o", saved.to_str().unwrap(), "bb:1"]);
+    // The same doca, on a store in the small filesystem (the later env wins).
+    let run =
+        |args: &[&str]| t.cmd().env("DOCA_ROOT", small.join("root")).env("DOCA_RUN_ROOT", small.join("run")).args(args).output().unwrap();
+    for args in [vec!["load", "-i", saved.to_str().unwrap()], vec!["import", doca_testkit::busybox_tar().to_str().unwrap(), "x:1"]] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("write ") && err.contains("no space left on device") && !err.contains("read:"), "{args:?}: {err}");
+        let check = run(&["system", "check"]);
+        assert!(String::from_utf8_lossy(&check.stdout).contains("store is consistent"), "{args:?}");
+    }
+}

@@ -107,6 +107,16 @@ fn bind_mounts_and_bad_mount_specs() {
     let spec = format!("{}:/h", host.display());
     assert_eq!(e.run(&["--rm", "-v", &spec, "busybox", "sh", "-c", "cat /h/h; echo back > /h/c"]), "from host");
     assert_eq!(std::fs::read_to_string(host.join("c")).unwrap(), "back\n");
+    // HostConfig.Binds lists the -v binds as given (docker's), not --mount or anonymous ones.
+    let c = e
+        .t
+        .ok(&e.args("create", &["-v", &spec, "-v", "named-b:/n:ro", "-v", "/anon", "--mount", "type=tmpfs,target=/t", "busybox", "true"]));
+    let binds = e.t.ok(&["inspect", "-f", "{{json .HostConfig.Binds}}", c.trim()]);
+    assert_eq!(binds.trim(), format!("[\"{spec}\",\"named-b:/n:ro\"]"));
+    let none = e.t.ok(&e.args("create", &["busybox", "true"]));
+    assert_eq!(e.t.ok(&["inspect", "-f", "{{json .HostConfig.Binds}}", none.trim()]).trim(), "null");
+    e.t.ok(&["rm", "-v", c.trim(), none.trim()]);
+    e.t.ok(&["volume", "rm", "named-b"]);
     // -v makes a missing source; --mount refuses it, as docker.
     let missing = e.t.path("made");
     e.run(&["--rm", "-v", &format!("{}:/m", missing.display()), "busybox", "true"]);

@@ -99,7 +99,10 @@ impl EngineError {
             | EngineError::InvalidFilter(_)
             | EngineError::InvalidArgument(_)
             | EngineError::Build(_) => ErrorKind::InvalidArgument,
-            EngineError::Archive(ArchiveError::Store(_)) | EngineError::Archive(ArchiveError::Io { .. }) => ErrorKind::BadInput,
+            // The store's disk failed (full, read-only): the host's problem, exit 1 as docker's.
+            EngineError::Archive(ArchiveError::Store(_)) => ErrorKind::Internal,
+            EngineError::Archive(ArchiveError::Ingest { source, .. }) if source.is_host_failure() => ErrorKind::Internal,
+            EngineError::Archive(ArchiveError::Io { .. }) => ErrorKind::BadInput,
             EngineError::Archive(_) => ErrorKind::BadInput,
             EngineError::Store(_) => ErrorKind::Internal,
             EngineError::Net(doca_net::NetError::Invalid(_)) => ErrorKind::InvalidArgument,

@@ -45,7 +45,13 @@ fn prepare(store: &Store, session: &mut IngestSession, req: ImportRequest, cc: C
     let (_, mut plain) = media::decompress(req.input).map_err(io_err)?;
     let mut w = store.blobs.writer()?;
     let limit = req.unpack.max_bytes;
-    let n = io::copy(&mut (&mut plain).take(limit + 1), &mut w).map_err(io_err)?;
+    let n = io::copy(&mut (&mut plain).take(limit + 1), &mut w).map_err(|e| {
+        if crate::unpack::is_host_failure(&e) {
+            ArchiveError::Store(doca_store::BlobError::Io { op: "write", path: w.path().to_path_buf(), source: e }.into())
+        } else {
+            io_err(e)
+        }
+    })?;
     if n > limit {
         return Err(ArchiveError::invalid(
             archive,

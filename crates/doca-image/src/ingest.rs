@@ -24,6 +24,17 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
+impl IngestError {
+    /// Whether the host (its disk), not the content, failed.
+    pub fn is_host_failure(&self) -> bool {
+        match self {
+            IngestError::Unpack { source, .. } => source.is_host_failure(),
+            IngestError::Store(_) => true,
+            _ => false,
+        }
+    }
+}
+
 impl From<doca_store::BlobError> for IngestError {
     fn from(e: doca_store::BlobError) -> Self {
         IngestError::Store(e.into())

@@ -150,10 +150,16 @@ fn read_archive(store: &Store, session: &mut IngestSession, req: LoadRequest) ->
                 let early = stream_member(&mut entry, &mut w, keep.as_mut(), size > EARLY_MIN, store, session, req.unpack).map_err(
                     |e| match e {
                         MemberError::Read(e) => ent_err(format!("read: {e}")),
+                        MemberError::Write(source) => {
+                            ArchiveError::Store(doca_store::BlobError::Io { op: "write", path: w.path().to_path_buf(), source }.into())
+                        }
                         MemberError::Ingest(source) => ArchiveError::Ingest { archive: archive.to_string(), source },
                     },
                 )?;
-                let ing = w.commit(expected.as_ref()).map_err(|e| ent_err(e.to_string()))?;
+                let ing = w.commit(expected.as_ref()).map_err(|e| match e {
+                    e @ doca_store::BlobError::Io { .. } => ArchiveError::Store(e.into()),
+                    e => ent_err(e.to_string()),
+                })?;
                 session.record(&ing);
                 if let Some(early) = early {
                     session.adopt_early(ing.digest.clone(), early);
@@ -189,6 +195,8 @@ const EARLY_MIN: u64 = 64 << 10;
 
 enum MemberError {
     Read(io::Error),
+    /// Writing the blob (the store's disk), not reading the archive.
+    Write(io::Error),
     Ingest(crate::ingest::IngestError),
 }
 
@@ -233,7 +241,7 @@ fn stream_member(
                 early = Some(session.start_early(&store.snapshots, opts).map_err(MemberError::Ingest)?);
             }
         }
-        dst.write_all(&buf[..n]).map_err(MemberError::Read)?;
+        dst.write_all(&buf[..n]).map_err(MemberError::Write)?;
         if let Some(e) = early.as_mut() {
             e.feed(&buf[..n]);
         }

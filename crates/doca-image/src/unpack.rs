@@ -35,6 +35,31 @@ pub enum UnpackError {
     TooLarge { limit: u64 },
     #[error("open snapshot directory {0}: {1}")]
     Dest(String, io::Error),
+    /// The host failed to store what is a valid layer (no space left, a read-only or failing
+    /// disk): not the layer's fault, and docker's words ("write ...: no space left on device").
+    #[error("write {dest}/{entry}: {}", lower(source))]
+    Write { dest: String, entry: String, source: io::Error },
+}
+
+/// Go's spelling of an I/O error (lowercase, without Rust's "(os error N)").
+fn lower(e: &io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s);
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Errors that are the host's, not the input's: the store's disk is full, quota'd, read-only
+/// or failing.
+pub fn is_host_failure(e: &io::Error) -> bool {
+    [Errno::NOSPC, Errno::DQUOT, Errno::ROFS, Errno::IO, Errno::NOMEM].iter().any(|x| e.raw_os_error() == Some(x.raw_os_error()))
+}
+
+impl UnpackError {
+    /// Whether the host, not the layer, failed.
+    pub fn is_host_failure(&self) -> bool {
+        matches!(self, UnpackError::Write { .. } | UnpackError::Dest(..))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -108,16 +133,16 @@ pub fn unpack_layer(src: impl Read, dest: &Path, opts: UnpackOptions, raw_digest
     let (compression, dec) = decompress(src).map_err(|e| read_err(e, opts.max_bytes))?;
     let limited = Limit { inner: dec, left: opts.max_bytes };
     if raw_digest_known && compression == Compression::None {
-        let content_size = unpack_stream(limited, root, opts)?;
+        let content_size = unpack_stream(limited, root, dest.display().to_string(), opts)?;
         Ok(Unpacked { diff_id: None, content_size })
     } else {
         let mut hashed = Hashing::new(limited);
-        let content_size = unpack_stream(&mut hashed, root, opts)?;
+        let content_size = unpack_stream(&mut hashed, root, dest.display().to_string(), opts)?;
         Ok(Unpacked { diff_id: Some(hashed.finish().1), content_size })
     }
 }
 
-fn unpack_stream(mut src: impl Read, root: OwnedFd, opts: UnpackOptions) -> Result<u64, UnpackError> {
+fn unpack_stream(mut src: impl Read, root: OwnedFd, dest: String, opts: UnpackOptions) -> Result<u64, UnpackError> {
     let mut u = Unpacker { dirs: DirStack { root, stack: Vec::new() }, dir_times: Vec::new(), content_size: 0 };
     {
         let mut ar = tar::Archive::new(&mut src);
@@ -130,6 +155,7 @@ fn unpack_stream(mut src: impl Read, root: OwnedFd, opts: UnpackOptions) -> Resu
                     EntryFail::Io(e) if e.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) => {
                         UnpackError::TooLarge { limit: opts.max_bytes }
                     }
+                    EntryFail::Io(e) if is_host_failure(&e) => UnpackError::Write { dest: dest.clone(), entry: name, source: e },
                     EntryFail::Io(e) => UnpackError::Entry { entry: name, reason: e.to_string() },
                     EntryFail::Bad(reason) => UnpackError::Entry { entry: name, reason },
                 }

@@ -169,6 +169,11 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
+    /// Where the blob is being written (for messages).
+    pub fn path(&self) -> &Path {
+        &self.tmp_path
+    }
+
     pub fn written(&self) -> u64 {
         self.inner.as_ref().map(|h| h.count()).unwrap_or(0)
     }

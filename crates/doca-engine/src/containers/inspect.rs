@@ -26,8 +26,9 @@ impl Engine {
             "max-size": r.log_max_size.unwrap_or(super::start::DEFAULT_LOG_MAX_SIZE).to_string(),
             "max-file": r.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES).to_string(),
         });
+        let binds: Vec<&String> = r.mounts.iter().filter_map(|m| m.bind_spec.as_ref()).collect();
         let hostconfig = json!({
-            "Binds": null,
+            "Binds": if binds.is_empty() { json!(null) } else { json!(binds) },
             "ContainerIDFile": "",
             "LogConfig": {"Type": "json-file", "Config": log_opts},
             "NetworkMode": r.network.name(),

@@ -29,6 +29,7 @@ impl MountSpec {
             create_source: false,
             tmpfs_options: Vec::new(),
             volume_options: Default::default(),
+            bind_spec: None,
         }
     }
 }
@@ -69,6 +70,10 @@ pub struct MountSpec {
     /// `volume-opt=`: the local driver's options for a volume made on first use.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volume_options: BTreeMap<String, String>,
+    /// The `-v SRC:DST[:OPTS]` text as given, which docker lists in HostConfig.Binds (mounts
+    /// given with `--mount`, or made for VOLUME and `-v /path`, are not binds there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_spec: Option<String>,
 }
 
 const PROPAGATIONS: [&str; 6] = ["shared", "rshared", "slave", "rslave", "private", "rprivate"];
@@ -171,6 +176,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountSpec, EngineError> {
     let mut m = MountSpec {
         anonymous: source.is_empty(),
         create_source: kind == MountKind::Bind,
+        bind_spec: (!source.is_empty()).then(|| spec.to_string()),
         ..MountSpec::new(kind, source.to_string(), target.to_string(), false)
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
