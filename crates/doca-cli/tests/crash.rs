@@ -130,3 +130,106 @@ fn an_emptied_database_is_refused_and_no_content_is_deleted() {
     assert!(String::from_utf8_lossy(&t.run(&["images"]).stderr).contains("missing or empty"));
     assert_eq!(blobs(), before);
 }
+
+/// Waits until `cond` holds (at most 30 s).
+fn until(what: &str, cond: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What SIGKILLed processes leave behind: a runtime killed in `create` (its state directory
+/// with exec.fifo, the container's cgroups), a `doca start` killed while the runtime works (the
+/// rootfs mounted, the network held), a `doca build` killed during a RUN (the step's container,
+/// running, and the build's temp directory). `system check` reports each, `--repair` takes
+/// each away, and afterwards nothing of them is left on the host.
+#[test]
+fn system_check_repairs_what_killed_runtimes_starts_and_builds_left() {
+    require_root!();
+    let env = doca_testkit::ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-crash");
+    let t = &env.t;
+    let runc = std::path::Path::new(env!("CARGO_BIN_EXE_doca")).with_file_name("doca-runc");
+    // A runtime whose `create` is SIGKILLed once the container's cgroup exists, and one whose
+    // `create` never returns (the engine is killed while it waits).
+    let killed = t.path("killed-runtime");
+    std::fs::write(
+        &killed,
+        format!(
+            "#!/bin/sh\nfor a; do last=$a; done\ncase \" $* \" in *\" create \"*)\n  {runc} \"$@\" & pid=$!\n  n=0\n  while ! ls -d /sys/fs/cgroup/*/{parent}/$last >/dev/null 2>&1 && [ $n -lt 1000 ]; do n=$((n+1)); sleep 0.005; done\n  kill -9 $pid; exit 137;;\nesac\nexec {runc} \"$@\"\n",
+            runc = runc.display(),
+            parent = env.cgroup
+        ),
+    )
+    .unwrap();
+    let stuck = t.path("stuck-runtime");
+    let stuck_pid = t.path("stuck.pid");
+    std::fs::write(
+        &stuck,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" create \"*) echo $$ > {}; exec sleep 600;; esac\nexec {} \"$@\"\n",
+            stuck_pid.display(),
+            runc.display()
+        ),
+    )
+    .unwrap();
+    for p in [&killed, &stuck] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let o = t.run(&env.args("run", &["-d", "--name", "killed", "--runtime", killed.to_str().unwrap(), "busybox", "sleep", "600"]));
+    assert!(!o.status.success());
+    let c = t.ok(&env.args("create", &["--name", "stuck", "--runtime", stuck.to_str().unwrap(), "busybox", "sleep", "600"]));
+    let mut start = t.cmd().args(["start", c.trim()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let merged = t.root().join("containers").join(c.trim()).join("merged");
+    until("the stuck start's rootfs", || std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(merged.to_str().unwrap()));
+    until("the stuck runtime", || stuck_pid.exists());
+    let _ = start.kill();
+    let _ = start.wait();
+    let _ =
+        std::process::Command::new("pkill").args(["-9", "-f", &format!("{}/run/containers/{}", t.dir.path().display(), c.trim())]).status();
+    if let Ok(pid) = std::fs::read_to_string(&stuck_pid) {
+        let _ = std::process::Command::new("kill").args(["-9", pid.trim()]).status();
+    }
+    // A build killed during a RUN step.
+    let ctx = t.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN sleep 600\n").unwrap();
+    let mut build = t
+        .cmd()
+        .args(["build", "--cgroup-parent", env.cgroup.as_str(), "--network", "none", "-t", "never:1", ctx.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("the build's RUN container", || t.ok(&["ps", "-q"]).lines().count() == 1);
+    let _ = build.kill();
+    let _ = build.wait();
+
+    let o = t.run(&["system", "check"]);
+    let report = String::from_utf8_lossy(&o.stdout).into_owned();
+    for want in [
+        "runtime state of stopped container",
+        "cgroup of stopped container killed",
+        "rootfs of stopped container",
+        "of interrupted build",
+        "temp directory of interrupted build",
+    ] {
+        assert!(report.contains(want), "`system check` did not report {want:?}:\n{report}");
+    }
+    let o = t.run(&["system", "check", "--repair"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = t.ok(&["system", "check"]);
+    assert!(!after.contains("dangling:"), "left after --repair:\n{after}");
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(t.dir.path().to_str().unwrap()), "a mount is left");
+    let cg: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .flat_map(|h| std::fs::read_dir(h.path().join(&env.cgroup)).into_iter().flatten().flatten())
+        .filter(|d| d.path().is_dir())
+        .map(|d| d.path())
+        .collect();
+    assert!(cg.is_empty(), "cgroups left: {cg:?}");
+    assert_eq!(t.ok(&["ps", "-q"]), "", "the build's container still runs");
+    assert!(std::fs::read_dir(t.root().join("tmp")).map(|d| d.count()).unwrap_or(0) == 0, "the build's temp directory is left");
+}

@@ -99,10 +99,14 @@ impl Engine {
         Ok((started, failed))
     }
 
-    /// The store's content, then what networking a crash left (`check_networks`).
+    /// The store's content, then what killed processes left: networking (`check_networks`),
+    /// containers' mounts, runtime state and cgroups (`check_containers`), interrupted builds
+    /// (`check_builds`).
     pub fn check_store(&mut self, repair: bool) -> Result<CheckReport, EngineError> {
         let mut report = self.store.check(repair)?;
         report.dangling.extend(self.check_networks(repair)?);
+        report.dangling.extend(self.check_containers(repair)?);
+        report.dangling.extend(self.check_builds(repair)?);
         Ok(report)
     }
 }

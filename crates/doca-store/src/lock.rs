@@ -22,6 +22,15 @@ impl StoreLock {
     /// Lock files are doca's alone (0600, never through a symlink, owned by this user): any
     /// process that can open one can flock it, and hang every doca command behind it.
     pub fn acquire(path: &Path, mode: LockMode) -> io::Result<Self> {
+        Self::take(path, mode, true).map(|l| l.expect("a blocking lock is taken"))
+    }
+
+    /// The lock if nobody holds it now, without waiting (whether its holder is still alive).
+    pub fn try_acquire(path: &Path, mode: LockMode) -> io::Result<Option<Self>> {
+        Self::take(path, mode, false)
+    }
+
+    fn take(path: &Path, mode: LockMode, wait: bool) -> io::Result<Option<Self>> {
         let file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)?;
         let m = file.metadata()?;
@@ -36,14 +45,17 @@ impl StoreLock {
                 ),
             ));
         }
-        let op = match mode {
-            LockMode::Shared => FlockOperation::LockShared,
-            LockMode::Exclusive => FlockOperation::LockExclusive,
+        let op = match (mode, wait) {
+            (LockMode::Shared, true) => FlockOperation::LockShared,
+            (LockMode::Exclusive, true) => FlockOperation::LockExclusive,
+            (LockMode::Shared, false) => FlockOperation::NonBlockingLockShared,
+            (LockMode::Exclusive, false) => FlockOperation::NonBlockingLockExclusive,
         };
         loop {
             match flock(&file, op) {
-                Ok(()) => return Ok(StoreLock { _file: file }),
+                Ok(()) => return Ok(Some(StoreLock { _file: file })),
                 Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::WOULDBLOCK) if !wait => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }

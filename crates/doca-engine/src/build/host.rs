@@ -57,6 +57,9 @@ pub(super) struct Host<'e> {
     running: Option<String>,
     /// Hosts forked for parallel stages so far (their temp directories are numbered).
     forks: usize,
+    /// Held while the build runs (the first host only): `system check` tells an interrupted
+    /// build's leftovers from a running build's by whether this lock is free.
+    alive: Option<doca_store::StoreLock>,
 }
 
 /// Removes a build's temp directory after unmounting whatever is still mounted inside it.
@@ -97,6 +100,9 @@ impl<'e> Host<'e> {
     pub(super) fn new(engine: &'e mut Engine, req: &BuildImage, tags: Vec<Reference>) -> Result<Self, EngineError> {
         let tmp = engine.build_tmp(&req.build_id);
         std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
+        let lock = super::build_lock(&tmp);
+        let alive = doca_store::StoreLock::acquire(&lock, doca_store::LockMode::Exclusive)
+            .map_err(|e| EngineError::Internal(format!("lock {}: {e}", lock.display())))?;
         Ok(Host {
             engine: EngineRef::Borrowed(engine),
             build_id: req.build_id.clone(),
@@ -109,6 +115,7 @@ impl<'e> Host<'e> {
             learnt: Vec::new(),
             running: None,
             forks: 0,
+            alive: Some(alive),
         })
     }
 
@@ -116,6 +123,9 @@ impl<'e> Host<'e> {
     pub(super) fn finish(mut self) -> Result<(), EngineError> {
         self.stop_running();
         remove_tmp(&self.tmp);
+        if self.alive.take().is_some() {
+            let _ = std::fs::remove_file(super::build_lock(&self.tmp));
+        }
         self.save_digests()
     }
 
@@ -459,6 +469,7 @@ impl BuildHost for Host<'_> {
             learnt: Vec::new(),
             running: None,
             forks: 0,
+            alive: None,
         })))
     }
 }

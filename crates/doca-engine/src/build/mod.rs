@@ -116,4 +116,49 @@ impl Engine {
     pub(crate) fn build_tmp(&self, build_id: &str) -> PathBuf {
         self.config().root.join("tmp").join(format!("build-{build_id}"))
     }
+
+    /// What builds that no longer run left (a killed `doca build`): their RUN containers and
+    /// temp directories. A build runs while it holds its lock.
+    pub(crate) fn check_builds(&mut self, repair: bool) -> Result<Vec<String>, EngineError> {
+        let tmp = self.config().root.join("tmp");
+        let mut dead = std::collections::BTreeSet::new();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix("build-").filter(|_| e.path().is_dir()) {
+                dead.insert(id.to_string());
+            }
+        }
+        for c in self.containers()? {
+            if let Some(id) = c.config.labels.get(BUILD_LABEL) {
+                dead.insert(id.clone());
+            }
+        }
+        let mut found = Vec::new();
+        for id in dead {
+            let dir = self.build_tmp(&id);
+            let lock = build_lock(&dir);
+            std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
+            let Some(_held) = doca_store::StoreLock::try_acquire(&lock, doca_store::LockMode::Exclusive)
+                .map_err(|e| EngineError::Internal(format!("lock {}: {e}", lock.display())))?
+            else {
+                continue;
+            };
+            for c in self.containers()?.iter().filter(|c| c.config.labels.get(BUILD_LABEL) == Some(&id)) {
+                found.push(format!("container {} of interrupted build {id}", c.name));
+            }
+            if dir.exists() {
+                found.push(format!("temp directory of interrupted build {id} at {}", dir.display()));
+            }
+            if repair {
+                self.build_cleanup(&id)?;
+            }
+            let _ = std::fs::remove_file(&lock);
+        }
+        Ok(found)
+    }
+}
+
+/// A build's liveness lock, beside its temp directory (which `remove_tmp` deletes).
+pub(crate) fn build_lock(tmp: &std::path::Path) -> PathBuf {
+    tmp.with_extension("lock")
 }

@@ -3,6 +3,7 @@
 //! and, while it runs, a monitor process (doca-shim) that owns its stdio and reports its exit.
 
 pub mod attach;
+mod check;
 pub mod cleanup;
 pub mod commit;
 pub mod cp;

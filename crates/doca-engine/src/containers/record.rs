@@ -25,6 +25,15 @@ impl ContainerId {
         Ok(ContainerId(hex))
     }
 
+    /// A full id (64 lowercase hex digits), as found in a path the store named after it.
+    pub fn parse(s: &str) -> Result<ContainerId, EngineError> {
+        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(ContainerId(s.to_string()))
+        } else {
+            Err(EngineError::InvalidArgument(format!("{s:?} is not a container id")))
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
