@@ -1011,7 +1011,13 @@ impl<'w> Worker<'w> {
     fn owner(&self, chown: Option<&str>, root: Option<&Path>, ins: &Instruction) -> Result<(u32, u32), BuildError> {
         let Some(spec) = chown else { return Ok((0, 0)) };
         let (user, group) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
-        let read = |f: &str| root.and_then(|r| std::fs::read_to_string(resolve_in_root(r, f, true)).ok()).unwrap_or_default();
+        // Through doca-fs: an image's /etc/passwd that is a FIFO or a device node (a watchdog
+        // armed by opening it) is refused by type before any open, and links stay inside it.
+        let read = |f: &str| {
+            root.and_then(|r| doca_fs::Root::open(r).ok()?.read_file(Path::new(f), 16 << 20).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
         let find = |file: &str, name: &str| -> Option<(u32, u32)> {
             read(file).lines().find_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();

@@ -474,3 +474,35 @@ fn system_prune_removes_what_nothing_uses_and_keeps_the_rest() {
     t.ok(&["rm", "-f", "running"]);
     t.ok(&["network", "rm", "used-net"]);
 }
+
+/// A hostile image's /etc/passwd that is a FIFO (an open that never returns; a device node
+/// would be opened on the host, outside any device cgroup): `COPY --chown=NAME` resolves the
+/// name through doca-fs, which refuses it by type, and the build ends with docker's message.
+#[test]
+fn chown_lookup_never_opens_a_fifo_in_the_image() {
+    require_root!();
+    let b = Env::new();
+    b.write("f", "x");
+    b.write("Dockerfile", "FROM busybox\nRUN rm /etc/passwd && mkfifo /etc/passwd\nCOPY --chown=nobody f /f\n");
+    let ctx = b.ctx.to_str().unwrap().to_string();
+    let mut child =
+        b.e.t
+            .cmd()
+            .args(["build", "--cgroup-parent", b.e.cgroup.as_str(), "--network", "none", &ctx])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("the build hung on the image's FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("unable to find user nobody"), "{err}");
+}

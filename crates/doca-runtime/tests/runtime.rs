@@ -873,3 +873,30 @@ fn host_global_sysctls_are_refused_and_the_host_is_untouched() {
     let o = b.run();
     assert_eq!(stdout(&o), "7\n", "{}", stderr(&o));
 }
+
+/// `runc spec`'s own default config runs under doca-runc: it lists ambient capabilities that
+/// are not inheritable, which cannot be raised; they are skipped, as runc skips them (before:
+/// "raise ambient capability CAP_KILL: PR_CAP_AMBIENT_RAISE failure").
+#[test]
+fn runc_specs_default_config_runs() {
+    require_root!();
+    doca_testkit::require_tool!("runc");
+    let b = Bundle::new(|_| {});
+    let dir = b.dir.path();
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    assert!(Command::new("runc").args(["spec", "--bundle"]).arg(dir).status().unwrap().success());
+    let p = dir.join("config.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    assert!(
+        spec["process"]["capabilities"]["ambient"].as_array().is_some_and(|a| !a.is_empty()),
+        "runc's default lists ambient capabilities"
+    );
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["args"] = json!(["sh", "-c", "grep CapAmb /proc/self/status"]);
+    spec["linux"]["cgroupsPath"] = json!(format!("/doca-test/{}", b.id));
+    std::fs::write(&p, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "CapAmb:\t0000000000000000\n");
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
