@@ -208,3 +208,35 @@ fn cp_sees_a_running_containers_volumes() {
     e.t.ok(&["rm", "-f", &id]);
     e.t.ok(&["volume", "rm", "attack-data"]);
 }
+
+/// `export`, `diff` and `commit` walk a running container's filesystem while it exchanges a
+/// directory with a symlink to a host directory: what they write never holds the host's files
+/// (the walk reaches each entry from its parent's descriptor and never follows a link).
+#[test]
+fn export_diff_and_commit_of_a_racing_container_never_read_host_files() {
+    doca_testkit::require_root!();
+    let e = Env::new();
+    let secret = host_secret(&e);
+    let tools = e.tools(&[("swap", &doca_testkit::c_program("swap", SWAP))]);
+    let bind = format!("{}:/attack:ro", tools.display());
+    let setup = format!(
+        "mkdir -p /tmp/race/r && echo container > /tmp/race/r/file && ln -s {} /tmp/race/l && exec /attack/swap /tmp/race/r /tmp/race/l",
+        secret.display()
+    );
+    let id = e.run_ok(&["-d", "-v", &bind, "busybox", "sh", "-c", &setup]);
+    assert!(e.logs_until(&id, 10, |l| l.contains("swapping")).contains("swapping"));
+    let contains_secret = |bytes: &[u8]| bytes.windows(11).any(|w| w == b"host secret");
+    for i in 0..15 {
+        let o = e.t.run(&["export", &id]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!contains_secret(&o.stdout), "export {i} holds the host's file");
+        let d = e.t.ok(&["diff", &id]);
+        assert!(!d.contains("secret"), "diff {i} listed the host's file: {d}");
+        let img = format!("racing:{i}");
+        e.t.ok(&["commit", &id, &img]);
+        let saved = e.t.path(&format!("racing-{i}.tar"));
+        e.t.ok(&["save", "-o", saved.to_str().unwrap(), &img]);
+        assert!(!contains_secret(&std::fs::read(&saved).unwrap()), "commit {i} holds the host's file");
+    }
+    e.t.ok(&["rm", "-f", &id]);
+}
