@@ -114,3 +114,14 @@ impl EngineError {
         }
     }
 }
+
+/// A path inside a container: a missing one is docker's "No such container:path" (the caller
+/// words it), anything else names the path and what failed.
+impl From<doca_fs::FsError> for EngineError {
+    fn from(e: doca_fs::FsError) -> EngineError {
+        match e {
+            doca_fs::FsError::NotFound(p) => EngineError::NoSuchPath(p.display().to_string()),
+            e => EngineError::InvalidArgument(e.to_string()),
+        }
+    }
+}

@@ -19,6 +19,17 @@ pub struct CopyOptions {
     pub confined_dest: bool,
 }
 
+/// Copies every entry of directory `src` into `dst` (docker's `SRC/.`).
+pub fn copy_contents(src: &Entry, dst: &Dir, opts: CopyOptions) -> Result<()> {
+    let from = src.open_dir()?;
+    for n in from.names()? {
+        if let Some(e) = from.entry(&n)? {
+            copy(&e, dst, &n, opts)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies `src` to `name` in `dst`: directories recursively (merged into an existing one),
 /// files, symlinks (as links), FIFOs and (with `devices`) device nodes; modes and times kept.
 /// Sockets are not copied (tar(1) skips them too).
@@ -30,12 +41,7 @@ pub fn copy(src: &Entry, dst: &Dir, name: &OsStr, opts: CopyOptions) -> Result<(
     match src.kind() {
         Kind::Dir => {
             let to = dst.mkdir(name, 0o700)?;
-            let from = src.open_dir()?;
-            for n in from.names()? {
-                if let Some(e) = from.entry(&n)? {
-                    copy(&e, &to, &n, opts)?;
-                }
-            }
+            copy_contents(src, &to, opts)?;
             to.finish(st, opts.owner)
         }
         Kind::File => {

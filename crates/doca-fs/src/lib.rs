@@ -28,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 
 mod copy;
 mod walk;
-pub use copy::{copy, CopyOptions};
+pub use copy::{copy, copy_contents, CopyOptions};
 pub use walk::walk;
 
 #[derive(Debug, thiserror::Error)]

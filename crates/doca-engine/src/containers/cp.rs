@@ -11,7 +11,7 @@
 
 use super::record::Container;
 use crate::{Engine, EngineError};
-use doca_fs::{CopyOptions as FsCopy, Entry, FsError, Kind, Root};
+use doca_fs::{CopyOptions as FsCopy, FsError, Kind, Root};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -31,15 +31,6 @@ pub struct CopyOptions {
     /// `-L`: a symlink given as the source is followed (inside the container's root for a
     /// container path).
     pub follow_link: bool,
-}
-
-impl From<FsError> for EngineError {
-    fn from(e: FsError) -> EngineError {
-        match e {
-            FsError::NotFound(p) => EngineError::NoSuchPath(p.display().to_string()),
-            e => EngineError::InvalidArgument(e.to_string()),
-        }
-    }
 }
 
 /// One side of a copy: a root and a path in it.
@@ -71,7 +62,7 @@ pub(crate) fn copy(src: Side, dst: Side, follow_link: bool, opts: FsCopy) -> Res
     };
     let dest_ends_slash = dst.path.as_os_str().to_string_lossy().ends_with('/');
     match (entry.kind(), dest) {
-        (Kind::Dir, Dest::Dir(d)) if contents_only => copy_children(&entry, &d, opts),
+        (Kind::Dir, Dest::Dir(d)) if contents_only => Ok(doca_fs::copy_contents(&entry, &d, opts)?),
         (_, Dest::Dir(d)) => Ok(doca_fs::copy(&entry, &d, &name, opts)?),
         (Kind::Dir, Dest::Other) => {
             Err(EngineError::InvalidArgument(format!("cannot copy directory to non-directory {}", dst.path.display())))
@@ -84,17 +75,6 @@ pub(crate) fn copy(src: Side, dst: Side, follow_link: bool, opts: FsCopy) -> Res
             Ok(doca_fs::copy(&entry, &parent, &dname, opts)?)
         }
     }
-}
-
-/// Every entry of directory `src` into `dst`.
-pub(crate) fn copy_children(src: &Entry, dst: &doca_fs::Dir, opts: FsCopy) -> Result<(), EngineError> {
-    let from = src.open_dir()?;
-    for n in from.names()? {
-        if let Some(e) = from.entry(&n)? {
-            doca_fs::copy(&e, dst, &n, opts)?;
-        }
-    }
-    Ok(())
 }
 
 impl Engine {

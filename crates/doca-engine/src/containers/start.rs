@@ -407,7 +407,7 @@ fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError
         _ => return Ok(()),
     };
     let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false };
-    super::cp::copy_children(&src, &data, opts)?;
+    doca_fs::copy_contents(&src, &data, opts)?;
     Ok(data.finish(src.stat(), true)?)
 }
 
