@@ -36,6 +36,21 @@ fn host_secret(e: &Env) -> std::path::PathBuf {
     dir
 }
 
+/// A container exchanging its directory `/tmp/race/r` with `/tmp/race/l`, a symlink to the
+/// host's secret directory, as fast as it can.
+fn racing_container(e: &Env) -> String {
+    let secret = host_secret(e);
+    let tools = e.tools(&[("swap", &doca_testkit::c_program("swap", SWAP))]);
+    let bind = format!("{}:/attack:ro", tools.display());
+    let setup = format!(
+        "mkdir -p /tmp/race/r && echo container > /tmp/race/r/file && ln -s {} /tmp/race/l && exec /attack/swap /tmp/race/r /tmp/race/l",
+        secret.display()
+    );
+    let id = e.run_ok(&["-d", "-v", &bind, "busybox", "sh", "-c", &setup]);
+    assert!(e.logs_until(&id, 10, |l| l.contains("swapping")).contains("swapping"));
+    id
+}
+
 fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
@@ -99,15 +114,7 @@ fn cp_into_a_container_never_follows_its_symlinks_onto_the_host() {
 fn cp_out_of_a_racing_container_never_copies_host_files() {
     doca_testkit::require_root!();
     let e = Env::new();
-    let secret = host_secret(&e);
-    let tools = e.tools(&[("swap", &doca_testkit::c_program("swap", SWAP))]);
-    let bind = format!("{}:/attack:ro", tools.display());
-    let setup = format!(
-        "mkdir -p /tmp/race/r && echo container > /tmp/race/r/file && ln -s {} /tmp/race/l && exec /attack/swap /tmp/race/r /tmp/race/l",
-        secret.display()
-    );
-    let id = e.run_ok(&["-d", "-v", &bind, "busybox", "sh", "-c", &setup]);
-    assert!(e.logs_until(&id, 10, |l| l.contains("swapping")).contains("swapping"));
+    let id = racing_container(&e);
     let out = e.t.path("out");
     std::fs::create_dir_all(&out).unwrap();
     let mut copied = 0;
@@ -216,15 +223,7 @@ fn cp_sees_a_running_containers_volumes() {
 fn export_diff_and_commit_of_a_racing_container_never_read_host_files() {
     doca_testkit::require_root!();
     let e = Env::new();
-    let secret = host_secret(&e);
-    let tools = e.tools(&[("swap", &doca_testkit::c_program("swap", SWAP))]);
-    let bind = format!("{}:/attack:ro", tools.display());
-    let setup = format!(
-        "mkdir -p /tmp/race/r && echo container > /tmp/race/r/file && ln -s {} /tmp/race/l && exec /attack/swap /tmp/race/r /tmp/race/l",
-        secret.display()
-    );
-    let id = e.run_ok(&["-d", "-v", &bind, "busybox", "sh", "-c", &setup]);
-    assert!(e.logs_until(&id, 10, |l| l.contains("swapping")).contains("swapping"));
+    let id = racing_container(&e);
     let contains_secret = |bytes: &[u8]| bytes.windows(11).any(|w| w == b"host secret");
     for i in 0..15 {
         let o = e.t.run(&["export", &id]);

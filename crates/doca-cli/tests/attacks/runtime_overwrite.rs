@@ -90,6 +90,18 @@ fn runtime_copy(e: &Env) -> (PathBuf, String) {
     (copy, digest)
 }
 
+/// A container on `runtime` running the racer (`racer_args`), with `run_args` for `doca run`.
+fn racer(e: &Env, runtime: &Path, run_args: &[&str], racer_args: &[&str]) -> String {
+    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
+    let bind = format!("{}:/attack:ro", tools.display());
+    let mut args = vec!["-d", "--runtime", runtime.to_str().unwrap(), "-v", &bind];
+    args.extend(run_args);
+    args.extend(HOST_LIBS);
+    args.extend(["busybox", "/attack/racer"]);
+    args.extend(racer_args);
+    e.run_ok(&args)
+}
+
 fn verdict(logs: &str) -> bool {
     logs.contains("verdict:") || logs.contains("WROTE")
 }
@@ -105,13 +117,7 @@ fn exec_of_a_proc_self_exe_trap_cannot_overwrite_the_runtime() {
     doca_testkit::require_root!();
     let e = Env::new();
     let (runtime, digest) = runtime_copy(&e);
-    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
-    let rt = runtime.to_str().unwrap();
-    let bind = format!("{}:/attack:ro", tools.display());
-    let mut args = vec!["-d", "--runtime", rt, "-v", &bind];
-    args.extend(HOST_LIBS);
-    args.extend(["busybox", "/attack/racer"]);
-    let id = e.run_ok(&args);
+    let id = racer(&e, &runtime, &[], &[]);
     e.logs_until(&id, 10, |l| l.contains("ready"));
     e.t.ok(&["exec", &id, "sh", "-c", "printf '#!/proc/self/exe\\n' > /bin/evil && chmod 755 /bin/evil"]);
     for _ in 0..30 {
@@ -131,13 +137,7 @@ fn a_health_check_through_a_replaced_shell_cannot_overwrite_the_runtime() {
     doca_testkit::require_root!();
     let e = Env::new();
     let (runtime, digest) = runtime_copy(&e);
-    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
-    let rt = runtime.to_str().unwrap();
-    let bind = format!("{}:/attack:ro", tools.display());
-    let mut args = vec!["-d", "--runtime", rt, "--health-cmd", "true", "--health-interval", "200ms", "-v", &bind];
-    args.extend(HOST_LIBS);
-    args.extend(["busybox", "/attack/racer", "health"]);
-    let id = e.run_ok(&args);
+    let id = racer(&e, &runtime, &["--health-cmd", "true", "--health-interval", "200ms"], &["health"]);
     let logs = e.logs_until(&id, 60, verdict);
     assert_untouched(&logs, &runtime, &digest);
     e.t.ok(&["rm", "-f", &id]);

@@ -161,5 +161,7 @@ fn a_container_without_a_tty_cannot_type_into_the_users_shell() {
     assert!(!text.contains("INJECTED"), "{text}");
     // The attack was made: the foreground cases reported their attempts on stderr.
     assert!(text.matches("attempt fd 1: not a terminal").count() >= 5, "{text}");
+    // Its own session: no controlling terminal to open as /dev/tty (ENXIO).
+    assert!(text.matches("attempt /dev/tty: No such device or address").count() >= 5, "{text}");
     e.t.ok(&["rm", "-f", &id]);
 }
