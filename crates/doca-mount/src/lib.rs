@@ -1,9 +1,13 @@
 //! mount(8)'s option names as mount(2) takes them: flags, propagation changes (a second
 //! mount(2) call), and the rest passed to the filesystem as data. Shared by the runtime (OCI
 //! `mounts[].options`) and the engine (the local volume driver's `o=`), which must read the
-//! same names the same way; kept out of both so the engine does not link the runtime.
+//! same names the same way; kept out of both so the engine does not link the runtime. Also the
+//! sealed view of an executable (`SealedExe`) the runtime, the engine and the monitor share.
 
 use nix::mount::MsFlags;
+
+mod sealed;
+pub use sealed::{sealed_program, SealedExe};
 
 /// Mount options split as mount(2) wants them.
 #[derive(Debug, PartialEq)]

@@ -7,11 +7,13 @@
 //! the host's doca-runc, and the next container operation runs the container's code as host
 //! root. Clearing the dumpable flag only hides the init from unprivileged processes.
 //!
-//! So every command that enters a container (`create`, `run`, `exec`) first re-executes
-//! itself from a copy the container cannot write, as runc 1.2 does (libcontainer/exeseal):
+//! So every command that enters a container (`create`, `run`, `exec`) runs from a copy the
+//! container cannot write, as runc 1.2 does (libcontainer/exeseal), re-executing itself unless
+//! its caller started it so (doca's engine and monitor do):
 //! - a detached, read-only overlayfs made with fsopen(2)/fsmount(2) whose top lower layer is
-//!   the binary's directory: no copy, the page cache is shared, and unlike a read-only bind
-//!   mount there is no writable mount of the same inode to reopen it through;
+//!   the binary's directory (doca-mount's `SealedExe`): no copy, the page cache is shared, and
+//!   unlike a read-only bind mount there is no writable mount of the same inode to reopen it
+//!   through;
 //! - where overlayfs cannot be made (no CAP_SYS_ADMIN, no new mount API), a memfd copy
 //!   sealed against writes, growth and shrinking (memfd_create(2), F_SEAL_*).
 //!
@@ -20,7 +22,6 @@
 
 use crate::error::{Result, RuntimeError};
 use rustix::fs::{self as rfs, MemfdFlags, Mode, OFlags, SealFlags};
-use rustix::mount::{self as rmount, FsMountFlags, FsOpenFlags, MountAttrFlags};
 use std::ffi::{CString, OsString};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -86,31 +87,14 @@ fn cstring(s: OsString) -> Result<CString> {
     CString::new(s.as_bytes()).map_err(|_| RuntimeError::Sys("seal the runtime binary: an argument contains a NUL byte".into()))
 }
 
-/// The binary through a read-only overlayfs that is never attached to any mount namespace.
-/// overlayfs needs two lower layers to be lower-only (no upper: nothing can be written); the
-/// binary's directory is the top one, so a file of the same name in `scratch` cannot mask it.
+/// The binary through a read-only overlayfs that is never attached to any mount namespace
+/// (doca-mount's `SealedExe`).
 fn sealed_overlay(scratch: &Path) -> Result<OwnedFd> {
     let real =
         std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::Sys(format!("seal the runtime binary: /proc/self/exe: {e}")))?;
-    let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
-        return Err(RuntimeError::Sys(format!("seal the runtime binary: {} has no directory", real.display())));
-    };
-    // lowerdir separates layers with ':' and escapes with '\' (Documentation/filesystems/overlayfs.rst).
-    let esc = |p: &Path| p.to_string_lossy().replace('\\', "\\\\").replace(':', "\\:");
-    let ctx = rmount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| sys("fsopen overlay", e))?;
-    let lower = format!("{}:{}", esc(dir), esc(scratch));
-    rmount::fsconfig_set_string(&ctx, "lowerdir", lower.as_str()).map_err(|e| sys(&format!("overlay lowerdir={lower}"), e))?;
-    // xino only adds log lines when the layers are on different filesystems.
-    let _ = rmount::fsconfig_set_string(&ctx, "xino", "off");
-    rmount::fsconfig_create(&ctx).map_err(|e| sys("create overlay", e))?;
-    let mnt = rmount::fsmount(
-        &ctx,
-        FsMountFlags::FSMOUNT_CLOEXEC,
-        MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOSUID,
-    )
-    .map_err(|e| sys("fsmount overlay", e))?;
-    rfs::openat(&mnt, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| sys(&format!("open {} in the overlay", name.to_string_lossy()), e))
+    let sealed =
+        doca_mount::SealedExe::new(&real, scratch).map_err(|e| RuntimeError::Sys(format!("seal the runtime binary: overlayfs: {e}")))?;
+    sealed.fd().try_clone().map_err(|e| RuntimeError::Sys(format!("seal the runtime binary: {e}")))
 }
 
 /// A sealed in-memory copy of the binary.

@@ -900,3 +900,66 @@ fn runc_specs_default_config_runs() {
     assert_eq!(stdout(&o), "CapAmb:\t0000000000000000\n");
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
 }
+
+/// CVE-2019-5736 against doca-runc as other engines run it (podman, dockerd: its own path, no
+/// doca in front): a container's `#!/proc/self/exe` trap makes `doca-runc exec` run doca-runc
+/// inside the container, where a racer holds `/proc/PID/exe` and writes through it. doca-runc
+/// re-executes itself from a sealed copy before it enters, so the write fails and the binary
+/// on the host keeps its digest. (The racer attacks a private copy: a failure here cannot break
+/// the other tests' runtime.)
+#[test]
+fn exec_through_a_proc_self_exe_trap_cannot_overwrite_doca_runc() {
+    require_root!();
+    let tools = tempfile::tempdir().unwrap();
+    std::fs::copy(doca_testkit::c_program("racer", doca_testkit::PROC_EXE_RACER), tools.path().join("racer")).unwrap();
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "/attack/racer > /verdict 2>&1"]);
+        s["root"]["readonly"] = json!(false);
+        let mounts = s["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/attack", "type": "bind", "source": tools.path(), "options": ["rbind", "ro"]}));
+        // A dynamically linked doca-runc runs in the container only with a loader and libc, as
+        // any Debian image has; the static one needs none.
+        mounts.push(json!({"destination": "/lib64", "type": "bind", "source": "/usr/lib64", "options": ["rbind", "ro"]}));
+        mounts.push(json!({"destination": "/lib/x86_64-linux-gnu", "type": "bind", "source": "/usr/lib/x86_64-linux-gnu", "options": ["rbind", "ro"]}));
+    });
+    let copy = b.dir.path().join("bin/doca-runc");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(runc_path(), &copy).unwrap();
+    let digest = doca_testkit::sha256_hex(&std::fs::read(&copy).unwrap());
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let rt = |args: &[&str]| {
+        Command::new(&copy)
+            .arg("--root")
+            .arg(b.root())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(rt(&["run", "-d", "--bundle", &bundle, &b.id]).success());
+    let verdict = b.dir.path().join("rootfs/verdict");
+    let read = || std::fs::read_to_string(&verdict).unwrap_or_default();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !read().contains("ready") && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(rt(&["exec", &b.id, "sh", "-c", "printf '#!/proc/self/exe\\n' > /bin/evil && chmod 755 /bin/evil"]).success());
+    for _ in 0..30 {
+        let _ = rt(&["exec", &b.id, "/bin/evil"]);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if read().contains("caught") {
+            break;
+        }
+    }
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(read().contains("verdict:") || read().contains("WROTE")) && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = read();
+    assert!(out.contains("caught pid"), "the racer never caught doca-runc, so the attack was not performed:\n{out}");
+    assert!(!out.contains("WROTE"), "the container wrote through /proc/PID/exe:\n{out}");
+    assert_eq!(doca_testkit::sha256_hex(&std::fs::read(&copy).unwrap()), digest, "doca-runc on the host changed:\n{out}");
+    assert!(rt(&["delete", "--force", &b.id]).success());
+}

@@ -10,71 +10,6 @@
 use super::common::{runc, sha256_file, Env};
 use std::path::{Path, PathBuf};
 
-const RACER: &str = r##"
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-/* racer [health]: with "health", first replace /bin/sh by the trap. Then wait for a process
-   whose executable is doca-runc, hold its /proc/PID/exe, and write through it once it is no
-   longer busy. Prints one verdict line. */
-int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "health") == 0) {
-        unlink("/bin/sh");
-        int f = open("/bin/sh", O_WRONLY | O_CREAT | O_TRUNC, 0755);
-        if (f < 0 || write(f, "#!/proc/self/exe\n", 17) != 17) { printf("trap: %s\n", strerror(errno)); return 1; }
-        close(f);
-    }
-    printf("ready\n");
-    fflush(stdout);
-    pid_t self = getpid();
-    time_t end = time(NULL) + 90;
-    while (time(NULL) < end) {
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            int pid = atoi(e->d_name);
-            if (pid <= 1 || pid == self) continue;
-            char p[64], link[4096];
-            snprintf(p, sizeof p, "/proc/%d/exe", pid);
-            ssize_t n = readlink(p, link, sizeof link - 1);
-            if (n < 0) continue;
-            link[n] = 0;
-            if (!strstr(link, "doca-runc")) continue;
-            int fd = open(p, O_PATH);
-            if (fd < 0) continue;
-            printf("caught pid %d running %s\n", pid, link);
-            fflush(stdout);
-            char fdp[64];
-            snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
-            for (int i = 0; i < 10000; i++) {
-                int w = open(fdp, O_WRONLY | O_TRUNC);
-                if (w >= 0) {
-                    const char payload[] = "#!/bin/sh\necho overwritten by a container\n";
-                    if (write(w, payload, sizeof payload - 1) > 0) printf("WROTE the runtime binary\n");
-                    else printf("verdict: write refused: %s\n", strerror(errno));
-                    return 0;
-                }
-                if (errno != ETXTBSY) { printf("verdict: open for writing refused: %s\n", strerror(errno)); return 0; }
-                usleep(1000);
-            }
-            printf("verdict: still busy after 10 s\n");
-            return 0;
-        }
-        if (d) closedir(d);
-    }
-    printf("verdict: nothing caught\n");
-    return 0;
-}
-"##;
-
 /// The host's C library at the paths a glibc image has them: a dynamically linked doca-runc
 /// (the cargo build) runs inside the container only when the image has a loader and libc,
 /// as every Debian or Ubuntu image has. The installed, static doca-runc needs none.
@@ -92,7 +27,7 @@ fn runtime_copy(e: &Env) -> (PathBuf, String) {
 
 /// A container on `runtime` running the racer (`racer_args`), with `run_args` for `doca run`.
 fn racer(e: &Env, runtime: &Path, run_args: &[&str], racer_args: &[&str]) -> String {
-    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", RACER))]);
+    let tools = e.tools(&[("racer", &doca_testkit::c_program("racer", doca_testkit::PROC_EXE_RACER))]);
     let bind = format!("{}:/attack:ro", tools.display());
     let mut args = vec!["-d", "--runtime", runtime.to_str().unwrap(), "-v", &bind];
     args.extend(run_args);
