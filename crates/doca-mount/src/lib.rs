@@ -7,7 +7,7 @@
 use nix::mount::MsFlags;
 
 mod sealed;
-pub use sealed::{sealed_program, SealedExe};
+pub use sealed::{RuntimeProgram, SealedExe};
 
 /// Mount options split as mount(2) wants them.
 #[derive(Debug, PartialEq)]

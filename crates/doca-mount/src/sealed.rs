@@ -54,22 +54,32 @@ impl SealedExe {
     }
 }
 
-/// The program to run `binary` as when it enters a container: doca-runc through a sealed view
-/// made once per process (`SealedExe`, which doca-runc recognises), anything else
-/// (runc, crun: they seal themselves) as it is, and doca-runc as it is where sealing fails (it
-/// then seals itself).
-pub fn sealed_program(binary: &Path, scratch: &Path) -> PathBuf {
-    static SEALED: std::sync::OnceLock<Option<(PathBuf, SealedExe)>> = std::sync::OnceLock::new();
-    if binary.file_name().is_none_or(|n| n != "doca-runc") {
-        return binary.to_path_buf();
+/// How to run `binary` when it enters a container: doca-runc through a sealed view of itself
+/// (`SealedExe`, which doca-runc recognises, so it need not re-execute itself), anything else
+/// (runc, crun seal themselves), or doca-runc where sealing fails (it then seals itself), as it
+/// is. Keep the value until the program has been started: the view lives as long as it does
+/// (and then as long as the started process runs from it).
+pub enum RuntimeProgram {
+    Sealed(SealedExe),
+    Plain(PathBuf),
+}
+
+impl RuntimeProgram {
+    pub fn new(binary: &Path, scratch: &Path) -> RuntimeProgram {
+        if binary.file_name().is_some_and(|n| n == "doca-runc") {
+            if let Ok(s) = std::fs::create_dir_all(scratch).and_then(|_| SealedExe::new(binary, scratch)) {
+                return RuntimeProgram::Sealed(s);
+            }
+        }
+        RuntimeProgram::Plain(binary.to_path_buf())
     }
-    let sealed = SEALED.get_or_init(|| {
-        std::fs::create_dir_all(scratch).ok()?;
-        SealedExe::new(binary, scratch).ok().map(|s| (binary.to_path_buf(), s))
-    });
-    match sealed {
-        Some((b, s)) if b == binary => s.path(),
-        _ => binary.to_path_buf(),
+
+    /// The path to execute.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            RuntimeProgram::Sealed(s) => s.path(),
+            RuntimeProgram::Plain(p) => p.clone(),
+        }
     }
 }
 

@@ -99,7 +99,9 @@ fn check(cfg: &HealthConfig, (runtime, root, id): &(std::path::PathBuf, std::pat
     let start = rfc3339_now();
     let pid_file = cfg.state_file.with_file_name("health.pid");
     let _ = std::fs::remove_file(&pid_file);
-    let spawned = Command::new(doca_mount::sealed_program(runtime, root))
+    // doca-runc from a sealed view of itself (it enters the container), held until spawned.
+    let program = doca_mount::RuntimeProgram::new(runtime, root);
+    let spawned = Command::new(program.path())
         .arg("--root")
         .arg(root)
         .arg("exec")

@@ -73,8 +73,9 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let _ = std::fs::remove_file(&cfg.attach_socket);
     let listener = proto::bind(&cfg.attach_socket).map_err(|e| err(&format!("listen on {}", cfg.attach_socket.display()), e))?;
 
-    // doca-runc from a sealed view of itself: it enters the container (health checks too).
-    let mut cmd = Command::new(doca_mount::sealed_program(&cfg.runtime, &cfg.runtime_root));
+    // doca-runc from a sealed view of itself (it enters the container), held until it ran.
+    let program = doca_mount::RuntimeProgram::new(&cfg.runtime, &cfg.runtime_root);
+    let mut cmd = Command::new(program.path());
     cmd.arg("--root").arg(&cfg.runtime_root).arg("--log").arg(&cfg.runtime_log).args(["--log-format", "json", "create", "--bundle"]);
     cmd.arg(&cfg.bundle).arg("--pid-file").arg(&cfg.pid_file);
     let console = cfg.attach_socket.with_file_name("console.sock");

@@ -26,6 +26,8 @@ pub struct ExecContainer {
 /// The runtime command to run, with its process file (removed when the plan is dropped).
 pub struct ExecPlan {
     pub command: Command,
+    /// What `command` executes (doca-runc's sealed view): alive until the plan is dropped.
+    _program: doca_mount::RuntimeProgram,
     /// Where the runtime sends the pty master when `tty`: the caller listens here first.
     pub console_socket: Option<PathBuf>,
     process_file: PathBuf,
@@ -104,10 +106,10 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", process_file.display())))?;
         let console_socket = req.tty.then(|| paths.run.join(format!("exec-{}.sock", nonce.short())));
         let rt = self.runtime_of(&c)?;
-        let command = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);
+        let (command, program) = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);
         let cmdline = req.cmd.join(" ");
         self.container_event(&c, &format!("exec_create: {cmdline}"), &[]);
         self.container_event(&c, &format!("exec_start: {cmdline}"), &[]);
-        Ok(ExecPlan { command, console_socket, process_file })
+        Ok(ExecPlan { command, _program: program, console_socket, process_file })
     }
 }

@@ -138,9 +138,16 @@ impl OciRuntime {
     /// `exec`, for the caller to run with its own stdio. doca-runc is started from a sealed
     /// view of itself: it enters the container, and would otherwise
     /// re-execute itself sealed first (~1.5 ms).
-    /// (`doca_mount::sealed_program`)
-    pub fn exec_command(&self, id: &str, process_json: &Path, tty_socket: Option<&Path>, detach: bool) -> Command {
-        let mut c = Command::new(doca_mount::sealed_program(&self.binary, &self.root));
+    /// (`doca_mount::RuntimeProgram`: keep it until the command is spawned)
+    pub fn exec_command(
+        &self,
+        id: &str,
+        process_json: &Path,
+        tty_socket: Option<&Path>,
+        detach: bool,
+    ) -> (Command, doca_mount::RuntimeProgram) {
+        let program = doca_mount::RuntimeProgram::new(&self.binary, &self.root);
+        let mut c = Command::new(program.path());
         c.arg("--root").arg(&self.root).stdin(Stdio::null());
         c.stdin(Stdio::inherit());
         c.arg("exec").arg("--process").arg(process_json);
@@ -154,6 +161,6 @@ impl OciRuntime {
             c.arg("--detach");
         }
         c.arg(id);
-        c
+        (c, program)
     }
 }
