@@ -15,6 +15,15 @@ pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};
 
+// What front ends use of the crates below the engine comes through it (the one door): the
+// CLI, and next the API server, depend on doca-engine alone.
+pub use doca_image::config::{parse_rfc3339, rfc3339_nano, ContainerConfig};
+pub use doca_image::load::host_arch;
+pub use doca_image::Reference;
+pub use doca_net::ports::parse_publish;
+pub use doca_net::{Port, PortBinding};
+pub use doca_store::Digest;
+
 use doca_store::Store;
 use std::path::PathBuf;
 

@@ -204,7 +204,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
     }
     let mut text = format!("Successfully built {}\n", &built.id.hex()[..12]);
     for t in &built.tags {
-        let r = doca_image::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
+        let r = doca_engine::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
         text.push_str(&format!("Successfully tagged {r}\n"));
     }
     print(&text)
@@ -222,7 +222,7 @@ pub fn prune(e: &mut Engine, a: BuilderPruneArgs) -> CmdResult {
         match f.split_once('=') {
             Some(("until", v)) => {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-                let t = doca_engine::containers::logs::parse_time(v, now)?;
+                let t = doca_engine::containers::parse_time(v, now)?;
                 req.until = Some((t / 1_000_000_000) as i64);
             }
             _ => return Err(Failure::new(1, format!("invalid filter '{f}' (builder prune takes until=)"))),

@@ -12,7 +12,7 @@ pub fn diff(e: &mut Engine, a: ContainerArg) -> CmdResult {
 }
 
 pub fn commit(e: &mut Engine, a: CommitArgs) -> CmdResult {
-    let id = e.commit_container(&doca_engine::containers::commit::CommitContainer {
+    let id = e.commit_container(&doca_engine::containers::CommitContainer {
         container: a.container,
         reference: a.reference,
         author: a.author,
@@ -33,7 +33,7 @@ fn split_container(arg: &str) -> Option<(&str, &str)> {
 }
 
 pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
-    use doca_engine::containers::cp::CopyRequest;
+    use doca_engine::containers::CopyRequest;
     if a.src == "-" || a.dest == "-" {
         return Err(Failure::new(1, "doca cp: tar streams on stdin/stdout (-) are not supported yet; copy to or from a path"));
     }
@@ -43,7 +43,7 @@ pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
         (Some(_), Some(_)) => return Err(Failure::new(1, "copying between containers is not supported")),
         (None, None) => return Err(Failure::new(1, "must specify at least one container source")),
     };
-    let opts = doca_engine::containers::cp::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
+    let opts = doca_engine::containers::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
     Ok(e.copy_files(container, &req, opts)?)
 }
 

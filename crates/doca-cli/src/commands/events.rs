@@ -3,7 +3,7 @@
 use crate::cli::EventsArgs;
 use crate::output::Format;
 use crate::{CmdResult, Failure};
-use doca_engine::containers::logs::parse_time;
+use doca_engine::containers::parse_time;
 use doca_engine::events::{EventFilter, ListEvents};
 use doca_engine::Engine;
 use std::io::Write;

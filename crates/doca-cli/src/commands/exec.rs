@@ -39,18 +39,13 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
     if relay {
         plan.command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let listener = match &plan.console_socket {
-        Some(path) => Some(doca_shim::proto::bind(path).map_err(|e| Failure::new(126, format!("console socket {}: {e}", path.display())))?),
-        None => None,
-    };
+    let listener = plan.console().map_err(super::run::run_failure)?;
     if a.detach {
         plan.command.stdout(Stdio::null()).stderr(Stdio::piped());
     }
     let mut child = plan.command.spawn().map_err(|e| Failure::new(126, format!("run the runtime: {e}")))?;
     if let Some(l) = listener {
-        let (sock, _) = l.accept().map_err(|e| Failure::new(126, format!("console socket: {e}")))?;
-        let master = std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(|e| Failure::new(126, format!("console socket: {e}")))?);
-        proxy_pty(master, a.interactive);
+        proxy_pty(l.master().map_err(super::run::run_failure)?, a.interactive);
     }
     if relay {
         relay_pipes(&mut child)?;

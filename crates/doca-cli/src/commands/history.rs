@@ -56,5 +56,5 @@ pub fn run(e: &mut Engine, a: HistoryArgs) -> CmdResult {
 }
 
 fn doca_image_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix).map(doca_image::config::rfc3339_nano).unwrap_or_default()
+    time::OffsetDateTime::from_unix_timestamp(unix).map(doca_engine::rfc3339_nano).unwrap_or_default()
 }

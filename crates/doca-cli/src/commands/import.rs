@@ -8,7 +8,7 @@ use std::io::Read;
 
 pub fn run(e: &mut Engine, a: ImportArgs) -> CmdResult {
     if let Some(p) = &a.platform {
-        let want = format!("linux/{}", doca_image::load::host_arch());
+        let want = format!("linux/{}", doca_engine::host_arch());
         if p != &want && p != "linux" {
             return Err(Failure::new(125, format!("platform {p} is not supported on this host ({want})")));
         }

@@ -3,7 +3,7 @@
 
 use crate::cli::LogsArgs;
 use crate::{CmdResult, Failure};
-use doca_engine::containers::logs::parse_time;
+use doca_engine::containers::parse_time;
 use doca_engine::containers::ContainerLogs;
 use doca_engine::Engine;
 use std::io::Write;

@@ -3,7 +3,7 @@
 use crate::cli::NetworkCommand;
 use crate::output::{print, row, Format};
 use crate::{CmdResult, Failure};
-use doca_engine::networks::connect::ConnectNetwork;
+use doca_engine::networks::ConnectNetwork;
 use doca_engine::networks::{CreateNetwork, NetworkFilter};
 use doca_engine::Engine;
 use serde_json::json;

@@ -8,7 +8,7 @@ use doca_engine::Engine;
 pub fn run(e: &mut Engine, a: PortArgs) -> CmdResult {
     let c = e.container(&a.container)?;
     let wanted = match &a.port {
-        Some(p) => Some(doca_net::Port::parse(p).map_err(|err| Failure::new(1, err.to_string()))?),
+        Some(p) => Some(doca_engine::Port::parse(p).map_err(|err| Failure::new(1, err.to_string()))?),
         None => None,
     };
     let mut out = String::new();

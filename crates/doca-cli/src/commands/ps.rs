@@ -9,7 +9,7 @@ use doca_engine::Engine;
 use serde_json::{json, Value};
 
 fn unix(rfc3339: Option<&str>) -> i64 {
-    rfc3339.and_then(doca_image::config::parse_rfc3339).unwrap_or(0)
+    rfc3339.and_then(doca_engine::parse_rfc3339).unwrap_or(0)
 }
 
 /// docker's State string: "Up 5 minutes (healthy)", "Exited (0) 2 hours ago", "Created", ...
@@ -49,24 +49,22 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
     let now = super::now();
     let mut rows = Vec::new();
     // One read of each image's config, however many containers share it.
-    let mut images: std::collections::HashMap<doca_store::Digest, doca_image::config::ContainerConfig> = Default::default();
+    let mut images: std::collections::HashMap<doca_engine::Digest, doca_engine::ContainerConfig> = Default::default();
     for c in &list {
         if !images.contains_key(&c.image_id) {
             let cfg = e.image_run_config(&c.image_id)?;
             images.insert(c.image_id.clone(), cfg);
         }
-        let argv = doca_engine::containers::spec::command(&images[&c.image_id], &c.config).unwrap_or_default();
+        let argv = doca_engine::containers::command(&images[&c.image_id], &c.config).unwrap_or_default();
         let size = if a.size {
-            let upper = e.container_paths(&c.id).dir.join("upper");
-            format!("{} (virtual {})", human_size(doca_engine::containers::list::dir_size(&upper)), human_size(image_size(e, c)))
+            format!("{} (virtual {})", human_size(e.container_size(&c.id)), human_size(image_size(e, c)))
         } else {
             String::new()
         };
         let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let created = unix(Some(&c.created));
         // As docker: only a running container shows its ports.
-        let ports =
-            if c.state.status.is_live() { doca_engine::networks::ports::ports_column(&e.container_ports(c)?) } else { String::new() };
+        let ports = if c.state.status.is_live() { doca_engine::networks::ports_column(&e.container_ports(c)?) } else { String::new() };
         rows.push(row(vec![
             ("Command", json!(command_text(&argv, a.no_trunc))),
             ("CreatedAt", json!(created_at(&c.created))),

@@ -8,13 +8,13 @@ use doca_engine::images::{PullImage, PullProgress};
 use doca_engine::Engine;
 use std::io::Write;
 
-fn short(d: &doca_store::Digest) -> &str {
+fn short(d: &doca_engine::Digest) -> &str {
     &d.hex()[..12]
 }
 
 pub fn run(e: &mut Engine, a: PullArgs) -> CmdResult {
     let names = if a.all_tags {
-        let parsed = doca_image::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+        let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
         if parsed.tag().is_some() || parsed.digest().is_some() {
             return Err(Failure::new(1, "tag can't be used with --all-tags/-a"));
         }
@@ -42,7 +42,7 @@ pub fn pull(
     is_terminal: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<doca_engine::images::PullResult, Failure> {
-    let parsed = doca_image::Reference::parse(name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+    let parsed = doca_engine::Reference::parse(name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
     if !quiet {
         let mut head = String::new();
         if parsed.tag().is_none() && parsed.digest().is_none() {
@@ -107,7 +107,7 @@ struct Bars {
 }
 
 impl Bars {
-    fn set(&mut self, d: &doca_store::Digest, status: String) {
+    fn set(&mut self, d: &doca_engine::Digest, status: String) {
         if let Some(l) = self.layers.iter_mut().find(|(x, _)| x == short(d)) {
             l.1 = status;
         }

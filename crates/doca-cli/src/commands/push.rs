@@ -10,7 +10,7 @@ use doca_engine::Engine;
 use std::io::Write;
 
 pub fn run(e: &mut Engine, a: PushArgs) -> CmdResult {
-    let parsed = doca_image::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+    let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
     let names: Vec<String> = if a.all_tags {
         if parsed.tag().is_some() {
             return Err(Failure::new(1, "tag can't be used with --all-tags/-a"));

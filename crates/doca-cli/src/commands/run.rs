@@ -42,8 +42,8 @@ fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
         "always" => true,
         "missing" => {
             let m = matches!(e.resolve_image(image), Err(doca_engine::EngineError::NoSuchImage(_)));
-            if m && doca_image::Reference::parse(image).is_ok() {
-                let shown = doca_image::Reference::parse(image).map(|r| {
+            if m && doca_engine::Reference::parse(image).is_ok() {
+                let shown = doca_engine::Reference::parse(image).map(|r| {
                     if r.tag().is_none() && r.digest().is_none() {
                         r.with_tag("latest")
                     } else {
@@ -56,7 +56,7 @@ fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
         }
         _ => false,
     };
-    if pull && doca_image::Reference::parse(image).is_ok() {
+    if pull && doca_engine::Reference::parse(image).is_ok() {
         super::pull::pull(e, image, a.platform.as_deref(), a.quiet, super::attach_io::is_tty(2), &mut std::io::stderr())
             .map_err(|f| Failure::new(125, f.message))?;
     }

@@ -146,8 +146,8 @@ pub fn attach_streams(a: &RunArgs) -> Result<(bool, bool, bool), Failure> {
 }
 
 /// `-v` and `--mount` (`--tmpfs` stays the spec's own tmpfs list).
-fn mounts(a: &RunArgs) -> Result<Vec<doca_engine::containers::mounts::MountSpec>, Failure> {
-    use doca_engine::containers::mounts::{parse_mount_flag, parse_volume_flag};
+fn mounts(a: &RunArgs) -> Result<Vec<doca_engine::containers::MountSpec>, Failure> {
+    use doca_engine::containers::{parse_mount_flag, parse_volume_flag};
     let mut out = Vec::new();
     for v in &a.volume {
         out.push(parse_volume_flag(v).map_err(|e| usage(e.to_string()))?);
@@ -155,16 +155,11 @@ fn mounts(a: &RunArgs) -> Result<Vec<doca_engine::containers::mounts::MountSpec>
     for m in &a.mount {
         out.push(parse_mount_flag(m).map_err(|e| usage(e.to_string()))?);
     }
-    let mut targets: Vec<&str> = out.iter().map(|m| m.target.trim_end_matches('/')).collect();
-    targets.sort();
-    if let Some(w) = targets.windows(2).find(|w| w[0] == w[1]) {
-        return Err(usage(format!("Duplicate mount point: {}", w[0])));
-    }
     Ok(out)
 }
 
 /// `--health-*` and `--no-healthcheck`, checked as docker checks them.
-fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::health::HealthSpec>, Failure> {
+fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::HealthSpec>, Failure> {
     let any = a.health_cmd.is_some()
         || a.health_interval.is_some()
         || a.health_timeout.is_some()
@@ -174,7 +169,7 @@ fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::health::He
         if any {
             return Err(usage("--no-healthcheck conflicts with --health-* options"));
         }
-        return Ok(Some(doca_engine::containers::health::HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }));
+        return Ok(Some(doca_engine::containers::HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }));
     }
     if !any {
         return Ok(None);
@@ -182,12 +177,12 @@ fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::health::He
     let dur = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
         match v {
             None => Ok(0),
-            Some(s) => doca_engine::containers::logs::parse_go_duration(s)
+            Some(s) => doca_engine::containers::parse_go_duration(s)
                 .map(|d| d.as_nanos() as i64)
                 .ok_or_else(|| usage(format!("invalid argument \"{s}\" for \"--{flag}\" flag: time: invalid duration \"{s}\""))),
         }
     };
-    Ok(Some(doca_engine::containers::health::HealthSpec {
+    Ok(Some(doca_engine::containers::HealthSpec {
         test: a.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".into(), c.clone()]),
         interval_ns: dur("health-interval", &a.health_interval)?,
         timeout_ns: dur("health-timeout", &a.health_timeout)?,
@@ -200,9 +195,6 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     let image = a.image_and_command[0].clone();
     if image.starts_with('-') {
         return Err(usage(format!("unknown flag: {image}")));
-    }
-    if a.rm && a.restart != "no" && !a.restart.is_empty() {
-        return Err(usage("Conflicting options: --restart and --rm"));
     }
     if a.detach && !a.attach.is_empty() {
         return Err(usage("Conflicting options: -a and -d"));
@@ -220,52 +212,20 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     let network = NetworkMode::parse(a.network.as_deref().unwrap_or("bridge"));
     let mut publish = Vec::new();
     for p in &a.publish {
-        publish.extend(
-            doca_net::ports::parse_publish(p).map_err(|e| usage(format!("invalid argument \"{p}\" for \"-p, --publish\" flag: {e}")))?,
-        );
+        publish
+            .extend(doca_engine::parse_publish(p).map_err(|e| usage(format!("invalid argument \"{p}\" for \"-p, --publish\" flag: {e}")))?);
     }
-    let expose = a.expose.iter().map(|p| doca_net::Port::parse(p)).collect::<Result<Vec<_>, _>>().map_err(|e| usage(e.to_string()))?;
-    if (!publish.is_empty() || a.publish_all) && !matches!(network, NetworkMode::Bridge(_)) {
-        return Err(usage(format!("conflicting options: port publishing and the {} network mode", network.name())));
-    }
+    let expose = a.expose.iter().map(|p| doca_engine::Port::parse(p)).collect::<Result<Vec<_>, _>>().map_err(|e| usage(e.to_string()))?;
     let ip = match a.ip.as_deref() {
         Some(i) => Some(i.parse::<std::net::Ipv4Addr>().map_err(|_| usage(format!("invalid IPv4 address: {i}")))?),
         None => None,
     };
-    if (ip.is_some() || !a.network_alias.is_empty()) && !matches!(&network, NetworkMode::Bridge(n) if n != "bridge") {
-        return Err(usage("user specified IP address and network aliases are supported only on user defined networks"));
-    }
-    if matches!(network, NetworkMode::Host | NetworkMode::Container(_)) && (!a.dns.is_empty() || !a.add_host.is_empty()) {
-        return Err(usage(format!("conflicting options: custom DNS and --add-host cannot be used with --network {}", network.name())));
-    }
-    if let Some(m) = &a.mac_address {
-        doca_net::ipam::parse_mac(m).map_err(|e| usage(e.to_string()))?;
-        if !matches!(network, NetworkMode::Bridge(_)) {
-            return Err(usage(format!("conflicting options: mac-address and the network mode {}", network.name())));
-        }
-    }
-    for h in &a.add_host {
-        match h.split_once([':', '=']) {
-            Some((name, addr)) if !name.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {}
-            Some((name, "host-gateway")) if !name.is_empty() => {}
-            _ => return Err(usage(format!("invalid argument \"{h}\" for \"--add-host\" flag: invalid IP address in add-host: \"{h}\""))),
-        }
-    }
-    if let Some(d) = a.log_driver.as_deref().filter(|d| *d != "json-file") {
-        return Err(usage(format!("logging driver {d}: doca writes json-file logs only")));
-    }
     let mut log_max_size = None;
     let mut log_max_files = None;
     for o in &a.log_opt {
         match o.split_once('=') {
             Some(("max-size", v)) => log_max_size = Some(ram_in_bytes(v).map_err(usage)?.max(0) as u64),
-            Some(("max-file", v)) => {
-                let n: u32 = v.parse().map_err(|_| usage(format!("invalid value for max-file: {v}")))?;
-                if n == 0 {
-                    return Err(usage("max-file cannot be less than 1"));
-                }
-                log_max_files = Some(n)
-            }
+            Some(("max-file", v)) => log_max_files = Some(v.parse().map_err(|_| usage(format!("invalid value for max-file: {v}")))?),
             _ => return Err(usage(format!("unknown log opt '{}' for json-file log driver", o.split('=').next().unwrap_or(o)))),
         }
     }
@@ -285,13 +245,8 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     let mut sysctls = BTreeMap::new();
     for s in &a.sysctl {
         let (k, v) =
-            doca_engine::containers::sysctl::parse(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: {e}")))?;
+            doca_engine::containers::parse_sysctl(s).map_err(|e| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: {e}")))?;
         sysctls.insert(k, v);
-    }
-    if let Some(adj) = a.oom_score_adj {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(usage(format!("Invalid value {adj}, range for oom score adj is [-1000, 1000]")));
-        }
     }
     let (attach_stdin, attach_stdout, attach_stderr) = if a.detach { (false, false, false) } else { attach_streams(a)? };
     let mut req = CreateContainer {
@@ -334,6 +289,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         runtime: a.runtime.clone().unwrap_or_default(),
         log_max_size,
         log_max_files,
+        log_driver: a.log_driver.clone(),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         cgroup_parent: a.cgroup_parent.clone(),
@@ -356,10 +312,10 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         volumes_from: a.volumes_from.clone(),
         ..Default::default()
     };
-    if let Some(s) = &req.stop_signal {
-        doca_engine::containers::stop::parse_signal(s).map_err(|e| usage(e.to_string()))?;
-    }
     security(&a.security_opt, &mut req)?;
+    // The engine's rules (its create checks them again), before any pull: dockerd refuses a
+    // bad request before it looks for the image.
+    doca_engine::containers::check_create(&req).map_err(|e| usage(e.to_string()))?;
     Ok(req)
 }
 

@@ -5,8 +5,8 @@ use super::stop::for_each_container;
 use crate::cli::{TopArgs, UpdateArgs};
 use crate::output::print;
 use crate::CmdResult;
-use doca_engine::containers::top::UpdateFields;
 use doca_engine::containers::RestartPolicy;
+use doca_engine::containers::UpdateFields;
 use doca_engine::Engine;
 
 pub fn top(e: &mut Engine, a: TopArgs) -> CmdResult {

@@ -8,6 +8,7 @@ use crate::{Engine, EngineError};
 
 impl Engine {
     pub fn create_container(&mut self, req: &CreateContainer) -> Result<Container, EngineError> {
+        super::validate::check_create(req)?;
         let image = self.resolve_image(&req.image)?.image;
         let image_config = self.image_config(&image.id)?.config.unwrap_or_default();
         if let Some(n) = &req.name {
@@ -22,7 +23,6 @@ impl Engine {
             }
             self.bind_source(m)?;
         }
-        super::sysctl::check(req)?;
         for n in req.network.networks() {
             self.check_network_exists(&n)?;
         }

@@ -33,6 +33,28 @@ pub struct ExecPlan {
     process_file: PathBuf,
 }
 
+/// Where the runtime hands over the pty of a `-t` exec: listening before the runtime starts.
+pub struct ConsoleListener(std::os::unix::net::UnixListener);
+
+impl ConsoleListener {
+    /// The pty master, once the runtime connects with it (runc's console-socket protocol).
+    pub fn master(self) -> Result<std::fs::File, EngineError> {
+        let cannot = |e: std::io::Error| EngineError::StartFailed { message: format!("console socket: {e}"), code: 126 };
+        let (sock, _) = self.0.accept().map_err(cannot)?;
+        Ok(std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(cannot)?))
+    }
+}
+
+impl ExecPlan {
+    /// With `-t`: binds the console socket, which must happen before `command` runs.
+    pub fn console(&self) -> Result<Option<ConsoleListener>, EngineError> {
+        let Some(path) = &self.console_socket else { return Ok(None) };
+        let l = doca_shim::proto::bind(path)
+            .map_err(|e| EngineError::StartFailed { message: format!("console socket {}: {e}", path.display()), code: 126 })?;
+        Ok(Some(ConsoleListener(l)))
+    }
+}
+
 impl Drop for ExecPlan {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.process_file);

@@ -68,6 +68,13 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+impl crate::Engine {
+    /// Bytes in a container's writable layer (`ps -s`, `system df`).
+    pub fn container_size(&self, id: &super::ContainerId) -> u64 {
+        dir_size(&self.container_paths(id).dir.join("upper"))
+    }
+}
+
 /// Bytes of file content under `dir` (the writable layer's size, `ps -s`).
 pub fn dir_size(dir: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };

@@ -27,6 +27,7 @@ pub mod stop;
 pub mod sysctl;
 pub mod top;
 pub mod user;
+pub mod validate;
 
 pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams};
 pub use exec::{ExecContainer, ExecPlan};
@@ -35,3 +36,13 @@ pub use logs::ContainerLogs;
 pub use record::{Container, ContainerId, ContainerState, CreateContainer, Resources, RestartPolicy, Status};
 pub use spec::{oci_spec, NetworkMode, RunOptions, Seccomp};
 pub use start::StartContainer;
+// What front ends name, one level down (they never reach into the modules).
+pub use commit::CommitContainer;
+pub use cp::{CopyOptions, CopyRequest};
+pub use health::HealthSpec;
+pub use logs::{parse_go_duration, parse_time};
+pub use mounts::{parse_mount_flag, parse_volume_flag, MountSpec};
+pub use spec::command;
+pub use sysctl::parse as parse_sysctl;
+pub use top::{StatsSample, UpdateFields};
+pub use validate::check_create;

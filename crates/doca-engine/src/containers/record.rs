@@ -156,6 +156,9 @@ pub struct CreateContainer {
     pub runtime: String,
     pub log_max_size: Option<u64>,
     pub log_max_files: Option<u32>,
+    /// HostConfig.LogConfig.Type (`--log-driver`): json-file is the one doca writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     pub cgroup_parent: Option<String>,

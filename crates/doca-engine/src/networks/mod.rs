@@ -7,6 +7,9 @@ pub mod attach;
 pub mod connect;
 pub mod ports;
 
+pub use connect::ConnectNetwork;
+pub use ports::ports_column;
+
 use crate::{Engine, EngineError};
 use doca_net::ipam::{self, Subnet};
 use doca_net::link::Netlink;
