@@ -18,7 +18,7 @@ pub use error::{EngineError, ErrorKind};
 // What front ends use of the crates below the engine comes through it (the one door): the
 // CLI, and next the API server, depend on doca-engine alone.
 pub use doca_image::config::{parse_rfc3339, rfc3339_nano, ContainerConfig};
-pub use doca_image::load::host_arch;
+pub use doca_image::manifest::host_arch;
 pub use doca_image::Reference;
 pub use doca_net::ports::parse_publish;
 pub use doca_net::{Port, PortBinding};

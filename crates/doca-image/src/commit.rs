@@ -61,7 +61,7 @@ fn prepare(store: &Store, session: &mut IngestSession, req: ImageRequest) -> Res
         config.rootfs.kind = "layers".into();
     }
     if config.architecture.is_empty() {
-        config.architecture = crate::load::host_arch().into();
+        config.architecture = crate::manifest::host_arch().into();
     }
     if config.os.is_empty() {
         config.os = "linux".into();

@@ -415,22 +415,12 @@ fn resolve_manifest(
     if !man.is_index() {
         return Ok(Some((d.clone(), man)));
     }
-    let arch = host_arch();
+    let arch = crate::manifest::host_arch();
     let pick = man.pick(&Platform::host());
     match pick {
         Some(c) if store.blobs.exists(&c.digest) || m.json.contains_key(&c.digest) => {
             resolve_manifest(store, archive, m, &c.digest, depth + 1)
         }
         _ => Err(ArchiveError::invalid(archive, format!("index {d} has no manifest for linux/{arch} in the archive"))),
-    }
-}
-
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
     }
 }

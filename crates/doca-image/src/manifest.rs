@@ -35,7 +35,7 @@ pub struct Platform {
 impl Platform {
     /// This host's platform (linux and Go's name of the architecture).
     pub fn host() -> Platform {
-        Platform { architecture: crate::load::host_arch().into(), os: "linux".into(), variant: None }
+        Platform { architecture: host_arch().into(), os: "linux".into(), variant: None }
     }
 
     /// `linux/amd64`, `linux/arm64/v8`, `amd64`.
@@ -100,6 +100,17 @@ impl Manifest {
             .iter()
             .find(|c| c.platform.as_ref().is_some_and(|p| p.os == want.os && p.architecture == want.architecture && variant_ok(p)))
             .or_else(|| self.manifests.iter().find(|c| c.platform.is_none()))
+    }
+}
+
+/// This host's architecture as OCI platforms name it.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
     }
 }
 

@@ -367,8 +367,8 @@ fn apply_devices_v1(dir: &Path, r: &LinuxResources) -> Result<()> {
         let rule = format!("{kind} {}:{} {access}", num(d.major()), num(d.minor()));
         write(dir, if d.allow() { "devices.allow" } else { "devices.deny" }, &rule)?;
     }
-    for (major, minor) in crate::init::rootfs::DEFAULT_DEVICES.iter().map(|d| (d.major, d.minor)).chain([(5, 2), (136, u32::MAX)]) {
-        let minor = if minor == u32::MAX { "*".to_string() } else { minor.to_string() };
+    for (major, minor) in crate::devices::always_allowed() {
+        let minor = minor.map(|m| m.to_string()).unwrap_or_else(|| "*".into());
         write(dir, "devices.allow", &format!("c {major}:{minor} rwm"))?;
     }
     Ok(())
@@ -383,8 +383,8 @@ fn device_rules(r: &LinuxResources) -> Vec<crate::devicefilter::Rule> {
         let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
         rules.push(Rule::from_spec(d.allow(), &kind, d.major(), d.minor(), d.access().as_deref().unwrap_or("rwm")));
     }
-    for (major, minor) in crate::init::rootfs::DEFAULT_DEVICES.iter().map(|d| (d.major, d.minor)).chain([(5, 2), (136, u32::MAX)]) {
-        let minor = (minor != u32::MAX).then_some(minor as i64);
+    for (major, minor) in crate::devices::always_allowed() {
+        let minor = minor.map(i64::from);
         rules.push(Rule::from_spec(true, "c", Some(major as i64), minor, "rwm"));
     }
     rules

@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod create;
 pub mod delete;
 pub mod devicefilter;
+pub mod devices;
 pub mod error;
 pub mod exec;
 pub mod exeseal;

@@ -16,23 +16,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
-pub struct Device {
-    pub path: &'static str,
-    pub major: u32,
-    pub minor: u32,
-}
-
-/// The runtime spec's default devices (config-linux.md "Default Devices"), all character
-/// devices, mode 0666.
-pub const DEFAULT_DEVICES: [Device; 6] = [
-    Device { path: "/dev/null", major: 1, minor: 3 },
-    Device { path: "/dev/zero", major: 1, minor: 5 },
-    Device { path: "/dev/full", major: 1, minor: 7 },
-    Device { path: "/dev/random", major: 1, minor: 8 },
-    Device { path: "/dev/urandom", major: 1, minor: 9 },
-    Device { path: "/dev/tty", major: 5, minor: 0 },
-];
-
 /// Resolves `unsafe_path` inside `root` as if `root` were `/`: `..` stops at the root and
 /// symlinks are followed within it.
 pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
@@ -278,8 +261,10 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
 }
 
 fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) -> Result<()> {
-    let mut all: Vec<(PathBuf, SFlag, u64, u64, u32, u32, u32)> =
-        DEFAULT_DEVICES.iter().map(|d| (PathBuf::from(d.path), SFlag::S_IFCHR, d.major as u64, d.minor as u64, 0o666, 0, 0)).collect();
+    let mut all: Vec<(PathBuf, SFlag, u64, u64, u32, u32, u32)> = crate::devices::DEFAULT_DEVICES
+        .iter()
+        .map(|d| (PathBuf::from(d.path), SFlag::S_IFCHR, d.major as u64, d.minor as u64, 0o666, 0, 0))
+        .collect();
     for d in devices {
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
