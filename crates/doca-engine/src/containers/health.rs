@@ -1,27 +1,15 @@
 //! HEALTHCHECK: the image's, changed by `--health-*` or turned off by `--no-healthcheck`, run
 //! by the container's monitor; its Health object is read back for `inspect` and `ps`.
 
-use super::record::CreateContainer;
+use super::config::CreateContainer;
+pub use super::config::HealthSpec;
 use doca_image::config::ContainerConfig;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// docker's defaults (api/types/container HealthConfig).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: u32 = 3;
-
-/// `--health-*` as given: zero or `None` means "as the image says".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HealthSpec {
-    /// `["CMD-SHELL", cmd]`, `["CMD", args...]`, or `["NONE"]` (`--no-healthcheck`).
-    pub test: Option<Vec<String>>,
-    pub interval_ns: i64,
-    pub timeout_ns: i64,
-    pub start_period_ns: i64,
-    pub retries: u32,
-}
 
 /// The check that runs: the argv in the container and the timing.
 #[derive(Debug, Clone, PartialEq, Eq)]

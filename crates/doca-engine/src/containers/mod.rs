@@ -6,6 +6,7 @@ pub mod attach;
 mod check;
 pub mod cleanup;
 pub mod commit;
+pub mod config;
 pub mod cp;
 pub mod create;
 pub mod diff;

@@ -2,12 +2,12 @@
 //! (daemon/oci_linux.go, oci/defaults.go): command resolution, environment, user, working
 //! directory, Docker's default capabilities, mounts, masked and read-only paths.
 
-use super::record::CreateContainer;
+use super::config::CreateContainer;
+pub use super::config::{NetworkMode, Seccomp};
 use super::user::ExecUser;
 use crate::EngineError;
 use doca_image::config::ContainerConfig;
 use oci_spec::runtime::Spec;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -46,66 +46,6 @@ const MASKED_PATHS: [&str; 11] = [
 const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// `--security-opt seccomp=...`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "profile")]
-pub enum Seccomp {
-    /// Docker's default profile, resolved for the container's capabilities.
-    #[default]
-    Default,
-    /// `seccomp=unconfined`.
-    Unconfined,
-    /// `seccomp=profile.json`: an OCI linux.seccomp object.
-    Profile(Value),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// A network namespace of its own with only loopback (`--network none`).
-    #[default]
-    None,
-    /// The host's network namespace (`--network host`).
-    Host,
-    /// Attached to a bridge network, by name or id (`bridge`, the default, or a user's).
-    Bridge(String),
-    /// Another container's network namespace (`--network container:NAME`).
-    Container(String),
-}
-
-impl NetworkMode {
-    /// docker's HostConfig.NetworkMode string.
-    pub fn name(&self) -> String {
-        match self {
-            NetworkMode::None => "none".into(),
-            NetworkMode::Host => "host".into(),
-            NetworkMode::Bridge(n) => n.clone(),
-            NetworkMode::Container(c) => format!("container:{c}"),
-        }
-    }
-
-    /// `--network` as docker reads it.
-    pub fn parse(s: &str) -> NetworkMode {
-        match s {
-            "none" => NetworkMode::None,
-            "host" => NetworkMode::Host,
-            "" | "default" => NetworkMode::Bridge("bridge".into()),
-            _ => match s.strip_prefix("container:") {
-                Some(c) => NetworkMode::Container(c.into()),
-                None => NetworkMode::Bridge(s.into()),
-            },
-        }
-    }
-
-    /// The bridge networks (names or ids) the container attaches to.
-    pub fn networks(&self) -> Vec<String> {
-        match self {
-            NetworkMode::Bridge(n) => vec![n.clone()],
-            _ => Vec::new(),
-        }
-    }
-}
 
 /// What a start adds to the create request: the resolved user, the mounted rootfs, the
 /// hostname and the cgroup.

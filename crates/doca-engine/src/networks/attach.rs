@@ -23,15 +23,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-/// A network a container joins, with its own address and aliases there.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Attachment {
-    pub network: String,
-    #[serde(default)]
-    pub ip: Option<Ipv4Addr>,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-}
+pub use crate::containers::config::Attachment;
 
 /// The container's networks: `--network`'s first (with `--ip`, `--network-alias`), then those
 /// of `network connect`.

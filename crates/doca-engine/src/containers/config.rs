@@ -1,0 +1,235 @@
+//! What a container is created with: the request as the user (or an API client) gave it and
+//! the value types it is made of. A leaf: it imports no other container module but the mount
+//! syntax, so the modules that read a request (the record, the OCI spec, health checks,
+//! networks) depend on it and not on each other.
+
+use super::mounts::MountSpec;
+use crate::EngineError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// `--restart`: docker's policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "Name")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure {
+        #[serde(rename = "MaximumRetryCount")]
+        max_retries: u32,
+    },
+}
+
+impl RestartPolicy {
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    pub fn parse(s: &str) -> Result<RestartPolicy, EngineError> {
+        let bad = || EngineError::InvalidArgument(format!("invalid restart policy '{s}'"));
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c.parse::<u32>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        match (name, count) {
+            ("" | "no", None) => Ok(RestartPolicy::No),
+            ("always", None) => Ok(RestartPolicy::Always),
+            ("unless-stopped", None) => Ok(RestartPolicy::UnlessStopped),
+            ("on-failure", n) => Ok(RestartPolicy::OnFailure { max_retries: n.unwrap_or(0) }),
+            ("always" | "unless-stopped" | "no", Some(_)) => {
+                Err(EngineError::InvalidArgument(format!("maximum retry count cannot be used with restart policy '{name}'")))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+        }
+    }
+}
+
+/// Resource limits (`-m`, `--cpus`, ...): what docker's HostConfig.Resources carries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub pids_limit: i64,
+    pub oom_kill_disable: bool,
+    /// (name, soft, hard) as `--ulimit nofile=1024:2048`.
+    pub ulimits: Vec<(String, i64, i64)>,
+}
+
+/// What a container is created with: `doca create`/`run`'s options, or the API's create body.
+/// Stored as given; the OCI spec is built from it at each start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreateContainer {
+    pub image: String,
+    pub name: Option<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub group_add: Vec<String>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub network: NetworkMode,
+    pub privileged: bool,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub seccomp: Seccomp,
+    pub no_new_privileges: bool,
+    pub labels: BTreeMap<String, String>,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+    /// `--runtime`: "doca" (doca-runc), a name found in PATH (runc, crun) or a path.
+    pub runtime: String,
+    pub log_max_size: Option<u64>,
+    pub log_max_files: Option<u32>,
+    /// HostConfig.LogConfig.Type (`--log-driver`): json-file is the one doca writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub cgroup_parent: Option<String>,
+    pub resources: Resources,
+    pub tmpfs: BTreeMap<String, String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub devices: Vec<String>,
+    pub shm_size: Option<i64>,
+    pub oom_score_adj: i32,
+    pub init: bool,
+    pub healthcheck: Option<HealthSpec>,
+    /// `-v`, `--mount`, and (after create) the image's VOLUME paths and `--volumes-from`.
+    pub mounts: Vec<MountSpec>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
+    /// `--ip`, `--network-alias`, `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub mac_address: Option<String>,
+    /// Networks joined with `network connect`, beside the one of `--network`.
+    pub connected: Vec<Attachment>,
+    /// `network disconnect` from the network of `--network` (which stays its NetworkMode, as
+    /// in docker's HostConfig).
+    pub left_primary: bool,
+    pub network_aliases: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    /// `-p`, `-P` (the image's and `--expose`'s ports on random host ports), `--expose`.
+    pub publish: Vec<doca_net::PortBinding>,
+    pub publish_all: bool,
+    pub expose: Vec<doca_net::Port>,
+    /// `--ipc host`, `--pid host`, `--uts host`.
+    pub ipc_host: bool,
+    pub pid_host: bool,
+    pub uts_host: bool,
+    /// A build step's container: the image's VOLUME paths get no anonymous volumes (what a
+    /// step writes there belongs to its layer, as in BuildKit).
+    pub no_image_volumes: bool,
+}
+
+/// `--security-opt seccomp=...`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "profile")]
+pub enum Seccomp {
+    /// Docker's default profile, resolved for the container's capabilities.
+    #[default]
+    Default,
+    /// `seccomp=unconfined`.
+    Unconfined,
+    /// `seccomp=profile.json`: an OCI linux.seccomp object.
+    Profile(Value),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// A network namespace of its own with only loopback (`--network none`).
+    #[default]
+    None,
+    /// The host's network namespace (`--network host`).
+    Host,
+    /// Attached to a bridge network, by name or id (`bridge`, the default, or a user's).
+    Bridge(String),
+    /// Another container's network namespace (`--network container:NAME`).
+    Container(String),
+}
+
+impl NetworkMode {
+    /// docker's HostConfig.NetworkMode string.
+    pub fn name(&self) -> String {
+        match self {
+            NetworkMode::None => "none".into(),
+            NetworkMode::Host => "host".into(),
+            NetworkMode::Bridge(n) => n.clone(),
+            NetworkMode::Container(c) => format!("container:{c}"),
+        }
+    }
+
+    /// `--network` as docker reads it.
+    pub fn parse(s: &str) -> NetworkMode {
+        match s {
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            "" | "default" => NetworkMode::Bridge("bridge".into()),
+            _ => match s.strip_prefix("container:") {
+                Some(c) => NetworkMode::Container(c.into()),
+                None => NetworkMode::Bridge(s.into()),
+            },
+        }
+    }
+
+    /// The bridge networks (names or ids) the container attaches to.
+    pub fn networks(&self) -> Vec<String> {
+        match self {
+            NetworkMode::Bridge(n) => vec![n.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `--health-*` as given: zero or `None` means "as the image says".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthSpec {
+    /// `["CMD-SHELL", cmd]`, `["CMD", args...]`, or `["NONE"]` (`--no-healthcheck`).
+    pub test: Option<Vec<String>>,
+    pub interval_ns: i64,
+    pub timeout_ns: i64,
+    pub start_period_ns: i64,
+    pub retries: u32,
+}
+
+/// A network a container joins, with its own address and aliases there.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
