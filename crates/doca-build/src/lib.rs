@@ -6,6 +6,8 @@
 //! over a [`builder::BuildHost`], which the engine implements (this crate never imports the
 //! engine). Parsing is tested on its own against golden files (`testdata/<case>/`).
 
+#![forbid(unsafe_code)]
+
 pub mod builder;
 pub mod copy;
 pub mod expand;

@@ -1,6 +1,8 @@
 //! doca's engine: one library behind both fronts (the CLI and, later, the Engine API server).
 //! Every operation takes a request struct and returns typed results; the fronts only render.
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod containers;
 pub mod error;

@@ -18,6 +18,8 @@
 //! and copying trees, checking types before every open, refusing pseudo-filesystems) is not in
 //! it and would be written here anyway, over two ways of holding a path.
 
+#![forbid(unsafe_code)]
+
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};

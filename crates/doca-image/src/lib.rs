@@ -1,6 +1,8 @@
 //! doca's image formats: references, manifests and configs, layer unpacking, and the
 //! docker-archive / OCI-layout archives of `save`, `load` and `import`.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod media;
 pub mod reference;

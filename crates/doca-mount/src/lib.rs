@@ -4,6 +4,8 @@
 //! same names the same way; kept out of both so the engine does not link the runtime. Also the
 //! sealed view of an executable (`SealedExe`) the runtime, the engine and the monitor share.
 
+#![forbid(unsafe_code)]
+
 use nix::mount::MsFlags;
 
 mod sealed;

@@ -2,6 +2,8 @@
 //! rtnetlink links and network namespaces. The engine keeps the records; this crate turns them
 //! into kernel state.
 
+#![forbid(unsafe_code)]
+
 pub mod dns;
 pub mod ipam;
 pub mod link;

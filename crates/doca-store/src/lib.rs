@@ -1,6 +1,8 @@
 //! doca's content store: blobs by digest, layer snapshots, SQLite metadata, locks and GC.
 //! See ARCHITECTURE.md for the on-disk layout and the crash-safety argument.
 
+#![forbid(unsafe_code)]
+
 pub mod blobs;
 pub mod check;
 pub mod db;

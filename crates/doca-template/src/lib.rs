@@ -8,6 +8,8 @@
 //! No crate implements Go templates over serde values well enough (gtmpl is unmaintained and
 //! has its own value type), so doca carries this one; see ARCHITECTURE.md.
 
+#![forbid(unsafe_code)]
+
 mod eval;
 mod lex;
 mod parse;

@@ -1,6 +1,8 @@
 //! Dev-only helpers for doca's tests: temp store roots, the `doca` binary, the busybox fixture,
 //! and a builder for layers and archives, hostile ones included.
 
+#![forbid(unsafe_code)]
+
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
