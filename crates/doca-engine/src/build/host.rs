@@ -99,10 +99,13 @@ impl Drop for View {
 impl<'e> Host<'e> {
     pub(super) fn new(engine: &'e mut Engine, req: &BuildImage, tags: Vec<Reference>) -> Result<Self, EngineError> {
         let tmp = engine.build_tmp(&req.build_id);
-        std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
+        // The lock first, then the directory: `system check` never sees a build's directory
+        // without its holder.
         let lock = super::build_lock(&tmp);
+        crate::private_dir(lock.parent().unwrap_or(&tmp))?;
         let alive = doca_store::StoreLock::acquire(&lock, doca_store::LockMode::Exclusive)
             .map_err(|e| EngineError::Internal(format!("lock {}: {e}", lock.display())))?;
+        std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
         Ok(Host {
             engine: EngineRef::Borrowed(engine),
             build_id: req.build_id.clone(),

@@ -109,7 +109,10 @@ impl Engine {
                 let _ = self.remove_container(c.id.as_str(), true, true);
             }
         }
-        host::remove_tmp(&self.build_tmp(build_id));
+        let tmp = self.build_tmp(build_id);
+        host::remove_tmp(&tmp);
+        // The liveness lock goes too (its holder, if any, is this process, about to exit).
+        let _ = std::fs::remove_file(build_lock(&tmp));
         Ok(())
     }
 
