@@ -232,4 +232,8 @@ fn system_check_repairs_what_killed_runtimes_starts_and_builds_left() {
     assert!(cg.is_empty(), "cgroups left: {cg:?}");
     assert_eq!(t.ok(&["ps", "-q"]), "", "the build's container still runs");
     assert!(std::fs::read_dir(t.root().join("tmp")).map(|d| d.count()).unwrap_or(0) == 0, "the build's temp directory is left");
+    // No process of the store is left either: the killed runtime's init died with it (before,
+    // it held both ends of its sync socket and waited forever).
+    let left = std::process::Command::new("pgrep").args(["-af", t.dir.path().to_str().unwrap()]).output().unwrap();
+    assert!(left.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&left.stdout));
 }

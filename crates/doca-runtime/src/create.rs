@@ -141,8 +141,15 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
             n.path().clone().map(|p| (p, f))
         })
         .collect();
+    let parent_end = std::os::fd::AsRawFd::as_raw_fd(&parent_sock);
     let cb = Box::new(|| {
         let sock = child_sock.take().expect("cloned once");
+        // Until it is ready, the init dies with the runtime (a runtime killed mid-create must
+        // not leave it waiting forever; runc's nsexec does the same), and it keeps no copy of
+        // the runtime's end of the socket, which would stop its reads from ever seeing EOF.
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        // SAFETY: the child's copy of the runtime's descriptor; no object owns it in the child.
+        unsafe { libc::close(parent_end) };
         // Namespaces given by path are joined before anything else happens in them.
         for (p, f) in &joins {
             let r = std::fs::File::open(p)

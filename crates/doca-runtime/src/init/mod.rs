@@ -149,6 +149,8 @@ fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     let exe_c = cstr(&exe.to_string_lossy())?;
     let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_>>()?;
     let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_>>()?;
+    // Ready: the runtime's `create` may now exit without taking the init with it.
+    nix::sys::prctl::set_pdeathsig(None).map_err(RuntimeError::sys("prctl(PR_SET_PDEATHSIG)"))?;
     sync::put(&ctx.sync, &Msg::Ready)?;
     // From here on the runtime no longer listens: failures go to the container's stderr.
     let fail = |what: &str, e: nix::Error| -> ! {
