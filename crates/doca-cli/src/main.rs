@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod exit;
 mod output;
 mod units;
 
@@ -19,30 +20,34 @@ impl Failure {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
         Failure { code, message: message.into() }
     }
+
+    /// A refused or failed request: docker's exit 1.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure::new(exit::FAILED, message)
+    }
+
+    /// `run`/`create` could not get as far as the process, or a usage error: docker's 125.
+    pub fn not_run(message: impl Into<String>) -> Self {
+        Failure::new(exit::NOT_RUN, message)
+    }
 }
 
-/// Docker's CLI exits 1 when the engine refuses a request, 125 when `run`/`create` fail before
-/// the container starts and for usage errors. doca also uses 125 for refused untrusted input
-/// (archives and tarballs given to load and import).
+/// An engine error as every command but `run`/`create` reports it (`exit::run_failure`).
 impl From<doca_engine::EngineError> for Failure {
     fn from(e: doca_engine::EngineError) -> Self {
-        let code = match e.kind() {
-            doca_engine::ErrorKind::BadInput => 125,
-            _ => 1,
-        };
-        Failure { code, message: e.to_string() }
+        Failure { code: exit::code(e.kind(), exit::Verb::Other), message: e.to_string() }
     }
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure { code: 1, message: format!("{e:#}") }
+        Failure { code: exit::FAILED, message: format!("{e:#}") }
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        Failure { code: 1, message: e.to_string() }
+        Failure { code: exit::FAILED, message: e.to_string() }
     }
 }
 
@@ -72,7 +77,7 @@ fn main() -> ExitCode {
             use clap::error::ErrorKind;
             let code = match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => 125,
+                _ => exit::NOT_RUN,
             };
             let _ = e.print();
             return ExitCode::from(code);

@@ -20,7 +20,7 @@ impl Format {
         let body = if body.trim() == "json" && !table { "{{json .}}" } else { body };
         // docker's preFormat: trim spaces, then the two escapes users type in shells.
         let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
-        let tmpl = Template::parse(&body).map_err(|e| Failure::new(1, e.to_string()))?;
+        let tmpl = Template::parse(&body).map_err(|e| Failure::failed(e.to_string()))?;
         Ok(Format { table, tmpl })
     }
 
@@ -28,11 +28,11 @@ impl Format {
     pub fn render(&self, headers: &Value, rows: &[Value]) -> Result<String, Failure> {
         let mut body = String::new();
         if self.table {
-            body.push_str(&self.tmpl.render(headers).map_err(|e| Failure::new(1, e.to_string()))?);
+            body.push_str(&self.tmpl.render(headers).map_err(|e| Failure::failed(e.to_string()))?);
             body.push('\n');
         }
         for r in rows {
-            body.push_str(&self.tmpl.render(r).map_err(|e| Failure::new(1, e.to_string()))?);
+            body.push_str(&self.tmpl.render(r).map_err(|e| Failure::failed(e.to_string()))?);
             body.push('\n');
         }
         if self.table {
@@ -70,7 +70,7 @@ pub fn print(s: &str) -> Result<(), Failure> {
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         // A closed pipe (`doca images | head -1`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::new(0, "")),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::new(crate::exit::SUCCESS, "")),
         Err(e) => Err(e.into()),
     }
 }

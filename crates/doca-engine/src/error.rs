@@ -3,7 +3,9 @@
 
 use doca_image::archive::ArchiveError;
 use doca_image::ReferenceError;
+use doca_shim::StartCause;
 use doca_store::{DbError, StoreError};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -41,9 +43,20 @@ pub enum EngineError {
     /// A request that the container's state does not allow (docker's 409s).
     #[error("{0}")]
     Conflict(String),
-    /// The runtime could not start the container's process; `code` is docker's 126, 127 or 128.
+    /// The runtime could not start the container's process, and why (docker's 127, 126, 128).
     #[error("{message}")]
-    StartFailed { message: String, code: i32 },
+    StartFailed { message: String, cause: StartCause },
+    /// A file or directory of the engine's own could not be used: what was done, and where.
+    #[error("{op} {}: {source}", path.display())]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    /// A runtime command failed: the runtime, its command and its last words.
+    #[error("{runtime} {command}: {message}")]
+    Runtime { runtime: String, command: String, message: String },
+    /// A helper executable (doca-shim, doca-runc) is not installed where doca looks.
+    #[error("{name} not found next to {} or in PATH", beside.display())]
+    MissingHelper { name: String, beside: PathBuf },
+    /// A broken invariant (a record gone while held, a kernel object missing): a bug or a
+    /// host changed under doca.
     #[error("{0}")]
     Internal(String),
     #[error("multiple IDs found with provided prefix: {0}")]
@@ -81,6 +94,12 @@ impl From<doca_store::BlobError> for EngineError {
 }
 
 impl EngineError {
+    /// For `map_err`: an I/O failure on `path` while doing `op` ("create", "write", ...).
+    pub fn io(op: &'static str, path: &Path) -> impl Fn(std::io::Error) -> EngineError {
+        let path = path.to_path_buf();
+        move |source| EngineError::Io { op, path: path.clone(), source }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::NoSuchImage(_)
@@ -89,9 +108,13 @@ impl EngineError {
             | EngineError::NoSuchVolume(_)
             | EngineError::NoSuchNetwork(_) => ErrorKind::NotFound,
             EngineError::MultipleRepositories { .. } | EngineError::NameInUse { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
-            EngineError::StartFailed { code: 127, .. } => ErrorKind::CommandNotFound,
-            EngineError::StartFailed { code: 126, .. } => ErrorKind::CannotInvoke,
-            EngineError::StartFailed { .. } | EngineError::Internal(_) => ErrorKind::Internal,
+            EngineError::StartFailed { cause: StartCause::CommandNotFound, .. } => ErrorKind::CommandNotFound,
+            EngineError::StartFailed { cause: StartCause::CannotInvoke, .. } => ErrorKind::CannotInvoke,
+            EngineError::StartFailed { cause: StartCause::Other, .. }
+            | EngineError::Internal(_)
+            | EngineError::Io { .. }
+            | EngineError::Runtime { .. }
+            | EngineError::MissingHelper { .. } => ErrorKind::Internal,
             EngineError::AmbiguousContainer(_) => ErrorKind::InvalidArgument,
             EngineError::AmbiguousPrefix(_)
             | EngineError::BadReference { .. }

@@ -66,11 +66,7 @@ impl Engine {
 /// `-e` secrets, writable layers, logs, locks) is no other local user's to read, run or lock.
 pub(crate) fn private_dir(dir: &std::path::Path) -> Result<(), EngineError> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(EngineError::io("create", dir))
 }
 
 pub(crate) fn now() -> time::OffsetDateTime {

@@ -85,9 +85,9 @@ pub struct ExitStatus {
 }
 
 impl ShimConfig {
-    pub fn load(path: &std::path::Path) -> Result<ShimConfig, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("parse {}: {e}", path.display()))
+    pub fn load(path: &std::path::Path) -> Result<ShimConfig, crate::ShimError> {
+        let bytes = std::fs::read(path).map_err(|source| crate::ShimError::Config { path: path.into(), source })?;
+        serde_json::from_slice(&bytes).map_err(|source| crate::ShimError::BadConfig { path: path.into(), source })
     }
 }
 

@@ -6,7 +6,7 @@
 //! engine's exit command.
 //!
 //! The shim knows nothing of images, the store or the database: the engine hands it a
-//! [`ShimConfig`] and reads back the [`ExitStatus`]. The engine links this library for those
+//! [`ShimConfig`] and reads back the [`ExitStatus`], and the shim answers with a [`Reply`]. The engine links this library for those
 //! types and for the attach protocol ([`proto`]).
 
 pub mod config;
@@ -16,5 +16,8 @@ pub mod health;
 pub mod logfile;
 pub mod monitor;
 pub mod proto;
+pub mod reply;
 
 pub use config::{DnsConfig, ExitStatus, HealthConfig, LogConfig, ShimConfig};
+pub use monitor::ShimError;
+pub use reply::{Reply, StartCause};

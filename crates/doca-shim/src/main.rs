@@ -1,7 +1,8 @@
 //! `doca-shim <shim.json>`: started by the engine for each container start. Prints one JSON
-//! line on stdout, `{"pid":N}` once the container is created or `{"error":"..."}`, then serves
-//! the container in the background until it exits.
+//! line on stdout, a [`doca_shim::Reply`]: created, or why not; then serves the container in
+//! the background until it exits.
 
+use doca_shim::Reply;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 
@@ -20,11 +21,11 @@ fn main() {
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
         Ok(nix::unistd::ForkResult::Child) => {}
-        Err(e) => fail(&format!("fork: {e}")),
+        Err(e) => fail(&doca_shim::ShimError::Sys { what: "fork".into(), source: e.into() }),
     }
     let _ = nix::unistd::setsid();
     let monitor = doca_shim::monitor::start(cfg).unwrap_or_else(|e| fail(&e));
-    say(&serde_json::json!({ "pid": monitor.pid(), "monitor": std::process::id() }));
+    say(&Reply::Created { pid: monitor.pid(), monitor: std::process::id() as i32 });
     // The engine may exit now: stdout leaves with it.
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         // SAFETY: dup2 onto fd 1, which this process owns; no Rust object wraps it.
@@ -33,14 +34,14 @@ fn main() {
     std::process::exit(monitor.run());
 }
 
-fn say(line: &serde_json::Value) {
+fn say(reply: &Reply) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = writeln!(out, "{}", serde_json::to_string(reply).expect("a reply serializes"));
     let _ = out.flush();
 }
 
 /// Tells the engine why the container could not be created.
-fn fail(e: &str) -> ! {
-    say(&serde_json::json!({ "error": e }));
+fn fail(e: &doca_shim::ShimError) -> ! {
+    say(&Reply::Failed { error: e.to_string(), cause: e.cause() });
     std::process::exit(1);
 }

@@ -50,13 +50,39 @@ pub struct Monitor {
     stop_health: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
+/// Why the shim could not create the container.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("{what}: {source}")]
+    Sys { what: String, source: std::io::Error },
+    #[error("read {path}: {source}")]
+    Config { path: std::path::PathBuf, source: std::io::Error },
+    #[error("parse {path}: {source}")]
+    BadConfig { path: std::path::PathBuf, source: serde_json::Error },
+    #[error("{path}: not a pid: {text:?}")]
+    BadPidFile { path: std::path::PathBuf, text: String },
+    /// The runtime's `create` failed: its last error, and what its exit status says.
+    #[error("{message}")]
+    Runtime { message: String, cause: crate::StartCause },
+}
+
+impl ShimError {
+    /// What the engine records: docker's cause for a runtime failure, else "other".
+    pub fn cause(&self) -> crate::StartCause {
+        match self {
+            ShimError::Runtime { cause, .. } => *cause,
+            _ => crate::StartCause::Other,
+        }
+    }
+}
+
+fn err<E: Into<std::io::Error>>(what: &str, e: E) -> ShimError {
+    ShimError::Sys { what: what.to_string(), source: e.into() }
 }
 
 /// Creates the container and returns the monitor, with the container's init waiting for the
 /// runtime's `start`.
-pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
+pub fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     // The runtime's `create` forks the init and exits; as a child subreaper the shim inherits
     // the init and gets its exit status (prctl(2) PR_SET_CHILD_SUBREAPER).
     // SAFETY: plain prctl with integer arguments.
@@ -113,7 +139,9 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     let status = cmd.status().map_err(|e| err(&format!("run {}", cfg.runtime.display()), e))?;
     drop(cmd);
     if !status.success() {
-        return Err(runtime_error(&cfg).unwrap_or_else(|| format!("{} create exited with {status}", cfg.runtime.display())));
+        let message = runtime_error(&cfg).unwrap_or_else(|| format!("{} create exited with {status}", cfg.runtime.display()));
+        let cause = crate::StartCause::of_runtime(status.code(), &message);
+        return Err(ShimError::Runtime { message, cause });
     }
     let output = match (output, console_listener) {
         (Some(o), _) => o,
@@ -133,7 +161,8 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
         }
     }
     let pid_text = std::fs::read_to_string(&cfg.pid_file).map_err(|e| err(&format!("read {}", cfg.pid_file.display()), e))?;
-    let pid = Pid::from_raw(pid_text.trim().parse().map_err(|_| format!("{}: not a pid: {pid_text:?}", cfg.pid_file.display()))?);
+    let pid =
+        Pid::from_raw(pid_text.trim().parse().map_err(|_| ShimError::BadPidFile { path: cfg.pid_file.clone(), text: pid_text.clone() })?);
     let log = match &cfg.log {
         Some(l) => Some(LogWriter::open(l.clone()).map_err(|e| err(&format!("open {}", l.path.display()), e))?),
         None => None,
@@ -154,7 +183,7 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, String> {
     Ok(Monitor { cfg, pid, output, stdin, listener, signals, log, clients: Vec::new(), reaped, stop_health })
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+fn pipe() -> Result<(OwnedFd, OwnedFd), ShimError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| err("pipe", e))
 }
 

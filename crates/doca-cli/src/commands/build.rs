@@ -38,7 +38,7 @@ fn epoch(context: &Path, args: &BTreeMap<String, String>) -> Result<Option<i64>,
             .trim()
             .parse::<i64>()
             .map(Some)
-            .map_err(|_| Failure::new(1, format!("invalid SOURCE_DATE_EPOCH {v:?}: want seconds since 1970")));
+            .map_err(|_| Failure::failed(format!("invalid SOURCE_DATE_EPOCH {v:?}: want seconds since 1970")));
     }
     let in_git = context.ancestors().any(|d| d.join(".git").exists());
     if !in_git {
@@ -57,7 +57,7 @@ fn read_stdin() -> Result<String, Failure> {
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| Failure::new(1, format!("read the Dockerfile from stdin: {}", super::io_reason(&e))))?;
+        .map_err(|e| Failure::failed(format!("read the Dockerfile from stdin: {}", super::io_reason(&e))))?;
     Ok(s)
 }
 
@@ -97,48 +97,52 @@ fn cleanup_on_signal(engine: doca_engine::EngineConfig, build_id: String) {
 
 pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
     if !matches!(a.progress.as_str(), "auto" | "plain" | "tty" | "quiet") {
-        return Err(Failure::new(1, format!("invalid progress mode {:?}: auto, plain, tty or quiet", a.progress)));
+        return Err(Failure::failed(format!("invalid progress mode {:?}: auto, plain, tty or quiet", a.progress)));
     }
     if let Some(p) = a.platform.as_deref().filter(|p| !matches!(*p, "linux/amd64" | "linux/x86_64" | "amd64")) {
-        return Err(Failure::new(1, format!("platform {p:?} is not supported: doca builds for linux/amd64 (this host)")));
+        return Err(Failure::failed(format!("platform {p:?} is not supported: doca builds for linux/amd64 (this host)")));
     }
     let pull = match a.pull.as_deref() {
         None | Some("missing") | Some("false") => "missing",
         Some("always") | Some("true") => "always",
         Some("never") => "never",
-        Some(p) => return Err(Failure::new(1, format!("invalid pull option {p:?}: always, missing or never"))),
+        Some(p) => return Err(Failure::failed(format!("invalid pull option {p:?}: always, missing or never"))),
     };
     let network = a.network.clone().unwrap_or_else(|| "default".into());
     let network = if network == "bridge" { "default".to_string() } else { network };
     if !matches!(network.as_str(), "default" | "none" | "host") {
-        return Err(Failure::new(1, format!("network mode {network:?} not supported by the builder (default, none, host)")));
+        return Err(Failure::failed(format!("network mode {network:?} not supported by the builder (default, none, host)")));
     }
     if a.path.starts_with("http://") || a.path.starts_with("https://") || a.path.starts_with("git@") {
-        return Err(Failure::new(1, format!("unable to prepare context: {}: remote contexts are not supported yet", a.path)));
+        return Err(Failure::failed(format!("unable to prepare context: {}: remote contexts are not supported yet", a.path)));
     }
     // `-`: the Dockerfile on stdin and no context (an empty directory).
     let empty;
     let (context, dockerfile, dockerfile_path) = if a.path == "-" {
-        empty = tempfile::tempdir().map_err(|e| Failure::new(1, format!("create an empty context: {e}")))?;
+        empty = tempfile::tempdir().map_err(|e| Failure::failed(format!("create an empty context: {e}")))?;
         (empty.path().to_path_buf(), read_stdin()?, None)
     } else {
         let context = std::fs::canonicalize(&a.path)
-            .map_err(|_| Failure::new(1, format!("unable to prepare context: path {:?} not found", a.path)))?;
+            .map_err(|_| Failure::failed(format!("unable to prepare context: path {:?} not found", a.path)))?;
         if !context.is_dir() {
-            return Err(Failure::new(1, format!("unable to prepare context: context must be a directory: {}", context.display())));
+            return Err(Failure::failed(format!("unable to prepare context: context must be a directory: {}", context.display())));
         }
         match a.file.as_deref() {
             Some("-") => (context, read_stdin()?, None),
             Some(f) => {
                 let p = PathBuf::from(f);
                 let text = std::fs::read_to_string(&p)
-                    .map_err(|e| Failure::new(1, format!("unable to read Dockerfile {f}: {}", super::io_reason(&e))))?;
+                    .map_err(|e| Failure::failed(format!("unable to read Dockerfile {f}: {}", super::io_reason(&e))))?;
                 (context, text, Some(p))
             }
             None => {
                 let p = context.join("Dockerfile");
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|_| Failure::new(1, format!("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory", p.display())))?;
+                let text = std::fs::read_to_string(&p).map_err(|_| {
+                    Failure::failed(format!(
+                        "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory",
+                        p.display()
+                    ))
+                })?;
                 (context, text, Some(p))
             }
         }
@@ -164,7 +168,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
         build_args: args,
         target: a.target.clone(),
         no_cache: a.no_cache,
-        labels: super::key_values(&a.label, "label", 1)?,
+        labels: super::key_values(&a.label, "label", crate::exit::Verb::Other)?,
         network,
         platform: a.platform.clone(),
         build_id: hex_id()?,
@@ -196,7 +200,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
                 crate::user_file_mode(&file)?;
                 std::io::Write::write_all(&mut file, built.id.as_str().as_bytes())
             })
-            .map_err(|e| Failure::new(1, format!("write the image id to {}: {}", f.display(), super::io_reason(&e))))?;
+            .map_err(|e| Failure::failed(format!("write the image id to {}: {}", f.display(), super::io_reason(&e))))?;
     }
     drop(plain);
     if quiet {
@@ -212,7 +216,7 @@ pub fn run(e: &mut Engine, a: BuildArgs) -> CmdResult {
 
 fn hex_id() -> Result<String, Failure> {
     let mut b = [0u8; 8];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Failure::new(1, format!("random id: {e}")))?;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).map_err(|e| Failure::failed(format!("random id: {e}")))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
@@ -225,7 +229,7 @@ pub fn prune(e: &mut Engine, a: BuilderPruneArgs) -> CmdResult {
                 let t = doca_engine::containers::parse_time(v, now)?;
                 req.until = Some((t / 1_000_000_000) as i64);
             }
-            _ => return Err(Failure::new(1, format!("invalid filter '{f}' (builder prune takes until=)"))),
+            _ => return Err(Failure::failed(format!("invalid filter '{f}' (builder prune takes until=)"))),
         }
     }
     if !a.force && !super::confirm("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ")? {

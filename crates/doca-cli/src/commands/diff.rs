@@ -35,13 +35,13 @@ fn split_container(arg: &str) -> Option<(&str, &str)> {
 pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
     use doca_engine::containers::CopyRequest;
     if a.src == "-" || a.dest == "-" {
-        return Err(Failure::new(1, "doca cp: tar streams on stdin/stdout (-) are not supported yet; copy to or from a path"));
+        return Err(Failure::failed("doca cp: tar streams on stdin/stdout (-) are not supported yet; copy to or from a path"));
     }
     let (container, req) = match (split_container(&a.src), split_container(&a.dest)) {
         (Some((c, src)), None) => (c, CopyRequest::FromContainer { src: src.to_string(), dest: a.dest.clone().into() }),
         (None, Some((c, dest))) => (c, CopyRequest::ToContainer { src: a.src.clone().into(), dest: dest.to_string() }),
-        (Some(_), Some(_)) => return Err(Failure::new(1, "copying between containers is not supported")),
-        (None, None) => return Err(Failure::new(1, "must specify at least one container source")),
+        (Some(_), Some(_)) => return Err(Failure::failed("copying between containers is not supported")),
+        (None, None) => return Err(Failure::failed("must specify at least one container source")),
     };
     let opts = doca_engine::containers::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
     Ok(e.copy_files(container, &req, opts)?)
@@ -55,7 +55,7 @@ pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
             let mut f = std::io::BufWriter::new(
                 std::fs::File::create(&tmp)
                     .and_then(|f| crate::user_file_mode(&f).map(|_| f))
-                    .map_err(|err| Failure::new(1, format!("open {}: {err}", tmp.display())))?,
+                    .map_err(|err| Failure::failed(format!("open {}: {err}", tmp.display())))?,
             );
             let r = e.export_container(&a.container, &mut f).and_then(|_| {
                 use std::io::Write;
@@ -70,13 +70,13 @@ pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
         }
         None => {
             if unsafe { libc::isatty(1) } == 1 {
-                return Err(Failure::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(Failure::failed("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
             }
             let mut out = PipeAware { out: std::io::stdout().lock(), closed: false };
             let r = e.export_container(&a.container, &mut std::io::BufWriter::new(&mut out));
             match r {
                 // `doca export C | tar -t | head`: the reader left; not an error worth a word.
-                Err(_) if out.closed => Err(Failure::new(0, "")),
+                Err(_) if out.closed => Err(Failure::new(crate::exit::SUCCESS, "")),
                 r => Ok(r?),
             }
         }

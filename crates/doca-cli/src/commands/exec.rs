@@ -39,13 +39,13 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
     if relay {
         plan.command.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let listener = plan.console().map_err(super::run::run_failure)?;
+    let listener = plan.console().map_err(crate::exit::run_failure)?;
     if a.detach {
         plan.command.stdout(Stdio::null()).stderr(Stdio::piped());
     }
-    let mut child = plan.command.spawn().map_err(|e| Failure::new(126, format!("run the runtime: {e}")))?;
+    let mut child = plan.command.spawn().map_err(|e| Failure::new(crate::exit::CANNOT_INVOKE, format!("run the runtime: {e}")))?;
     if let Some(l) = listener {
-        proxy_pty(l.master().map_err(super::run::run_failure)?, a.interactive);
+        proxy_pty(l.master().map_err(crate::exit::run_failure)?, a.interactive);
     }
     if relay {
         relay_pipes(&mut child)?;
@@ -76,7 +76,7 @@ fn relay_pipes(child: &mut std::process::Child) -> Result<(), Failure> {
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) } as i32;
     if raw < 0 {
-        return Err(Failure::new(126, format!("pidfd_open: {}", std::io::Error::last_os_error())));
+        return Err(Failure::new(crate::exit::CANNOT_INVOKE, format!("pidfd_open: {}", std::io::Error::last_os_error())));
     }
     // SAFETY: `raw` is a descriptor pidfd_open just returned, owned by nothing else.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -86,7 +86,7 @@ fn relay_pipes(child: &mut std::process::Child) -> Result<(), Failure> {
         fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(e) => return Err(Failure::new(126, format!("poll: {e}"))),
+            Err(e) => return Err(Failure::new(crate::exit::CANNOT_INVOKE, format!("poll: {e}"))),
         }
         let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
         drop(fds);

@@ -9,7 +9,7 @@ use doca_engine::Engine;
 pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
     let kind = a.kind.as_deref().unwrap_or("");
     if !matches!(kind, "" | "image" | "container") {
-        return Err(Failure::new(1, format!("\"{kind}\" is not a valid value for --type")));
+        return Err(Failure::failed(format!("\"{kind}\" is not a valid value for --type")));
     }
     print_found(&a.names, a.format.as_deref(), |n| {
         // Without --type docker looks for a container first, then an image.
@@ -48,6 +48,6 @@ pub(crate) fn print_found(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new(1, errors.join("\nError: ")))
+        Err(Failure::failed(errors.join("\nError: ")))
     }
 }

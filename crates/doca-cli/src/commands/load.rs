@@ -9,12 +9,12 @@ use std::io::{IsTerminal, Read};
 pub fn run(e: &mut Engine, a: LoadArgs) -> CmdResult {
     let (archive, input): (String, Box<dyn Read>) = match &a.input {
         Some(p) => {
-            let f = std::fs::File::open(p).map_err(|err| Failure::new(1, format!("open {}: {err}", p.display())))?;
+            let f = std::fs::File::open(p).map_err(|err| Failure::failed(format!("open {}: {err}", p.display())))?;
             (p.display().to_string(), Box::new(f))
         }
         None => {
             if std::io::stdin().is_terminal() {
-                return Err(Failure::new(1, "requested load from stdin, but stdin is empty"));
+                return Err(Failure::failed("requested load from stdin, but stdin is empty"));
             }
             ("stdin".into(), Box::new(std::io::stdin().lock()))
         }

@@ -24,16 +24,16 @@ fn prompt(question: &str, secret: bool) -> Result<String, Failure> {
         let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, t);
         eprintln!();
     }
-    read.map_err(|e| Failure::new(1, format!("read from the terminal: {e}")))?;
+    read.map_err(|e| Failure::failed(format!("read from the terminal: {e}")))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 pub fn login(e: &mut Engine, a: LoginArgs) -> CmdResult {
     if a.password.is_some() && a.password_stdin {
-        return Err(Failure::new(1, "--password and --password-stdin are mutually exclusive"));
+        return Err(Failure::failed("--password and --password-stdin are mutually exclusive"));
     }
     if a.password_stdin && a.username.is_none() {
-        return Err(Failure::new(1, "Must provide --username with --password-stdin"));
+        return Err(Failure::failed("Must provide --username with --password-stdin"));
     }
     if a.password.is_some() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
@@ -46,13 +46,13 @@ pub fn login(e: &mut Engine, a: LoginArgs) -> CmdResult {
         (Some(p), _) => p,
         (None, true) => {
             let mut s = String::new();
-            std::io::stdin().lock().read_line(&mut s).map_err(|e| Failure::new(1, format!("read the password from stdin: {e}")))?;
+            std::io::stdin().lock().read_line(&mut s).map_err(|e| Failure::failed(format!("read the password from stdin: {e}")))?;
             s.trim_end_matches(['\r', '\n']).to_string()
         }
         (None, false) => prompt("Password: ", true)?,
     };
     if username.is_empty() || password.is_empty() {
-        return Err(Failure::new(1, "Cannot perform an interactive login from a non TTY device"));
+        return Err(Failure::failed("Cannot perform an interactive login from a non TTY device"));
     }
     e.login(a.server.as_deref(), &username, &password)?;
     print("Login Succeeded\n")
@@ -69,5 +69,5 @@ pub fn logout(e: &mut Engine, a: LogoutArgs) -> CmdResult {
 
 pub fn manifest_inspect(e: &mut Engine, a: ManifestInspectArgs) -> CmdResult {
     let v = e.inspect_remote_manifest(&a.name)?;
-    print(&format!("{}\n", serde_json::to_string_pretty(&v).map_err(|err| Failure::new(1, err.to_string()))?))
+    print(&format!("{}\n", serde_json::to_string_pretty(&v).map_err(|err| Failure::failed(err.to_string()))?))
 }

@@ -17,7 +17,7 @@ pub fn run(e: &mut Engine, a: LogsArgs) -> CmdResult {
         n => match n.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n as usize),
             Ok(_) => None,
-            Err(_) => return Err(Failure::new(1, format!("invalid value for \"tail\": {n:?}"))),
+            Err(_) => return Err(Failure::failed(format!("invalid value for \"tail\": {n:?}"))),
         },
     };
     let req = ContainerLogs { follow: a.follow, since, until, tail };

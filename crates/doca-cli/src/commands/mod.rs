@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> CmdResult {
             if failed.is_empty() {
                 Ok(())
             } else {
-                Err(crate::Failure::new(1, failed.join("\nError: ")))
+                Err(crate::Failure::failed(failed.join("\nError: ")))
             }
         }
         Command::Run(a) | Command::Container { command: ContainerCommand::Run(a) } => run::run(&mut e, a),
@@ -123,12 +123,13 @@ pub fn run(cli: Cli) -> CmdResult {
 }
 
 /// `KEY=VALUE` options (`--label`, `-o`): a missing value is empty, a missing key is refused
-/// with exit `code` (docker's 125 for run/create, 1 for the object commands).
+/// as an invalid argument of `verb` (docker's 125 for run/create, 1 for the object commands).
 pub(crate) fn key_values<'a>(
     list: impl IntoIterator<Item = &'a String>,
     what: &str,
-    code: u8,
+    verb: crate::exit::Verb,
 ) -> Result<std::collections::BTreeMap<String, String>, crate::Failure> {
+    let code = crate::exit::code(doca_engine::ErrorKind::InvalidArgument, verb);
     let mut out = std::collections::BTreeMap::new();
     for l in list {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));

@@ -13,7 +13,7 @@ fn one(list: &[String], flag: &str) -> Result<Option<String>, Failure> {
     match list {
         [] => Ok(None),
         [x] => Ok(Some(x.clone())),
-        _ => Err(Failure::new(1, format!("{flag}: doca's networks have one subnet of each family; give each once"))),
+        _ => Err(Failure::failed(format!("{flag}: doca's networks have one subnet of each family; give each once"))),
     }
 }
 
@@ -30,8 +30,8 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
                 gateway: one(&g4, "--gateway")?,
                 ip_range: one(&a.ip_range, "--ip-range")?,
                 internal: a.internal,
-                labels: super::key_values(&a.label, "label", 1)?,
-                options: super::key_values(&a.opt, "option", 1)?,
+                labels: super::key_values(&a.label, "label", crate::exit::Verb::Other)?,
+                options: super::key_values(&a.opt, "option", crate::exit::Verb::Other)?,
                 ipv6: a.ipv6,
                 subnet6: one(&v6, "--subnet")?,
                 gateway6: one(&g6, "--gateway")?,
@@ -83,7 +83,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
         }),
         NetworkCommand::Connect(a) => {
             let ip = match a.ip.as_deref() {
-                Some(i) => Some(i.parse().map_err(|_| Failure::new(1, format!("invalid IPv4 address: {i}")))?),
+                Some(i) => Some(i.parse().map_err(|_| Failure::failed(format!("invalid IPv4 address: {i}")))?),
                 None => None,
             };
             Ok(e.connect_network(&ConnectNetwork { network: a.network, container: a.container, ip, aliases: a.alias })?)

@@ -8,7 +8,7 @@ use doca_engine::Engine;
 pub fn run(e: &mut Engine, a: PortArgs) -> CmdResult {
     let c = e.container(&a.container)?;
     let wanted = match &a.port {
-        Some(p) => Some(doca_engine::Port::parse(p).map_err(|err| Failure::new(1, err.to_string()))?),
+        Some(p) => Some(doca_engine::Port::parse(p).map_err(|err| Failure::failed(err.to_string()))?),
         None => None,
     };
     let mut out = String::new();
@@ -25,7 +25,7 @@ pub fn run(e: &mut Engine, a: PortArgs) -> CmdResult {
     }
     if out.is_empty() {
         if let Some(w) = wanted {
-            return Err(Failure::new(1, format!("No public port '{w}' published for {}", a.container)));
+            return Err(Failure::failed(format!("No public port '{w}' published for {}", a.container)));
         }
     }
     print(&out)

@@ -22,7 +22,7 @@ pub fn run(e: &mut Engine, a: PruneArgs) -> CmdResult {
     }
     let (mut out, reclaimed) = prune_images(e, &PruneImages { all: a.all, filters })?;
     out.push_str(&format!("Total reclaimed space: {}\n", human_size(reclaimed)));
-    crate::output::print(&out).map_err(|f| if f.code == 0 { f } else { Failure::new(1, f.message) })
+    crate::output::print(&out).map_err(|f| if f.code == crate::exit::SUCCESS { f } else { Failure::failed(f.message) })
 }
 
 /// Removes unused images: docker's "Deleted Images" block and the bytes freed.

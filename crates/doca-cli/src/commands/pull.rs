@@ -14,9 +14,9 @@ fn short(d: &doca_engine::Digest) -> &str {
 
 pub fn run(e: &mut Engine, a: PullArgs) -> CmdResult {
     let names = if a.all_tags {
-        let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+        let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::failed(format!("invalid reference format: {err}")))?;
         if parsed.tag().is_some() || parsed.digest().is_some() {
-            return Err(Failure::new(1, "tag can't be used with --all-tags/-a"));
+            return Err(Failure::failed("tag can't be used with --all-tags/-a"));
         }
         let repo = parsed.familiar_name();
         e.remote_tags(&a.name)?.into_iter().map(|t| format!("{repo}:{t}")).collect()
@@ -42,7 +42,7 @@ pub fn pull(
     is_terminal: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<doca_engine::images::PullResult, Failure> {
-    let parsed = doca_engine::Reference::parse(name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+    let parsed = doca_engine::Reference::parse(name).map_err(|err| Failure::failed(format!("invalid reference format: {err}")))?;
     if !quiet {
         let mut head = String::new();
         if parsed.tag().is_none() && parsed.digest().is_none() {

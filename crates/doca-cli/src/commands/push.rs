@@ -10,10 +10,10 @@ use doca_engine::Engine;
 use std::io::Write;
 
 pub fn run(e: &mut Engine, a: PushArgs) -> CmdResult {
-    let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::new(1, format!("invalid reference format: {err}")))?;
+    let parsed = doca_engine::Reference::parse(&a.name).map_err(|err| Failure::failed(format!("invalid reference format: {err}")))?;
     let names: Vec<String> = if a.all_tags {
         if parsed.tag().is_some() {
-            return Err(Failure::new(1, "tag can't be used with --all-tags/-a"));
+            return Err(Failure::failed("tag can't be used with --all-tags/-a"));
         }
         let repo = parsed.familiar_name();
         let mut tags: Vec<String> = e
@@ -24,7 +24,7 @@ pub fn run(e: &mut Engine, a: PushArgs) -> CmdResult {
             .collect();
         tags.sort();
         if tags.is_empty() {
-            return Err(Failure::new(1, format!("An image does not exist locally with the tag: {repo}")));
+            return Err(Failure::failed(format!("An image does not exist locally with the tag: {repo}")));
         }
         tags
     } else {

@@ -10,7 +10,7 @@ use doca_engine::Engine;
 
 pub fn rm(e: &mut Engine, a: RmArgs) -> CmdResult {
     if a.link {
-        return Err(Failure::new(1, "links are a legacy feature doca does not have"));
+        return Err(Failure::failed("links are a legacy feature doca does not have"));
     }
     for_each_container(&a.containers, |n| e.remove_container(n, a.force, a.volumes).map(|_| ()))
 }

@@ -26,6 +26,6 @@ pub fn run(e: &mut Engine, a: RmiArgs) -> CmdResult {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new(1, errors.join("\nError: ")))
+        Err(Failure::failed(errors.join("\nError: ")))
     }
 }

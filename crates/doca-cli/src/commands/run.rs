@@ -3,35 +3,25 @@
 use super::attach_io::{block_signals, pump, Pump};
 use super::run_opts::{create_request, detach_keys};
 use crate::cli::RunArgs;
+use crate::exit::run_failure;
 use crate::output::print;
 use crate::{CmdResult, Failure};
 use doca_engine::containers::{AttachStreams, StartContainer};
-use doca_engine::{Engine, ErrorKind};
-
-/// docker's exit codes for run: 125 when doca itself fails, 126/127 when the command cannot be
-/// run, otherwise the container's.
-pub fn run_failure(e: doca_engine::EngineError) -> Failure {
-    let code = match e.kind() {
-        ErrorKind::CommandNotFound => 127,
-        ErrorKind::CannotInvoke => 126,
-        _ => 125,
-    };
-    Failure::new(code, e.to_string())
-}
+use doca_engine::Engine;
 
 fn write_cidfile(a: &RunArgs, id: &str) -> Result<(), Failure> {
     let Some(path) = &a.cidfile else { return Ok(()) };
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure::new(125, format!("Container ID file found, make sure the other container isn't running or delete {}", path.display()))
+            Failure::not_run(format!("Container ID file found, make sure the other container isn't running or delete {}", path.display()))
         } else {
-            Failure::new(125, format!("failed to create the container ID file: {e}"))
+            Failure::not_run(format!("failed to create the container ID file: {e}"))
         }
     })?;
     crate::user_file_mode(&f)
         .and_then(|_| f.write_all(id.as_bytes()))
-        .map_err(|e| Failure::new(125, format!("failed to write the container ID file: {e}")))
+        .map_err(|e| Failure::not_run(format!("failed to write the container ID file: {e}")))
 }
 
 /// `--pull`: `always` pulls, `missing` pulls when the store lacks the image (docker's "Unable
@@ -58,7 +48,7 @@ fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
     };
     if pull && doca_engine::Reference::parse(image).is_ok() {
         super::pull::pull(e, image, a.platform.as_deref(), a.quiet, super::attach_io::is_tty(2), &mut std::io::stderr())
-            .map_err(|f| Failure::new(125, f.message))?;
+            .map_err(|f| Failure::not_run(f.message))?;
     }
     Ok(())
 }

@@ -2,13 +2,14 @@
 //! go-units RAMInBytes, env and label files, security options) and its messages.
 
 use crate::cli::{ResourceArgs, RunArgs};
+use crate::exit::Verb;
 use crate::Failure;
 use doca_engine::containers::{CreateContainer, NetworkMode, Resources, RestartPolicy, Seccomp};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn usage(msg: impl Into<String>) -> Failure {
-    Failure::new(125, msg)
+    Failure::not_run(msg)
 }
 
 /// go-units RAMInBytes: "512m", "1.5g", "100", "64KiB" (binary multipliers).
@@ -81,7 +82,7 @@ fn labels(a: &RunArgs) -> Result<BTreeMap<String, String>, Failure> {
         all.extend(read_lines(f, "label")?);
     }
     all.extend(a.label.iter().cloned());
-    super::key_values(&all, "label", 125)
+    super::key_values(&all, "label", Verb::Run)
 }
 
 fn security(opts: &[String], req: &mut CreateContainer) -> Result<(), Failure> {
@@ -236,7 +237,7 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
         let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
         ulimits.push((name.to_string(), soft.parse().map_err(|_| bad())?, hard.parse().map_err(|_| bad())?));
     }
-    let resources = Resources { oom_kill_disable: a.oom_kill_disable, ulimits, ..resources(&a.resources, 125)? };
+    let resources = Resources { oom_kill_disable: a.oom_kill_disable, ulimits, ..resources(&a.resources, Verb::Run)? };
     let mut tmpfs = BTreeMap::new();
     for t in &a.tmpfs {
         let (path, opts) = t.split_once(':').unwrap_or((t, ""));
@@ -319,9 +320,10 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     Ok(req)
 }
 
-/// `-m`, `--cpus`, ... as docker parses them; `code` is the exit code of a bad value (125 for
+/// `-m`, `--cpus`, ... as docker parses them; a bad value is an invalid argument of `verb` (125 for
 /// run/create, 1 for update, as docker's CLI).
-pub fn resources(a: &ResourceArgs, code: u8) -> Result<Resources, Failure> {
+pub fn resources(a: &ResourceArgs, verb: Verb) -> Result<Resources, Failure> {
+    let code = crate::exit::code(doca_engine::ErrorKind::InvalidArgument, verb);
     let size = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
         match v.as_deref() {
             None => Ok(0),

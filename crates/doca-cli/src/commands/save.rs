@@ -11,7 +11,7 @@ pub fn run(e: &mut Engine, a: SaveArgs) -> CmdResult {
     match &a.output {
         None => {
             if std::io::stdout().is_terminal() {
-                return Err(Failure::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(Failure::failed("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
             }
             let out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             e.save_images(SaveImages { names: a.images, output: Box::new(out), archive: "stdout".into() })?;
@@ -19,11 +19,11 @@ pub fn run(e: &mut Engine, a: SaveArgs) -> CmdResult {
         }
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let name = path.file_name().ok_or_else(|| Failure::new(1, format!("invalid output path {}", path.display())))?;
+            let name = path.file_name().ok_or_else(|| Failure::failed(format!("invalid output path {}", path.display())))?;
             let tmp = dir.join(format!(".{}.doca-save-{}", name.to_string_lossy(), std::process::id()));
             let file = std::fs::File::create(&tmp)
                 .and_then(|f| crate::user_file_mode(&f).map(|_| f))
-                .map_err(|err| Failure::new(1, format!("failed to save image: open {}: {err}", path.display())))?;
+                .map_err(|err| Failure::failed(format!("failed to save image: open {}: {err}", path.display())))?;
             let r = e.save_images(SaveImages {
                 names: a.images,
                 output: Box::new(BufWriter::with_capacity(1 << 20, &file)),

@@ -12,7 +12,7 @@ use doca_engine::Engine;
 pub fn run(e: &mut Engine, a: StartArgs) -> CmdResult {
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
-            return Err(Failure::new(1, "you cannot start and attach multiple containers at once"));
+            return Err(Failure::failed("you cannot start and attach multiple containers at once"));
         }
         let name = &a.containers[0];
         let c = e.container(name)?;
@@ -29,7 +29,7 @@ pub fn run(e: &mut Engine, a: StartArgs) -> CmdResult {
         let streams = AttachStreams { stdin, stdout: true, stderr: true, cleanup: false };
         let attach = e
             .start_container(c.id.as_str(), &StartContainer { attach: Some(streams), console_size: super::attach_io::terminal_size() })
-            .map_err(|err| Failure::new(1, format!("{err}\nError: failed to start containers: {name}")))?;
+            .map_err(|err| Failure::failed(format!("{err}\nError: failed to start containers: {name}")))?;
         let code = match attach {
             Some(mut att) => match pump(p, signals, &mut att)? {
                 Some(code) => code,
@@ -50,6 +50,6 @@ pub fn run(e: &mut Engine, a: StartArgs) -> CmdResult {
         Ok(())
     } else {
         failed.push(format!("failed to start containers: {}", a.containers.join(", ")));
-        Err(Failure::new(1, failed.join("\nError: ")))
+        Err(Failure::failed(failed.join("\nError: ")))
     }
 }

@@ -23,7 +23,7 @@ pub(crate) fn for_each_reporting(names: &[String], mut f: impl FnMut(&str) -> Re
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new(1, errors.join("\nError: ")))
+        Err(Failure::failed(errors.join("\nError: ")))
     }
 }
 

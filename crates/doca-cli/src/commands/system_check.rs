@@ -33,6 +33,6 @@ pub fn run(e: &mut Engine, a: CheckArgs) -> CmdResult {
     if r.problems.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new(1, format!("store has {} problems", r.problems.len())))
+        Err(Failure::failed(format!("store has {} problems", r.problems.len())))
     }
 }

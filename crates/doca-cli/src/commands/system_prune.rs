@@ -16,7 +16,7 @@ use doca_engine::Engine;
 pub fn run(e: &mut Engine, a: SystemPruneArgs) -> CmdResult {
     let filters = PruneFilters::from_args(&a.filter)?;
     if a.volumes && filters.until.is_some() {
-        return Err(Failure::new(1, "ERROR: The \"until\" filter is not supported with \"--volumes\""));
+        return Err(Failure::failed("ERROR: The \"until\" filter is not supported with \"--volumes\""));
     }
     if !a.force && !super::confirm(&warning(&a))? {
         return Ok(());

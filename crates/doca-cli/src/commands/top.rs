@@ -14,7 +14,7 @@ pub fn top(e: &mut Engine, a: TopArgs) -> CmdResult {
 }
 
 pub fn update(e: &mut Engine, a: UpdateArgs) -> CmdResult {
-    let r = resources(&a.resources, 1)?;
+    let r = resources(&a.resources, crate::exit::Verb::Other)?;
     let f = &a.resources;
     let set = UpdateFields {
         memory: f.memory.is_some(),

@@ -23,8 +23,8 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
             let v = e.create_volume(&CreateVolume {
                 name,
                 driver: a.driver,
-                labels: super::key_values(&a.label, "label", 1)?,
-                options: super::key_values(&a.opt, "option", 1)?,
+                labels: super::key_values(&a.label, "label", crate::exit::Verb::Other)?,
+                options: super::key_values(&a.opt, "option", crate::exit::Verb::Other)?,
                 anonymous: false,
             })?;
             print(&format!("{}\n", v.name))

@@ -103,9 +103,8 @@ impl<'e> Host<'e> {
         // without its holder.
         let lock = super::build_lock(&tmp);
         crate::private_dir(lock.parent().unwrap_or(&tmp))?;
-        let alive = doca_store::StoreLock::acquire(&lock, doca_store::LockMode::Exclusive)
-            .map_err(|e| EngineError::Internal(format!("lock {}: {e}", lock.display())))?;
-        std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
+        let alive = doca_store::StoreLock::acquire(&lock, doca_store::LockMode::Exclusive).map_err(EngineError::io("lock", &lock))?;
+        std::fs::create_dir_all(&tmp).map_err(EngineError::io("create", &tmp))?;
         Ok(Host {
             engine: EngineRef::Borrowed(engine),
             build_id: req.build_id.clone(),

@@ -140,9 +140,9 @@ impl Engine {
         for id in dead {
             let dir = self.build_tmp(&id);
             let lock = build_lock(&dir);
-            std::fs::create_dir_all(&tmp).map_err(|e| EngineError::Internal(format!("create {}: {e}", tmp.display())))?;
-            let Some(_held) = doca_store::StoreLock::try_acquire(&lock, doca_store::LockMode::Exclusive)
-                .map_err(|e| EngineError::Internal(format!("lock {}: {e}", lock.display())))?
+            std::fs::create_dir_all(&tmp).map_err(EngineError::io("create", &tmp))?;
+            let Some(_held) =
+                doca_store::StoreLock::try_acquire(&lock, doca_store::LockMode::Exclusive).map_err(EngineError::io("lock", &lock))?
             else {
                 continue;
             };

@@ -82,7 +82,7 @@ impl Engine {
         match std::fs::remove_dir_all(dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(EngineError::Internal(format!("remove {}: {e}", dir.display()))),
+            Err(e) => Err(EngineError::io("remove", dir)(e)),
         }
     }
 }
@@ -102,7 +102,7 @@ fn remove_cgroup(dir: &Path) -> Result<(), EngineError> {
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     }
-    std::fs::remove_dir(dir).map_err(|e| EngineError::Internal(format!("remove {}: {e}", dir.display())))
+    std::fs::remove_dir(dir).map_err(EngineError::io("remove", dir))
 }
 
 fn short(id: &str) -> &str {

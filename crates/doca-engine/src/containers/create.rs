@@ -47,7 +47,7 @@ impl Engine {
             state: ContainerState::default(),
         };
         let paths = self.container_paths(&id);
-        std::fs::create_dir_all(&paths.dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", paths.dir.display())))?;
+        std::fs::create_dir_all(&paths.dir).map_err(EngineError::io("create", &paths.dir))?;
         let inserted = (|| {
             if let Some(n) = &req.name {
                 c.name = n.strip_prefix('/').unwrap_or(n).to_string();

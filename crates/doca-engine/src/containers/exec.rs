@@ -39,7 +39,10 @@ pub struct ConsoleListener(std::os::unix::net::UnixListener);
 impl ConsoleListener {
     /// The pty master, once the runtime connects with it (runc's console-socket protocol).
     pub fn master(self) -> Result<std::fs::File, EngineError> {
-        let cannot = |e: std::io::Error| EngineError::StartFailed { message: format!("console socket: {e}"), code: 126 };
+        let cannot = |e: std::io::Error| EngineError::StartFailed {
+            message: format!("console socket: {e}"),
+            cause: doca_shim::StartCause::CannotInvoke,
+        };
         let (sock, _) = self.0.accept().map_err(cannot)?;
         Ok(std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(cannot)?))
     }
@@ -49,8 +52,10 @@ impl ExecPlan {
     /// With `-t`: binds the console socket, which must happen before `command` runs.
     pub fn console(&self) -> Result<Option<ConsoleListener>, EngineError> {
         let Some(path) = &self.console_socket else { return Ok(None) };
-        let l = doca_shim::proto::bind(path)
-            .map_err(|e| EngineError::StartFailed { message: format!("console socket {}: {e}", path.display()), code: 126 })?;
+        let l = doca_shim::proto::bind(path).map_err(|e| EngineError::StartFailed {
+            message: format!("console socket {}: {e}", path.display()),
+            cause: doca_shim::StartCause::CannotInvoke,
+        })?;
         Ok(Some(ConsoleListener(l)))
     }
 }
@@ -124,8 +129,7 @@ impl Engine {
         }
         let nonce = super::record::ContainerId::random()?;
         let process_file = paths.run.join(format!("exec-{}.json", nonce.short()));
-        std::fs::write(&process_file, serde_json::to_vec(&p).expect("json"))
-            .map_err(|e| EngineError::Internal(format!("write {}: {e}", process_file.display())))?;
+        std::fs::write(&process_file, serde_json::to_vec(&p).expect("json")).map_err(EngineError::io("write", &process_file))?;
         let console_socket = req.tty.then(|| paths.run.join(format!("exec-{}.sock", nonce.short())));
         let rt = self.runtime_of(&c)?;
         let (command, program) = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);

@@ -244,8 +244,7 @@ impl Engine {
         let dir = self.config().run_root.join("locks");
         crate::private_dir(&dir)?;
         let path = dir.join(id.as_str());
-        doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive)
-            .map_err(|e| EngineError::Internal(format!("lock {}: {e}", path.display())))
+        doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive).map_err(EngineError::io("lock", &path))
     }
 
     /// Removes the lock file of a deleted container. A process still waiting on it then finds

@@ -52,7 +52,7 @@ impl Engine {
             match std::fs::remove_dir_all(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(EngineError::Internal(format!("remove {}: {e}", d.display()))),
+                Err(e) => return Err(EngineError::io("remove", d)(e)),
             }
         }
         self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;

@@ -34,7 +34,7 @@ impl Helpers {
             if is_executable(&sibling) {
                 return Ok(sibling);
             }
-            find_in_path(name).ok_or_else(|| EngineError::Internal(format!("{name} not found next to {} or in PATH", doca.display())))
+            find_in_path(name).ok_or_else(|| EngineError::MissingHelper { name: name.to_string(), beside: doca.clone() })
         };
         Ok(Helpers { shim: find("doca-shim")?, runc: find("doca-runc")?, doca: doca.clone() })
     }
@@ -79,13 +79,17 @@ impl OciRuntime {
 
     /// Runs one runtime command and returns its stdout.
     fn output(&self, args: &[&str]) -> Result<Vec<u8>, EngineError> {
-        let out = self.command().args(args).output().map_err(|e| EngineError::Internal(format!("run {}: {e}", self.binary.display())))?;
+        let out = self.command().args(args).output().map_err(EngineError::io("run", &self.binary))?;
         if out.status.success() {
             return Ok(out.stdout);
         }
         let err = String::from_utf8_lossy(&out.stderr);
         let msg = err.trim().lines().last().unwrap_or("").trim_start_matches("doca-runc: ").to_string();
-        Err(EngineError::Internal(format!("{} {}: {msg}", self.binary.file_name().unwrap_or_default().to_string_lossy(), args[0])))
+        Err(EngineError::Runtime {
+            runtime: self.binary.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            command: args[0].to_string(),
+            message: msg,
+        })
     }
 
     pub fn start(&self, id: &str) -> Result<(), EngineError> {

@@ -8,6 +8,7 @@ use super::runtime::{Helpers, OciRuntime};
 use super::spec::{self, RunOptions};
 use super::user::{self, ExecUser};
 use crate::{Engine, EngineError};
+use doca_shim::{Reply, StartCause};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -82,20 +83,6 @@ fn oom_file(cgroups_path: &str) -> Option<PathBuf> {
     }
 }
 
-/// docker's exit codes for a process that could not be started: 127 when the command is not
-/// found, 126 when it cannot be executed, 128 otherwise.
-fn start_failure(message: String) -> EngineError {
-    let m = message.to_ascii_lowercase();
-    let code = if m.contains("no such file or directory") || m.contains("not found") {
-        127
-    } else if m.contains("permission denied") || m.contains("is a directory") || m.contains("exec format error") {
-        126
-    } else {
-        128
-    };
-    EngineError::StartFailed { message, code }
-}
-
 impl Engine {
     pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
         // One start at a time: a second one waits, then finds the container running.
@@ -133,7 +120,8 @@ impl Engine {
             self.save_state(&c)?;
             if let Err(e) = runtime.start(c.id.as_str()) {
                 let _ = runtime.delete_force(c.id.as_str());
-                return Err(start_failure(e.to_string()));
+                // The command was found in create: what fails now is the runtime itself.
+                return Err(EngineError::StartFailed { message: e.to_string(), cause: StartCause::Other });
             }
             Ok(attach)
         });
@@ -154,9 +142,9 @@ impl Engine {
                 if c.state.status == Status::Restarting {
                     c.state.status = Status::Exited;
                 }
-                if let EngineError::StartFailed { message, code } = &e {
+                if let EngineError::StartFailed { message, cause } = &e {
                     c.state.error = message.clone();
-                    c.state.exit_code = *code;
+                    c.state.exit_code = cause.exit_code();
                 }
                 self.save_state(&c)?;
                 if c.config.auto_remove {
@@ -181,7 +169,7 @@ impl Engine {
         if path.exists() {
             return Ok(path);
         }
-        let io = |p: &Path, e: std::io::Error| EngineError::Internal(format!("write {}: {e}", p.display()));
+        let io = |p: &Path, e: std::io::Error| EngineError::io("write", p)(e);
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         let tmp = dir.join(format!(".tmp-{}", std::process::id()));
         std::fs::write(&tmp, DOCA_INIT).map_err(|e| io(&tmp, e))?;
@@ -269,7 +257,7 @@ impl Engine {
         runtime: &OciRuntime,
         req: &StartContainer,
     ) -> Result<(Launched, Option<Attach>), EngineError> {
-        let io = |what: &str, p: &Path, e: std::io::Error| EngineError::Internal(format!("{what} {}: {e}", p.display()));
+        let io = |what: &'static str, p: &Path, e: std::io::Error| EngineError::io(what, p)(e);
         let paths = self.container_paths(&c.id);
         std::fs::create_dir_all(&paths.run).map_err(|e| io("create", &paths.run, e))?;
         for stale in [paths.exit_file(), paths.run.join("pid"), paths.run.join("runtime.log")] {
@@ -374,13 +362,11 @@ impl Engine {
         let read = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         let _ = child.wait();
         read.map_err(|e| io("read from", &helpers.shim, e))?;
-        let reply: serde_json::Value = serde_json::from_str(line.trim())
-            .map_err(|_| EngineError::Internal(format!("doca-shim exited without a word (see {})", shim_log.display())))?;
-        if let Some(e) = reply["error"].as_str() {
-            return Err(start_failure(e.to_string()));
-        }
-        let pid = reply["pid"].as_i64().unwrap_or(0) as i32;
-        let monitor = reply["monitor"].as_i64().unwrap_or(0) as i32;
+        let (pid, monitor) = match serde_json::from_str::<Reply>(line.trim()) {
+            Ok(Reply::Created { pid, monitor }) => (pid, monitor),
+            Ok(Reply::Failed { error, cause }) => return Err(EngineError::StartFailed { message: error, cause }),
+            Err(_) => return Err(EngineError::Internal(format!("doca-shim exited without a word (see {})", shim_log.display()))),
+        };
         let attach = match req.attach {
             Some(streams) => Some(Attach::connect(&paths.attach(), streams).map_err(|e| io("attach to", &paths.attach(), e))?),
             None => None,
@@ -414,17 +400,6 @@ fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_failures_get_dockers_exit_codes() {
-        let code = |m: &str| match start_failure(m.into()) {
-            EngineError::StartFailed { code, .. } => code,
-            _ => unreachable!(),
-        };
-        assert_eq!(code("exec: \"nope\": executable file not found in $PATH"), 127);
-        assert_eq!(code("exec /etc/passwd: permission denied"), 126);
-        assert_eq!(code("cgroup: invalid argument"), 128);
-    }
 
     #[test]
     fn files_are_read_inside_the_root() {

@@ -154,7 +154,7 @@ impl Engine {
 
     fn attach_all(&mut self, c: &Container, path: &Path) -> Result<(), EngineError> {
         let dir = path.parent().expect("netns dir");
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::Internal(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(EngineError::io("create", dir))?;
         netns::remove(path)?;
         let (ns, inside) = netns::create(path, Netlink::open)?;
         let mut sandbox = Sandbox { ns, inside };
@@ -392,12 +392,12 @@ impl Engine {
         }
         let path = self.records_path(net);
         let dir = path.parent().expect("records dir");
-        let io = |e: std::io::Error| EngineError::Internal(format!("write {}: {e}", path.display()));
-        std::fs::create_dir_all(dir).map_err(io)?;
+        let io = EngineError::io("write", &path);
+        std::fs::create_dir_all(dir).map_err(&io)?;
         // Renamed into place: the DNS server reads it whole or not at all.
         let tmp = dir.join(format!(".records-{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        std::fs::write(&tmp, text).map_err(&io)?;
+        std::fs::rename(&tmp, &path).map_err(&io)
     }
 
     /// The embedded DNS server's configuration. Every container in a network namespace of its
@@ -424,10 +424,10 @@ impl Engine {
         let nets: Vec<Network> = self.endpoints_of(c)?.into_iter().map(|e| e.network).filter(|n| n.name != "bridge").collect();
         let text: String = nets.iter().map(|n| format!("{}\n", self.records_path(n).display())).collect();
         let path = self.dns_list_path(c);
-        let io = |e: std::io::Error| EngineError::Internal(format!("write {}: {e}", path.display()));
+        let io = EngineError::io("write", &path);
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        std::fs::write(&tmp, text).map_err(&io)?;
+        std::fs::rename(&tmp, &path).map_err(&io)
     }
 
     /// After `network connect`/`disconnect` of a running container: /etc/resolv.conf names the
@@ -446,7 +446,7 @@ impl Engine {
         if std::fs::read_to_string(&file).ok().as_deref() == Some(content.as_str()) {
             return Ok(());
         }
-        std::fs::write(&file, content).map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))
+        std::fs::write(&file, content).map_err(EngineError::io("write", &file))
     }
 
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts
@@ -483,7 +483,7 @@ impl Engine {
             // 0644: every user of the container reads them (bind-mounted, as docker's).
             std::fs::write(&file, content)
                 .and_then(|_| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
-                .map_err(|e| EngineError::Internal(format!("write {}: {e}", file.display())))?;
+                .map_err(EngineError::io("write", &file))?;
             out.push(json!({"destination": target, "type": "bind", "source": file, "options": ["rbind", "rprivate"]}));
         }
         Ok(out)

@@ -79,8 +79,7 @@ fn masked(o: &str) -> String {
 /// sees bind mounts of the same filesystem, which st_dev cannot).
 pub fn is_mount_root(path: &Path) -> Result<bool, EngineError> {
     use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
-    let st = statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS)
-        .map_err(|e| EngineError::Internal(format!("stat {}: {e}", path.display())))?;
+    let st = statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS).map_err(|e| EngineError::io("stat", path)(e.into()))?;
     if !st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) {
         return Err(EngineError::Internal(format!("stat {}: the kernel does not report mount roots", path.display())));
     }

@@ -132,7 +132,7 @@ impl Engine {
         // every user of the container; the directory holding it stays root's alone.
         std::fs::create_dir_all(&data)
             .and_then(|_| std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o755)))
-            .map_err(|e| EngineError::Internal(format!("create {}: {e}", data.display())))?;
+            .map_err(EngineError::io("create", &data))?;
         let row = VolumeRow {
             name: name.clone(),
             driver,
@@ -182,7 +182,7 @@ impl Engine {
     fn lock_volume(&self, name: &str) -> Result<(StoreLock, PathBuf), EngineError> {
         let dir = self.volume_run_dir(name);
         let users = dir.join("users");
-        std::fs::create_dir_all(&users).map_err(|e| EngineError::Internal(format!("create {}: {e}", users.display())))?;
+        std::fs::create_dir_all(&users).map_err(EngineError::io("create", &users))?;
         let lock = StoreLock::acquire(&dir.join("lock"), LockMode::Exclusive)
             .map_err(|e| EngineError::Internal(format!("lock volume {name}: {e}")))?;
         Ok((lock, users))
@@ -207,7 +207,7 @@ impl Engine {
             local::mount(&opts, &data, &v.name)?;
         }
         let marker = users.join(user.as_str());
-        std::fs::write(&marker, b"").map_err(|e| EngineError::Internal(format!("write {}: {e}", marker.display())))
+        std::fs::write(&marker, b"").map_err(EngineError::io("write", &marker))
     }
 
     /// After container `c` stopped: it no longer counts, and a volume nobody counts any more is
@@ -289,7 +289,7 @@ impl Engine {
         let dir = self.config().root.join("volumes").join(&v.name);
         std::fs::remove_dir_all(&dir)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| EngineError::Internal(format!("remove {}: {e}", dir.display())))?;
+            .map_err(EngineError::io("remove", &dir))?;
         self.emit("volume", "destroy", &v.name, &[("driver", "local")]);
         Ok(())
     }
