@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod containers;
+pub mod docker;
 pub mod error;
 pub mod events;
 pub mod images;

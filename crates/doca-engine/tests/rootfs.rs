@@ -20,7 +20,7 @@ fn container_writes_stay_in_its_upper_layer() {
             reference: Some("busybox".into()),
         })
         .unwrap();
-    let snapshot = e.inspect_image("busybox").unwrap().graph_driver.data["LowerDir"].as_str().unwrap().to_string();
+    let snapshot = e.inspect_image("busybox").unwrap().graph_driver.data["LowerDir"].clone();
     let dir = t.path().join("c1");
     let r = e.mount_rootfs(&img.id, &dir).unwrap();
     assert!(r.merged.join("bin/busybox").exists());

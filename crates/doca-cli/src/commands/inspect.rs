@@ -15,9 +15,9 @@ pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
         // Without --type docker looks for a container first, then an image.
         let container = if kind == "image" { None } else { e.inspect_container(n).ok() };
         let result = match container {
-            Some(c) => Ok(c),
-            None if kind == "container" => e.inspect_container(n),
-            None => e.inspect_image(n).map(|i| serde_json::to_value(i).expect("json")),
+            Some(c) => Ok(json(&c)),
+            None if kind == "container" => e.inspect_container(n).map(|c| json(&c)),
+            None => e.inspect_image(n).map(|i| json(&i)),
         };
         result.map_err(|err| match err {
             doca_engine::EngineError::NoSuchImage(_) if kind.is_empty() => format!("No such object: {n}"),
@@ -26,18 +26,23 @@ pub fn run(e: &mut Engine, a: InspectArgs) -> CmdResult {
     })
 }
 
+/// One of docker's shapes as the JSON that `--format` templates walk.
+pub(crate) fn json(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).expect("docker's shapes serialize")
+}
+
 /// Every `inspect` (containers, images, volumes, networks): the objects found as one JSON
 /// array or each through `--format`, then the names that failed, exit 1, as docker does.
-pub(crate) fn print_found(
+pub(crate) fn print_found<T: serde::Serialize>(
     names: &[String],
     format: Option<&str>,
-    mut find: impl FnMut(&str) -> Result<serde_json::Value, String>,
+    mut find: impl FnMut(&str) -> Result<T, String>,
 ) -> CmdResult {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for n in names {
         match find(n) {
-            Ok(v) => found.push(v),
+            Ok(v) => found.push(json(&v)),
             Err(err) => errors.push(err),
         }
     }

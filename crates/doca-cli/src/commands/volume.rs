@@ -60,7 +60,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
             print(&Format::parse(&format)?.render(&headers, &rows)?)
         }
         VolumeCommand::Inspect(a) => {
-            super::inspect::print_found(&a.names, a.format.as_deref(), |n| e.volume(n).map(|v| v.to_json()).map_err(|err| err.to_string()))
+            super::inspect::print_found(&a.names, a.format.as_deref(), |n| e.volume(n).map(|v| v.resource()).map_err(|err| err.to_string()))
         }
         VolumeCommand::Rm(a) => super::stop::for_each_container(&a.names, |n| e.remove_volume(n, a.force)),
         VolumeCommand::Prune(a) => {

@@ -1,195 +1,193 @@
-//! `doca inspect` for a container: Docker's ContainerJSON shape (api/types), with the image's
+//! `doca inspect` for a container: docker's ContainerJSON (`crate::docker`), with the image's
 //! config merged under the container's as docker merges it at create.
 
-use super::record::{Container, Status, ZERO_TIME};
+use super::mounts::MountKind;
+use super::record::{Container, RestartPolicy as Restart, Status, ZERO_TIME};
 use super::spec;
+use crate::docker::{
+    nil_if_empty, Config, ContainerJson, ContainerState, DeviceMapping, EndpointSettings, GraphDriver, HostConfig, LogConfig, MountPoint,
+    NetworkSettings, PortBinding, PortMap, RestartPolicy, Ulimit,
+};
 use crate::{Engine, EngineError};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 impl Engine {
-    pub fn inspect_container(&mut self, name: &str) -> Result<Value, EngineError> {
+    pub fn inspect_container(&mut self, name: &str) -> Result<ContainerJson, EngineError> {
         let c = self.container(name)?;
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         let paths = self.container_paths(&c.id);
-        let r = &c.config;
-        let argv = spec::command(&image, r).unwrap_or_default();
-        let mut env: Vec<String> = Vec::new();
-        spec::merge_env(&mut env, image.env.iter().flatten().chain(&r.env));
-        let mut labels: BTreeMap<String, String> = image.labels.clone().unwrap_or_default();
-        labels.extend(r.labels.clone());
         let layers = self.store.db.read(|tx| tx.layers(&c.image_id))?;
         let lower: Vec<String> = layers.iter().rev().map(|l| self.store.snapshots.path(&l.chain_id).display().to_string()).collect();
+        let argv = spec::command(&image, &c.config).unwrap_or_default();
         let st = &c.state;
-        let res = &r.resources;
-        let log_opts = json!({
-            "max-size": r.log_max_size.unwrap_or(super::start::DEFAULT_LOG_MAX_SIZE).to_string(),
-            "max-file": r.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES).to_string(),
-        });
-        let binds: Vec<&String> = r.mounts.iter().filter_map(|m| m.bind_spec.as_ref()).collect();
-        let hostconfig = json!({
-            "Binds": if binds.is_empty() { json!(null) } else { json!(binds) },
-            "ContainerIDFile": "",
-            "LogConfig": {"Type": "json-file", "Config": log_opts},
-            "NetworkMode": r.network.name(),
-            "PortBindings": {},
-            "RestartPolicy": {"Name": r.restart.name(), "MaximumRetryCount": match r.restart {
-                super::record::RestartPolicy::OnFailure { max_retries } => max_retries,
-                _ => 0,
-            }},
-            "AutoRemove": r.auto_remove,
-            "VolumeDriver": "",
-            "VolumesFrom": null,
-            "CapAdd": r.cap_add,
-            "CapDrop": r.cap_drop,
-            "CgroupnsMode": "private",
-            "Dns": [],
-            "DnsOptions": [],
-            "DnsSearch": [],
-            "ExtraHosts": null,
-            "GroupAdd": r.group_add,
-            "IpcMode": if r.ipc_host { "host" } else { "private" },
-            "OomScoreAdj": r.oom_score_adj,
-            "PidMode": if r.pid_host { "host" } else { "" },
-            "Privileged": r.privileged,
-            "PublishAllPorts": r.publish_all,
-            "PortBindings": port_bindings(r),
-            "Dns": r.dns,
-            "DnsSearch": r.dns_search,
-            "DnsOptions": r.dns_options,
-            "ExtraHosts": if r.extra_hosts.is_empty() { Value::Null } else { json!(r.extra_hosts) },
-            "ReadonlyRootfs": r.read_only,
-            "SecurityOpt": security_opts(&c),
-            "Tmpfs": r.tmpfs,
-            "UTSMode": if r.uts_host { "host" } else { "" },
-            "ShmSize": r.shm_size.unwrap_or(64 << 20),
-            "Sysctls": r.sysctls,
-            "Runtime": if r.runtime.is_empty() { "doca" } else { r.runtime.as_str() },
-            "Init": r.init,
-        });
-        // Docker's HostConfig embeds Resources: its fields sit at the same level.
-        let resources = json!({
-            "Memory": res.memory,
-            "MemoryReservation": res.memory_reservation,
-            "MemorySwap": res.memory_swap,
-            "NanoCpus": res.nano_cpus,
-            "CpuShares": res.cpu_shares,
-            "CpuPeriod": res.cpu_period,
-            "CpuQuota": res.cpu_quota,
-            "CpusetCpus": res.cpuset_cpus,
-            "CpusetMems": res.cpuset_mems,
-            "CgroupParent": r.cgroup_parent.clone().unwrap_or_default(),
-            "Devices": r.devices,
-            "OomKillDisable": res.oom_kill_disable,
-            "PidsLimit": if res.pids_limit > 0 { json!(res.pids_limit) } else { Value::Null },
-            "Ulimits": res.ulimits.iter().map(|(n, s, h)| json!({"Name": n, "Soft": s, "Hard": h})).collect::<Vec<_>>(),
-        });
-        let mut hostconfig = hostconfig;
-        if let (Some(h), Value::Object(rs)) = (hostconfig.as_object_mut(), resources) {
-            h.extend(rs);
-        }
-        let config = json!({
-            "Hostname": r.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string()),
-            "Domainname": r.domainname.clone().unwrap_or_default(),
-            "User": r.user.clone().or(image.user.clone()).unwrap_or_default(),
-            "AttachStdin": r.attach_stdin,
-            "AttachStdout": r.attach_stdout,
-            "AttachStderr": r.attach_stderr,
-            "ExposedPorts": image.exposed_ports,
-            "Tty": r.tty,
-            "OpenStdin": r.open_stdin,
-            "StdinOnce": r.stdin_once,
-            "Env": env,
-            "Cmd": if r.cmd.is_empty() && r.entrypoint.is_none() { json!(image.cmd) } else { json!(r.cmd) },
-            "Healthcheck": image.healthcheck,
-            "Image": r.image,
-            "Volumes": image.volumes,
-            "WorkingDir": r.working_dir.clone().or(image.working_dir.clone()).unwrap_or_default(),
-            "Entrypoint": r.entrypoint.clone().or(image.entrypoint.clone()),
-            "OnBuild": image.on_build,
-            "Labels": labels,
-            "StopSignal": r.stop_signal.clone().or(image.stop_signal.clone()),
-            "StopTimeout": r.stop_timeout,
-        });
-        let mut out = json!({
-            "Id": c.id.as_str(),
-            "Created": c.created,
-            "Path": argv.first().cloned().unwrap_or_default(),
-            "Args": argv.iter().skip(1).collect::<Vec<_>>(),
-            "State": {
-                "Status": st.status.as_str(),
-                "Running": st.status.is_live(),
-                "Paused": st.status == Status::Paused,
-                "Restarting": st.status == Status::Restarting,
-                "OOMKilled": st.oom_killed,
-                "Dead": st.status == Status::Dead,
-                "Pid": st.pid,
-                "ExitCode": st.exit_code,
-                "Error": st.error,
-                "StartedAt": st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
-                "FinishedAt": st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        let graph_driver = GraphDriver {
+            data: [
+                ("LowerDir", lower.join(":")),
+                ("MergedDir", paths.merged().display().to_string()),
+                ("UpperDir", paths.dir.join("upper").display().to_string()),
+                ("WorkDir", paths.dir.join("work").display().to_string()),
+            ]
+            .map(|(k, v)| (k.to_string(), v))
+            .into(),
+            name: "overlay2".into(),
+        };
+        let mounts = c.config.mounts.iter().map(|m| self.mount_point(m)).collect();
+        Ok(ContainerJson {
+            id: c.id.to_string(),
+            created: c.created.clone(),
+            path: argv.first().cloned().unwrap_or_default(),
+            args: argv.iter().skip(1).cloned().collect(),
+            state: ContainerState {
+                status: st.status.as_str().into(),
+                running: st.status.is_live(),
+                paused: st.status == Status::Paused,
+                restarting: st.status == Status::Restarting,
+                oom_killed: st.oom_killed,
+                dead: st.status == Status::Dead,
+                pid: st.pid,
+                exit_code: st.exit_code,
+                error: st.error.clone(),
+                started_at: st.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+                finished_at: st.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+                health: self.container_health(&c),
             },
-            "Image": c.image_id.as_str(),
-            "ResolvConfPath": "",
-            "HostnamePath": "",
-            "HostsPath": "",
-            "LogPath": paths.log(&c.id),
-            "Name": format!("/{}", c.name),
-            "RestartCount": st.restart_count,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": null,
-            "HostConfig": hostconfig,
-            "GraphDriver": {
-                "Name": "overlay2",
-                "Data": {
-                    "LowerDir": lower.join(":"),
-                    "MergedDir": paths.merged(),
-                    "UpperDir": paths.dir.join("upper"),
-                    "WorkDir": paths.dir.join("work"),
-                },
-            },
-            "Mounts": c.config.mounts.iter().map(|m| {
-                let (source, name) = match m.kind {
-                    super::mounts::MountKind::Volume => {
-                        (self.volume_data(&m.source).display().to_string(), Some(m.source.clone()))
-                    }
-                    _ => (m.source.clone(), None),
-                };
-                let mut j = json!({
-                    "Type": m.kind.name(),
-                    "Source": source,
-                    "Destination": m.target,
-                    "Mode": if m.readonly { "ro" } else { "" },
-                    "RW": !m.readonly,
-                    "Propagation": if m.kind == super::mounts::MountKind::Bind { m.propagation.clone().unwrap_or_else(|| "rprivate".into()) } else { String::new() },
-                });
-                if let Some(n) = name {
-                    j["Name"] = json!(n);
-                    j["Driver"] = json!("local");
-                }
-                j
-            }).collect::<Vec<_>>(),
-            "Config": config,
-            "NetworkSettings": self.network_settings(&c)?,
-        });
-        if let Some(h) = self.container_health(&c) {
-            out["State"]["Health"] = serde_json::to_value(h).expect("json");
+            image: c.image_id.to_string(),
+            resolv_conf_path: String::new(),
+            hostname_path: String::new(),
+            hosts_path: String::new(),
+            log_path: paths.log(&c.id).display().to_string(),
+            name: format!("/{}", c.name),
+            restart_count: st.restart_count,
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: host_config(&c),
+            graph_driver,
+            mounts,
+            config: container_config(&c, &image),
+            network_settings: self.network_settings(&c)?,
+        })
+    }
+
+    fn mount_point(&self, m: &super::mounts::MountSpec) -> MountPoint {
+        let volume = m.kind == MountKind::Volume;
+        MountPoint {
+            kind: m.kind.name().into(),
+            name: volume.then(|| m.source.clone()),
+            source: if volume { self.volume_data(&m.source).display().to_string() } else { m.source.clone() },
+            destination: m.target.clone(),
+            driver: volume.then(|| "local".into()),
+            mode: if m.readonly { "ro" } else { "" }.into(),
+            rw: !m.readonly,
+            propagation: if m.kind == MountKind::Bind { m.propagation.clone().unwrap_or_else(|| "rprivate".into()) } else { String::new() },
         }
-        // Docker leaves these out when unset.
-        for k in ["ExposedPorts", "Healthcheck", "StopSignal", "StopTimeout", "Volumes"] {
-            if out["Config"][k].is_null() {
-                out["Config"].as_object_mut().expect("object").remove(k);
-            }
-        }
-        Ok(out)
     }
 }
 
-fn security_opts(c: &Container) -> Value {
+/// Config: the container's settings over the image's, as docker merges them at create.
+fn container_config(c: &Container, image: &doca_image::config::ContainerConfig) -> Config {
+    let r = &c.config;
+    let mut env: Vec<String> = Vec::new();
+    spec::merge_env(&mut env, image.env.iter().flatten().chain(&r.env));
+    let mut labels: BTreeMap<String, String> = image.labels.clone().unwrap_or_default();
+    labels.extend(r.labels.clone());
+    Config {
+        hostname: r.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string()),
+        domainname: r.domainname.clone().unwrap_or_default(),
+        user: r.user.clone().or(image.user.clone()).unwrap_or_default(),
+        attach_stdin: r.attach_stdin,
+        attach_stdout: r.attach_stdout,
+        attach_stderr: r.attach_stderr,
+        exposed_ports: image.exposed_ports.clone(),
+        tty: r.tty,
+        open_stdin: r.open_stdin,
+        stdin_once: r.stdin_once,
+        env: Some(env),
+        cmd: if r.cmd.is_empty() && r.entrypoint.is_none() { image.cmd.clone() } else { Some(r.cmd.clone()) },
+        healthcheck: image.healthcheck.clone(),
+        args_escaped: None,
+        image: r.image.clone(),
+        volumes: image.volumes.clone(),
+        working_dir: r.working_dir.clone().or(image.working_dir.clone()).unwrap_or_default(),
+        entrypoint: r.entrypoint.clone().or(image.entrypoint.clone()),
+        on_build: image.on_build.clone(),
+        labels: Some(labels),
+        stop_signal: r.stop_signal.clone().or(image.stop_signal.clone()),
+        stop_timeout: r.stop_timeout,
+        shell: None,
+    }
+}
+
+fn host_config(c: &Container) -> HostConfig {
+    let r = &c.config;
+    let res = &r.resources;
+    let log_opts = [
+        ("max-size", r.log_max_size.unwrap_or(super::start::DEFAULT_LOG_MAX_SIZE).to_string()),
+        ("max-file", r.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES).to_string()),
+    ];
+    HostConfig {
+        binds: nil_if_empty(r.mounts.iter().filter_map(|m| m.bind_spec.clone()).collect()),
+        container_id_file: String::new(),
+        log_config: LogConfig { kind: "json-file".into(), config: log_opts.map(|(k, v)| (k.to_string(), v)).into() },
+        network_mode: r.network.name(),
+        port_bindings: port_bindings(r),
+        restart_policy: RestartPolicy {
+            name: r.restart.name().into(),
+            maximum_retry_count: match r.restart {
+                Restart::OnFailure { max_retries } => max_retries,
+                _ => 0,
+            },
+        },
+        auto_remove: r.auto_remove,
+        volume_driver: String::new(),
+        volumes_from: nil_if_empty(r.volumes_from.clone()),
+        cap_add: nil_if_empty(r.cap_add.clone()),
+        cap_drop: nil_if_empty(r.cap_drop.clone()),
+        cgroupns_mode: "private".into(),
+        dns: r.dns.clone(),
+        dns_options: r.dns_options.clone(),
+        dns_search: r.dns_search.clone(),
+        extra_hosts: nil_if_empty(r.extra_hosts.clone()),
+        group_add: nil_if_empty(r.group_add.clone()),
+        ipc_mode: if r.ipc_host { "host" } else { "private" }.into(),
+        cgroup: String::new(),
+        links: None,
+        oom_score_adj: r.oom_score_adj,
+        pid_mode: if r.pid_host { "host" } else { "" }.into(),
+        privileged: r.privileged,
+        publish_all_ports: r.publish_all,
+        readonly_rootfs: r.read_only,
+        security_opt: nil_if_empty(security_opts(c)),
+        tmpfs: r.tmpfs.clone(),
+        uts_mode: if r.uts_host { "host" } else { "" }.into(),
+        userns_mode: String::new(),
+        shm_size: r.shm_size.unwrap_or(64 << 20),
+        sysctls: r.sysctls.clone(),
+        runtime: if r.runtime.is_empty() { "doca".into() } else { r.runtime.clone() },
+        console_size: [0, 0],
+        isolation: String::new(),
+        cpu_shares: res.cpu_shares,
+        memory: res.memory,
+        nano_cpus: res.nano_cpus,
+        cgroup_parent: r.cgroup_parent.clone().unwrap_or_default(),
+        cpu_period: res.cpu_period,
+        cpu_quota: res.cpu_quota,
+        cpuset_cpus: res.cpuset_cpus.clone(),
+        cpuset_mems: res.cpuset_mems.clone(),
+        devices: r.devices.iter().map(|d| DeviceMapping::parse(d)).collect(),
+        memory_reservation: res.memory_reservation,
+        memory_swap: res.memory_swap,
+        oom_kill_disable: res.oom_kill_disable,
+        pids_limit: (res.pids_limit > 0).then_some(res.pids_limit),
+        ulimits: nil_if_empty(res.ulimits.iter().map(|(n, s, h)| Ulimit { name: n.clone(), soft: *s, hard: *h }).collect()),
+        init: r.init.then_some(true),
+    }
+}
+
+fn security_opts(c: &Container) -> Vec<String> {
     let mut v = Vec::new();
     match &c.config.seccomp {
         spec::Seccomp::Unconfined => v.push("seccomp=unconfined".to_string()),
@@ -199,16 +197,12 @@ fn security_opts(c: &Container) -> Value {
     if c.config.no_new_privileges {
         v.push("no-new-privileges".into());
     }
-    if v.is_empty() {
-        Value::Null
-    } else {
-        json!(v)
-    }
+    v
 }
 
 /// HostConfig.PortBindings as asked (host port "" when any).
-fn port_bindings(r: &super::CreateContainer) -> Value {
-    let mut m = serde_json::Map::new();
+fn port_bindings(r: &super::CreateContainer) -> PortMap {
+    let mut m = PortMap::new();
     for b in &r.publish {
         let host_port = if b.host_port_start == 0 {
             String::new()
@@ -217,47 +211,47 @@ fn port_bindings(r: &super::CreateContainer) -> Value {
         } else {
             format!("{}-{}", b.host_port_start, b.host_port_end)
         };
-        let entry = json!({"HostIp": b.host_ip.map(|i| i.to_string()).unwrap_or_default(), "HostPort": host_port});
-        m.entry(b.container.to_string()).or_insert_with(|| json!([])).as_array_mut().expect("array").push(entry);
+        let entry = PortBinding { host_ip: b.host_ip.map(|i| i.to_string()).unwrap_or_default(), host_port };
+        m.entry(b.container.to_string()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(entry);
     }
-    Value::Object(m)
+    m
 }
 
 impl Engine {
     /// Docker's NetworkSettings: the running endpoints' addresses, published ports (exposed
     /// ones unpublished show null), the namespace.
-    fn network_settings(&mut self, c: &super::Container) -> Result<Value, EngineError> {
+    fn network_settings(&mut self, c: &super::Container) -> Result<NetworkSettings, EngineError> {
         let endpoints = self.endpoints_of(c)?;
-        let mut ports = serde_json::Map::new();
+        let mut ports = PortMap::new();
         for p in self.exposed_ports(c)? {
-            ports.insert(p.to_string(), Value::Null);
+            ports.insert(p.to_string(), None);
         }
-        let mut networks = serde_json::Map::new();
+        let mut networks = BTreeMap::new();
         for e in &endpoints {
             for p in &e.config.ports {
-                let entry = json!({"HostIp": p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(), "HostPort": p.host_port.to_string()});
-                let slot = ports.entry(p.container.to_string()).or_insert(Value::Null);
-                if slot.is_null() {
-                    *slot = json!([]);
-                }
-                slot.as_array_mut().expect("array").push(entry);
+                let entry = PortBinding {
+                    host_ip: p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(),
+                    host_port: p.host_port.to_string(),
+                };
+                ports.entry(p.container.to_string()).or_default().get_or_insert_with(Vec::new).push(entry);
             }
             networks.insert(
                 e.network.name.clone(),
-                json!({
-                    "IPAMConfig": c.config.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
-                    "Links": null,
-                    "Aliases": if e.config.aliases.is_empty() { Value::Null } else { json!(e.config.aliases) },
-                    "NetworkID": e.network.id,
-                    "EndpointID": doca_store::Digest::of(format!("{}/{}", e.network.id, c.id).as_bytes()).hex(),
-                    "Gateway": e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                    "IPAddress": e.ip.to_string(),
-                    "IPPrefixLen": e.config.prefix,
-                    "IPv6Gateway": e.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
-                    "GlobalIPv6Address": e.config.ip6.map(|a| a.to_string()).unwrap_or_default(),
-                    "GlobalIPv6PrefixLen": e.config.prefix6.unwrap_or(0),
-                    "MacAddress": e.config.mac,
-                }),
+                EndpointSettings {
+                    ipam_config: c.config.ip.map(|ip| [("IPv4Address".to_string(), ip.to_string())].into()),
+                    links: None,
+                    aliases: nil_if_empty(e.config.aliases.clone()),
+                    network_id: e.network.id.clone(),
+                    endpoint_id: endpoint_id(&e.network.id, c.id.as_str()),
+                    gateway: e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                    ip_address: e.ip.to_string(),
+                    ip_prefix_len: e.config.prefix,
+                    ipv6_gateway: e.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                    global_ipv6_address: e.config.ip6.map(|a| a.to_string()).unwrap_or_default(),
+                    global_ipv6_prefix_len: e.config.prefix6.unwrap_or(0),
+                    mac_address: e.config.mac.clone(),
+                    driver_opts: None,
+                },
             );
         }
         if networks.is_empty() {
@@ -269,25 +263,34 @@ impl Engine {
                 .into_iter()
                 .chain(matches!(c.config.network, super::NetworkMode::None | super::NetworkMode::Host).then(|| c.config.network.name()))
             {
-                networks.insert(
-                    n,
-                    json!({"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}),
-                );
+                networks.insert(n, EndpointSettings::default());
             }
         }
-        let first = endpoints.iter().find(|e| e.network.name == "bridge");
         let sandbox = self.netns_path(c);
-        Ok(json!({
-            "Bridge": "",
-            "SandboxID": if sandbox.exists() { c.id.to_string() } else { String::new() },
-            "HairpinMode": false,
-            "Ports": ports,
-            "SandboxKey": if sandbox.exists() { sandbox.display().to_string() } else { String::new() },
-            "Gateway": first.and_then(|e| e.config.gateway).map(|g| g.to_string()).unwrap_or_default(),
-            "IPAddress": first.map(|e| e.ip.to_string()).unwrap_or_default(),
-            "IPPrefixLen": first.map(|e| e.config.prefix).unwrap_or(0),
-            "MacAddress": first.map(|e| e.config.mac.clone()).unwrap_or_default(),
-            "Networks": networks,
-        }))
+        let mut s = NetworkSettings {
+            sandbox_id: if sandbox.exists() { c.id.to_string() } else { String::new() },
+            ports,
+            sandbox_key: if sandbox.exists() { sandbox.display().to_string() } else { String::new() },
+            ..NetworkSettings::default()
+        };
+        // The default bridge's endpoint, repeated at the top as docker does.
+        if let Some(e) = endpoints.iter().find(|e| e.network.name == "bridge") {
+            let b = &networks["bridge"];
+            s.endpoint_id = b.endpoint_id.clone();
+            s.gateway = b.gateway.clone();
+            s.global_ipv6_address = b.global_ipv6_address.clone();
+            s.global_ipv6_prefix_len = b.global_ipv6_prefix_len;
+            s.ip_address = e.ip.to_string();
+            s.ip_prefix_len = e.config.prefix;
+            s.ipv6_gateway = b.ipv6_gateway.clone();
+            s.mac_address = e.config.mac.clone();
+        }
+        s.networks = networks;
+        Ok(s)
     }
+}
+
+/// An endpoint's id: stable for a container on a network, as docker's is for its life there.
+pub(crate) fn endpoint_id(network_id: &str, container_id: &str) -> String {
+    doca_store::Digest::of(format!("{network_id}/{container_id}").as_bytes()).hex().to_string()
 }

@@ -13,10 +13,10 @@ mod remove;
 mod resolve;
 pub(crate) mod tag;
 
+pub use crate::docker::ImageInspect;
 pub use archive::{ImportImage, LoadImages, SaveImages};
 pub use filter::ImageFilter;
 pub use history::HistoryEntry;
-pub use inspect::ImageInspect;
 pub use list::{ImageSummary, ListImages};
 pub use prune::{PruneImages, PruneReport};
 pub use pull::{PullImage, PullProgress, PullResult};

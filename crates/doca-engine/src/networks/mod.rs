@@ -10,13 +10,13 @@ pub mod ports;
 pub use connect::ConnectNetwork;
 pub use ports::ports_column;
 
+use crate::docker::{ConfigReference, EndpointResource, Ipam, IpamConfig, NetworkResource};
 use crate::{Engine, EngineError};
 use doca_net::ipam::{self, Subnet};
 use doca_net::link::Netlink;
 use doca_net::nft::{self, BridgeRules, Firewall};
 use doca_store::{LockMode, NetworkRow, StoreLock};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -95,46 +95,36 @@ impl Network {
         self.driver == "bridge"
     }
 
-    /// Docker's NetworkResource JSON; `containers` are the running endpoints.
-    pub fn to_json(&self, containers: Value) -> Value {
-        let ipam_config: Vec<Value> = self
-            .config
-            .subnet
-            .iter()
-            .map(|s| {
-                let mut c = json!({"Subnet": s.to_string()});
-                if let Some(g) = self.config.gateway {
-                    c["Gateway"] = json!(g.to_string());
-                }
-                if let Some(r) = self.config.ip_range {
-                    c["IPRange"] = json!(r.to_string());
-                }
-                c
-            })
-            .chain(
-                self.config
-                    .subnet6
-                    .iter()
-                    .map(|s6| json!({"Subnet": s6, "Gateway": self.config.gateway6.map(|g| g.to_string()).unwrap_or_default()})),
-            )
-            .collect();
-        json!({
-            "Name": self.name,
-            "Id": self.id,
-            "Created": self.created,
-            "Scope": "local",
-            "Driver": self.driver,
-            "EnableIPv6": self.config.subnet6.is_some(),
-            "IPAM": {"Driver": "default", "Options": {}, "Config": ipam_config},
-            "Internal": self.config.internal,
-            "Attachable": false,
-            "Ingress": false,
-            "ConfigFrom": {"Network": ""},
-            "ConfigOnly": false,
-            "Containers": containers,
-            "Options": self.config.options,
-            "Labels": self.config.labels,
-        })
+    /// As docker shows it; `containers` are the running endpoints.
+    pub fn resource(&self, containers: BTreeMap<String, EndpointResource>) -> NetworkResource {
+        let gateway = |g: Option<String>| g.unwrap_or_default();
+        let v4 = self.config.subnet.iter().map(|s| IpamConfig {
+            subnet: s.to_string(),
+            ip_range: self.config.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            gateway: gateway(self.config.gateway.map(|g| g.to_string())),
+        });
+        let v6 = self.config.subnet6.iter().map(|s6| IpamConfig {
+            subnet: s6.clone(),
+            gateway: gateway(self.config.gateway6.map(|g| g.to_string())),
+            ..IpamConfig::default()
+        });
+        NetworkResource {
+            name: self.name.clone(),
+            id: self.id.clone(),
+            created: self.created.clone(),
+            scope: "local".into(),
+            driver: self.driver.clone(),
+            enable_ipv6: self.config.subnet6.is_some(),
+            ipam: Ipam { driver: "default".into(), options: BTreeMap::new(), config: v4.chain(v6).collect() },
+            internal: self.config.internal,
+            attachable: false,
+            ingress: false,
+            config_from: ConfigReference::default(),
+            config_only: false,
+            containers,
+            options: self.config.options.clone(),
+            labels: self.config.labels.clone(),
+        }
     }
 }
 
@@ -510,25 +500,25 @@ impl Engine {
     }
 
     /// `doca network inspect`: Docker's JSON with the running containers' endpoints.
-    pub fn inspect_network(&mut self, key: &str) -> Result<Value, EngineError> {
+    pub fn inspect_network(&mut self, key: &str) -> Result<NetworkResource, EngineError> {
         let net = self.network(key)?;
         let rows = self.store.db.read(|tx| tx.endpoints())?;
-        let mut containers = serde_json::Map::new();
+        let mut containers = BTreeMap::new();
         for r in rows.into_iter().filter(|r| r.network_id == net.id) {
             let cfg: attach::EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
             let name = self.store.db.read(|tx| tx.container(&r.container_id))?.map(|c| c.name).unwrap_or_default();
             containers.insert(
                 r.container_id.clone(),
-                json!({
-                    "Name": name,
-                    "EndpointID": doca_store::Digest::of(format!("{}/{}", r.network_id, r.container_id).as_bytes()).hex(),
-                    "MacAddress": cfg.mac,
-                    "IPv4Address": format!("{}/{}", r.ip, cfg.prefix),
-                    "IPv6Address": cfg.ip6.map(|a| format!("{a}/{}", cfg.prefix6.unwrap_or(64))).unwrap_or_default(),
-                }),
+                EndpointResource {
+                    name,
+                    endpoint_id: crate::containers::inspect::endpoint_id(&r.network_id, &r.container_id),
+                    mac_address: cfg.mac,
+                    ipv4_address: format!("{}/{}", r.ip, cfg.prefix),
+                    ipv6_address: cfg.ip6.map(|a| format!("{a}/{}", cfg.prefix6.unwrap_or(64))).unwrap_or_default(),
+                },
             );
         }
-        Ok(net.to_json(Value::Object(containers)))
+        Ok(net.resource(containers))
     }
 
     pub fn list_networks(&mut self, filters: &[NetworkFilter]) -> Result<Vec<Network>, EngineError> {

@@ -5,9 +5,9 @@ pub mod local;
 
 use crate::containers::mounts::MountKind;
 use crate::containers::{Container, ContainerId};
+use crate::docker::{nil_if_none, VolumeResource};
 use crate::{Engine, EngineError};
 use doca_store::{LockMode, StoreLock, VolumeRow};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -74,17 +74,17 @@ pub fn validate_name(name: &str) -> Result<(), EngineError> {
 }
 
 impl Volume {
-    /// Docker's volume JSON (api/types/volume.Volume).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "CreatedAt": self.created,
-            "Driver": self.driver,
-            "Labels": if self.labels.is_empty() { Value::Null } else { json!(self.labels) },
-            "Mountpoint": self.mountpoint,
-            "Name": self.name,
-            "Options": if self.options.is_empty() { Value::Null } else { json!(self.options) },
-            "Scope": "local",
-        })
+    /// As docker shows it.
+    pub fn resource(&self) -> VolumeResource {
+        VolumeResource {
+            created_at: self.created.clone(),
+            driver: self.driver.clone(),
+            labels: nil_if_none(self.labels.clone()),
+            mountpoint: self.mountpoint.display().to_string(),
+            name: self.name.clone(),
+            options: nil_if_none(self.options.clone()),
+            scope: "local".into(),
+        }
     }
 }
 
