@@ -177,7 +177,18 @@ fn host_config(c: &Container) -> HostConfig {
         cpu_quota: res.cpu_quota,
         cpuset_cpus: res.cpuset_cpus.clone(),
         cpuset_mems: res.cpuset_mems.clone(),
-        devices: r.devices.iter().map(|d| DeviceMapping::parse(d)).collect(),
+        // Checked at create; a record from an older doca is shown as given.
+        devices: r
+            .devices
+            .iter()
+            .map(|d| {
+                DeviceMapping::parse(d).unwrap_or_else(|_| DeviceMapping {
+                    path_on_host: d.clone(),
+                    path_in_container: d.clone(),
+                    cgroup_permissions: "rwm".into(),
+                })
+            })
+            .collect(),
         memory_reservation: res.memory_reservation,
         memory_swap: res.memory_swap,
         oom_kill_disable: res.oom_kill_disable,

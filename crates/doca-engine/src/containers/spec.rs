@@ -5,10 +5,15 @@
 use super::config::CreateContainer;
 pub use super::config::{NetworkMode, Seccomp};
 use super::user::ExecUser;
+use crate::docker::DeviceMapping;
 use crate::EngineError;
 use doca_image::config::ContainerConfig;
-use oci_spec::runtime::Spec;
-use serde_json::{json, Value};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpu, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup,
+    LinuxDeviceType, LinuxMemory, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResources,
+    LinuxSeccomp, Mount, MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
 use std::path::PathBuf;
 
 /// Docker's default capability set (oci/caps/defaults.go).
@@ -59,8 +64,8 @@ pub struct RunOptions<'a> {
     pub cgroups_path: String,
     /// doca's init on the host, for `--init`: mounted at /sbin/docker-init, run as PID 1.
     pub init: Option<PathBuf>,
-    /// Volumes, bind mounts and tmpfs (OCI mount objects), after the default mounts.
-    pub mounts: Vec<Value>,
+    /// Volumes, bind mounts and tmpfs, after the default mounts.
+    pub mounts: Vec<Mount>,
     /// The network namespace to join (made and configured by the engine before start).
     pub netns: Option<PathBuf>,
 }
@@ -222,96 +227,170 @@ fn caps_all() -> Vec<String> {
     .collect()
 }
 
-/// The OCI spec for a container of `image` run with `o`.
+/// The OCI spec for a container of `image` run with `o`, built with oci-spec's types.
 pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineError> {
     let r = o.req;
     let mut args = command(image, r)?;
     if o.init.is_some() {
         args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }
-    let caps = capabilities(r)?;
+    let cap_names = capabilities(r)?;
     let cwd = r.working_dir.clone().or_else(|| image.working_dir.clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
     if !cwd.starts_with('/') {
         return Err(EngineError::InvalidArgument(format!("the working directory '{cwd}' is invalid, it needs to be an absolute path")));
     }
-    let mut namespaces = vec![json!({"type": "mount"})];
-    for (kind, host) in [("pid", r.pid_host), ("ipc", r.ipc_host), ("uts", r.uts_host), ("network", r.network == NetworkMode::Host)] {
-        match (host, kind, &o.netns) {
-            (true, _, _) => {}
-            (false, "network", Some(path)) => namespaces.push(json!({"type": kind, "path": path})),
-            _ => namespaces.push(json!({"type": kind})),
+    let mut namespaces = vec![namespace(LinuxNamespaceType::Mount, None)?];
+    for (kind, host) in [
+        (LinuxNamespaceType::Pid, r.pid_host),
+        (LinuxNamespaceType::Ipc, r.ipc_host),
+        (LinuxNamespaceType::Uts, r.uts_host),
+        (LinuxNamespaceType::Network, r.network == NetworkMode::Host),
+    ] {
+        if !host {
+            let path = if kind == LinuxNamespaceType::Network { o.netns.clone() } else { None };
+            namespaces.push(namespace(kind, path)?);
         }
     }
     let sys_ro = if r.privileged { "rw" } else { "ro" };
     let shm_size = r.shm_size.filter(|s| *s > 0).unwrap_or(64 << 20);
+    let shm = format!("size={shm_size}");
     let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", sys_ro]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", sys_ro])?,
+        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", sys_ro])?,
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &shm])?,
     ];
     for (dest, opts) in &r.tmpfs {
         mounts.push(tmpfs_mount(dest, opts)?);
     }
     mounts.extend(o.mounts.iter().cloned());
     if let Some(init) = &o.init {
-        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init, "options": ["rbind", "ro", "nosuid", "nodev"]}));
+        mounts.push(bind_mount(INIT_PATH, init, &["rbind", "ro", "nosuid", "nodev"])?);
     }
-    let mut v = json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": r.tty,
-            "user": {"uid": o.user.uid, "gid": o.user.gid, "additionalGids": o.user.additional_gids},
-            "args": args,
-            "env": environment(image, o),
-            "cwd": cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": r.no_new_privileges,
-            "rlimits": rlimits(&r.resources.ulimits)?,
-        },
-        "root": {"path": o.rootfs, "readonly": r.read_only},
-        "mounts": mounts,
-        "linux": {
-            "namespaces": namespaces,
-            "cgroupsPath": o.cgroups_path,
-            "maskedPaths": if r.privileged { json!([]) } else { json!(MASKED_PATHS) },
-            "readonlyPaths": if r.privileged { json!([]) } else { json!(READONLY_PATHS) },
-            "resources": resources(r)?,
-            "sysctl": r.sysctls,
-        }
-    });
-    if !r.uts_host {
-        v["hostname"] = json!(o.hostname);
-        if let Some(d) = r.domainname.as_ref().filter(|d| !d.is_empty()) {
-            v["domainname"] = json!(d);
-        }
-    }
+    let caps: Capabilities = cap_names.iter().map(|c| capability(c)).collect::<Result<_, _>>()?;
+    let mut capabilities =
+        LinuxCapabilitiesBuilder::default().bounding(caps.clone()).effective(caps.clone()).permitted(caps).build().map_err(bad)?;
+    // Docker's process has no inheritable or ambient capabilities (the builder's defaults
+    // would give it some, which an unprivileged user in the container would keep across exec).
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
+    let mut process = ProcessBuilder::default()
+        .terminal(r.tty)
+        .user(UserBuilder::default().uid(o.user.uid).gid(o.user.gid).additional_gids(o.user.additional_gids.clone()).build().map_err(bad)?)
+        .args(args)
+        .env(environment(image, o))
+        .cwd(cwd)
+        .capabilities(capabilities)
+        .no_new_privileges(r.no_new_privileges)
+        .rlimits(rlimits(&r.resources.ulimits)?)
+        .build()
+        .map_err(bad)?;
+    // Unset unless given: the runtime leaves the score it inherits.
     if r.oom_score_adj != 0 {
-        v["process"]["oomScoreAdj"] = json!(r.oom_score_adj);
+        process.set_oom_score_adj(Some(r.oom_score_adj));
     }
+    let (masked, readonly): (Vec<String>, Vec<String>) = if r.privileged {
+        (Vec::new(), Vec::new())
+    } else {
+        (MASKED_PATHS.map(String::from).to_vec(), READONLY_PATHS.map(String::from).to_vec())
+    };
+    let mut resources = resources(r)?;
     let devices = r.devices.iter().map(|d| device(d)).collect::<Result<Vec<_>, _>>()?;
-    if !devices.is_empty() {
-        v["linux"]["devices"] = json!(devices.iter().map(|(d, _)| d).collect::<Vec<_>>());
-        let rules = v["linux"]["resources"]["devices"].as_array_mut().expect("array");
-        rules.extend(devices.into_iter().map(|(_, rule)| rule));
+    let (nodes, rules): (Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>) = devices.into_iter().unzip();
+    if let Some(d) = resources.devices_mut() {
+        d.extend(rules);
     }
     // --privileged turns seccomp off, as in docker.
     let profile = match (&r.seccomp, r.privileged) {
         (_, true) | (Seccomp::Unconfined, _) => None,
-        (Seccomp::Default, false) => Some(super::seccomp::default_profile(&caps)),
+        (Seccomp::Default, false) => Some(super::seccomp::default_profile(&cap_names)),
         (Seccomp::Profile(p), false) => Some(p.clone()),
     };
-    if let Some(p) = profile {
-        v["linux"]["seccomp"] = p;
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .cgroups_path(PathBuf::from(&o.cgroups_path))
+        .masked_paths(masked)
+        .readonly_paths(readonly)
+        .resources(resources)
+        .sysctl(r.sysctls.clone().into_iter().collect::<std::collections::HashMap<_, _>>())
+        .build()
+        .map_err(bad)?;
+    if !nodes.is_empty() {
+        linux.set_devices(Some(nodes));
     }
-    serde_json::from_value::<Spec>(v).map_err(|e| EngineError::InvalidArgument(format!("container spec: {e}")))
+    if let Some(p) = profile {
+        let seccomp: LinuxSeccomp =
+            serde_json::from_value(p).map_err(|e| EngineError::InvalidArgument(format!("container spec: seccomp profile: {e}")))?;
+        linux.set_seccomp(Some(seccomp));
+    }
+    let mut spec = SpecBuilder::default()
+        .version("1.0.2")
+        .process(process)
+        .root(RootBuilder::default().path(o.rootfs.clone()).readonly(r.read_only).build().map_err(bad)?)
+        .mounts(mounts)
+        .linux(linux)
+        .build()
+        .map_err(bad)?;
+    // The default spec's hostname ("youki") must not reach a container: set or cleared.
+    spec.set_hostname(None);
+    if !r.uts_host {
+        spec.set_hostname(Some(o.hostname.clone()));
+        if let Some(d) = r.domainname.as_ref().filter(|d| !d.is_empty()) {
+            spec.set_domainname(Some(d.clone()));
+        }
+    }
+    // What the builder's defaults would add and docker's spec does not have.
+    spec.set_hooks(None);
+    spec.set_annotations(None);
+    Ok(spec)
+}
+
+/// An oci-spec builder's refusal: a bug in how doca fills the spec, named as a spec error.
+fn bad(e: oci_spec::OciSpecError) -> EngineError {
+    EngineError::InvalidArgument(format!("container spec: {e}"))
+}
+
+fn namespace(kind: LinuxNamespaceType, path: Option<PathBuf>) -> Result<LinuxNamespace, EngineError> {
+    let b = LinuxNamespaceBuilder::default().typ(kind);
+    match path {
+        Some(p) => b.path(p).build(),
+        None => b.build(),
+    }
+    .map_err(bad)
+}
+
+pub(crate) fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Result<Mount, EngineError> {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(kind)
+        .source(source)
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()
+        .map_err(bad)
+}
+
+/// A bind mount of a host path (a volume's data, a bind source, doca's init, /etc files).
+pub(crate) fn bind_mount(dest: &str, source: &std::path::Path, options: &[&str]) -> Result<Mount, EngineError> {
+    MountBuilder::default()
+        .destination(dest)
+        .typ("bind")
+        .source(source)
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()
+        .map_err(bad)
+}
+
+fn capability(name: &str) -> Result<Capability, EngineError> {
+    name.strip_prefix("CAP_")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| EngineError::InvalidArgument(format!("invalid capability: {name}")))
 }
 
 /// `--tmpfs /path[:opts]`: docker mounts it noexec,nosuid,nodev unless the options say otherwise.
-fn tmpfs_mount(dest: &str, opts: &str) -> Result<Value, EngineError> {
+fn tmpfs_mount(dest: &str, opts: &str) -> Result<Mount, EngineError> {
     if !dest.starts_with('/') {
         return Err(EngineError::InvalidArgument(format!("invalid mount path for --tmpfs: {dest}: it must be absolute")));
     }
@@ -328,11 +407,11 @@ fn tmpfs_mount(dest: &str, opts: &str) -> Result<Value, EngineError> {
         }
         options.push(o.to_string());
     }
-    Ok(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}))
+    MountBuilder::default().destination(dest).typ("tmpfs").source("tmpfs").options(options).build().map_err(bad)
 }
 
 /// `--ulimit name=soft[:hard]` → process.rlimits (setrlimit(2) names).
-fn rlimits(ulimits: &[(String, i64, i64)]) -> Result<Vec<Value>, EngineError> {
+fn rlimits(ulimits: &[(String, i64, i64)]) -> Result<Vec<PosixRlimit>, EngineError> {
     const NAMES: [&str; 16] = [
         "core",
         "cpu",
@@ -362,30 +441,44 @@ fn rlimits(ulimits: &[(String, i64, i64)]) -> Result<Vec<Value>, EngineError> {
                     "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
                 )));
             }
+            let kind: PosixRlimitType = format!("RLIMIT_{}", name.to_ascii_uppercase())
+                .parse()
+                .map_err(|_| EngineError::InvalidArgument(format!("invalid ulimit type: {name}")))?;
             let unl = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
-            Ok(json!({"type": format!("RLIMIT_{}", name.to_ascii_uppercase()), "soft": unl(*soft), "hard": unl(*hard)}))
+            PosixRlimitBuilder::default().typ(kind).soft(unl(*soft)).hard(unl(*hard)).build().map_err(bad)
         })
         .collect()
 }
 
+fn device_rule(allow: bool, kind: Option<LinuxDeviceType>, major_minor: Option<(i64, i64)>, access: &str) -> LinuxDeviceCgroup {
+    let mut rule = LinuxDeviceCgroup::default();
+    rule.set_allow(allow);
+    rule.set_typ(kind);
+    rule.set_major(major_minor.map(|m| m.0));
+    rule.set_minor(major_minor.map(|m| m.1));
+    rule.set_access(Some(access.to_string()));
+    rule
+}
+
 /// HostConfig.Resources → linux.resources, with docker's conversions: `--cpus` is a quota over
 /// a 100ms period; `-m` without `--memory-swap` allows as much swap as memory (total 2×).
-fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
+fn resources(r: &CreateContainer) -> Result<LinuxResources, EngineError> {
     let x = &r.resources;
+    let mut out = LinuxResources::default();
     // Docker's device rules: deny everything, then let CAP_MKNOD (a default capability) make
     // any node, while opening one stays limited to the default devices and `--device`s (moby
     // oci/devices_linux.go).
-    let mut out = json!({"devices": [
-        {"allow": r.privileged, "access": "rwm"},
-        {"allow": true, "type": "c", "access": "m"},
-        {"allow": true, "type": "b", "access": "m"},
-    ]});
+    out.set_devices(Some(vec![
+        device_rule(r.privileged, None, None, "rwm"),
+        device_rule(true, Some(LinuxDeviceType::C), None, "m"),
+        device_rule(true, Some(LinuxDeviceType::B), None, "m"),
+    ]));
     if x.memory < 0 || (x.memory > 0 && x.memory < 6 << 20) {
         return Err(EngineError::InvalidArgument("Minimum memory limit allowed is 6MB".into()));
     }
-    let mut memory = serde_json::Map::new();
+    let mut memory = LinuxMemory::default();
     if x.memory > 0 {
-        memory.insert("limit".into(), json!(x.memory));
+        memory.set_limit(Some(x.memory));
         let swap = match x.memory_swap {
             0 => 2 * x.memory,
             -1 => -1,
@@ -394,22 +487,22 @@ fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
             }
             s => s,
         };
-        memory.insert("swap".into(), json!(swap));
+        memory.set_swap(Some(swap));
     } else if x.memory_swap > 0 {
         return Err(EngineError::InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage".into()));
     }
     if x.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(x.memory_reservation));
+        memory.set_reservation(Some(x.memory_reservation));
     }
     if x.oom_kill_disable {
-        memory.insert("disableOOMKiller".into(), json!(true));
+        memory.set_disable_oom_killer(Some(true));
     }
-    if !memory.is_empty() {
-        out["memory"] = Value::Object(memory);
+    if memory != LinuxMemory::default() {
+        out.set_memory(Some(memory));
     }
-    let mut cpu = serde_json::Map::new();
-    if x.nano_cpus < 0 {
-        let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut cpu = LinuxCpu::default();
+    let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+    if x.nano_cpus < 0 || x.nano_cpus > ncpu * 1_000_000_000 {
         return Err(EngineError::InvalidArgument(format!(
             "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
@@ -418,62 +511,47 @@ fn resources(r: &CreateContainer) -> Result<Value, EngineError> {
         if x.cpu_quota > 0 || x.cpu_period > 0 {
             return Err(EngineError::InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set".into()));
         }
-        let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
-        if x.nano_cpus > ncpu * 1_000_000_000 {
-            return Err(EngineError::InvalidArgument(format!(
-                "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-            )));
-        }
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert("quota".into(), json!(x.nano_cpus * 100_000 / 1_000_000_000));
+        cpu.set_period(Some(100_000));
+        cpu.set_quota(Some(x.nano_cpus * 100_000 / 1_000_000_000));
     }
     if x.cpu_quota > 0 {
-        cpu.insert("quota".into(), json!(x.cpu_quota));
+        cpu.set_quota(Some(x.cpu_quota));
     }
     if x.cpu_period > 0 {
-        cpu.insert("period".into(), json!(x.cpu_period));
+        cpu.set_period(Some(x.cpu_period as u64));
     }
     if x.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(x.cpu_shares));
+        cpu.set_shares(Some(x.cpu_shares as u64));
     }
     if !x.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(x.cpuset_cpus));
+        cpu.set_cpus(Some(x.cpuset_cpus.clone()));
     }
     if !x.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(x.cpuset_mems));
+        cpu.set_mems(Some(x.cpuset_mems.clone()));
     }
-    if !cpu.is_empty() {
-        out["cpu"] = Value::Object(cpu);
+    if cpu != LinuxCpu::default() {
+        out.set_cpu(Some(cpu));
     }
     if x.pids_limit > 0 {
-        out["pids"] = json!({"limit": x.pids_limit});
+        out.set_pids(Some(LinuxPidsBuilder::default().limit(x.pids_limit).build().map_err(bad)?));
     }
     Ok(out)
 }
 
 /// `--device /dev/host[:/dev/container][:rwm]`: the node, made in the container as the host
 /// has it, and the cgroup rule that lets the container use it.
-fn device(spec: &str) -> Result<(Value, Value), EngineError> {
+fn device(spec: &str) -> Result<(LinuxDevice, LinuxDeviceCgroup), EngineError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (host, dest, perms) = match parts.as_slice() {
-        [h] => (*h, *h, "rwm"),
-        [h, p] if !p.starts_with('/') => (*h, *h, *p),
-        [h, d] => (*h, *d, "rwm"),
-        [h, d, p] => (*h, *d, *p),
-        _ => return Err(EngineError::InvalidArgument(format!("invalid device specification: {spec}"))),
-    };
-    if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) || !dest.starts_with('/') {
-        return Err(EngineError::InvalidArgument(format!("invalid device specification: {spec}")));
-    }
+    let d = DeviceMapping::parse(spec)?;
+    let (host, dest, perms) = (&d.path_on_host, &d.path_in_container, &d.cgroup_permissions);
     let md = std::fs::metadata(host).map_err(|e| {
         EngineError::InvalidArgument(format!("error gathering device information while adding custom device \"{host}\": {e}"))
     })?;
     let ft = md.file_type();
     let kind = if ft.is_char_device() {
-        "c"
+        LinuxDeviceType::C
     } else if ft.is_block_device() {
-        "b"
+        LinuxDeviceType::B
     } else {
         return Err(EngineError::InvalidArgument(format!(
             "error gathering device information while adding custom device \"{host}\": not a device node"
@@ -481,21 +559,24 @@ fn device(spec: &str) -> Result<(Value, Value), EngineError> {
     };
     let rdev = md.rdev();
     let (major, minor) = (nix::sys::stat::major(rdev) as i64, nix::sys::stat::minor(rdev) as i64);
-    Ok((
-        json!({"path": dest, "type": kind, "major": major, "minor": minor, "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid()}),
-        json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": perms}),
-    ))
-}
-
-/// A JSON view, for tests and `inspect`-style output.
-pub fn to_value(spec: &Spec) -> Value {
-    serde_json::to_value(spec).expect("json")
+    let node = LinuxDeviceBuilder::default()
+        .path(dest)
+        .typ(kind)
+        .major(major)
+        .minor(minor)
+        .file_mode(md.mode() & 0o7777)
+        .uid(md.uid())
+        .gid(md.gid())
+        .build()
+        .map_err(bad)?;
+    Ok((node, device_rule(true, Some(kind), Some((major, minor)), perms)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::containers::record::Resources;
+    use serde_json::{json, Value};
 
     fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ContainerConfig {
         ContainerConfig {
@@ -512,7 +593,7 @@ mod tests {
     }
 
     fn spec_of(img: &ContainerConfig, req: CreateContainer) -> Result<Value, EngineError> {
-        oci_spec(img, &opts(&req)).map(|s| to_value(&s))
+        oci_spec(img, &opts(&req)).map(|s| serde_json::to_value(&s).expect("json"))
     }
 
     #[test]
@@ -602,10 +683,11 @@ mod tests {
 
     #[test]
     fn tmpfs_and_devices() {
-        let m = tmpfs_mount("/run", "exec,size=64m").unwrap();
+        let m = serde_json::to_value(tmpfs_mount("/run", "exec,size=64m").unwrap()).unwrap();
         assert_eq!(m["options"], json!(["nosuid", "nodev", "exec", "size=64m"]));
         assert!(tmpfs_mount("run", "").is_err());
         let (dev, rule) = device("/dev/null:/dev/mynull:rw").unwrap();
+        let (dev, rule) = (serde_json::to_value(dev).unwrap(), serde_json::to_value(rule).unwrap());
         assert_eq!(dev["path"], "/dev/mynull");
         assert_eq!((dev["major"].as_i64(), dev["minor"].as_i64()), (Some(1), Some(3)));
         assert_eq!(rule["access"], "rw");

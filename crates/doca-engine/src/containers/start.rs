@@ -181,7 +181,7 @@ impl Engine {
     /// The OCI mounts of the container's volumes, binds and tmpfs. An empty volume mounted
     /// where the image has content is first filled with it, owners and modes kept (docker's
     /// copy-up; `nocopy` skips it); a missing `-v` bind source is made a directory.
-    fn mount_objects(&mut self, c: &Container, rootfs: &Path) -> Result<Vec<serde_json::Value>, EngineError> {
+    fn mount_objects(&mut self, c: &Container, rootfs: &Path) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
         use super::mounts::MountKind;
         let mut out = Vec::new();
         for m in &c.config.mounts {
@@ -195,9 +195,7 @@ impl Engine {
                     if !m.nocopy {
                         copy_up(rootfs, &m.target, &data)?;
                     }
-                    out.push(
-                        serde_json::json!({"destination": m.target, "type": "bind", "source": data, "options": ["rbind", rw, propagation]}),
-                    );
+                    out.push(spec::bind_mount(&m.target, &data, &["rbind", rw, &propagation])?);
                 }
                 MountKind::Bind => {
                     let src = Path::new(&m.source);
@@ -206,14 +204,12 @@ impl Engine {
                             .map_err(|e| EngineError::InvalidArgument(format!("create bind source {}: {e}", src.display())))?;
                     }
                     let src = self.bind_source(m)?;
-                    out.push(
-                        serde_json::json!({"destination": m.target, "type": "bind", "source": src, "options": ["rbind", rw, propagation]}),
-                    );
+                    out.push(spec::bind_mount(&m.target, &src, &["rbind", rw, &propagation])?);
                 }
                 MountKind::Tmpfs => {
-                    let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into(), rw.into()];
-                    o.extend(m.tmpfs_options.iter().cloned());
-                    out.push(serde_json::json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": o}));
+                    let mut o = vec!["nosuid", "nodev", "noexec", rw];
+                    o.extend(m.tmpfs_options.iter().map(String::as_str));
+                    out.push(spec::mount(&m.target, "tmpfs", "tmpfs", &o)?);
                 }
             }
         }

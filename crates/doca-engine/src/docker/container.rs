@@ -151,13 +151,21 @@ pub struct DeviceMapping {
 }
 
 impl DeviceMapping {
-    /// `--device HOST[:CONTAINER[:PERMISSIONS]]` as docker's CLI splits it.
-    pub fn parse(spec: &str) -> DeviceMapping {
-        let mut parts = spec.splitn(3, ':');
-        let host = parts.next().unwrap_or_default().to_string();
-        let container = parts.next().filter(|c| !c.is_empty()).map(str::to_string).unwrap_or_else(|| host.clone());
-        let permissions = parts.next().filter(|p| !p.is_empty()).unwrap_or("rwm").to_string();
-        DeviceMapping { path_on_host: host, path_in_container: container, cgroup_permissions: permissions }
+    /// `--device HOST[:CONTAINER][:PERMISSIONS]` as docker's CLI splits it (opts.ParseDevice):
+    /// a second part not starting with `/` is the permissions.
+    pub fn parse(spec: &str) -> Result<DeviceMapping, crate::EngineError> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, dest, perms) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, p] if !p.starts_with('/') => (*h, *h, *p),
+            [h, d] => (*h, *d, "rwm"),
+            [h, d, p] => (*h, *d, *p),
+            _ => return Err(crate::EngineError::InvalidArgument(format!("invalid device specification: {spec}"))),
+        };
+        if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) || !dest.starts_with('/') {
+            return Err(crate::EngineError::InvalidArgument(format!("invalid device specification: {spec}")));
+        }
+        Ok(DeviceMapping { path_on_host: host.into(), path_in_container: dest.into(), cgroup_permissions: perms.into() })
     }
 }
 
@@ -263,9 +271,12 @@ mod tests {
 
     #[test]
     fn devices_split_as_dockers_cli_splits_them() {
-        assert_eq!(DeviceMapping::parse("/dev/fuse").path_in_container, "/dev/fuse");
-        let d = DeviceMapping::parse("/dev/sda:/dev/xvda:r");
+        assert_eq!(DeviceMapping::parse("/dev/fuse").unwrap().path_in_container, "/dev/fuse");
+        let d = DeviceMapping::parse("/dev/sda:/dev/xvda:r").unwrap();
         assert_eq!((d.path_on_host.as_str(), d.path_in_container.as_str(), d.cgroup_permissions.as_str()), ("/dev/sda", "/dev/xvda", "r"));
-        assert_eq!(DeviceMapping::parse("/dev/null:/dev/n").cgroup_permissions, "rwm");
+        assert_eq!(DeviceMapping::parse("/dev/null:/dev/n").unwrap().cgroup_permissions, "rwm");
+        assert_eq!(DeviceMapping::parse("/dev/null:rw").unwrap().path_in_container, "/dev/null");
+        assert!(DeviceMapping::parse("/dev/null:/dev/x:rwz").is_err());
+        assert!(DeviceMapping::parse("/dev/null:x:r").is_err());
     }
 }

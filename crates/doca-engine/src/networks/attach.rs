@@ -17,7 +17,6 @@ use doca_net::link::Netlink;
 use doca_net::netns;
 use doca_store::EndpointRow;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
@@ -451,7 +450,12 @@ impl Engine {
 
     /// /etc/hosts, /etc/resolv.conf and /etc/hostname for this start, as OCI bind mounts
     /// (those the user mounts over are left out).
-    pub(crate) fn etc_files(&mut self, c: &Container, hostname: &str, endpoints: &[Endpoint]) -> Result<Vec<Value>, EngineError> {
+    pub(crate) fn etc_files(
+        &mut self,
+        c: &Container,
+        hostname: &str,
+        endpoints: &[Endpoint],
+    ) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
         let dir = self.container_paths(&c.id).dir;
         let own_netns = !matches!(c.config.network, NetworkMode::Host);
         let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
@@ -484,7 +488,7 @@ impl Engine {
             std::fs::write(&file, content)
                 .and_then(|_| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
                 .map_err(EngineError::io("write", &file))?;
-            out.push(json!({"destination": target, "type": "bind", "source": file, "options": ["rbind", "rprivate"]}));
+            out.push(crate::containers::spec::bind_mount(&target, &file, &["rbind", "rprivate"])?);
         }
         Ok(out)
     }
