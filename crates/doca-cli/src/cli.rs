@@ -12,6 +12,12 @@ pub struct Cli {
     /// Root of doca's runtime state
     #[arg(long = "run-root", global = true, env = "DOCA_RUN_ROOT", default_value = doca_engine::DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
+    /// Enable debug mode (diagnostics on stderr, as --log-level debug)
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal"); DOCA_LOG sets it too
+    #[arg(short = 'l', long = "log-level", env = "DOCA_LOG")]
+    pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

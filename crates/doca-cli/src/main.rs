@@ -64,6 +64,29 @@ pub fn user_file_mode(f: &std::fs::File) -> std::io::Result<()> {
     f.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
+/// Diagnostics on stderr at the level `--log-level` (or DOCA_LOG) asks, `debug` with `-D`, as
+/// docker's flags; with neither, no subscriber is installed and the libraries' events cost
+/// nothing. The engine passes debug on to the monitor and the runtime it starts.
+fn logging(cli: &cli::Cli) -> Result<(), Failure> {
+    use tracing::level_filters::LevelFilter;
+    let level = match (cli.debug, cli.log_level.as_deref()) {
+        (true, None) => LevelFilter::DEBUG,
+        (_, None) => return Ok(()),
+        (_, Some(l)) => match l.to_ascii_lowercase().as_str() {
+            "trace" => LevelFilter::TRACE,
+            "debug" => LevelFilter::DEBUG,
+            "info" => LevelFilter::INFO,
+            "warn" | "warning" => LevelFilter::WARN,
+            "error" | "fatal" | "panic" => LevelFilter::ERROR,
+            _ => return Err(Failure::failed(format!("Unable to parse logging level: {l}"))),
+        },
+    };
+    // -D wins over a quieter --log-level, as in docker.
+    let level = if cli.debug { level.max(LevelFilter::DEBUG) } else { level };
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Everything doca keeps for itself is created private (0600 files, 0700 directories) unless
     // the code says otherwise next to it (what containers must read: /etc/hosts, volume
@@ -83,6 +106,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Err(f) = logging(&cli) {
+        eprintln!("{}", f.message);
+        return ExitCode::from(f.code);
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -50,6 +50,7 @@ impl Engine {
         // The run root holds attach sockets, monitors' configs, pinned namespaces and locks:
         // root's alone, as the store.
         doca_store::private_root(&config.run_root)?;
+        tracing::debug!(root = %config.root.display(), run_root = %config.run_root.display(), "engine opened");
         Ok(Engine { store, config })
     }
 

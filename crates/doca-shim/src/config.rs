@@ -37,6 +37,10 @@ pub struct ShimConfig {
     /// The embedded DNS server of user-defined networks.
     #[serde(default)]
     pub dns: Option<DnsConfig>,
+    /// Write debug lines to the monitor's log (the engine runs at debug level), and run the
+    /// runtime with `--debug`.
+    #[serde(default)]
+    pub debug: bool,
 }
 
 /// 127.0.0.11:53 inside the container's network namespace.

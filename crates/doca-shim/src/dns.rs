@@ -44,14 +44,14 @@ pub fn spawn(cfg: DnsConfig) {
                 let (list, up) = (cfg.records_list.clone(), upstream.clone());
                 std::thread::spawn(move || {
                     if let Err(e) = doca_net::dns::serve_tcp(tcp, &up, |name| lookup(&list, name)) {
-                        eprintln!("doca-shim: dns over tcp: {e}");
+                        crate::log::error(format!("dns over tcp: {e}"));
                     }
                 });
                 if let Err(e) = doca_net::dns::serve(udp, &upstream, |name| lookup(&cfg.records_list, name)) {
-                    eprintln!("doca-shim: dns: {e}");
+                    crate::log::error(format!("dns: {e}"));
                 }
             }
-            Err(e) => eprintln!("doca-shim: dns: serve 127.0.0.11:53 in {}: {e}", cfg.netns.display()),
+            Err(e) => crate::log::error(format!("dns: serve 127.0.0.11:53 in {}: {e}", cfg.netns.display())),
         }
     });
 }

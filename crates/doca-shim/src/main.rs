@@ -15,6 +15,7 @@ fn main() {
     // processes get their umask from the runtime (0022 unless the spec says otherwise).
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cfg = doca_shim::ShimConfig::load(std::path::Path::new(&path)).unwrap_or_else(|e| fail(&e));
+    doca_shim::log::set_debug(cfg.debug);
     // Fork once so that the engine's wait for this process returns at once and the monitor is
     // reparented away from the engine; the new session leaves any terminal behind.
     // SAFETY: the process is single-threaded here.

@@ -102,7 +102,11 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     // doca-runc from a sealed view of itself (it enters the container), held until it ran.
     let program = doca_mount::RuntimeProgram::new(&cfg.runtime, &cfg.runtime_root);
     let mut cmd = Command::new(program.path());
-    cmd.arg("--root").arg(&cfg.runtime_root).arg("--log").arg(&cfg.runtime_log).args(["--log-format", "json", "create", "--bundle"]);
+    cmd.arg("--root").arg(&cfg.runtime_root).arg("--log").arg(&cfg.runtime_log).args(["--log-format", "json"]);
+    if cfg.debug {
+        cmd.arg("--debug");
+    }
+    cmd.args(["create", "--bundle"]);
     cmd.arg(&cfg.bundle).arg("--pid-file").arg(&cfg.pid_file);
     let console = cfg.attach_socket.with_file_name("console.sock");
     // The runtime connects to the console socket by a path of its own: relative to the run
@@ -136,10 +140,13 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
         output = Some(Output::Pipes { out: Some(File::from(out_r)), err: Some(File::from(err_r)) });
     }
     cmd.arg(&cfg.id);
+    // The runtime log is the container's for its whole life (the engine's runtime commands
+    // write there too): only what this create adds is its answer.
+    let log_start = std::fs::metadata(&cfg.runtime_log).map(|m| m.len()).unwrap_or(0);
     let status = cmd.status().map_err(|e| err(&format!("run {}", cfg.runtime.display()), e))?;
     drop(cmd);
     if !status.success() {
-        let message = runtime_error(&cfg).unwrap_or_else(|| format!("{} create exited with {status}", cfg.runtime.display()));
+        let message = runtime_error(&cfg, log_start).unwrap_or_else(|| format!("{} create exited with {status}", cfg.runtime.display()));
         let cause = crate::StartCause::of_runtime(status.code(), &message);
         return Err(ShimError::Runtime { message, cause });
     }
@@ -163,6 +170,7 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     let pid_text = std::fs::read_to_string(&cfg.pid_file).map_err(|e| err(&format!("read {}", cfg.pid_file.display()), e))?;
     let pid =
         Pid::from_raw(pid_text.trim().parse().map_err(|_| ShimError::BadPidFile { path: cfg.pid_file.clone(), text: pid_text.clone() })?);
+    crate::log::debug(|| format!("container {} created by {}: init pid {pid}", cfg.id, cfg.runtime.display()));
     let log = match &cfg.log {
         Some(l) => Some(LogWriter::open(l.clone()).map_err(|e| err(&format!("open {}", l.path.display()), e))?),
         None => None,
@@ -187,9 +195,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), ShimError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| err("pipe", e))
 }
 
-/// The runtime's last error message from its `--log` (JSON lines with a `msg`).
-fn runtime_error(cfg: &ShimConfig) -> Option<String> {
-    let text = std::fs::read_to_string(&cfg.runtime_log).ok()?;
+/// The runtime's last error message from its `--log` (JSON lines with a `msg`) after `from`.
+fn runtime_error(cfg: &ShimConfig, from: u64) -> Option<String> {
+    let text = std::fs::read(&cfg.runtime_log).ok()?;
+    let text = String::from_utf8_lossy(text.get(from as usize..)?);
     text.lines()
         .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -227,7 +236,7 @@ impl Monitor {
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => {
-                        eprintln!("doca-shim: poll: {e}");
+                        crate::log::error(format!("poll: {e}"));
                         break;
                     }
                 }
@@ -323,7 +332,7 @@ impl Monitor {
         }
         if let Some(log) = &mut self.log {
             if let Err(e) = log.write(stream, &buf[..n]) {
-                eprintln!("doca-shim: write log: {e}");
+                crate::log::error(format!("write log: {e}"));
             }
         }
         let (kind, want) = if stream == 0 { (proto::STDOUT, proto::WANT_STDOUT) } else { (proto::STDERR, proto::WANT_STDERR) };
@@ -352,7 +361,7 @@ impl Monitor {
                 Ok(Some(f)) => f,
                 Ok(None) => return,
                 Err(e) => {
-                    eprintln!("doca-shim: attach client: {e}");
+                    crate::log::error(format!("attach client: {e}"));
                     self.clients.remove(i);
                     return;
                 }
@@ -405,8 +414,9 @@ impl Monitor {
         };
         let oom_killed = self.cfg.oom_file.as_ref().is_some_and(|f| oom_kills(f) > 0);
         let exit = ExitStatus { exit_code, oom_killed, finished_at: rfc3339_now() };
+        crate::log::debug(|| format!("container {} exited with {exit_code} (oom killed: {oom_killed})", self.cfg.id));
         if let Err(e) = write_atomic(&self.cfg.exit_file, &serde_json::to_vec(&exit).expect("json")) {
-            eprintln!("doca-shim: write {}: {e}", self.cfg.exit_file.display());
+            crate::log::error(format!("write {}: {e}", self.cfg.exit_file.display()));
         }
         // The runtime's state and cgroup are the monitor's to delete. Without a cleaning
         // client that comes before the exit command, which may restart the container. A
@@ -471,8 +481,8 @@ impl Monitor {
     fn exit_command(&self) {
         if let Some((prog, args)) = self.cfg.exit_command.split_first() {
             match Command::new(prog).args(args).stdin(Stdio::null()).stdout(Stdio::null()).status() {
-                Ok(s) if !s.success() => eprintln!("doca-shim: exit command {prog} exited with {s}"),
-                Err(e) => eprintln!("doca-shim: run exit command {prog}: {e}"),
+                Ok(s) if !s.success() => crate::log::error(format!("exit command {prog} exited with {s}")),
+                Err(e) => crate::log::error(format!("run exit command {prog}: {e}")),
                 Ok(_) => {}
             }
         }

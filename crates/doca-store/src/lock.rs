@@ -51,6 +51,19 @@ impl StoreLock {
             (LockMode::Shared, false) => FlockOperation::NonBlockingLockShared,
             (LockMode::Exclusive, false) => FlockOperation::NonBlockingLockExclusive,
         };
+        // Said once when the lock is held by another process (at debug level only: the probe is
+        // one more system call): a command that seems to hang is waiting here.
+        if wait && tracing::enabled!(tracing::Level::DEBUG) {
+            let probe = match mode {
+                LockMode::Shared => FlockOperation::NonBlockingLockShared,
+                LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
+            };
+            match flock(&file, probe) {
+                Ok(()) => return Ok(Some(StoreLock { _file: file })),
+                Err(rustix::io::Errno::WOULDBLOCK) => tracing::debug!(lock = %path.display(), ?mode, "waiting for the lock"),
+                Err(_) => {}
+            }
+        }
         loop {
             match flock(&file, op) {
                 Ok(()) => return Ok(Some(StoreLock { _file: file })),

@@ -64,6 +64,7 @@ pub struct BuildResult {
 impl Engine {
     /// Builds an image; progress and RUN output go to `out`. On failure nothing is tagged and
     /// the build's containers, mounts and temp files are gone.
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     pub fn build_image(&mut self, req: &BuildImage, out: &mut dyn doca_build::Progress) -> Result<BuildResult, EngineError> {
         let tags = req.tags.iter().map(|t| crate::images::tag::parse_target(t)).collect::<Result<Vec<_>, _>>()?;
         if !req.context.is_dir() {

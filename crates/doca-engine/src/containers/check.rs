@@ -76,7 +76,7 @@ impl Engine {
         let root = dir.parent().unwrap_or(dir).to_path_buf();
         let path = if binary == "doca-runc" { Some(helpers.runc.clone()) } else { super::runtime::find_in_path(binary) };
         if let Some(p) = path {
-            let rt = super::runtime::OciRuntime { binary: p, root };
+            let rt = super::runtime::OciRuntime { binary: p, root, log: None };
             let _ = rt.delete_force(id.as_str());
         }
         match std::fs::remove_dir_all(dir) {

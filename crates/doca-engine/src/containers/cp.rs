@@ -99,6 +99,7 @@ impl Engine {
         Ok(Root::from_fd(root))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn copy_files(&mut self, name: &str, req: &CopyRequest, opts: CopyOptions) -> Result<(), EngineError> {
         let c = self.container(name)?;
         let result = if c.state.status.is_live() {

@@ -7,6 +7,7 @@ use super::spec::{self, RunOptions};
 use crate::{Engine, EngineError};
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all, fields(image = %req.image, name = ?req.name), err(level = "debug"))]
     pub fn create_container(&mut self, req: &CreateContainer) -> Result<Container, EngineError> {
         super::validate::check_create(req)?;
         let image = self.resolve_image(&req.image)?.image;

@@ -70,6 +70,7 @@ impl Drop for ExecPlan {
 }
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn exec_container(&mut self, name: &str, req: &ExecContainer) -> Result<ExecPlan, EngineError> {
         let c = self.container(name)?;
         match c.state.status {

@@ -6,6 +6,7 @@ use crate::{Engine, EngineError};
 
 impl Engine {
     /// `volumes`: also the container's anonymous volumes (`rm -v`); named ones always stay.
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name, force, volumes), err(level = "debug"))]
     pub fn remove_container(&mut self, name: &str, force: bool, volumes: bool) -> Result<Container, EngineError> {
         // One removal at a time: the others then find no container, and say so.
         let found = self.container(name)?;

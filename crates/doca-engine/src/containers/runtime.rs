@@ -45,6 +45,9 @@ impl Helpers {
 pub struct OciRuntime {
     pub binary: PathBuf,
     pub root: PathBuf,
+    /// runc's `--log` (JSON lines): where the runtime's errors for one container are kept,
+    /// beside the monitor's `shim.log`.
+    pub log: Option<PathBuf>,
 }
 
 impl OciRuntime {
@@ -63,12 +66,19 @@ impl OciRuntime {
             return Err(EngineError::InvalidArgument(format!("runtime {}: not an executable", binary.display())));
         }
         let key = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "runtime".into());
-        Ok(OciRuntime { binary, root: run_root.join("runtime").join(key) })
+        Ok(OciRuntime { binary, root: run_root.join("runtime").join(key), log: None })
     }
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.binary);
         c.arg("--root").arg(&self.root).stdin(Stdio::null());
+        if let Some(log) = &self.log {
+            c.arg("--log").arg(log).args(["--log-format", "json"]);
+        }
+        // runc's --debug, when doca itself logs at debug.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            c.arg("--debug");
+        }
         c
     }
 
@@ -79,17 +89,25 @@ impl OciRuntime {
 
     /// Runs one runtime command and returns its stdout.
     fn output(&self, args: &[&str]) -> Result<Vec<u8>, EngineError> {
+        let started = std::time::Instant::now();
         let out = self.command().args(args).output().map_err(EngineError::io("run", &self.binary))?;
+        tracing::debug!(runtime = %self.binary.display(), ?args, status = %out.status, elapsed = ?started.elapsed(), "runtime command");
         if out.status.success() {
             return Ok(out.stdout);
         }
         let err = String::from_utf8_lossy(&out.stderr);
+        tracing::debug!(stderr = %err.trim(), "runtime command failed");
         let msg = err.trim().lines().last().unwrap_or("").trim_start_matches("doca-runc: ").to_string();
         Err(EngineError::Runtime {
             runtime: self.binary.file_name().unwrap_or_default().to_string_lossy().into_owned(),
             command: args[0].to_string(),
             message: msg,
         })
+    }
+
+    /// The same runtime, keeping its errors in `log`.
+    pub fn logging_to(self, log: PathBuf) -> OciRuntime {
+        OciRuntime { log: Some(log), ..self }
     }
 
     pub fn start(&self, id: &str) -> Result<(), EngineError> {

@@ -84,6 +84,7 @@ fn oom_file(cgroups_path: &str) -> Option<PathBuf> {
 }
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
         // One start at a time: a second one waits, then finds the container running.
         let found = self.container(name)?;
@@ -98,7 +99,8 @@ impl Engine {
             _ => {}
         }
         let helpers = Helpers::locate()?;
-        let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?;
+        let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?
+            .logging_to(self.container_paths(&c.id).run.join("runtime.log"));
         let before = c.state.clone();
         let launched = self.launch(&c, &helpers, &runtime, req).and_then(|(l, attach)| {
             // Recorded as running before the process may run at all: its exit command (which
@@ -342,6 +344,7 @@ impl Engine {
                 Some(ns) if matches!(c.config.network, super::NetworkMode::Bridge(_)) => self.dns_config(c, ns, &endpoints),
                 _ => None,
             },
+            debug: tracing::enabled!(tracing::Level::DEBUG),
         };
         let shim_json = paths.run.join("shim.json");
         std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;
@@ -358,6 +361,7 @@ impl Engine {
         let read = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         let _ = child.wait();
         read.map_err(|e| io("read from", &helpers.shim, e))?;
+        tracing::debug!(container = %c.id, reply = %line.trim(), log = %shim_log.display(), "monitor replied");
         let (pid, monitor) = match serde_json::from_str::<Reply>(line.trim()) {
             Ok(Reply::Created { pid, monitor }) => (pid, monitor),
             Ok(Reply::Failed { error, cause }) => return Err(EngineError::StartFailed { message: error, cause }),

@@ -31,10 +31,11 @@ fn signal_number(sig: &str) -> String {
 
 impl Engine {
     pub(crate) fn runtime_of(&self, c: &Container) -> Result<OciRuntime, EngineError> {
-        match (&c.state.runtime, &c.state.runtime_root) {
-            (Some(b), Some(r)) => Ok(OciRuntime { binary: b.clone(), root: r.clone() }),
-            _ => OciRuntime::resolve(&c.config.runtime, &Helpers::locate()?, &self.config().run_root),
-        }
+        let runtime = match (&c.state.runtime, &c.state.runtime_root) {
+            (Some(b), Some(r)) => OciRuntime { binary: b.clone(), root: r.clone(), log: None },
+            _ => OciRuntime::resolve(&c.config.runtime, &Helpers::locate()?, &self.config().run_root)?,
+        };
+        Ok(runtime.logging_to(self.container_paths(&c.id).run.join("runtime.log")))
     }
 
     fn not_running(c: &Container) -> EngineError {
@@ -55,6 +56,7 @@ impl Engine {
 
     /// `doca stop`: the stop signal, then SIGKILL after the timeout. A container that is not
     /// running is not an error, as in docker.
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn stop_container(&mut self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<Container, EngineError> {
         let mut c = self.container(name)?;
         if !c.state.status.is_live() {
@@ -90,6 +92,7 @@ impl Engine {
     }
 
     /// `doca kill`: one signal (SIGKILL by default).
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name, signal = ?signal), err(level = "debug"))]
     pub fn kill_container(&mut self, name: &str, signal: Option<&str>) -> Result<Container, EngineError> {
         let mut c = self.container(name)?;
         if !c.state.status.is_live() {
@@ -105,6 +108,7 @@ impl Engine {
         Ok(c)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn pause_container(&mut self, name: &str) -> Result<Container, EngineError> {
         let mut c = self.container(name)?;
         match c.state.status {
@@ -119,6 +123,7 @@ impl Engine {
         Ok(c)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn unpause_container(&mut self, name: &str) -> Result<Container, EngineError> {
         let mut c = self.container(name)?;
         if c.state.status != Status::Paused {

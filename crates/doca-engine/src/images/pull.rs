@@ -33,6 +33,7 @@ pub struct PullResult {
 }
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all, fields(reference = %req.reference), err(level = "debug"))]
     pub fn pull_image(&mut self, req: &PullImage, progress: &(dyn Fn(PullProgress) + Sync)) -> Result<PullResult, EngineError> {
         let reference =
             Reference::parse(&req.reference).map_err(|source| EngineError::BadReference { input: req.reference.clone(), source })?;

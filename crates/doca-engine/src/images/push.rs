@@ -18,6 +18,7 @@ pub struct PushResult {
 
 impl Engine {
     /// Pushes the image tagged `name` (`:latest` when no tag is given).
+    #[tracing::instrument(level = "debug", skip_all, fields(image = name), err(level = "debug"))]
     pub fn push_image(&mut self, name: &str, progress: &(dyn Fn(PushProgress) + Sync)) -> Result<PushResult, EngineError> {
         let reference = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
         if reference.digest().is_some() {

@@ -19,6 +19,7 @@ pub enum RemoveEvent {
 }
 
 impl Engine {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     pub fn remove_image(&mut self, req: &RemoveImage) -> Result<Vec<RemoveEvent>, EngineError> {
         let events = self.remove_image_inner(req)?;
         for ev in &events {

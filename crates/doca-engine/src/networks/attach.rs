@@ -120,6 +120,7 @@ impl Engine {
 
     /// Before start: the namespace the runtime is to join (None: the runtime makes its own,
     /// or shares the host's), attached to the container's networks.
+    #[tracing::instrument(level = "debug", skip_all, fields(container = %c.id, network = %c.config.network.name()), err(level = "debug"))]
     pub(crate) fn setup_network(&mut self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
         match &c.config.network {
             NetworkMode::None | NetworkMode::Host => Ok(None),

@@ -289,6 +289,7 @@ impl Engine {
     }
 
     /// `doca network create`: the record and its bridge.
+    #[tracing::instrument(level = "debug", skip_all, fields(network = %req.name), err(level = "debug"))]
     pub fn create_network(&mut self, req: &CreateNetwork) -> Result<Network, EngineError> {
         let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
         if driver != "bridge" {
@@ -459,6 +460,7 @@ impl Engine {
     }
 
     /// `doca network rm`: refused while a container is attached (docker's message).
+    #[tracing::instrument(level = "debug", skip_all, fields(network = key), err(level = "debug"))]
     pub fn remove_network(&mut self, key: &str) -> Result<Network, EngineError> {
         let net = self.network(key)?;
         if is_builtin(&net.name) {

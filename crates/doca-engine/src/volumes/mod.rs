@@ -108,6 +108,7 @@ impl Engine {
 
     /// `doca volume create`; an existing volume of that name is returned as it is (docker's
     /// create is idempotent).
+    #[tracing::instrument(level = "debug", skip_all, fields(volume = ?req.name), err(level = "debug"))]
     pub fn create_volume(&mut self, req: &CreateVolume) -> Result<Volume, EngineError> {
         let driver = req.driver.clone().unwrap_or_else(|| "local".into());
         if driver != "local" {
@@ -260,6 +261,7 @@ impl Engine {
     }
 
     /// `doca volume rm`: refused while a container uses it (even with `force`, as docker).
+    #[tracing::instrument(level = "debug", skip_all, fields(volume = name, force), err(level = "debug"))]
     pub fn remove_volume(&mut self, name: &str, force: bool) -> Result<(), EngineError> {
         let v = match self.volume(name) {
             Ok(v) => v,

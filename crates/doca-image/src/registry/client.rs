@@ -309,6 +309,10 @@ impl Registry {
                 }
                 Payload::None => self.agent.run(req.body(()).map_err(|e| transport(&verb, &url, e))?),
             };
+            match &result {
+                Ok(resp) => tracing::debug!(method, %url, status = %resp.status(), attempt, "registry request"),
+                Err(e) => tracing::debug!(method, %url, error = %e, attempt, "registry request failed"),
+            }
             match result {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !authed => {
                     authed = true;
