@@ -916,3 +916,41 @@ fn a_chatty_health_check_does_not_grow_the_monitor() {
     assert!(hwm < 50_000, "the monitor's peak RSS is {hwm} kB after a 100 MB health check output");
     e.ok(&["rm", "-f", id]);
 }
+
+/// `-D` (docker's flag, before the command) shows what the engine did; without it stderr
+/// stays as it was; a container's runtime.log and shim.log keep JSON lines; a bad level is
+/// refused with docker's words.
+#[test]
+fn debug_logging_is_asked_for_and_kept_beside_the_container() {
+    require_root!();
+    let e = Env::new();
+    let (code, stdout, stderr) = out(&e.run(&["--rm", "busybox", "echo", "quiet"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (Some(0), "quiet\n", ""), "no diagnostics unless asked");
+
+    let mut args = vec!["-D"];
+    args.extend(e.run_args("run", &["-d", "busybox", "sleep", "30"]));
+    let (code, stdout, stderr) = out(&e.t.run(&args));
+    assert_eq!(code, Some(0), "{stderr}");
+    let id = stdout.trim().to_string();
+    assert!(stderr.contains("DEBUG") && stderr.contains("runtime command") && stderr.contains("monitor replied"), "{stderr}");
+    let run_dir = e.t.path("run").join("containers").join(&id);
+    let shim_log = std::fs::read_to_string(run_dir.join("shim.log")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(shim_log.lines().next().expect("a debug line")).unwrap();
+    assert_eq!(line["level"], "debug");
+    assert!(line["msg"].as_str().unwrap().contains("created"), "{shim_log}");
+    // An engine command the runtime refuses (no CPU 4095 here): its error is kept in
+    // runtime.log, as runc's JSON line.
+    let (code, _, stderr) = out(&e.t.run(&["update", "--cpuset-cpus", "4095", &id]));
+    assert_eq!(code, Some(1), "{stderr}");
+    let runtime_log = std::fs::read_to_string(run_dir.join("runtime.log")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(runtime_log.lines().last().expect("the update's error")).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("cpuset.cpus") && stderr.contains("cpuset.cpus"), "{runtime_log} / {stderr}");
+    e.ok(&["rm", "-f", &id]);
+
+    let (code, _, stderr) = out(&e.t.run(&["--log-level", "chatty", "ps"]));
+    assert_eq!((code, stderr.trim()), (Some(1), "Unable to parse logging level: chatty"));
+    let (code, _, stderr) = out(&e.t.cmd().env("DOCA_LOG", "debug").arg("ps").output().unwrap());
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("engine opened"), "DOCA_LOG works as --log-level: {stderr}");
+}
