@@ -233,7 +233,7 @@ impl CopyPlan<'_> {
             let Some(root) = self.image_root else { return p.to_string() };
             resolve_in_root(root, p, true).strip_prefix(root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| p.to_string())
         };
-        for e in out.iter_mut() {
+        for e in &mut out {
             if matches!(e.content, Content::Archive(_)) {
                 // Extracted into: the directory itself is followed.
                 e.dest = real(&e.dest);
@@ -435,8 +435,8 @@ fn header(e: &Entry, kind: tar::EntryType, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(e.mode);
-    h.set_uid(e.uid as u64);
-    h.set_gid(e.gid as u64);
+    h.set_uid(u64::from(e.uid));
+    h.set_gid(u64::from(e.gid));
     h.set_mtime(e.mtime.max(0) as u64);
     h.set_size(size);
     h
@@ -450,22 +450,22 @@ pub fn write_layer(entries: &[Entry], out: &mut dyn Write) -> Result<(), CopyErr
         match &e.content {
             Content::Dir => {
                 let mut h = header(e, tar::EntryType::Directory, 0);
-                b.append_data(&mut h, &e.dest, io::empty()).map_err(werr)?
+                b.append_data(&mut h, &e.dest, io::empty()).map_err(werr)?;
             }
             Content::Symlink(t) => {
                 let mut h = header(e, tar::EntryType::Symlink, 0);
-                b.append_link(&mut h, &e.dest, t).map_err(werr)?
+                b.append_link(&mut h, &e.dest, t).map_err(werr)?;
             }
             Content::Data(d) => {
                 let mut h = header(e, tar::EntryType::Regular, d.len() as u64);
-                b.append_data(&mut h, &e.dest, d.as_slice()).map_err(werr)?
+                b.append_data(&mut h, &e.dest, d.as_slice()).map_err(werr)?;
             }
             Content::File { path, size } => {
                 let f = std::fs::File::open(path).map_err(ioerr("open", path))?;
                 let mut h = header(e, tar::EntryType::Regular, *size);
                 // A file that changed size since it was listed is cut or padded to the size
                 // in the header (the tar must stay well-formed).
-                b.append_data(&mut h, &e.dest, f.take(*size).chain(io::repeat(0)).take(*size)).map_err(werr)?
+                b.append_data(&mut h, &e.dest, f.take(*size).chain(io::repeat(0)).take(*size)).map_err(werr)?;
             }
             // Its directory is an entry of its own, before it.
             Content::Archive(path) => extract_into(&mut b, path, &e.dest)?,

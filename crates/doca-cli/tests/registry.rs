@@ -295,7 +295,14 @@ fn serve(mut conn: TcpStream, port: u16, token: Option<&str>, routes: &Mutex<Has
         }
         Some(r) => respond(&mut conn, r.status, "", &r.content_type, &r.body, r.claim.unwrap_or(r.body.len())),
         None => {
-            respond(&mut conn, 404, "", "application/json", br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#, 68)
+            respond(
+                &mut conn,
+                404,
+                "",
+                "application/json",
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+                68,
+            );
         }
     }
 }

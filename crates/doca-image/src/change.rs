@@ -53,7 +53,7 @@ fn words(s: &str) -> Result<Vec<String>, String> {
             }
             c => {
                 in_word = true;
-                cur.push(c)
+                cur.push(c);
             }
         }
     }

@@ -554,7 +554,7 @@ fn parse_pax_time(s: &str) -> Option<Timestamps> {
         if !c.is_ascii_digit() {
             return None;
         }
-        ns += (c - b'0') as i64 * 10i64.pow(8 - i as u32);
+        ns += i64::from(c - b'0') * 10i64.pow(8 - i as u32);
     }
     Some(ts(sec, ns))
 }

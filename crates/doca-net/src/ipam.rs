@@ -264,7 +264,7 @@ impl Subnet6 {
         if !(16..=124).contains(&prefix) {
             return Err(NetError::Invalid(format!("invalid subnet {s}: the prefix must be between /16 and /124")));
         }
-        let mask = u128::MAX << (128 - prefix as u32);
+        let mask = u128::MAX << (128 - u32::from(prefix));
         if u128::from(addr) & !mask != 0 {
             return Err(NetError::Invalid(format!(
                 "invalid subnet {s}: it has host bits set (the network is {}/{prefix})",
@@ -279,19 +279,19 @@ impl Subnet6 {
     }
 
     pub fn contains(&self, ip: std::net::Ipv6Addr) -> bool {
-        let mask = u128::MAX << (128 - self.prefix as u32);
+        let mask = u128::MAX << (128 - u32::from(self.prefix));
         u128::from(ip) & mask == u128::from(self.addr)
     }
 
     pub fn overlaps(&self, other: &Subnet6) -> bool {
         let p = self.prefix.min(other.prefix);
-        let mask = u128::MAX << (128 - p as u32);
+        let mask = u128::MAX << (128 - u32::from(p));
         u128::from(self.addr) & mask == u128::from(other.addr) & mask
     }
 
     /// The n-th address (1 is the gateway's).
     pub fn nth(&self, n: u128) -> Option<std::net::Ipv6Addr> {
-        let host_bits = 128 - self.prefix as u32;
+        let host_bits = 128 - u32::from(self.prefix);
         (host_bits >= 128 || n < (1u128 << host_bits)).then(|| std::net::Ipv6Addr::from(u128::from(self.addr) | n))
     }
 }

@@ -276,7 +276,7 @@ impl Cgroup {
         }
         if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
             // io.weight is 1..10000, blkio.weight 10..1000 (runc's ConvertBlkIOToIOWeightValue).
-            write(d, "io.weight", &(1 + (w.max(10) as u64 - 10) * 9999 / 990).to_string())?;
+            write(d, "io.weight", &(1 + (u64::from(w.max(10)) - 10) * 9999 / 990).to_string())?;
         }
         for h in r.hugepage_limits().iter().flatten() {
             write(d, &format!("hugetlb.{}.max", h.page_size()), &h.limit().to_string())?;
@@ -385,7 +385,7 @@ fn device_rules(r: &LinuxResources) -> Vec<crate::devicefilter::Rule> {
     }
     for (major, minor) in crate::devices::always_allowed() {
         let minor = minor.map(i64::from);
-        rules.push(Rule::from_spec(true, "c", Some(major as i64), minor, "rwm"));
+        rules.push(Rule::from_spec(true, "c", Some(i64::from(major)), minor, "rwm"));
     }
     rules
 }

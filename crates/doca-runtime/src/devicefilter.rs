@@ -255,7 +255,7 @@ mod tests {
         // Every jump lands inside the program, on or before the final default.
         for (i, insn) in p.iter().enumerate() {
             if insn.code == JMP32_JNE_K {
-                let target = i as i64 + 1 + insn.off as i64;
+                let target = i as i64 + 1 + i64::from(insn.off);
                 assert!(target > i as i64 && (target as usize) < p.len(), "jump {i} -> {target}");
                 // A jump lands on the first instruction of the next block or the default.
                 let prev = p[target as usize - 1];

@@ -21,7 +21,9 @@ fn opens_in(cgroup: &std::path::Path, tries: &[(&str, libc::c_int)]) -> Vec<bool
         match unsafe { libc::fork() } {
             0 => {
                 let ok = std::fs::write(&procs, std::process::id().to_string()).is_ok();
+                // SAFETY: a NUL-terminated path; the descriptor is left to _exit.
                 let fd = unsafe { libc::open(path.as_ptr(), *flags) };
+                // SAFETY: _exit ends the forked child without running the parent's destructors.
                 unsafe {
                     libc::_exit(if !ok {
                         2
@@ -34,6 +36,7 @@ fn opens_in(cgroup: &std::path::Path, tries: &[(&str, libc::c_int)]) -> Vec<bool
             }
             pid => {
                 let mut status = 0;
+                // SAFETY: waits for the child forked above, into a local status.
                 unsafe { libc::waitpid(pid, &mut status, 0) };
                 let code = libc::WEXITSTATUS(status);
                 assert_ne!(code, 2, "could not join {}", cgroup.display());

@@ -252,7 +252,7 @@ fn masked_readonly_paths_and_readonly_root() {
                 "-c",
                 "wc -c < /proc/timer_list; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname && echo wrote-sysctl; touch /newfile && echo wrote-root; touch /sys/x && echo wrote-sys; ls /dev",
             ],
-        )
+        );
     });
     let o = b.run();
     let out = stdout(&o);

@@ -50,9 +50,9 @@ impl Store {
                     corrupt.insert(d.clone());
                     let msg = format!("blob {d}: content hashes to {actual}");
                     if blobs_ref.contains(d) {
-                        r.problems.push(msg)
+                        r.problems.push(msg);
                     } else {
-                        r.dangling.push(msg)
+                        r.dangling.push(msg);
                     }
                 }
                 Err(e) => r.problems.push(format!("blob {d}: {e}")),

@@ -69,6 +69,7 @@ pub fn export(e: &mut Engine, a: ExportArgs) -> CmdResult {
             Ok(())
         }
         None => {
+            // SAFETY: isatty on a descriptor number only reads its state.
             if unsafe { libc::isatty(1) } == 1 {
                 return Err(Failure::failed("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
             }

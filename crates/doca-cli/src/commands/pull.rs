@@ -65,7 +65,7 @@ pub fn pull(
             // A line per layer, redrawn in place as docker's terminal view does.
             match p {
                 PullProgress::Resolved { layers, .. } => {
-                    bars.layers = layers.iter().map(|d| (short(d).to_string(), "Waiting".to_string())).collect()
+                    bars.layers = layers.iter().map(|d| (short(d).to_string(), "Waiting".to_string())).collect();
                 }
                 PullProgress::Exists(d) => bars.set(d, "Already exists".into()),
                 PullProgress::Downloading { layer, done, total } => bars.set(layer, bar(done, total)),
@@ -133,7 +133,7 @@ fn bar(done: u64, total: Option<u64>) -> String {
     match total.filter(|t| *t > 0) {
         Some(t) => {
             const WIDTH: usize = 50;
-            let filled = (done.min(t) as u128 * WIDTH as u128 / t as u128) as usize;
+            let filled = (u128::from(done.min(t)) * WIDTH as u128 / u128::from(t)) as usize;
             let head = if filled == 0 { String::new() } else { format!("{}>", "=".repeat(filled - 1)) };
             format!("Downloading [{head}{}]  {}/{}", " ".repeat(WIDTH - filled), size(done), size(t))
         }

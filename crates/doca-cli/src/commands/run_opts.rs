@@ -115,8 +115,8 @@ fn security(opts: &[String], req: &mut CreateContainer) -> Result<(), Failure> {
 }
 
 /// `--ipc`, `--pid`, `--uts`: "host" shares the host's namespace; private is the default.
-fn host_mode(flag: &str, v: &Option<String>, private: &[&str]) -> Result<bool, Failure> {
-    match v.as_deref() {
+fn host_mode(flag: &str, v: Option<&str>, private: &[&str]) -> Result<bool, Failure> {
+    match v {
         None | Some("") => Ok(false),
         Some("host") => Ok(true),
         Some(m) if private.contains(&m) => Ok(false),
@@ -305,9 +305,9 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
             .transpose()?,
         oom_score_adj: a.oom_score_adj.unwrap_or(0),
         init: a.init,
-        ipc_host: host_mode("ipc", &a.ipc, &["private", "shareable", "none"])?,
-        pid_host: host_mode("pid", &a.pid, &["private"])?,
-        uts_host: host_mode("uts", &a.uts, &["private"])?,
+        ipc_host: host_mode("ipc", a.ipc.as_deref(), &["private", "shareable", "none"])?,
+        pid_host: host_mode("pid", a.pid.as_deref(), &["private"])?,
+        uts_host: host_mode("uts", a.uts.as_deref(), &["private"])?,
         healthcheck: healthcheck(a)?,
         mounts: mounts(a)?,
         volumes_from: a.volumes_from.clone(),

@@ -102,10 +102,7 @@ impl Engine {
     pub fn build_cleanup(&mut self, build_id: &str) -> Result<(), EngineError> {
         let rows = self.store.db.read(|tx| tx.containers())?;
         for row in rows {
-            let c = match self.container(&row.id) {
-                Ok(c) => c,
-                Err(_) => continue,
-            };
+            let Ok(c) = self.container(&row.id) else { continue };
             if c.config.labels.get(BUILD_LABEL).map(String::as_str) == Some(build_id) {
                 let _ = self.remove_container(c.id.as_str(), true, true);
             }

@@ -38,10 +38,10 @@ pub struct AttachInput {
 impl Attach {
     pub(crate) fn connect(socket: &Path, streams: AttachStreams) -> io::Result<Attach> {
         let mut sock = proto::connect(socket)?;
-        let want = (streams.stdin as u8 * proto::WANT_STDIN)
-            | (streams.stdout as u8 * proto::WANT_STDOUT)
-            | (streams.stderr as u8 * proto::WANT_STDERR)
-            | (streams.cleanup as u8 * proto::WANT_CLEANUP);
+        let want = (u8::from(streams.stdin) * proto::WANT_STDIN)
+            | (u8::from(streams.stdout) * proto::WANT_STDOUT)
+            | (u8::from(streams.stderr) * proto::WANT_STDERR)
+            | (u8::from(streams.cleanup) * proto::WANT_CLEANUP);
         proto::write_frame(&mut sock, proto::HELLO, &[want])?;
         Ok(Attach { sock })
     }

@@ -57,10 +57,7 @@ impl Engine {
         self.save_state(&c)?;
         std::thread::sleep(backoff(c.state.restart_count));
         // A stop or rm during the back-off wins.
-        let mut now = match self.container(c.id.as_str()) {
-            Ok(n) => n,
-            Err(_) => return Ok(()),
-        };
+        let Ok(mut now) = self.container(c.id.as_str()) else { return Ok(()) };
         if now.state.stopped_by_user || now.state.status != Status::Restarting {
             if now.state.status == Status::Restarting {
                 now.state.status = Status::Exited;

@@ -127,8 +127,8 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
         }
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(st.st_uid as u64);
-        h.set_gid(st.st_gid as u64);
+        h.set_uid(u64::from(st.st_uid));
+        h.set_gid(u64::from(st.st_gid));
         h.set_mtime(clamp.map_or(st.st_mtime, |c| st.st_mtime.min(c)).max(0) as u64);
         h.set_size(0);
         match ft {

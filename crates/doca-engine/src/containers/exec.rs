@@ -90,7 +90,9 @@ impl Engine {
         p.set_args(Some(req.cmd.clone()));
         p.set_terminal(Some(req.tty));
         p.set_console_size(match (req.tty, req.console_size) {
-            (true, Some((rows, cols))) => oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build().ok(),
+            (true, Some((rows, cols))) => {
+                oci_spec::runtime::BoxBuilder::default().height(u64::from(rows)).width(u64::from(cols)).build().ok()
+            }
             _ => None,
         });
         let mut env = p.env().clone().unwrap_or_default();

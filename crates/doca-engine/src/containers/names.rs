@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn names_are_valid_container_names() {
         for i in 0..=255u8 {
-            let n = super::generate(&[i, i.wrapping_mul(7), i], (i % 2) as u32);
+            let n = super::generate(&[i, i.wrapping_mul(7), i], u32::from(i % 2));
             super::super::record::validate_name(&n).unwrap();
             assert!(n.contains('_'));
         }

@@ -42,7 +42,7 @@ impl Engine {
         let (r, reg, config) = connect(name)?;
         let wanted = r.digest().map(|d| d.to_string()).unwrap_or_else(|| r.tag().unwrap_or("latest").to_string());
         let (bytes, _, _) = reg.manifest(r.path(), &wanted, config.max_manifest_size).map_err(|e| match e {
-            doca_image::registry::RegistryError::ManifestUnknown(_) => EngineError::InvalidArgument(format!("no such manifest: {}", r)),
+            doca_image::registry::RegistryError::ManifestUnknown(_) => EngineError::InvalidArgument(format!("no such manifest: {r}")),
             e => e.into(),
         })?;
         serde_json::from_slice(&bytes).map_err(|e| EngineError::Internal(format!("manifest of {}: {e}", r.familiar())))

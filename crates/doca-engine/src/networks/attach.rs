@@ -185,9 +185,8 @@ impl Engine {
         default_route: bool,
     ) -> Result<(), EngineError> {
         let Sandbox { ns, inside } = sandbox;
-        let (subnet, gateway) = match (net.config.subnet, net.config.gateway) {
-            (Some(s), Some(g)) => (s, g),
-            _ => return Err(EngineError::Internal(format!("network {} has no subnet", net.name))),
+        let (Some(subnet), Some(gateway)) = (net.config.subnet, net.config.gateway) else {
+            return Err(EngineError::Internal(format!("network {} has no subnet", net.name)));
         };
         {
             let _lock = self.lock_networks()?;

@@ -64,16 +64,16 @@ pub fn oom_score_adj(v: i32) -> Result<()> {
     std::fs::write("/proc/self/oom_score_adj", v.to_string()).map_err(RuntimeError::io("write", "/proc/self/oom_score_adj"))
 }
 
-fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<CapsHashSet> {
+fn to_caps(set: Option<&oci_spec::runtime::Capabilities>) -> Result<CapsHashSet> {
     let mut out = CapsHashSet::new();
-    for c in set.iter().flatten() {
-        out.insert(convert(c)?);
+    for c in set.into_iter().flatten() {
+        out.insert(convert(*c)?);
     }
     Ok(out)
 }
 
-fn convert(c: &SpecCap) -> Result<Capability> {
-    let name = crate::spec::enum_name(c);
+fn convert(c: SpecCap) -> Result<Capability> {
+    let name = crate::spec::enum_name(&c);
     name.parse::<Capability>().map_err(|_| RuntimeError::Spec(format!("process.capabilities: unknown capability {name:?}")))
 }
 
@@ -82,7 +82,7 @@ fn convert(c: &SpecCap) -> Result<Capability> {
 /// set survives setuid, then the spec's sets exactly.
 pub fn user_and_capabilities(p: &Process) -> Result<()> {
     let caps_spec = p.capabilities().as_ref();
-    let bounding = to_caps(&caps_spec.and_then(|c| c.bounding().clone()))?;
+    let bounding = to_caps(caps_spec.and_then(|c| c.bounding().as_ref()))?;
     if caps_spec.is_some() {
         for c in caps::all() {
             if !bounding.contains(&c) && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false) {
@@ -104,15 +104,15 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
     // own is 0077).
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(user.umask().unwrap_or(0o022) as libc::mode_t));
     if let Some(c) = caps_spec {
-        let effective = to_caps(c.effective())?;
-        let permitted = to_caps(c.permitted())?;
-        let inheritable = to_caps(c.inheritable())?;
+        let effective = to_caps(c.effective().as_ref())?;
+        let permitted = to_caps(c.permitted().as_ref())?;
+        let inheritable = to_caps(c.inheritable().as_ref())?;
         // capset(2) checks each call's sets together: lower effective while permitted is still
         // full, inheritable while we may, and permitted last (it must cover effective).
         caps::set(None, CapSet::Effective, &effective).map_err(|e| RuntimeError::Sys(format!("set effective capabilities: {e}")))?;
         caps::set(None, CapSet::Inheritable, &inheritable).map_err(|e| RuntimeError::Sys(format!("set inheritable capabilities: {e}")))?;
         caps::set(None, CapSet::Permitted, &permitted).map_err(|e| RuntimeError::Sys(format!("set permitted capabilities: {e}")))?;
-        let ambient = to_caps(c.ambient())?;
+        let ambient = to_caps(c.ambient().as_ref())?;
         caps::clear(None, CapSet::Ambient).map_err(|e| RuntimeError::Sys(format!("clear ambient capabilities: {e}")))?;
         // A capability can be ambient only while it is permitted and inheritable
         // (capabilities(7)); those that are not are skipped, as runc does, so that specs

@@ -263,7 +263,7 @@ fn mount_cgroup(rootfs: &Path, target: &Path, opts: &MountOptions, cgroup: &Cgro
 fn create_devices(rootfs: &Path, devices: &[LinuxDevice], dev_is_tmpfs: bool) -> Result<()> {
     let mut all: Vec<(PathBuf, SFlag, u64, u64, u32, u32, u32)> = crate::devices::DEFAULT_DEVICES
         .iter()
-        .map(|d| (PathBuf::from(d.path), SFlag::S_IFCHR, d.major as u64, d.minor as u64, 0o666, 0, 0))
+        .map(|d| (PathBuf::from(d.path), SFlag::S_IFCHR, u64::from(d.major), u64::from(d.minor), 0o666, 0, 0))
         .collect();
     for d in devices {
         let kind = match d.typ() {

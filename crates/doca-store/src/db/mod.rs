@@ -174,7 +174,7 @@ mod tests {
             id: Digest::of(&[n]),
             manifest: Digest::of(&[n, 1]),
             created: String::new(),
-            created_unix: n as i64,
+            created_unix: i64::from(n),
             size: 10,
             labels: Default::default(),
             added_unix: 0,
