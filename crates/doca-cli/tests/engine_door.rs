@@ -96,3 +96,25 @@ fn a_request_the_engine_refuses_is_refused_alike_and_makes_nothing() {
     assert_eq!(cli.trim(), format!("Error: {api}"));
     assert_eq!(t.ok(&["ps", "-aq"]), "", "a refused request left a container");
 }
+
+/// docker's StatsJSON comes from the engine, typed, for the API to stream: two samples of a
+/// running container make one with precpu_stats.
+#[test]
+fn stats_come_out_in_dockers_shape() {
+    require_root!();
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    t.busybox("busybox:latest");
+    let id = t.ok(&["run", "-d", "--network", "none", "--name", "statty", "busybox", "sleep", "30"]).trim().to_string();
+    let mut e = engine(&t);
+    let (_, first) = e.container_stats("statty").unwrap();
+    let (c, second) = e.container_stats("statty").unwrap();
+    let v = serde_json::to_value(second.to_docker(&c, Some(&first))).unwrap();
+    assert_eq!((v["id"].as_str(), v["name"].as_str()), (Some(id.as_str()), Some("/statty")));
+    assert!(v["pids_stats"]["current"].as_u64() >= Some(1), "{v}");
+    assert!(v["memory_stats"]["usage"].as_u64() > Some(0) && v["memory_stats"]["limit"].as_u64() > Some(0), "{v}");
+    assert!(v["cpu_stats"]["system_cpu_usage"].as_u64() >= v["precpu_stats"]["system_cpu_usage"].as_u64(), "{v}");
+    assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"].as_u64(), Some(first.cpu_total));
+    assert_eq!(v["preread"].as_str(), Some(first.read.as_str()));
+    assert!(v["cpu_stats"]["online_cpus"].as_u64() >= Some(1));
+    t.ok(&["rm", "-f", "statty"]);
+}

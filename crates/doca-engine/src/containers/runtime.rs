@@ -138,11 +138,10 @@ impl OciRuntime {
     }
 
     /// `events --stats`: one sample of the cgroup's figures (runc's stats JSON).
-    pub fn stats(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+    pub fn stats(&self, id: &str) -> Result<RuntimeStats, EngineError> {
         let out = self.output(&["events", "--stats", id])?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out).map_err(|e| EngineError::Internal(format!("runtime stats for {id}: {e}")))?;
-        Ok(v["data"].clone())
+        let event: StatsEvent = serde_json::from_slice(&out).map_err(|e| EngineError::Internal(format!("runtime stats for {id}: {e}")))?;
+        Ok(event.data)
     }
 
     /// `update` with runc's flags.
@@ -184,5 +183,74 @@ impl OciRuntime {
         }
         c.arg(id);
         (c, program)
+    }
+}
+
+/// runc's `events --stats` line (runc's types/events.go): the figures doca reads; what a
+/// runtime leaves out is zero.
+#[derive(Debug, Default, serde::Deserialize)]
+struct StatsEvent {
+    #[serde(default)]
+    data: RuntimeStats,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimeStats {
+    pub cpu: RuntimeCpu,
+    pub memory: RuntimeMemory,
+    pub pids: RuntimePids,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimeCpu {
+    pub usage: RuntimeCpuUsage,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimeCpuUsage {
+    pub total: u64,
+    pub percpu: Vec<u64>,
+    pub kernel: u64,
+    pub user: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimeMemory {
+    pub usage: RuntimeMemoryEntry,
+    /// The cgroup's memory.stat, by name.
+    pub raw: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimeMemoryEntry {
+    pub limit: u64,
+    pub usage: u64,
+    pub max: u64,
+    pub failcnt: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct RuntimePids {
+    pub current: u64,
+    pub limit: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runcs_stats_event_reads_with_what_it_leaves_out_as_zero() {
+        let line = br#"{"type":"stats","id":"c1","data":{"cpu":{"usage":{"total":5,"percpu":[2,3]},"throttling":{}},"memory":{"usage":{"limit":9,"usage":4},"raw":{"cache":1}},"pids":{"current":2},"blkio":{}}}"#;
+        let s: StatsEvent = serde_json::from_slice(line).unwrap();
+        assert_eq!((s.data.cpu.usage.total, s.data.cpu.usage.percpu.len(), s.data.cpu.usage.kernel), (5, 2, 0));
+        assert_eq!((s.data.memory.usage.usage, s.data.memory.usage.limit, s.data.memory.usage.max), (4, 9, 0));
+        assert_eq!((s.data.pids.current, s.data.pids.limit, s.data.memory.raw["cache"]), (2, 0, 1));
     }
 }

@@ -1,7 +1,8 @@
 //! `doca top`, `doca stats` and `doca update`: a running container's processes, its cgroup's
 //! figures, and new limits, through the runtime.
 
-use super::record::{Resources, Status};
+use super::record::{Resources, Status, ZERO_TIME};
+use crate::docker::{CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData};
 use crate::{Engine, EngineError};
 
 /// One sample of a container's resource use.
@@ -15,6 +16,64 @@ pub struct StatsSample {
     pub pids: u64,
     /// When it was taken, to turn two samples into a CPU percentage.
     pub at: std::time::Instant,
+    /// The same instant as docker's `read` (RFC 3339, nanoseconds).
+    pub read: String,
+    /// The host's CPU time so far (all CPUs, nanoseconds, from /proc/stat), docker's
+    /// system_cpu_usage.
+    pub system_cpu: u64,
+    /// What the runtime reported, whole.
+    pub runtime: super::runtime::RuntimeStats,
+}
+
+impl StatsSample {
+    /// docker's StatsJSON for this sample, after `previous` (docker's precpu_stats and preread).
+    pub fn to_docker(&self, c: &super::Container, previous: Option<&StatsSample>) -> Stats {
+        let cpu = |s: &StatsSample| CpuStats {
+            cpu_usage: CpuUsage {
+                total_usage: s.cpu_total,
+                percpu_usage: s.runtime.cpu.usage.percpu.clone(),
+                usage_in_kernelmode: s.runtime.cpu.usage.kernel,
+                usage_in_usermode: s.runtime.cpu.usage.user,
+            },
+            system_cpu_usage: s.system_cpu,
+            online_cpus: online_cpus(),
+            throttling_data: ThrottlingData::default(),
+        };
+        Stats {
+            read: self.read.clone(),
+            preread: previous.map_or_else(|| ZERO_TIME.to_string(), |p| p.read.clone()),
+            pids_stats: PidsStats { current: self.pids, limit: self.runtime.pids.limit },
+            cpu_stats: cpu(self),
+            precpu_stats: previous.map(cpu).unwrap_or_default(),
+            memory_stats: MemoryStats {
+                usage: self.memory_usage,
+                max_usage: self.runtime.memory.usage.max,
+                stats: self.runtime.memory.raw.clone(),
+                failcnt: self.runtime.memory.usage.failcnt,
+                limit: self.memory_limit,
+            },
+            name: format!("/{}", c.name),
+            id: c.id.to_string(),
+            ..Stats::default()
+        }
+    }
+}
+
+fn online_cpus() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+}
+
+/// The host's CPU time in nanoseconds: the first line of /proc/stat, in clock ticks of
+/// USER_HZ (100 on Linux, proc(5)), as docker reads it.
+fn system_cpu() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .map(|l| l.split_whitespace().take(7).filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    ticks * (1_000_000_000 / 100)
 }
 
 fn host_memory() -> u64 {
@@ -46,18 +105,20 @@ impl Engine {
     pub fn container_stats(&mut self, name: &str) -> Result<(super::Container, StatsSample), EngineError> {
         let c = self.running(name)?;
         let v = self.runtime_of(&c)?.stats(c.id.as_str())?;
-        let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
-        let limit = n(&v["memory"]["usage"]["limit"]);
+        let limit = v.memory.usage.limit;
         let host = host_memory();
         let sample = StatsSample {
-            cpu_total: n(&v["cpu"]["usage"]["total"]),
+            cpu_total: v.cpu.usage.total,
             // docker subtracts the page cache (inactive_file) from usage; runc's figure
             // includes it, and so does this one.
-            memory_usage: n(&v["memory"]["usage"]["usage"]),
+            memory_usage: v.memory.usage.usage,
             // v1 reports "no limit" as a huge number: the host's memory is the real bound.
             memory_limit: if limit == 0 || limit > host { host } else { limit },
-            pids: n(&v["pids"]["current"]),
+            pids: v.pids.current,
             at: std::time::Instant::now(),
+            read: doca_image::config::rfc3339_nano(crate::now()),
+            system_cpu: system_cpu(),
+            runtime: v,
         };
         Ok((c, sample))
     }

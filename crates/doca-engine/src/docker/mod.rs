@@ -7,6 +7,7 @@ mod config;
 mod container;
 mod image;
 mod network;
+mod stats;
 
 pub use config::Config;
 pub use container::{
@@ -15,6 +16,7 @@ pub use container::{
 };
 pub use image::{ImageInspect, ImageMetadata, RootFs};
 pub use network::{ConfigReference, EndpointResource, Ipam, IpamConfig, NetworkResource, VolumeResource};
+pub use stats::{BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, StorageStats, ThrottlingData};
 
 /// Go's `nil` slice and map: JSON null when empty, as docker prints unset lists.
 pub(crate) fn nil_if_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
