@@ -98,13 +98,13 @@ impl FrameBuf {
     }
 
     /// The next whole frame, if one has arrived. A frame over the size limit is an error.
-    pub fn pop(&mut self) -> Result<Option<(u8, Vec<u8>)>, String> {
+    pub fn pop(&mut self) -> io::Result<Option<(u8, Vec<u8>)>> {
         if self.buf.len() < 8 {
             return Ok(None);
         }
         let len = u32::from_be_bytes(self.buf[4..8].try_into().expect("4 bytes")) as usize;
         if len > MAX_FRAME {
-            return Err(format!("frame of {len} bytes"));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("attach stream: frame of {len} bytes")));
         }
         if self.buf.len() < 8 + len {
             return Ok(None);

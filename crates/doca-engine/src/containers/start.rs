@@ -122,8 +122,11 @@ impl Engine {
             self.save_state(&c)?;
             if let Err(e) = runtime.start(c.id.as_str()) {
                 let _ = runtime.delete_force(c.id.as_str());
-                // The command was found in create: what fails now is the runtime itself.
-                return Err(EngineError::StartFailed { message: e.to_string(), cause: StartCause::Other });
+                // doca-runc found the command in create; runc execs it in start, and says why
+                // it could not only in words (exec format error), read as dockerd reads them.
+                let message = e.to_string();
+                let cause = StartCause::of_runtime(None, &message);
+                return Err(EngineError::StartFailed { message, cause });
             }
             Ok(attach)
         });
