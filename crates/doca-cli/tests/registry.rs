@@ -764,3 +764,40 @@ fn requests_honour_the_proxy_variables_and_tests_stay_offline() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.code() == Some(1) && !err.contains("through the proxy"), "{err}");
 }
+
+/// Data loss found side by side with docker 20.10: `rmi REPO@DIGEST` deleted the whole image
+/// while another tag still named it. docker untags only that name; `rmi REPO:TAG` also drops
+/// the repository's digest names with its last tag (no `REPO <none>` row is left).
+#[test]
+fn rmi_of_a_digest_reference_untags_only_that_name_and_images_name_lists_only_that_name() {
+    require_root!();
+    require_tool!("docker-registry");
+    let reg = DistRegistry::start(None);
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let id = t.busybox("busybox:local");
+    let name = format!("{}/bench/bbcheck", reg.host());
+    t.ok(&["tag", "busybox:local", &format!("{name}:t")]);
+    let out = t.ok(&["push", &format!("{name}:t")]);
+    let digest = out.lines().last().unwrap().split_whitespace().nth(2).unwrap().to_string();
+    let by_digest = format!("{name}@{digest}");
+    // Another repository's digest name is not listed under this one's name (docker matches
+    // tags and digests alike): no `REGISTRY/NAME <none>` row.
+    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", "busybox"]), "busybox:local\n");
+
+    // By digest: that name goes, the tags stay, nothing is deleted.
+    assert_eq!(t.ok(&["rmi", &by_digest]), format!("Untagged: {by_digest}\n"));
+    assert_eq!(t.ok(&["images", "-q", "--no-trunc", "busybox:local"]).trim(), id);
+    assert_eq!(t.ok(&["inspect", "-f", "{{.RepoTags}} {{.RepoDigests}}", &id]).trim(), format!("[{name}:t busybox:local] []"));
+
+    // By tag: the repository's digest name goes with its last tag; the other tag keeps the image.
+    t.ok(&["push", &format!("{name}:t")]);
+    assert_eq!(t.ok(&["rmi", &format!("{name}:t")]), format!("Untagged: {name}:t\nUntagged: {by_digest}\n"));
+    assert_eq!(t.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), "busybox:local\n", "no REPO <none> row is left");
+    let err = t.fails(&["rmi", &by_digest], 1);
+    assert_eq!(err.trim(), format!("Error: No such image: {by_digest}"));
+
+    // The last name deletes the image, as before.
+    let out = t.ok(&["rmi", "busybox:local"]);
+    assert!(out.starts_with("Untagged: busybox:local\nDeleted: sha256:"), "{out}");
+    assert_eq!(t.ok(&["images", "-aq"]), "");
+}

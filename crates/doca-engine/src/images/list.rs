@@ -58,6 +58,8 @@ impl Engine {
         let mut out = Vec::new();
         'images: for row in rows {
             let mut refs = by_image.remove(&row.id).unwrap_or_default();
+            let mut repo_digests: Vec<String> =
+                digests.remove(&row.id).unwrap_or_default().iter().map(|d| super::resolve::familiar_repo_digest(d)).collect();
             if refs.is_empty() && intermediate.contains(&row.id) {
                 continue;
             }
@@ -70,9 +72,12 @@ impl Engine {
                         (Some(_), None) => true,
                         (None, _) => false,
                     },
+                    // docker matches every name, tags and digests alike (reference.FamiliarMatch):
+                    // a digest of another repository is not listed under this one's filter.
                     ImageFilter::Reference(pat) => {
                         refs.retain(|r| glob_match(pat, &r.familiar_name()) || glob_match(pat, &r.familiar()));
-                        !refs.is_empty()
+                        repo_digests.retain(|d| glob_match(pat, d.split_once('@').map_or(d.as_str(), |(n, _)| n)) || glob_match(pat, d));
+                        !refs.is_empty() || !repo_digests.is_empty()
                     }
                     ImageFilter::Before(_) => row.created_unix < *bound,
                     ImageFilter::Since(_) => row.created_unix > *bound,
@@ -81,8 +86,6 @@ impl Engine {
                     continue 'images;
                 }
             }
-            let repo_digests =
-                digests.remove(&row.id).unwrap_or_default().iter().map(|d| super::resolve::familiar_repo_digest(d)).collect();
             out.push(ImageSummary {
                 id: row.id,
                 repo_tags: refs.iter().map(|r| r.familiar()).collect(),

@@ -1,6 +1,7 @@
-//! `doca rmi`: untag or delete, as docker decides (daemon/images/image_delete.go):
-//! by tag, untag that tag and delete the image when it was the last; by id, delete the image
-//! and all its tags, refusing without `force` when the tags span several repositories.
+//! `doca rmi`: untag or delete, as docker decides (daemon/images/image_delete.go): by a name
+//! (a tag or a `repository@digest`), untag that name, and the repository's digest names with
+//! its last tag, and delete the image when no name is left; by id, delete the image and all its
+//! names, refusing without `force` when they span several repositories.
 
 use crate::{Engine, EngineError};
 use doca_image::Reference;
@@ -10,6 +11,50 @@ use doca_store::Digest;
 pub struct RemoveImage {
     pub name: String,
     pub force: bool,
+}
+
+/// A name an image is known by: a tag or a `repository@digest`, by its key in the store.
+#[derive(Debug, Clone)]
+struct NamedRef {
+    key: String,
+    repo: String,
+    digest: bool,
+}
+
+impl NamedRef {
+    /// As docker prints it (`busybox:latest`, `busybox@sha256:...`).
+    fn familiar(&self) -> String {
+        if self.digest {
+            super::resolve::familiar_repo_digest(&self.key)
+        } else {
+            Reference::parse(&self.key).map(|r| r.familiar()).unwrap_or_else(|_| self.key.clone())
+        }
+    }
+}
+
+/// docker's isSingleReference (image_delete.go): every name in one repository, with at most
+/// one tag. False for no names at all.
+fn is_single_reference(refs: &[NamedRef]) -> bool {
+    let tags: Vec<&NamedRef> = refs.iter().filter(|r| !r.digest).collect();
+    match (refs.len(), tags.as_slice()) {
+        (0, _) => false,
+        (1, _) => true,
+        (_, [_, _, ..]) => false,
+        (_, [tag]) => refs.iter().all(|r| r.repo == tag.repo),
+        (_, []) => refs.iter().all(|r| r.repo == refs[0].repo),
+    }
+}
+
+/// The container that keeps image `id` from being deleted: a running one always, a stopped one
+/// unless forced (docker's hard and soft conflicts).
+fn use_conflict(id: &Digest, users: &[(String, bool)], force: bool) -> Option<EngineError> {
+    let (cid, running) = users.iter().find(|(_, running)| *running).or_else(|| users.first().filter(|_| !force))?;
+    let (how, state) = if *running { ("cannot be forced", "running") } else { ("must be forced", "stopped") };
+    Some(EngineError::Conflict(format!(
+        "conflict: unable to delete {} ({how}) - image is being used by {state} container {}",
+        id.short(),
+        &cid[..12]
+    )))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,61 +79,94 @@ impl Engine {
     fn remove_image_inner(&mut self, req: &RemoveImage) -> Result<Vec<RemoveEvent>, EngineError> {
         let resolved = self.resolve_image(&req.name)?;
         let id = resolved.image.id.clone();
-        let mut events = Vec::new();
-        // Containers keep their image: docker's conflicts (daemon/images/image_delete.go).
+        let mut refs = self.refs_of(&id)?;
         let users = self.image_users(&id)?;
-        if let Some((cid, running)) = users.first() {
-            let last_tag = self.store.db.read(|tx| tx.tags_of(&id))?.len() <= 1;
-            let what = if *running { "running" } else { "stopped" };
-            match &resolved.by_tag {
-                // docker names the reference as it was typed (image_delete.go).
-                Some(_) if last_tag && !req.force => {
+        let mut events = Vec::new();
+        let named = match (&resolved.by_tag, &resolved.by_digest) {
+            (Some(tag), _) => Some(tag.to_string()),
+            (None, Some(key)) => Some(key.clone()),
+            (None, None) => None,
+        };
+        let mut untagged_last_name = false;
+        if let Some(key) = named {
+            // A name was given: it goes first, unless it is the image's last name and a
+            // container uses the image (which would leave it dangling).
+            if !req.force && is_single_reference(&refs) {
+                if let Some((cid, _)) = users.first() {
                     return Err(EngineError::Conflict(format!(
-                    "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
-                    req.name,
-                    &cid[..12],
-                    id.short()
-                )))
+                        "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
+                        req.name,
+                        &cid[..12],
+                        id.short()
+                    )));
                 }
-                None if *running => {
-                    return Err(EngineError::Conflict(format!(
-                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                        id.short(),
-                        &cid[..12]
-                    )))
-                }
-                None if !req.force => {
-                    return Err(EngineError::Conflict(format!(
-                        "conflict: unable to delete {} (must be forced) - image is being used by {what} container {}",
-                        id.short(),
-                        &cid[..12]
-                    )))
-                }
-                _ => {}
             }
-        }
-        if let Some(tag) = resolved.by_tag {
-            let left = self.store.db.write(|tx| {
-                tx.remove_tag(&tag.to_string())?;
-                Ok(tx.tags_of(&id)?.len())
-            })?;
-            events.push(RemoveEvent::Untagged(tag.familiar()));
-            if left > 0 {
+            let pos = refs.iter().position(|r| r.key == key).ok_or_else(|| EngineError::NoSuchImage(req.name.clone()))?;
+            let gone = refs.remove(pos);
+            self.untag(&gone)?;
+            events.push(RemoveEvent::Untagged(gone.familiar()));
+            // A tag's repository keeps no digest references of its own once its last tag is
+            // gone (they would list as REPO <none>).
+            if !gone.digest && !refs.iter().any(|r| !r.digest && r.repo == gone.repo) {
+                for r in refs.iter().filter(|r| r.digest && r.repo == gone.repo) {
+                    self.untag(r)?;
+                    events.push(RemoveEvent::Untagged(r.familiar()));
+                }
+                refs.retain(|r| !(r.digest && r.repo == gone.repo));
+            }
+            if !refs.is_empty() {
                 return Ok(events);
             }
-        } else {
-            let tags: Vec<Reference> = self.store.db.read(|tx| tx.tags_of(&id))?.iter().filter_map(|t| Reference::parse(t).ok()).collect();
-            let mut repos: Vec<String> = tags.iter().map(|t| t.name()).collect();
-            repos.dedup();
-            repos.sort();
-            repos.dedup();
-            if repos.len() > 1 && !req.force {
-                return Err(EngineError::MultipleRepositories { short: id.short().to_string() });
+            untagged_last_name = true;
+        } else if is_single_reference(&refs) {
+            // By id, an image with one tag (and that repository's digests) loses them all,
+            // once no container stands in the way.
+            if let Some(e) = use_conflict(&id, &users, req.force) {
+                return Err(e);
             }
-            events.extend(tags.iter().map(|t| RemoveEvent::Untagged(t.familiar())));
+            for r in refs.drain(..) {
+                self.untag(&r)?;
+                events.push(RemoveEvent::Untagged(r.familiar()));
+            }
+        }
+        // Once its last name went, an image a container uses stays, dangling, without an
+        // error (docker's "quiet" delete; docker also deletes one that only stopped containers
+        // use when forced, but doca's containers need their image's record).
+        if untagged_last_name && !users.is_empty() {
+            return Ok(events);
+        }
+        // docker's conflicts, in its order (checkImageDeleteConflict): a running container,
+        // then (unless forced) names in other repositories, then a stopped container.
+        if let Some(e) = use_conflict(&id, &users, true) {
+            return Err(e);
+        }
+        if !req.force && !refs.is_empty() {
+            return Err(EngineError::MultipleRepositories { short: id.short().to_string() });
+        }
+        if let Some(e) = use_conflict(&id, &users, req.force) {
+            return Err(e);
+        }
+        for r in refs {
+            self.untag(&r)?;
+            events.push(RemoveEvent::Untagged(r.familiar()));
         }
         events.extend(self.delete_image(&id)?.0);
         Ok(events)
+    }
+
+    /// Every name of image `id`: its tags, then its `repository@digest` references.
+    fn refs_of(&mut self, id: &Digest) -> Result<Vec<NamedRef>, EngineError> {
+        let (tags, digests) = self.store.db.read(|tx| Ok((tx.tags_of(id)?, tx.repo_digests_of(id)?)))?;
+        let named = |key: String, digest: bool| {
+            let repo = Reference::parse(&key).map(|r| r.name()).unwrap_or_else(|_| key.clone());
+            NamedRef { key, repo, digest }
+        };
+        Ok(tags.into_iter().map(|t| named(t, false)).chain(digests.into_iter().map(|d| named(d, true))).collect())
+    }
+
+    fn untag(&mut self, r: &NamedRef) -> Result<(), EngineError> {
+        self.store.db.write(|tx| if r.digest { tx.remove_repo_digest(&r.key) } else { tx.remove_tag(&r.key) })?;
+        Ok(())
     }
 
     /// The containers made from `id`, with whether each is running.

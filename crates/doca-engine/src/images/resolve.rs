@@ -10,6 +10,9 @@ pub struct Resolved {
     pub image: ImageRow,
     /// The tag the user named, when the image was found by tag (rmi untags just that).
     pub by_tag: Option<Reference>,
+    /// The `repository@digest` reference the user named (its key in the store), when the
+    /// image was found by one.
+    pub by_digest: Option<String>,
 }
 
 fn is_hex(s: &str) -> bool {
@@ -23,28 +26,25 @@ impl Engine {
             if !is_hex(hex) || hex.len() > 64 {
                 return Err(not_found());
             }
-            return self.by_prefix(input, hex).map(|image| Resolved { image, by_tag: None });
+            return self.by_prefix(input, hex).map(|image| Resolved { image, by_tag: None, by_digest: None });
         }
         if let Ok(r) = Reference::parse(input) {
-            let found = if r.digest().is_some() {
-                let key = format!("{}@{}", r.name(), r.digest().expect("digest"));
-                self.store.db.read(|tx| tx.repo_digest_target(&key))?
+            if let Some(digest) = r.digest() {
+                let key = format!("{}@{digest}", r.name());
+                if let Some(id) = self.store.db.read(|tx| tx.repo_digest_target(&key))? {
+                    let image = self.store.db.read(|tx| tx.image(&id))?.ok_or_else(not_found)?;
+                    return Ok(Resolved { image, by_tag: None, by_digest: Some(key) });
+                }
             } else {
                 let tagged = r.with_tag(r.tag().unwrap_or("latest"));
-                let id = self.store.db.read(|tx| tx.tag_target(&tagged.to_string()))?;
-                if let Some(id) = id {
+                if let Some(id) = self.store.db.read(|tx| tx.tag_target(&tagged.to_string()))? {
                     let image = self.store.db.read(|tx| tx.image(&id))?.ok_or_else(not_found)?;
-                    return Ok(Resolved { image, by_tag: Some(tagged) });
+                    return Ok(Resolved { image, by_tag: Some(tagged), by_digest: None });
                 }
-                None
-            };
-            if let Some(id) = found {
-                let image = self.store.db.read(|tx| tx.image(&id))?.ok_or_else(not_found)?;
-                return Ok(Resolved { image, by_tag: None });
             }
         }
         if is_hex(input) && input.len() <= 64 {
-            return self.by_prefix(input, input).map(|image| Resolved { image, by_tag: None });
+            return self.by_prefix(input, input).map(|image| Resolved { image, by_tag: None, by_digest: None });
         }
         Err(not_found())
     }

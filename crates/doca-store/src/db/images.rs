@@ -166,6 +166,10 @@ impl Tx<'_> {
         Ok(())
     }
 
+    pub fn remove_repo_digest(&self, name: &str) -> Result<bool, DbError> {
+        Ok(self.tx.execute("DELETE FROM repo_digests WHERE name = ?1", [name])? > 0)
+    }
+
     pub fn repo_digest_target(&self, name: &str) -> Result<Option<Digest>, DbError> {
         let id: Option<String> = self.tx.query_row("SELECT image_id FROM repo_digests WHERE name = ?1", [name], |r| r.get(0)).optional()?;
         id.map(dig).transpose()
