@@ -954,3 +954,54 @@ fn debug_logging_is_asked_for_and_kept_beside_the_container() {
     assert_eq!(code, Some(0));
     assert!(stderr.contains("engine opened"), "DOCA_LOG works as --log-level: {stderr}");
 }
+
+/// docker's init layer (issue 17, items 7, 8 and 20): `/.dockerenv` (tools detect containers
+/// by it) and `/etc/mtab` exist in every container and in its export, and neither they nor the
+/// mount points doca mounts over (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`) are changes
+/// in `diff` or `commit`.
+#[test]
+fn dockerenv_and_mtab_come_from_an_init_layer_that_diff_and_commit_leave_out() {
+    require_root!();
+    let e = Env::new();
+    let out = e.ok(&e.run_args(
+        "run",
+        &["--name", "initlayer", "busybox", "sh", "-c", "stat -c '%A %s' /.dockerenv; readlink /etc/mtab; touch /etc/mine"],
+    ));
+    assert_eq!(out, "-rwxr-xr-x 0\n/proc/mounts\n");
+    assert_eq!(e.ok(&["diff", "initlayer"]), "C /etc\nA /etc/mine\n", "only what the container did");
+    let export = e.t.cmd().args(["export", "initlayer"]).output().unwrap();
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(&export.stdout[..]).entries().unwrap() {
+        names.push(entry.unwrap().path().unwrap().display().to_string());
+    }
+    assert!(names.iter().any(|n| n == ".dockerenv") && names.iter().any(|n| n == "etc/mtab"), "{names:?}");
+    e.ok(&["commit", "initlayer", "initlayer:img"]);
+    let layer = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cgroup-parent",
+        &e.cgroup,
+        "initlayer:img",
+        "sh",
+        "-c",
+        "ls /etc/mine && ls -a / | grep -c dockerenv",
+    ]);
+    assert_eq!(layer, "/etc/mine\n1\n", "the image has the change; its container gets its own /.dockerenv");
+    e.ok(&["rm", "-f", "initlayer"]);
+}
+
+/// With the host's network a container keeps the host's name, as docker's (issue 17, item 1).
+#[test]
+fn network_host_keeps_the_hosts_hostname() {
+    require_root!();
+    let e = Env::new();
+    let host = nix::unistd::gethostname().unwrap().to_string_lossy().into_owned();
+    let out = e.ok(&e.run_args("run", &["--name", "hostnet", "--network", "host", "busybox", "sh", "-c", "hostname; cat /etc/hostname"]));
+    assert_eq!(out, format!("{host}\n{host}\n"));
+    assert_eq!(e.inspect("hostnet")["Config"]["Hostname"], host.as_str());
+    let own = e.ok(&e.run_args("run", &["--rm", "--network", "host", "-h", "mine", "busybox", "hostname"]));
+    assert_eq!(own, "mine\n", "-h still names it");
+    e.ok(&["rm", "-f", "hostnet"]);
+}

@@ -114,7 +114,7 @@ impl Engine {
             } else {
                 let paths = self.container_paths(&c.id);
                 self.unmount_container(&c.id)?;
-                self.mount_rootfs(&c.image_id, &paths.dir)?;
+                self.mount_container_rootfs(&c.image_id, &paths.dir)?;
                 let r = Root::open(&paths.merged()).map_err(EngineError::from).and_then(|root| copy_with_root(&root, req, opts));
                 self.unmount_container(&c.id)?;
                 r

@@ -47,6 +47,11 @@ impl Engine {
             config: req.clone(),
             state: ContainerState::default(),
         };
+        // With the host's network a container keeps the host's name unless given one, and
+        // says so in its config (moby daemon/container_operations.go initializeNetworking).
+        if req.network == super::NetworkMode::Host && req.hostname.as_deref().unwrap_or_default().is_empty() {
+            c.config.hostname = Some(host_name());
+        }
         let paths = self.container_paths(&id);
         std::fs::create_dir_all(&paths.dir).map_err(EngineError::io("create", &paths.dir))?;
         let inserted = (|| {
@@ -167,4 +172,9 @@ impl Engine {
         }
         Ok(mounts)
     }
+}
+
+/// This host's name, as uname(2) gives it (what `hostname` prints on the host).
+fn host_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
 }

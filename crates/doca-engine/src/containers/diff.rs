@@ -74,7 +74,7 @@ impl Engine {
         let mounted_here = !c.state.status.is_live();
         if mounted_here {
             self.unmount_container(&c.id)?;
-            self.mount_rootfs(&c.image_id, &paths.dir)?;
+            self.mount_container_rootfs(&c.image_id, &paths.dir)?;
         }
         let result = write_tar(&paths.merged(), TarKind::Filesystem, None, out);
         if mounted_here {

@@ -271,7 +271,7 @@ impl Engine {
         if runtime.root.join(c.id.as_str()).exists() {
             let _ = runtime.delete_force(c.id.as_str());
         }
-        let rootfs = self.mount_rootfs(&c.image_id, &paths.dir)?;
+        let rootfs = self.mount_container_rootfs(&c.image_id, &paths.dir)?;
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
