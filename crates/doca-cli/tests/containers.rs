@@ -1005,3 +1005,22 @@ fn network_host_keeps_the_hosts_hostname() {
     assert_eq!(own, "mine\n", "-h still names it");
     e.ok(&["rm", "-f", "hostnet"]);
 }
+
+/// Supplementary groups as docker 20.10.18+ sets them (issue 17, item 2): the primary group
+/// first (CVE-2022-36109), the user's groups from the image's /etc/group when no group is
+/// given, then --group-add.
+#[test]
+fn users_get_dockers_supplementary_groups() {
+    require_root!();
+    let e = Env::new();
+    let id = |args: &[&str]| {
+        let mut a = vec!["--rm"];
+        a.extend_from_slice(args);
+        a.extend(["busybox", "sh", "-c", "id; grep Groups /proc/self/status"]);
+        e.ok(&e.run_args("run", &a))
+    };
+    assert_eq!(id(&["-u", "1000:1000"]), "uid=1000 gid=1000 groups=1000\nGroups:\t1000 \n");
+    assert_eq!(id(&["-u", "nobody"]), "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nGroups:\t65534 \n");
+    assert_eq!(id(&["-u", "1000", "--group-add", "50"]), "uid=1000 gid=0(root) groups=0(root),50\nGroups:\t0 50 \n");
+    assert_eq!(id(&[]), "uid=0(root) gid=0(root) groups=0(root)\nGroups:\t0 \n");
+}

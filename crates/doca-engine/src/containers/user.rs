@@ -76,14 +76,18 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
                 .ok_or_else(|| EngineError::InvalidArgument(format!("unable to find group {g}: no matching entries in group file")))?,
         };
     }
-    // Supplementary groups: every group listing the user by name (only when no group was
-    // forced, as Docker/runc's GetExecUser does).
-    let additional_gids = match (&name, g) {
-        (Some(n), None) => {
-            group_entries(group).filter(|(_, id, members)| *id != gid && members.contains(&n.as_str())).map(|(_, id, _)| id).collect()
+    // Supplementary groups: the primary group first, as dockerd sets them since 20.10.18
+    // (CVE-2022-36109: a group the image's user should not have stayed a supplementary one),
+    // then every group listing the user by name, only when no group was given (runc's
+    // GetExecUser); each gid once.
+    let mut additional_gids = vec![gid];
+    if let (Some(n), None) = (&name, g) {
+        for (_, id, members) in group_entries(group) {
+            if members.contains(&n.as_str()) && !additional_gids.contains(&id) {
+                additional_gids.push(id);
+            }
         }
-        _ => Vec::new(),
-    };
+    }
     let home = entry.as_ref().map(|e| e.home.to_string()).unwrap_or_else(|| "/".into());
     Ok(ExecUser { uid, gid, additional_gids, home })
 }
@@ -99,12 +103,13 @@ mod tests {
     #[test]
     fn resolves_like_docker() {
         let r = |s: &str| resolve(s, Some(PASSWD), Some(GROUP)).unwrap();
-        assert_eq!(r(""), ExecUser { uid: 0, gid: 0, additional_gids: vec![], home: "/root".into() });
-        assert_eq!(r("app"), ExecUser { uid: 1000, gid: 1000, additional_gids: vec![10, 29], home: "/home/app".into() });
-        assert_eq!(r("app:wheel"), ExecUser { uid: 1000, gid: 10, additional_gids: vec![], home: "/home/app".into() });
-        assert_eq!(r("1000:29"), ExecUser { uid: 1000, gid: 29, additional_gids: vec![], home: "/home/app".into() });
+        assert_eq!(r(""), ExecUser { uid: 0, gid: 0, additional_gids: vec![0], home: "/root".into() });
+        assert_eq!(r("app"), ExecUser { uid: 1000, gid: 1000, additional_gids: vec![1000, 10, 29], home: "/home/app".into() });
+        assert_eq!(r("app:wheel"), ExecUser { uid: 1000, gid: 10, additional_gids: vec![10], home: "/home/app".into() });
+        assert_eq!(r("1000:29"), ExecUser { uid: 1000, gid: 29, additional_gids: vec![29], home: "/home/app".into() });
         // An unknown numeric uid is fine (gid 0, home /), as in docker.
-        assert_eq!(r("4242"), ExecUser { uid: 4242, gid: 0, additional_gids: vec![], home: "/".into() });
+        assert_eq!(r("4242"), ExecUser { uid: 4242, gid: 0, additional_gids: vec![0], home: "/".into() });
+        assert_eq!(r("nobody").additional_gids, [65534]);
         assert!(resolve("ghost", Some(PASSWD), Some(GROUP)).unwrap_err().to_string().contains("unable to find user ghost"));
         assert!(resolve("app:ghosts", Some(PASSWD), Some(GROUP)).unwrap_err().to_string().contains("unable to find group ghosts"));
         assert_eq!(resolve("5:6", None, None).unwrap().gid, 6);
