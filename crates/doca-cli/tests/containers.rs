@@ -1024,3 +1024,57 @@ fn users_get_dockers_supplementary_groups() {
     assert_eq!(id(&["-u", "1000", "--group-add", "50"]), "uid=1000 gid=0(root) groups=0(root),50\nGroups:\t0 50 \n");
     assert_eq!(id(&[]), "uid=0(root) gid=0(root) groups=0(root)\nGroups:\t0 \n");
 }
+
+/// docker's other `ps` filters (issue 17, item 4): health, volume, network, publish, expose,
+/// is-task; a bad health value gets docker's words.
+#[test]
+fn ps_filters_health_volume_network_ports_and_tasks() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e.run_args(
+        "run",
+        &["-d", "--name", "checked", "--network", "host", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "60"],
+    ));
+    e.ok(&e.run_args("run", &["-d", "--name", "plain", "--network", "none", "-v", "fvol:/data", "busybox", "sleep", "60"]));
+    e.ok(&e.run_args("create", &["--name", "ported", "--network", "bridge", "-p", "18931:80", "--expose", "9000/udp", "busybox", "true"]));
+    let ps = |f: &str| e.ok(&["ps", "-a", "--filter", f, "--format", "{{.Names}}"]);
+    let mut healthy = String::new();
+    for _ in 0..100 {
+        healthy = ps("health=healthy");
+        if !healthy.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(healthy, "checked\n");
+    assert_eq!(ps("health=none"), "ported\nplain\n");
+    assert_eq!(ps("health=unhealthy"), "");
+    assert_eq!(ps("volume=fvol"), "plain\n");
+    assert_eq!(ps("volume=/data"), "plain\n");
+    assert_eq!(ps("network=bridge"), "ported\n");
+    assert_eq!(ps("network=none"), "plain\n");
+    assert_eq!(ps("network=host"), "checked\n");
+    assert_eq!(ps("publish=18931"), "ported\n");
+    assert_eq!(ps("publish=18931/udp"), "");
+    assert_eq!(ps("expose=80"), "ported\n");
+    assert_eq!(ps("expose=9000/udp"), "ported\n");
+    assert_eq!(ps("is-task=true"), "");
+    assert_eq!(ps("is-task=false").lines().count(), 3);
+    let err = e.t.fails(&["ps", "--filter", "health=great"], 1);
+    assert_eq!(err.trim(), "Error: Unrecognised filter value for health: great");
+    e.ok(&["rm", "-f", "checked", "plain", "ported"]);
+}
+
+/// `--health-cmd` shows in Config.Healthcheck as docker keeps it (issue 17, item 3): the
+/// container's fields over the image's, unset ones left out.
+#[test]
+fn health_cmd_shows_in_config_healthcheck() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e.run_args("create", &["--name", "hc", "--network", "none", "--health-cmd", "true", "--health-interval", "5s", "busybox"]));
+    assert_eq!(e.ok(&["inspect", "-f", "{{.Config.Healthcheck.Test}}", "hc"]), "[CMD-SHELL true]\n");
+    assert_eq!(e.inspect("hc")["Config"]["Healthcheck"], serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000i64}));
+    e.ok(&e.run_args("create", &["--name", "nohc", "--network", "none", "busybox"]));
+    assert!(e.inspect("nohc")["Config"].get("Healthcheck").is_none(), "left out when there is none");
+    e.ok(&["rm", "hc", "nohc"]);
+}

@@ -59,6 +59,33 @@ pub fn effective(image: &ContainerConfig, req: &CreateContainer) -> Option<Check
     })
 }
 
+/// Config.Healthcheck as docker keeps it (daemon/commit.go merge): the container's fields
+/// over the image's, unset ones left out (HealthConfig's omitempty), not the defaults.
+pub fn config_json(image: &ContainerConfig, req: &CreateContainer) -> Option<serde_json::Value> {
+    let mut out = match &image.healthcheck {
+        Some(serde_json::Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let own = req.healthcheck.as_ref();
+    if own.is_none() && out.is_empty() {
+        return None;
+    }
+    if let Some(own) = own {
+        if let Some(t) = &own.test {
+            out.insert("Test".into(), t.clone().into());
+        }
+        for (k, v) in [("Interval", own.interval_ns), ("Timeout", own.timeout_ns), ("StartPeriod", own.start_period_ns)] {
+            if v > 0 {
+                out.insert(k.into(), v.into());
+            }
+        }
+        if own.retries > 0 {
+            out.insert("Retries".into(), own.retries.into());
+        }
+    }
+    Some(serde_json::Value::Object(out))
+}
+
 impl crate::Engine {
     /// The Health object the monitor keeps, if the container has a check that has started.
     pub fn container_health(&self, c: &super::Container) -> Option<doca_shim::health::Health> {

@@ -107,7 +107,7 @@ fn container_config(c: &Container, image: &doca_image::config::ContainerConfig) 
         stdin_once: r.stdin_once,
         env: Some(env),
         cmd: if r.cmd.is_empty() && r.entrypoint.is_none() { image.cmd.clone() } else { Some(r.cmd.clone()) },
-        healthcheck: image.healthcheck.clone(),
+        healthcheck: super::health::config_json(image, r),
         args_escaped: None,
         image: r.image.clone(),
         volumes: image.volumes.clone(),

@@ -21,6 +21,18 @@ pub enum ContainerFilter {
     Exited(i32),
     Before(String),
     Since(String),
+    /// `starting`, `healthy`, `unhealthy`, or `none` (no health check running).
+    Health(String),
+    /// A volume's name or a mount's destination.
+    Volume(String),
+    /// A network's name or id (prefix).
+    Network(String),
+    /// A host port the container publishes (`8080`, `8080/udp`).
+    Publish(doca_net::Port),
+    /// A container port it exposes or publishes.
+    Expose(doca_net::Port),
+    /// Swarm tasks: doca has none.
+    IsTask(bool),
 }
 
 impl ContainerFilter {
@@ -44,6 +56,25 @@ impl ContainerFilter {
             }
             "before" => ContainerFilter::Before(v.to_string()),
             "since" => ContainerFilter::Since(v.to_string()),
+            "health" => match v {
+                "starting" | "healthy" | "unhealthy" | "none" => ContainerFilter::Health(v.to_string()),
+                _ => return Err(EngineError::InvalidArgument(format!("Unrecognised filter value for health: {v}"))),
+            },
+            "volume" => ContainerFilter::Volume(v.to_string()),
+            "network" => ContainerFilter::Network(v.to_string()),
+            "publish" | "expose" => {
+                let port = doca_net::Port::parse(v).map_err(|_| EngineError::InvalidArgument(format!("invalid filter '{k}={v}'")))?;
+                if k.eq_ignore_ascii_case("publish") {
+                    ContainerFilter::Publish(port)
+                } else {
+                    ContainerFilter::Expose(port)
+                }
+            }
+            "is-task" => ContainerFilter::IsTask(match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(EngineError::InvalidArgument(format!("Invalid filter 'is-task={v}'"))),
+            }),
             _ => return Err(EngineError::InvalidFilter(k.to_string())),
         })
     }
@@ -55,6 +86,17 @@ pub struct ListContainers {
     /// `-n`: the last N created (any state); `-l` is `-n 1`.
     pub last: Option<usize>,
     pub filters: Vec<ContainerFilter>,
+}
+
+/// What a container's health, network and port filters look at.
+struct Facts {
+    health: String,
+    /// Names and ids of the networks it joins.
+    networks: Vec<String>,
+    /// Host ports it publishes.
+    published: Vec<doca_net::Port>,
+    /// Container ports it exposes or publishes.
+    exposed: Vec<doca_net::Port>,
 }
 
 fn name_matches(pattern: &str, name: &str) -> bool {
@@ -111,6 +153,38 @@ impl Engine {
             }
         }
         let status_filtered = req.filters.iter().any(|f| matches!(f, ContainerFilter::Status(_) | ContainerFilter::Exited(_)));
+        // What the filters on a container's health, networks and ports need, read only when
+        // one of them is given.
+        let mut facts: std::collections::HashMap<String, Facts> = std::collections::HashMap::new();
+        if req.filters.iter().any(|f| {
+            matches!(f, ContainerFilter::Health(_) | ContainerFilter::Network(_) | ContainerFilter::Publish(_) | ContainerFilter::Expose(_))
+        }) {
+            let networks = self.networks()?;
+            for c in &all {
+                let endpoints = self.endpoints_of(c).unwrap_or_default();
+                let mut net_keys: Vec<String> = match c.config.network {
+                    super::NetworkMode::None | super::NetworkMode::Host => vec![c.config.network.name()],
+                    _ => c.config.network.networks(),
+                };
+                if c.config.left_primary {
+                    net_keys.clear();
+                }
+                net_keys.extend(c.config.connected.iter().map(|a| a.network.clone()));
+                net_keys.extend(networks.iter().filter(|n| net_keys.contains(&n.name)).map(|n| n.id.clone()).collect::<Vec<_>>());
+                let mut published: Vec<doca_net::Port> = endpoints
+                    .iter()
+                    .flat_map(|e| &e.config.ports)
+                    .map(|p| doca_net::Port { port: p.host_port, proto: p.container.proto })
+                    .collect();
+                for b in c.config.publish.iter().filter(|b| b.host_port_start > 0) {
+                    published.extend((b.host_port_start..=b.host_port_end).map(|port| doca_net::Port { port, proto: b.container.proto }));
+                }
+                let mut exposed = self.exposed_ports(c).unwrap_or_default();
+                exposed.extend(c.config.publish.iter().map(|b| b.container));
+                let health = self.container_health(c).map_or_else(|| "none".to_string(), |h| h.status);
+                facts.insert(c.id.to_string(), Facts { health, networks: net_keys, published, exposed });
+            }
+        }
         let mut out: Vec<Container> = all
             .into_iter()
             .enumerate()
@@ -129,6 +203,17 @@ impl Engine {
                     }
                     ContainerFilter::Exited(code) => c.state.status == Status::Exited && c.state.exit_code == *code,
                     ContainerFilter::Ancestor(_) | ContainerFilter::Before(_) | ContainerFilter::Since(_) => true,
+                    ContainerFilter::Health(h) => facts.get(c.id.as_str()).is_some_and(|f| f.health == *h),
+                    ContainerFilter::Volume(v) => c.config.mounts.iter().any(|m| {
+                        (m.kind == super::mounts::MountKind::Volume && m.source == *v)
+                            || m.target.trim_end_matches('/') == v.trim_end_matches('/')
+                    }),
+                    ContainerFilter::Network(n) => facts
+                        .get(c.id.as_str())
+                        .is_some_and(|f| f.networks.iter().any(|k| k == n || (n.len() >= 3 && k.starts_with(n.as_str())))),
+                    ContainerFilter::Publish(p) => facts.get(c.id.as_str()).is_some_and(|f| f.published.contains(p)),
+                    ContainerFilter::Expose(p) => facts.get(c.id.as_str()).is_some_and(|f| f.exposed.contains(p)),
+                    ContainerFilter::IsTask(t) => !*t,
                 })
             })
             .filter(|c| ancestors.is_empty() || ancestors.iter().any(|a| a.as_ref() == Some(&c.image_id)))
