@@ -412,7 +412,7 @@ mod tests {
         std::fs::write(t.path().join("etc/group"), "wheel:x:10:\n").unwrap();
         assert_eq!(read_in_root(t.path(), "etc/passwd"), None, "an absolute link resolves inside the root, not to the host");
         let u = resolve_user(t.path(), "0:0", &["wheel".into(), "44".into()]).unwrap();
-        assert_eq!(u.additional_gids, [10, 44]);
+        assert_eq!(u.additional_gids, [0, 10, 44], "the primary group first, as dockerd sets it");
         assert!(resolve_user(t.path(), "", &["nogroup".into()]).unwrap_err().to_string().contains("Unable to find group nogroup"));
     }
 }
