@@ -175,8 +175,16 @@ fn detached_container_lifecycle() {
     let mut child = e.t.cmd().args(["exec", "-i", "web", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
     assert_eq!(String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(), "through stdin\n");
+    // docker's exec exits 126 for a process that could not start, found or not (issue 17,
+    // item 14); a process that ran keeps its own 127; `-t` does not wait for a pty that never
+    // comes.
     let (code, _, stderr) = out(&e.t.run(&["exec", "web", "no-such-command"]));
-    assert!(code == Some(126) || code == Some(127), "{code:?} {stderr}");
+    assert_eq!(code, Some(126), "{stderr}");
+    assert!(stderr.contains("executable file not found"), "{stderr}");
+    let (code, _, _) = out(&e.t.run(&["exec", "web", "sh", "-c", "exit 127"]));
+    assert_eq!(code, Some(127));
+    let (code, _, stderr) = out(&e.t.run(&["exec", "-t", "web", "no-such-command"]));
+    assert_eq!(code, Some(126), "{stderr}");
 
     let i = e.inspect("web");
     assert_eq!(i["Id"], id.as_str());

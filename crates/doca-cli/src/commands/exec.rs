@@ -45,12 +45,19 @@ pub fn run(e: &mut Engine, a: ExecArgs) -> CmdResult {
     }
     let mut child = plan.command.spawn().map_err(|e| Failure::new(crate::exit::CANNOT_INVOKE, format!("run the runtime: {e}")))?;
     if let Some(l) = listener {
-        proxy_pty(l.master().map_err(crate::exit::run_failure)?, a.interactive);
+        if let Some(master) = l.master(child.id()).map_err(crate::exit::run_failure)? {
+            proxy_pty(master, a.interactive);
+        }
     }
     if relay {
         relay_pipes(&mut child)?;
     }
     let status = child.wait()?;
+    // docker exits 126 for an exec whose process could not be started, found or not (the
+    // runtime's error is already on stderr); `run` keeps 127 for a missing command.
+    if plan.start_failure().is_some() {
+        return super::run::exit_with(i32::from(crate::exit::CANNOT_INVOKE));
+    }
     let code = status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
     super::run::exit_with(code)
 }

@@ -31,20 +31,44 @@ pub struct ExecPlan {
     /// Where the runtime sends the pty master when `tty`: the caller listens here first.
     pub console_socket: Option<PathBuf>,
     process_file: PathBuf,
+    /// The runtime's `--log` for this exec alone: an error there means the process never
+    /// started (whatever the exit status says).
+    runtime_log: PathBuf,
 }
 
 /// Where the runtime hands over the pty of a `-t` exec: listening before the runtime starts.
 pub struct ConsoleListener(std::os::unix::net::UnixListener);
 
 impl ConsoleListener {
-    /// The pty master, once the runtime connects with it (runc's console-socket protocol).
-    pub fn master(self) -> Result<std::fs::File, EngineError> {
+    /// The pty master, once the runtime (process `runtime`) connects with it (runc's
+    /// console-socket protocol); `None` when the runtime exits first, as it does when it cannot
+    /// start the process.
+    pub fn master(self, runtime: u32) -> Result<Option<std::fs::File>, EngineError> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
         let cannot = |e: std::io::Error| EngineError::StartFailed {
             message: format!("console socket: {e}"),
             cause: doca_shim::StartCause::CannotInvoke,
         };
+        let pid = rustix::process::Pid::from_raw(i32::try_from(runtime).unwrap_or(i32::MAX))
+            .ok_or_else(|| cannot(std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(|e| cannot(e.into()))?;
+        loop {
+            let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN), PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(cannot(e.into())),
+                Ok(_) => {}
+            }
+            if fds[0].any().unwrap_or(false) {
+                break;
+            }
+            if fds[1].any().unwrap_or(false) {
+                return Ok(None);
+            }
+        }
         let (sock, _) = self.0.accept().map_err(cannot)?;
-        Ok(std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(cannot)?))
+        Ok(Some(std::fs::File::from(doca_shim::fdpass::recv_fd(&sock).map_err(cannot)?)))
     }
 }
 
@@ -58,11 +82,23 @@ impl ExecPlan {
         })?;
         Ok(Some(ConsoleListener(l)))
     }
+
+    /// After `command` ran: why the runtime could not start the process, if it could not
+    /// (its `--log-format json` error line). A process that ran and exited with 126 or 127
+    /// leaves no such line, so the two are never confused.
+    pub fn start_failure(&self) -> Option<String> {
+        let log = std::fs::read_to_string(&self.runtime_log).ok()?;
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["level"] == "error" || v["level"] == "fatal")
+            .find_map(|v| v["msg"].as_str().map(str::to_string))
+    }
 }
 
 impl Drop for ExecPlan {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.process_file);
+        let _ = std::fs::remove_file(&self.runtime_log);
         if let Some(s) = &self.console_socket {
             let _ = std::fs::remove_file(s);
         }
@@ -135,10 +171,12 @@ impl Engine {
         std::fs::write(&process_file, serde_json::to_vec(&p).expect("json")).map_err(EngineError::io("write", &process_file))?;
         let console_socket = req.tty.then(|| paths.run.join(format!("exec-{}.sock", nonce.short())));
         let rt = self.runtime_of(&c)?;
+        let runtime_log = paths.run.join(format!("exec-{}.log", nonce.short()));
+        let rt = rt.logging_to(runtime_log.clone());
         let (command, program) = rt.exec_command(c.id.as_str(), &process_file, console_socket.as_deref(), req.detach);
         let cmdline = req.cmd.join(" ");
         self.container_event(&c, &format!("exec_create: {cmdline}"), &[]);
         self.container_event(&c, &format!("exec_start: {cmdline}"), &[]);
-        Ok(ExecPlan { command, _program: program, console_socket, process_file })
+        Ok(ExecPlan { command, _program: program, console_socket, process_file, runtime_log })
     }
 }

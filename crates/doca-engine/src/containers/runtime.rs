@@ -170,6 +170,9 @@ impl OciRuntime {
         let program = doca_mount::RuntimeProgram::new(&self.binary, &self.root);
         let mut c = Command::new(program.path());
         c.arg("--root").arg(&self.root).stdin(Stdio::null());
+        if let Some(log) = &self.log {
+            c.arg("--log").arg(log).args(["--log-format", "json"]);
+        }
         c.stdin(Stdio::inherit());
         c.arg("exec").arg("--process").arg(process_json);
         if let Some(s) = tty_socket {
