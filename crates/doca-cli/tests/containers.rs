@@ -1086,3 +1086,29 @@ fn health_cmd_shows_in_config_healthcheck() {
     assert!(e.inspect("nohc")["Config"].get("Healthcheck").is_none(), "left out when there is none");
     e.ok(&["rm", "hc", "nohc"]);
 }
+
+/// `--dns`, `--dns-search` and `--dns-option` write resolv.conf in libnetwork's order, the
+/// search line first (issue 17, item 19).
+#[test]
+fn resolv_conf_puts_search_first_as_docker() {
+    require_root!();
+    let e = Env::new();
+    let out = e.ok(&e.run_args(
+        "run",
+        &[
+            "--rm",
+            "--network",
+            "none",
+            "--dns",
+            "10.9.9.9",
+            "--dns-search",
+            "example.com",
+            "--dns-option",
+            "ndots:2",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    ));
+    assert_eq!(out, "search example.com\nnameserver 10.9.9.9\noptions ndots:2\n");
+}

@@ -554,12 +554,13 @@ fn resolv_file(c: &Container, own_netns: bool, embedded_dns: bool) -> String {
     if embedded && !options.iter().any(|o| o.starts_with("ndots:")) {
         options.push("ndots:0".into());
     }
+    // libnetwork's resolvconf.Build order: search, nameservers, options.
     let mut s = String::new();
-    for n in servers {
-        s.push_str(&format!("nameserver {n}\n"));
-    }
     if !search.is_empty() && search != ["."] {
         s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for n in servers {
+        s.push_str(&format!("nameserver {n}\n"));
     }
     if !options.is_empty() {
         s.push_str(&format!("options {}\n", options.join(" ")));
