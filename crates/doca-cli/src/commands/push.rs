@@ -39,6 +39,7 @@ pub fn run(e: &mut Engine, a: PushArgs) -> CmdResult {
             return;
         }
         let (d, what) = match p {
+            PushProgress::Preparing(d) => (d, "Preparing"),
             PushProgress::Exists(d) => (d, "Layer already exists"),
             PushProgress::Mounted(d) => (d, "Mounted from another repository"),
             PushProgress::Pushed(d) => (d, "Pushed"),

@@ -15,6 +15,8 @@ const MONOLITHIC_MAX: u64 = 32 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress<'a> {
+    /// A layer about to go (docker's first line for each, before any upload).
+    Preparing(&'a Digest),
     /// The registry has the blob already (docker: "Layer already exists").
     Exists(&'a Digest),
     /// Mounted from another repository of the registry.
@@ -68,6 +70,10 @@ pub fn push(blobs: &BlobStore, req: &PushRequest) -> Result<Pushed, RegistryErro
     let reg = Registry::connect(r.domain(), req.config_file, req.credentials.clone())?;
     let scope = format!("repository:{repo}:pull,push");
     let mut all: Vec<Digest> = req.layers.iter().map(|l| l.digest.clone()).collect();
+    // Top layer first, as docker lists them.
+    for d in all.iter().rev() {
+        (req.progress)(Progress::Preparing(d));
+    }
     all.push(req.config.clone());
     let (_, failed) = super::in_parallel(&all, req.config_file.max_concurrent_uploads, |d| push_blob(blobs, &reg, &repo, &scope, d, req));
     if let Some(e) = failed {
@@ -100,10 +106,16 @@ pub fn push(blobs: &BlobStore, req: &PushRequest) -> Result<Pushed, RegistryErro
 }
 
 fn push_blob(blobs: &BlobStore, reg: &Registry, repo: &str, scope: &str, d: &Digest, req: &PushRequest) -> Result<(), RegistryError> {
+    // docker reports layers, one line each; the config blob goes up without a line.
+    let report = |p: Progress<'_>| {
+        if *d != req.config {
+            (req.progress)(p);
+        }
+    };
     let head = reg.send("HEAD", &format!("{repo}/blobs/{d}"), scope, &[], Payload::None)?;
     match head.status().as_u16() {
         200 => {
-            (req.progress)(Progress::Exists(d));
+            report(Progress::Exists(d));
             return Ok(());
         }
         401 | 403 => return Err(RegistryError::Unauthorized(format!("{} (push to {repo})", reg.host))),
@@ -124,7 +136,7 @@ fn push_blob(blobs: &BlobStore, reg: &Registry, repo: &str, scope: &str, d: &Dig
         )?;
         match resp.status().as_u16() {
             201 => {
-                (req.progress)(Progress::Mounted(d));
+                report(Progress::Mounted(d));
                 return Ok(());
             }
             202 => {
@@ -161,7 +173,7 @@ fn push_blob(blobs: &BlobStore, reg: &Registry, repo: &str, scope: &str, d: &Dig
     };
     match resp.status().as_u16() {
         201 | 204 => {
-            (req.progress)(Progress::Pushed(d));
+            report(Progress::Pushed(d));
             Ok(())
         }
         _ => Err(reg.status_error(&format!("upload {d} to {repo}"), &mut resp)),
