@@ -1112,3 +1112,22 @@ fn resolv_conf_puts_search_first_as_docker() {
     ));
     assert_eq!(out, "search example.com\nnameserver 10.9.9.9\noptions ndots:2\n");
 }
+
+/// inspect names the files mounted at /etc/hostname, /etc/hosts and /etc/resolv.conf, and a
+/// volume's mode is docker's "z" (issue 17, item 9).
+#[test]
+fn inspect_names_the_etc_files_and_volume_modes() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e.run_args("run", &["--name", "paths", "--network", "none", "-v", "pvol:/data", "-v", "/tmp:/host:ro", "busybox", "true"]));
+    let i = e.inspect("paths");
+    let hosts = i["HostsPath"].as_str().unwrap();
+    assert!(hosts.ends_with("/hosts") && std::path::Path::new(hosts).is_file(), "{hosts}");
+    let content = std::fs::read_to_string(i["HostnamePath"].as_str().unwrap()).unwrap();
+    assert_eq!(content.trim(), &i["Id"].as_str().unwrap()[..12]);
+    assert!(i["ResolvConfPath"].as_str().unwrap().ends_with("/resolv.conf"));
+    let modes: Vec<(&str, &str)> =
+        i["Mounts"].as_array().unwrap().iter().map(|m| (m["Destination"].as_str().unwrap(), m["Mode"].as_str().unwrap())).collect();
+    assert_eq!(modes, [("/data", "z"), ("/host", "ro")]);
+    e.ok(&["rm", "paths"]);
+}

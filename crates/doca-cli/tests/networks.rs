@@ -281,6 +281,13 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias_not_on_the_def
     // Over TCP too (resolvers retry there when an answer is truncated): asked from inside the
     // server container's namespace, framed by hand.
     let id = e.t.ok(&["inspect", "-f", "{{.Id}}", "pgsrv"]).trim().to_string();
+    // The short id is an alias on a user network, listed first, and resolves (issue 17, item 9).
+    let aliases = e.t.ok(&["inspect", "-f", "{{json (index .NetworkSettings.Networks \"app\").Aliases}}", "pgsrv"]);
+    assert_eq!(aliases.trim(), format!("[\"{}\",\"database\"]", &id[..12]));
+    let by_id = e
+        .t
+        .ok(&e.args("run", &["--rm", "--network", "app", "busybox", "sh", "-c", &format!("nslookup {} | grep '^Address: '", &id[..12])]));
+    assert_eq!(by_id, format!("Address: {ip}\n"));
     let ns = e.t.dir.path().join("run/netns").join(&id);
     let answer = std::thread::spawn(move || {
         use std::io::{Read, Write};

@@ -52,9 +52,10 @@ impl Engine {
                 health: self.container_health(&c),
             },
             image: c.image_id.to_string(),
-            resolv_conf_path: String::new(),
-            hostname_path: String::new(),
-            hosts_path: String::new(),
+            // Where the engine writes them at each start (bind-mounted at /etc/...).
+            resolv_conf_path: paths.dir.join("resolv.conf").display().to_string(),
+            hostname_path: paths.dir.join("hostname").display().to_string(),
+            hosts_path: paths.dir.join("hosts").display().to_string(),
             log_path: paths.log(&c.id).display().to_string(),
             name: format!("/{}", c.name),
             restart_count: st.restart_count,
@@ -80,7 +81,13 @@ impl Engine {
             source: if volume { self.volume_data(&m.source).display().to_string() } else { m.source.clone() },
             destination: m.target.clone(),
             driver: volume.then(|| "local".into()),
-            mode: if m.readonly { "ro" } else { "" }.into(),
+            // docker's default mode for a volume is "z" (its SELinux relabel flag), none for a bind.
+            mode: match (m.readonly, volume) {
+                (true, _) => "ro",
+                (false, true) => "z",
+                (false, false) => "",
+            }
+            .into(),
             rw: !m.readonly,
             propagation: if m.kind == MountKind::Bind { m.propagation.clone().unwrap_or_else(|| "rprivate".into()) } else { String::new() },
         }
@@ -251,7 +258,12 @@ impl Engine {
                 EndpointSettings {
                     ipam_config: c.config.ip.map(|ip| [("IPv4Address".to_string(), ip.to_string())].into()),
                     links: None,
-                    aliases: nil_if_empty(e.config.aliases.clone()),
+                    // On a user-defined network the short id is an alias, listed first (docker).
+                    aliases: if e.network.name == "bridge" {
+                        nil_if_empty(e.config.aliases.clone())
+                    } else {
+                        Some(std::iter::once(c.id.short().to_string()).chain(e.config.aliases.iter().cloned()).collect())
+                    },
                     network_id: e.network.id.clone(),
                     endpoint_id: endpoint_id(&e.network.id, c.id.as_str()),
                     gateway: e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),

@@ -381,7 +381,9 @@ impl Engine {
         for r in rows.iter().filter(|r| r.network_id == net.id) {
             let cfg: EndpointConfig = serde_json::from_str(&r.config).unwrap_or_default();
             if let Some(c) = self.store.db.read(|tx| tx.container(&r.container_id))? {
-                for name in std::iter::once(&c.name).chain(cfg.aliases.iter()) {
+                // The short id is an alias too, as docker's (its inspect lists it).
+                let short = r.container_id.get(..12).unwrap_or(&r.container_id).to_string();
+                for name in [&c.name, &short].into_iter().chain(cfg.aliases.iter()) {
                     text.push_str(&format!("{name} {}\n", r.ip));
                     if let Some(ip6) = cfg.ip6 {
                         text.push_str(&format!("{name} {ip6}\n"));
