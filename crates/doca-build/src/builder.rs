@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// What a container finds in PATH when its image says nothing (docker's system.DefaultPathEnv).
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The part of an image's config a Dockerfile changes, with docker's JSON names (the host
 /// converts from and to its own type through JSON; fields the builder does not know are kept).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -643,6 +646,13 @@ impl<'w> Worker<'w> {
         };
         if let Some(id) = &state.base.id {
             self.out.event(Event::Image(id));
+        }
+        // An image without PATH gets the default one in its config, as docker's builders write
+        // it (classic: dispatchers.go initializeStage; BuildKit alike), so that every engine
+        // that runs the result sees the same environment.
+        let env = state.base.config.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(DEFAULT_PATH.to_string());
         }
         // ONBUILD triggers of the base run first, then are cleared (Dockerfile reference, ONBUILD).
         let triggers = state.base.config.on_build.take().unwrap_or_default();

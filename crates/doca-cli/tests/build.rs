@@ -86,7 +86,16 @@ fn the_seeds_dockerfile_builds_an_image_whose_config_run_honours() {
     assert!(out.contains("Step 7/7 : CMD"), "{out}");
     assert!(out.contains("Successfully tagged seed/mysql:1"), "{out}");
     let cfg: serde_json::Value = serde_json::from_str(&e.e.t.ok(&["inspect", "--format", "{{json .Config}}", "seed/mysql:1"])).unwrap();
-    assert_eq!(cfg["Env"], serde_json::json!(["MYSQL_ROOT_PASSWORD=secret", "MYSQL_DATABASE=pipeline"]));
+    // The base (busybox imported without ENV) has no PATH: the built image gets docker's
+    // default first, as docker's builders write it (issue 17, item 10).
+    assert_eq!(
+        cfg["Env"],
+        serde_json::json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "MYSQL_ROOT_PASSWORD=secret",
+            "MYSQL_DATABASE=pipeline"
+        ])
+    );
     assert_eq!(cfg["Volumes"], serde_json::json!({"/var/lib/mysql": {}}));
     assert_eq!(cfg["ExposedPorts"], serde_json::json!({"3306/tcp": {}}));
     assert_eq!(cfg["Cmd"][0], "sh");
