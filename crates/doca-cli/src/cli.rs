@@ -1,5 +1,6 @@
 //! The command line, with docker's command names and flags.
 
+use clap::CommandFactory;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -1242,4 +1243,118 @@ pub struct VolumePruneArgs {
     /// Provide filter values (e.g. "label=<label>")
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+}
+
+/// A command line clap refused, in docker's words and with docker's exit codes (docker/cli
+/// cli/required.go and cobra.go FlagErrorFunc): a missing argument and an unknown command exit
+/// 1, a bad flag or value 125; each points at the command's `--help`.
+pub fn usage_failure(e: &clap::Error) -> crate::Failure {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let value = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(" "),
+        Some(ContextValue::StyledStr(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let usage = value(ContextKind::Usage);
+    let usage = usage.trim().trim_start_matches("Usage:").trim().to_string();
+    let path = command_path();
+    // docker's use line: `doca run [OPTIONS] IMAGE [COMMAND] [ARG...]`, not clap's `<...>`.
+    let args = usage.strip_prefix(path.as_str()).unwrap_or(&usage).replace("[OPTIONS]", "");
+    let args = args.replace(['<', '>'], "").replace("]...", "]");
+    // Flags clap shows because they were given (`--root ROOT`) are not part of the use line,
+    // nor their values.
+    let mut cmd = Cli::command();
+    for name in path.split_whitespace().skip(1) {
+        if let Some(sub) = cmd.find_subcommand(name).cloned() {
+            cmd = sub;
+        }
+    }
+    let takes_value = |flag: &str| {
+        let (long, short) = (flag.strip_prefix("--"), flag.strip_prefix('-').and_then(|f| f.chars().next()));
+        Cli::command().get_arguments().chain(cmd.get_arguments()).any(|a| {
+            let named = match long {
+                Some(l) => a.get_long() == Some(l),
+                None => short.is_some() && a.get_short() == short,
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    let mut words = Vec::new();
+    let mut tokens = args.split_whitespace();
+    while let Some(t) = tokens.next() {
+        if t.starts_with('-') {
+            if takes_value(t) {
+                tokens.next();
+            }
+            continue;
+        }
+        words.push(t);
+    }
+    let args = words.join(" ");
+    let usage = format!("{path} [OPTIONS] {args}").trim_end().to_string();
+    let see = format!("See '{path} --help'.");
+    match e.kind() {
+        ErrorKind::InvalidSubcommand => {
+            crate::Failure::failed(format!("doca: '{}' is not a doca command.\nSee 'doca --help'", value(ContextKind::InvalidSubcommand)))
+        }
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::MissingSubcommand => {
+            let mut cmd = Some(Cli::command());
+            for name in path.split_whitespace().skip(1) {
+                cmd = cmd.and_then(|c| c.find_subcommand(name).cloned());
+            }
+            let about = cmd.and_then(|c| c.get_about().map(ToString::to_string)).unwrap_or_default();
+            crate::Failure::failed(format!("\"{path}\" requires at least 1 argument.\n{see}\n\nUsage:  {usage}\n\n{about}"))
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = value(ContextKind::InvalidArg);
+            let what = if arg.starts_with("--") || arg.starts_with('-') {
+                format!("unknown flag: {arg}")
+            } else {
+                format!("unknown argument: {arg}")
+            };
+            crate::Failure::not_run(format!("{what}\n{see}"))
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let flag = value(ContextKind::InvalidArg).split_whitespace().next().unwrap_or("").to_string();
+            let given = value(ContextKind::InvalidValue);
+            if given.is_empty() {
+                return crate::Failure::not_run(format!("flag needs an argument: {flag}\n{see}"));
+            }
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("");
+            let reason = first.rsplit_once(": ").map_or(first, |(_, r)| r);
+            crate::Failure::not_run(format!("invalid argument \"{given}\" for \"{flag}\" flag: {reason}\n{see}"))
+        }
+        _ => {
+            // clap's own words for a bad value, without its "error: " and its hint.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            crate::Failure::not_run(format!("{first}\n{see}"))
+        }
+    }
+}
+
+/// The command the user typed (`doca network create`), read from the arguments with the
+/// command tree: global flags and their values are skipped.
+fn command_path() -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec!["doca".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a.starts_with('-') {
+            if matches!(a.as_str(), "--root" | "--run-root" | "-l" | "--log-level") {
+                args.next();
+            }
+            continue;
+        }
+        match cmd.find_subcommand(&a).cloned() {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
 }

@@ -98,12 +98,14 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => exit::NOT_RUN,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+            {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let f = cli::usage_failure(&e);
+            eprintln!("{}", f.message);
+            return ExitCode::from(f.code);
         }
     };
     if let Err(f) = logging(&cli) {

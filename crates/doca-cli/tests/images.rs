@@ -406,3 +406,22 @@ fn a_full_disk_is_reported_as_a_failed_write() {
         assert!(String::from_utf8_lossy(&check.stdout).contains("store is consistent"), "{args:?}");
     }
 }
+
+/// A refused command line reads as docker's CLI writes it, with its exit codes (issue 17,
+/// item 15): a missing argument and an unknown command exit 1, a bad flag or value 125.
+#[test]
+fn command_line_errors_read_as_dockers() {
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let err = t.fails(&["run"], 1);
+    assert!(
+        err.starts_with(
+            "\"doca run\" requires at least 1 argument.\nSee 'doca run --help'.\n\nUsage:  doca run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(t.fails(&["nosuchcmd"], 1).trim(), "doca: 'nosuchcmd' is not a doca command.\nSee 'doca --help'");
+    assert_eq!(t.fails(&["ps", "--x"], 125).trim(), "unknown flag: --x\nSee 'doca ps --help'.");
+    assert_eq!(t.fails(&["network", "create"], 1).lines().next(), Some("\"doca network create\" requires at least 1 argument."));
+    assert_eq!(t.fails(&["logs", "--tail"], 125).trim(), "flag needs an argument: --tail\nSee 'doca logs --help'.");
+    assert!(t.fails(&["ps", "-n", "abc"], 125).starts_with("invalid argument \"abc\" for \"--last\" flag: "));
+}
