@@ -425,3 +425,43 @@ fn command_line_errors_read_as_dockers() {
     assert_eq!(t.fails(&["logs", "--tail"], 125).trim(), "flag needs an argument: --tail\nSee 'doca logs --help'.");
     assert!(t.fails(&["ps", "-n", "abc"], 125).starts_with("invalid argument \"abc\" for \"--last\" flag: "));
 }
+
+/// `image inspect` has the fields docker 20.10's CLI (API 1.41) reads: Container,
+/// ContainerConfig and VirtualSize (issue 17, item 21).
+#[test]
+fn image_inspect_has_the_api_1_41_fields() {
+    require_root!();
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    t.busybox("busybox:latest");
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["image", "inspect", "busybox"])).unwrap();
+    let i = &v[0];
+    assert_eq!(i["VirtualSize"], i["Size"]);
+    assert_eq!(i["Container"], "");
+    assert_eq!(i["ContainerConfig"]["Hostname"], "");
+    assert!(i["ContainerConfig"]["Cmd"].is_null());
+    let keys: Vec<&str> = i.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "Id",
+            "RepoTags",
+            "RepoDigests",
+            "Parent",
+            "Comment",
+            "Created",
+            "Container",
+            "ContainerConfig",
+            "DockerVersion",
+            "Author",
+            "Config",
+            "Architecture",
+            "Os",
+            "Size",
+            "VirtualSize",
+            "GraphDriver",
+            "RootFS",
+            "Metadata"
+        ],
+        "moby's field order"
+    );
+}

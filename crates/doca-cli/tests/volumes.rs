@@ -40,6 +40,8 @@ fn named_volumes_keep_data_and_copy_up_the_image() {
     assert_eq!(i[0]["Name"], "data");
     assert_eq!(i[0]["Scope"], "local");
     assert!(i[0]["Mountpoint"].as_str().unwrap().ends_with("/volumes/data/_data"));
+    // A named volume's labels and options are docker's empty maps, not null (issue 17, item 21).
+    assert_eq!((&i[0]["Labels"], &i[0]["Options"]), (&serde_json::json!({}), &serde_json::json!({})));
     // An empty volume over /etc gets the image's /etc, owners and modes kept; nocopy skips it.
     assert_eq!(e.run(&["--rm", "-v", "etc:/etc", "busybox", "sh", "-c", "cat /etc/group | head -1; stat -c %a /etc"]), "root:x:0:\n755\n");
     // (The files the runtime mounts over, /etc/hosts and the like, get their mount points in

@@ -13,6 +13,10 @@ pub struct ImageInspect {
     pub parent: String,
     pub comment: String,
     pub created: String,
+    /// The container an image was committed from (docker's builders and commit say so).
+    pub container: String,
+    /// That container's config, as the image config kept it (API < 1.44 shows it).
+    pub container_config: Config,
     pub docker_version: String,
     pub author: String,
     pub config: Config,
@@ -21,6 +25,8 @@ pub struct ImageInspect {
     pub variant: Option<String>,
     pub os: String,
     pub size: i64,
+    /// The same as Size since API 1.44 dropped layer sharing from it; 1.41 clients read it.
+    pub virtual_size: i64,
     pub graph_driver: GraphDriver,
     #[serde(rename = "RootFS")]
     pub rootfs: RootFs,

@@ -34,6 +34,10 @@ impl Engine {
             parent: String::new(),
             comment: cfg.comment.clone().unwrap_or_default(),
             created: cfg.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            container: cfg.extra.get("container").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+            container_config: Config::of_image(
+                cfg.extra.get("container_config").and_then(|v| serde_json::from_value(v.clone()).ok()).as_ref(),
+            ),
             docker_version: cfg.extra.get("docker_version").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
             author: cfg.author.clone().unwrap_or_default(),
             config: Config::of_image(cfg.config.as_ref()),
@@ -41,6 +45,7 @@ impl Engine {
             variant: cfg.variant.clone(),
             os: cfg.os.clone(),
             size: img.size,
+            virtual_size: img.size,
             graph_driver: GraphDriver { data, name: "overlay".into() },
             rootfs: RootFs { kind: "layers".into(), layers: cfg.rootfs.diff_ids.iter().map(|d| d.to_string()).collect() },
             metadata: ImageMetadata {

@@ -79,10 +79,12 @@ impl Volume {
         VolumeResource {
             created_at: self.created.clone(),
             driver: self.driver.clone(),
-            labels: nil_if_none(self.labels.clone()),
+            // docker's CLI creates named volumes with empty maps, shown as {}; an anonymous
+            // volume made for a container has none (null).
+            labels: if self.anonymous { nil_if_none(self.labels.clone()) } else { Some(self.labels.clone()) },
             mountpoint: self.mountpoint.display().to_string(),
             name: self.name.clone(),
-            options: nil_if_none(self.options.clone()),
+            options: if self.anonymous { nil_if_none(self.options.clone()) } else { Some(self.options.clone()) },
             scope: "local".into(),
         }
     }
