@@ -1131,3 +1131,45 @@ fn inspect_names_the_etc_files_and_volume_modes() {
     assert_eq!(modes, [("/data", "z"), ("/host", "ro")]);
     e.ok(&["rm", "paths"]);
 }
+
+/// `cp` with `-` streams a tar archive out of and into a container (issue 17, item 6); an
+/// archive from stdin is untrusted: an entry climbing out with `..` lands nowhere on the host.
+#[test]
+fn cp_streams_tar_archives_both_ways_and_a_climbing_entry_lands_nowhere() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e.run_args("run", &["-d", "--name", "tarcp", "--network", "none", "busybox", "sleep", "60"]));
+    e.ok(&["exec", "tarcp", "sh", "-c", "mkdir -p /srv/d && echo one > /srv/d/a && ln -s /etc/hostname /srv/d/link"]);
+    let out = e.t.cmd().args(["cp", "tarcp:/srv/d", "-"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(&out.stdout[..]).entries().unwrap() {
+        let entry = entry.unwrap();
+        names.push((entry.path().unwrap().display().to_string(), entry.header().entry_type().is_symlink()));
+    }
+    names.sort();
+    assert_eq!(names, [("d/".to_string(), false), ("d/a".into(), false), ("d/link".into(), true)]);
+
+    // In: what a docker client sends, then a hostile entry.
+    let escape = std::env::temp_dir().join(format!("doca-cp-escape-{}", std::process::id()));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h.clone(), "in/f", &b"in\n"[..]).unwrap();
+    let climbing = format!("../../../../../../..{}", escape.display());
+    let name = &mut h.as_old_mut().name;
+    name[..climbing.len()].copy_from_slice(climbing.as_bytes());
+    h.set_cksum();
+    b.append(&h, &b"out"[..]).unwrap();
+    let archive = b.into_inner().unwrap();
+    let mut child = e.t.cmd().args(["cp", "-", "tarcp:/srv"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&archive).unwrap();
+    let _ = child.wait_with_output().unwrap();
+    assert!(!escape.exists(), "the climbing entry reached the host");
+    assert_eq!(e.ok(&["exec", "tarcp", "cat", "/srv/in/f"]), "in\n");
+    let err = e.t.cmd().args(["cp", "-", "tarcp:/srv/d/a"]).stdin(Stdio::null()).output().unwrap();
+    assert!(!err.status.success());
+    e.ok(&["rm", "-f", "tarcp"]);
+}

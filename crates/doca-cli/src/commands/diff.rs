@@ -34,8 +34,17 @@ fn split_container(arg: &str) -> Option<(&str, &str)> {
 
 pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
     use doca_engine::containers::CopyRequest;
-    if a.src == "-" || a.dest == "-" {
-        return Err(Failure::failed("doca cp: tar streams on stdin/stdout (-) are not supported yet; copy to or from a path"));
+    let opts = doca_engine::containers::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
+    // `-`: a tar stream, out to stdout or in from stdin, as docker's.
+    if a.dest == "-" {
+        let Some((c, src)) = split_container(&a.src) else { return Err(Failure::failed("must specify at least one container source")) };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        e.copy_out_archive(c, src, opts, &mut out)?;
+        return std::io::Write::flush(&mut out).map_err(|err| Failure::failed(format!("write the archive: {err}")));
+    }
+    if a.src == "-" {
+        let Some((c, dest)) = split_container(&a.dest) else { return Err(Failure::failed("must specify at least one container source")) };
+        return Ok(e.copy_in_archive(c, dest, opts, &mut std::io::stdin().lock())?);
     }
     let (container, req) = match (split_container(&a.src), split_container(&a.dest)) {
         (Some((c, src)), None) => (c, CopyRequest::FromContainer { src: src.to_string(), dest: a.dest.clone().into() }),
@@ -43,7 +52,6 @@ pub fn cp(e: &mut Engine, a: CpArgs) -> CmdResult {
         (Some(_), Some(_)) => return Err(Failure::failed("copying between containers is not supported")),
         (None, None) => return Err(Failure::failed("must specify at least one container source")),
     };
-    let opts = doca_engine::containers::CopyOptions { keep_owner: a.archive, follow_link: a.follow_link };
     Ok(e.copy_files(container, &req, opts)?)
 }
 

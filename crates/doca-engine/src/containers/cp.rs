@@ -21,6 +21,9 @@ pub enum CopyRequest {
     FromContainer { src: String, dest: PathBuf },
     /// `SRC CONTAINER:DEST`
     ToContainer { src: PathBuf, dest: String },
+    /// The content of host directory `src` into the container's directory `dest`, which must
+    /// exist (`doca cp - CONTAINER:DEST`).
+    IntoDirectory { src: PathBuf, dest: String },
 }
 
 /// `doca cp`'s options.
@@ -124,7 +127,10 @@ impl Engine {
         // path as lstat(2) saw it.
         result.map_err(|e| match (e, req) {
             (EngineError::NoSuchPath(_), CopyRequest::FromContainer { src, .. }) => EngineError::NoSuchPath(format!("{name}:{src}")),
-            (EngineError::NoSuchPath(p), CopyRequest::ToContainer { .. }) => {
+            (EngineError::NoSuchPath(p), CopyRequest::IntoDirectory { dest, .. }) if p == *dest => {
+                EngineError::NoSuchPath(format!("{name}:{dest}"))
+            }
+            (EngineError::NoSuchPath(p), CopyRequest::ToContainer { .. } | CopyRequest::IntoDirectory { .. }) => {
                 EngineError::InvalidArgument(format!("lstat {p}: no such file or directory"))
             }
             (e, _) => e,
@@ -147,5 +153,76 @@ fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions) -> Result<(
             let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true };
             copy(Side { root: &host, path: &src }, Side { root, path: Path::new(dest) }, opts.follow_link, fs)
         }
+        CopyRequest::IntoDirectory { src, dest } => {
+            // docker's words for an archive aimed at anything but a directory.
+            match root.resolve(Path::new(dest), true) {
+                Ok(e) if e.kind() == Kind::Dir => {}
+                Ok(_) => return Err(EngineError::InvalidArgument(format!("extraction point is not a directory: {dest}"))),
+                Err(FsError::NotFound(_)) => return Err(EngineError::NoSuchPath(dest.clone())),
+                Err(e) => return Err(e.into()),
+            }
+            let src = PathBuf::from(format!("{}/.", absolute(src).display()));
+            let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true };
+            copy(Side { root: &host, path: &src }, Side { root, path: Path::new(dest) }, false, fs)
+        }
+    }
+}
+
+/// A private directory under the run root for staging an archive; removed when dropped.
+struct Staging(PathBuf);
+
+impl Staging {
+    fn new(run_root: &Path) -> Result<Staging, EngineError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let parent = run_root.join("tmp");
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&parent).map_err(EngineError::io("create", &parent))?;
+        let dir = parent.join(format!("cp-{}", super::record::ContainerId::random()?.short()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(EngineError::io("create", &dir))?;
+        Ok(Staging(dir))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Engine {
+    /// `doca cp CONTAINER:SRC -`: SRC as a tar stream, its last component at the top, as
+    /// docker streams it. It is first copied out through doca-fs (docker's path rules, no
+    /// link followed out of the container) into a private staging directory; the archive is
+    /// written from there, where no container can change anything.
+    pub fn copy_out_archive(&mut self, name: &str, src: &str, opts: CopyOptions, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+        let staging = Staging::new(&self.config().run_root)?;
+        let staged = staging.0.join("out");
+        self.copy_files(name, &CopyRequest::FromContainer { src: src.to_string(), dest: staged.clone() }, opts)?;
+        let top = Path::new(src.trim_end_matches("/.").trim_end_matches('/'))
+            .file_name()
+            .map_or_else(|| OsStr::new(".").to_os_string(), OsStr::to_os_string);
+        let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
+        let mut b = tar::Builder::new(out);
+        b.follow_symlinks(false);
+        if staged.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            b.append_dir_all(&top, &staged).map_err(werr)?;
+        } else {
+            b.append_path_with_name(&staged, &top).map_err(werr)?;
+        }
+        b.finish().map_err(werr)
+    }
+
+    /// `doca cp - CONTAINER:DEST`: a tar stream extracted into the container's directory DEST.
+    /// The archive is untrusted: it is unpacked into a private staging directory first (tar's
+    /// unpacking keeps every entry inside it), then copied in as any host directory is.
+    pub fn copy_in_archive(&mut self, name: &str, dest: &str, opts: CopyOptions, input: &mut dyn std::io::Read) -> Result<(), EngineError> {
+        let staging = Staging::new(&self.config().run_root)?;
+        let staged = staging.0.join("in");
+        std::fs::create_dir(&staged).map_err(EngineError::io("create", &staged))?;
+        let mut archive = tar::Archive::new(input);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_ownerships(opts.keep_owner);
+        archive.set_unpack_xattrs(false);
+        archive.unpack(&staged).map_err(|e| EngineError::InvalidArgument(format!("extract the archive from stdin: {e}")))?;
+        self.copy_files(name, &CopyRequest::IntoDirectory { src: staged.clone(), dest: dest.to_string() }, opts)
     }
 }
