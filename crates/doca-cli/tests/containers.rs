@@ -1173,3 +1173,32 @@ fn cp_streams_tar_archives_both_ways_and_a_climbing_entry_lands_nowhere() {
     assert!(!err.status.success());
     e.ok(&["rm", "-f", "tarcp"]);
 }
+
+/// export writes hard links as link entries, names directories with a trailing slash and
+/// owners by name, as docker's archives do (issue 17, item 11).
+#[test]
+fn export_keeps_hard_links_and_names_owners() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e
+        .run_args("run", &["--name", "links", "--network", "none", "busybox", "sh", "-c", "mkdir /d && echo data > /d/a && ln /d/a /d/b"]));
+    let out = e.t.cmd().args(["export", "links"]).output().unwrap();
+    assert!(out.status.success());
+    let mut seen = std::collections::HashMap::new();
+    for entry in tar::Archive::new(&out.stdout[..]).entries().unwrap() {
+        let entry = entry.unwrap();
+        let h = entry.header();
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let link = entry.link_name().unwrap().map(|l| l.display().to_string());
+        seen.insert(path, (h.entry_type(), link, h.username().unwrap().map(str::to_string), h.size().unwrap()));
+    }
+    let (a, b) = (&seen["d/a"], &seen["d/b"]);
+    // One of the two names carries the data; the other links to it.
+    let (data, link) = if a.0 == tar::EntryType::Link { (b, a) } else { (a, b) };
+    assert_eq!((data.0, data.3), (tar::EntryType::Regular, 5));
+    assert_eq!(link.0, tar::EntryType::Link);
+    assert!(link.1.as_deref() == Some("d/a") || link.1.as_deref() == Some("d/b"), "{link:?}");
+    assert_eq!(seen["d/"].0, tar::EntryType::Directory, "directories end with a slash");
+    assert_eq!(seen["d/"].2.as_deref(), Some("root"));
+    e.ok(&["rm", "links"]);
+}

@@ -99,8 +99,10 @@ pub(crate) enum TarKind {
 pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
-    // (device, inode) → the first path archived, for hard links.
+    // (device, inode) → the first path archived: a file's other names are link entries, as
+    // docker's archives keep them (an export once held each Debian perl link as a full copy).
     let mut links: std::collections::HashMap<(u64, u64), PathBuf> = std::collections::HashMap::new();
+    let names = OwnerNames::of_host();
     walk(root, &mut |e| {
         let (rel, st) = (e.path(), e.stat());
         let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -115,26 +117,29 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
                 let wh = rel_name.with_file_name(format!(".wh.{name}"));
                 return b.append_data(&mut h, wh, std::io::empty()).map_err(werr);
             }
-            if ft == FileType::RegularFile && st.st_nlink > 1 {
-                if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
-                    let mut h = tar::Header::new_gnu();
-                    h.set_entry_type(tar::EntryType::Link);
-                    h.set_size(0);
-                    return b.append_link(&mut h, rel_name, first).map_err(werr);
-                }
-                links.insert((st.st_dev, st.st_ino), rel_name.to_path_buf());
-            }
         }
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
         h.set_uid(u64::from(st.st_uid));
         h.set_gid(u64::from(st.st_gid));
+        names.label(&mut h, st.st_uid, st.st_gid);
+        if ft == FileType::RegularFile && st.st_nlink > 1 {
+            if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                h.set_mtime(clamp.map_or(st.st_mtime, |c| st.st_mtime.min(c)).max(0) as u64);
+                return b.append_link(&mut h, rel_name, first).map_err(werr);
+            }
+            links.insert((st.st_dev, st.st_ino), rel_name.to_path_buf());
+        }
         h.set_mtime(clamp.map_or(st.st_mtime, |c| st.st_mtime.min(c)).max(0) as u64);
         h.set_size(0);
         match ft {
             FileType::Directory => {
                 h.set_entry_type(tar::EntryType::Directory);
-                b.append_data(&mut h, rel_name, std::io::empty()).map_err(werr)?;
+                // Directories are named with a trailing slash, as docker's and GNU tar's are.
+                let dir_name = format!("{}/", rel_name.display());
+                b.append_data(&mut h, &dir_name, std::io::empty()).map_err(werr)?;
                 if kind == TarKind::Layer && e.xattr("trusted.overlay.opaque").as_deref() == Some(b"y") {
                     let mut o = tar::Header::new_gnu();
                     o.set_entry_type(tar::EntryType::Regular);
@@ -176,4 +181,39 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
         Ok(())
     })?;
     b.finish().map_err(werr)
+}
+
+/// Owner names for archive headers, as docker's archives carry them (Go's tar.FileInfoHeader
+/// looks the ids up on the host): read once from the host's /etc/passwd and /etc/group.
+struct OwnerNames {
+    users: std::collections::HashMap<u32, String>,
+    groups: std::collections::HashMap<u32, String>,
+}
+
+impl OwnerNames {
+    fn of_host() -> OwnerNames {
+        let read = |path: &str| -> std::collections::HashMap<u32, String> {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| {
+                    let mut f = l.split(':');
+                    let name = f.next()?;
+                    let id = f.nth(1)?.parse().ok()?;
+                    Some((id, name.to_string()))
+                })
+                .collect()
+        };
+        OwnerNames { users: read("/etc/passwd"), groups: read("/etc/group") }
+    }
+
+    fn label(&self, h: &mut tar::Header, uid: u32, gid: u32) {
+        // Names longer than the header's 32 bytes are left out, as Go leaves them unset.
+        if let Some(u) = self.users.get(&uid) {
+            let _ = h.set_username(u);
+        }
+        if let Some(g) = self.groups.get(&gid) {
+            let _ = h.set_groupname(g);
+        }
+    }
 }
