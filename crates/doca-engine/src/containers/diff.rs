@@ -108,15 +108,13 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
         let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let rel_name = rel.strip_prefix("/").unwrap_or(rel);
         let ft = FileType::from_raw_mode(st.st_mode);
-        if kind == TarKind::Layer {
-            if ft == FileType::CharacterDevice && st.st_rdev == 0 {
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o600);
-                h.set_size(0);
-                let wh = rel_name.with_file_name(format!(".wh.{name}"));
-                return b.append_data(&mut h, wh, std::io::empty()).map_err(werr);
-            }
+        if kind == TarKind::Layer && ft == FileType::CharacterDevice && st.st_rdev == 0 {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o600);
+            h.set_size(0);
+            let wh = rel_name.with_file_name(format!(".wh.{name}"));
+            return b.append_data(&mut h, wh, std::io::empty()).map_err(werr);
         }
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
