@@ -46,6 +46,12 @@ impl Format {
 }
 
 /// An object with its keys in sorted order, as Go marshals the map docker's contexts build.
+/// docker's formatter method `.Label "key"` for a row: a hidden lookup table the template
+/// engine calls (doca_template's METHOD keys never print or show in `json`).
+pub fn label_method(labels: &std::collections::BTreeMap<String, String>) -> (&'static str, Value) {
+    ("\u{0}Label", serde_json::to_value(labels).expect("labels serialize"))
+}
+
 pub fn row(pairs: Vec<(&str, Value)>) -> Value {
     let mut pairs = pairs;
     pairs.sort_by(|a, b| a.0.cmp(b.0));
@@ -89,4 +95,15 @@ pub fn deleted_section(title: &str, items: impl IntoIterator<Item = String>) -> 
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_label_method_is_a_template_method() {
+        assert!(super::label_method(&Default::default()).0.starts_with(doca_template::METHOD));
+        let row = super::row(vec![("Labels", "a=1".into()), super::label_method(&[("a".to_string(), "1".to_string())].into())]);
+        let t = doca_template::Template::parse("{{.Label \"a\"}} {{json .}}").unwrap();
+        assert_eq!(t.render(&row).unwrap(), r#"1 {"Labels":"a=1"}"#);
+    }
 }

@@ -1202,3 +1202,23 @@ fn export_keeps_hard_links_and_names_owners() {
     assert_eq!(seen["d/"].2.as_deref(), Some("root"));
     e.ok(&["rm", "links"]);
 }
+
+/// `--format` as docker's (issue 17, item 5): rows have docker's `.Label` method, a field that
+/// does not exist is an error (exit 1), structs print as Go prints them.
+#[test]
+fn format_templates_have_label_methods_errors_and_go_structs() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e
+        .run_args("create", &["--name", "fmt", "--network", "none", "-l", "com.example.tier=web", "--restart", "on-failure:3", "busybox"]));
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}} {{.Label \"com.example.tier\"}}|{{.Label \"none\"}}|"]), "fmt web||\n");
+    let err = e.t.fails(&["ps", "-a", "--format", "{{.Nonexistent}}"], 1);
+    assert!(err.contains("can't evaluate field Nonexistent"), "{err}");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy}}", "fmt"]), "{on-failure 3}\n");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.Config.Labels}}", "fmt"]), "map[com.example.tier:web]\n");
+    let json: serde_json::Value = serde_json::from_str(&e.ok(&["ps", "-a", "--format", "{{json .}}"])).unwrap();
+    assert!(json.as_object().unwrap().keys().all(|k| !k.starts_with('\0')), "no hidden key in json: {json}");
+    e.ok(&["volume", "create", "--label", "owner=me", "fmtvol"]);
+    assert_eq!(e.ok(&["volume", "ls", "--format", "{{.Name}} {{.Label \"owner\"}}"]), "fmtvol me\n");
+    e.ok(&["rm", "fmt"]);
+}

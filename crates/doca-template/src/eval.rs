@@ -41,7 +41,28 @@ fn num_str(n: &serde_json::Number) -> String {
     }
 }
 
-/// Go's `%v` of the value an interface holds.
+/// Keys that begin with this are the caller's, not data: they never print, never show in
+/// `json`, `len` or `range`. A hidden object under `METHOD` + name makes `.Name "key"` a
+/// method call that looks `key` up in it ("" when absent), as docker's formatter methods
+/// (`.Label "com.example"`) do.
+pub const METHOD: &str = "\u{0}";
+
+fn visible(o: &serde_json::Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    o.iter().filter(|(k, _)| !k.starts_with(METHOD))
+}
+
+/// An object that stands for a Go struct rather than a map: every key an exported Go
+/// identifier (docker's shapes are structs with such field names; labels, options and
+/// networks are maps keyed by free text).
+pub fn is_struct(o: &serde_json::Map<String, Value>) -> bool {
+    let mut keys = visible(o).map(|(k, _)| k).peekable();
+    keys.peek().is_some()
+        && keys
+            .all(|k| k.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// Go's `%v` of the value an interface holds: a struct as `{v1 v2}` in field order, a map
+/// as `map[k:v]` in key order.
 pub fn print(v: &Value) -> String {
     fn inner(v: &Value, top: bool) -> String {
         match v {
@@ -51,14 +72,40 @@ pub fn print(v: &Value) -> String {
             Value::Number(n) => num_str(n),
             Value::String(s) => s.clone(),
             Value::Array(a) => format!("[{}]", a.iter().map(|x| inner(x, false)).collect::<Vec<_>>().join(" ")),
+            Value::Object(o) if is_struct(o) => {
+                format!("{{{}}}", visible(o).map(|(_, x)| inner(x, false)).collect::<Vec<_>>().join(" "))
+            }
             Value::Object(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
+                let mut keys: Vec<&String> = visible(o).map(|(k, _)| k).collect();
                 keys.sort();
                 format!("map[{}]", keys.iter().map(|k| format!("{k}:{}", inner(&o[*k], false))).collect::<Vec<_>>().join(" "))
             }
         }
     }
     inner(v, true)
+}
+
+/// The value without the caller's hidden keys, at every depth (for `json`).
+fn without_hidden(v: &Value) -> std::borrow::Cow<'_, Value> {
+    fn has_hidden(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => o.iter().any(|(k, x)| k.starts_with(METHOD) || has_hidden(x)),
+            Value::Array(a) => a.iter().any(has_hidden),
+            _ => false,
+        }
+    }
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => Value::Object(visible(o).map(|(k, x)| (k.clone(), strip(x))).collect()),
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
+    if has_hidden(v) {
+        std::borrow::Cow::Owned(strip(v))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
 }
 
 /// Follows `.A.B` from `v` by reference; only the value found is cloned by the caller.
@@ -73,6 +120,19 @@ fn field<'v>(p: &Pipeline, v: &'v Value, fields: &[String]) -> Result<&'v Value,
         };
     }
     Ok(v)
+}
+
+/// A field the data itself (a docker shape, a listing's row: Go structs) does not have is an
+/// error, as Go reports it for a struct: `{{.Nonexistent}}` must not print nothing and
+/// succeed. Deeper down a missing key is no value: an omitted nil field (`.State.Health`)
+/// and a map's missing key read alike as JSON, and Go gives both without an error.
+fn root_field(p: &Pipeline, root: &Value, fields: &[String]) -> Result<(), TemplateError> {
+    match (root, fields.first()) {
+        (Value::Object(o), Some(f)) if !o.contains_key(f) && is_struct(o) => {
+            xerr(p, &format!(".{f}"), format!("can't evaluate field {f} in type struct"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -174,7 +234,7 @@ fn sprintf(p: &Pipeline, fmt: &str, args: &[Value]) -> Result<String, TemplateEr
 
 /// docker/cli templates: "json" encodes without HTML escaping and without the trailing newline.
 pub fn to_json(v: &Value) -> String {
-    serde_json::to_string(v).expect("json")
+    serde_json::to_string(&without_hidden(v)).expect("json")
 }
 
 impl<'a> Eval<'a> {
@@ -214,7 +274,7 @@ impl<'a> Eval<'a> {
                     let items: Vec<(Value, Value)> = match v {
                         Value::Array(a) => a.into_iter().enumerate().map(|(i, x)| (Value::from(i), x)).collect(),
                         Value::Object(o) => {
-                            let mut kv: Vec<(String, Value)> = o.into_iter().collect();
+                            let mut kv: Vec<(String, Value)> = o.into_iter().filter(|(k, _)| !k.starts_with(METHOD)).collect();
                             kv.sort_by(|a, b| a.0.cmp(&b.0));
                             kv.into_iter().map(|(k, x)| (Value::String(k), x)).collect()
                         }
@@ -275,9 +335,15 @@ impl<'a> Eval<'a> {
     fn arg(&mut self, p: &Pipeline, a: &Arg, dot: &Value) -> Result<Value, TemplateError> {
         Ok(match a {
             Arg::Dot => dot.clone(),
-            Arg::Field(f) => field(p, dot, f)?.clone(),
+            Arg::Field(f) => {
+                if std::ptr::eq(dot, self.root) {
+                    root_field(p, dot, f)?;
+                }
+                field(p, dot, f)?.clone()
+            }
             Arg::Var(n, f) => {
                 if n.is_empty() {
+                    root_field(p, self.root, f)?;
                     field(p, self.root, f)?.clone()
                 } else {
                     field(p, &self.var(p, n)?, f)?.clone()
@@ -309,6 +375,20 @@ impl<'a> Eval<'a> {
             }
             args.extend(piped);
             return self.call(p, name, args);
+        }
+        // `.Label "key"`: a method the caller provided as a hidden lookup table.
+        if let (Some(Arg::Field(path)), 2) = (cmd.first(), cmd.len() + usize::from(piped.is_some())) {
+            if let Some((name, recv)) = path.split_last() {
+                let receiver = field(p, dot, recv)?;
+                if let Some(Value::Object(table)) = receiver.as_object().and_then(|o| o.get(&format!("{METHOD}{name}"))) {
+                    let key = match (cmd.get(1), piped) {
+                        (Some(a), _) => self.arg(p, a, dot)?,
+                        (None, Some(v)) => v,
+                        (None, None) => unreachable!("two operands"),
+                    };
+                    return Ok(table.get(&print(&key)).cloned().unwrap_or_else(|| Value::String(String::new())));
+                }
+            }
         }
         if cmd.len() > 1 || piped.is_some() {
             let at = match &cmd[0] {
@@ -385,7 +465,7 @@ impl<'a> Eval<'a> {
                 Value::from(match &args[0] {
                     Value::String(x) => x.len(),
                     Value::Array(a) => a.len(),
-                    Value::Object(o) => o.len(),
+                    Value::Object(o) => visible(o).count(),
                     Value::Null => 0,
                     other => return xerr(p, name, format!("len of type {}", type_name(other))),
                 })

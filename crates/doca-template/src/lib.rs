@@ -15,6 +15,7 @@ mod lex;
 mod parse;
 pub mod table;
 
+pub use eval::METHOD;
 pub use table::TabWriter;
 
 use serde_json::Value;

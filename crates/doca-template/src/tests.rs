@@ -16,7 +16,10 @@ fn fields_pipes_and_functions() {
     assert_eq!(r("{{.Repository | upper}}", v.clone()), "BUSYBOX");
     assert_eq!(r("{{printf \"%-8s|%3d\" .Tag .N}}", v.clone()), "latest  |  3");
     assert_eq!(r("{{index .Labels \"a\"}}", v.clone()), "1");
-    assert_eq!(r("{{.Missing}}", v.clone()), "<no value>");
+    // A struct's missing field is an error, as Go's; a map's missing key is no value.
+    let err = Template::parse("{{.Missing}}").unwrap().render(&v).unwrap_err().to_string();
+    assert_eq!(err, "template: :1: executing \"\" at <.Missing>: can't evaluate field Missing in type struct");
+    assert_eq!(r("{{.Labels.missing}}", v.clone()), "<no value>");
     assert_eq!(r("{{len .List}} {{truncate .Repository 4}} {{pad .Tag 1 1}}", v.clone()), "2 busy  latest ");
     assert_eq!(r("{{(index .List 1) | title}}", v.clone()), "Y");
     assert_eq!(r("{{title \"hello world\"}}", v.clone()), "Hello World");
@@ -52,4 +55,18 @@ fn tabwriter_matches_docker_tables() {
     t.write("REPOSITORY\tTAG\tIMAGE ID\n");
     t.write("busybox\tlatest\t0123456789ab\n");
     assert_eq!(t.finish(), "REPOSITORY   TAG       IMAGE ID\nbusybox      latest    0123456789ab\n");
+}
+
+#[test]
+fn structs_print_as_go_prints_them_and_hidden_tables_are_methods() {
+    let v = json!({
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "Labels": "a=1,b=2",
+        "\u{0}Label": {"a": "1", "com.x": "y"},
+    });
+    assert_eq!(r("{{.RestartPolicy}}", v.clone()), "{no 0}");
+    assert_eq!(r("{{.Label \"com.x\"}}|{{.Label \"nope\"}}|{{\"a\" | .Label}}", v.clone()), "y||1");
+    assert_eq!(r("{{json .}}", v.clone()), r#"{"RestartPolicy":{"Name":"no","MaximumRetryCount":0},"Labels":"a=1,b=2"}"#);
+    assert_eq!(r("{{len .}}", v.clone()), "2");
+    assert_eq!(r("{{range $k, $v := .}}{{$k}};{{end}}", v), "Labels;RestartPolicy;");
 }

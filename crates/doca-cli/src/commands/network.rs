@@ -53,6 +53,7 @@ pub fn run(e: &mut Engine, cmd: NetworkCommand) -> CmdResult {
                         ("IPv6", json!(n.config.subnet6.is_some())),
                         ("Internal", json!(n.config.internal)),
                         ("Labels", json!(labels.join(","))),
+                        crate::output::label_method(&n.config.labels),
                         ("CreatedAt", json!(n.created)),
                     ])
                 })

@@ -71,6 +71,7 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("ID", json!(if a.no_trunc { c.id.as_str() } else { c.id.short() })),
             ("Image", json!(c.config.image)),
             ("Labels", json!(labels.join(","))),
+            crate::output::label_method(&c.config.labels),
             ("LocalVolumes", json!("0")),
             ("Mounts", json!("")),
             ("Names", json!(c.name)),

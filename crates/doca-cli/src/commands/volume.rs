@@ -39,6 +39,7 @@ pub fn run(e: &mut Engine, cmd: VolumeCommand) -> CmdResult {
                     row(vec![
                         ("Driver", json!(v.driver)),
                         ("Labels", json!(labels.join(","))),
+                        crate::output::label_method(&v.labels),
                         ("Mountpoint", json!(v.mountpoint)),
                         ("Name", json!(v.name)),
                         ("Scope", json!("local")),
