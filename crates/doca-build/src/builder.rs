@@ -702,7 +702,7 @@ impl<'w> Worker<'w> {
         if count {
             self.announce(ins, &shell_text(ins));
         }
-        let printed = format!("{} {}", ins.cmd.to_ascii_uppercase(), printed_args(&cmd, ins));
+        let printed = format!("{} {}", ins.cmd.to_ascii_uppercase(), printed_args(&cmd, ins, &state.base.config.shell()));
         let key = sha(&[&state.key, &format!("{cmd:?}")]);
         let config = &mut state.base.config;
         let mut meta_only = true;
@@ -1256,9 +1256,13 @@ fn shell_text(ins: &Instruction) -> String {
 }
 
 /// What the history shows for an instruction (BuildKit's `created_by`: the instruction with
-/// its arguments after expansion).
-fn printed_args(cmd: &Command, ins: &Instruction) -> String {
+/// its arguments after expansion; CMD and ENTRYPOINT as the argv they set, printed as Go's
+/// `%q` prints a string slice: `CMD ["bash" "run.sh"]`).
+fn printed_args(cmd: &Command, ins: &Instruction, shell: &[String]) -> String {
     match cmd {
+        Command::Cmd(a) | Command::Entrypoint(a) => {
+            format!("[{}]", argv(a, shell).iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" "))
+        }
         Command::Env(p) | Command::Label(p) => p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
         Command::Arg(p) => {
             p.iter().map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")).unwrap_or_else(|| k.clone())).collect::<Vec<_>>().join(" ")
@@ -1467,6 +1471,13 @@ mod tests {
         assert_eq!(
             h.iter().map(|h| h.created_by.clone().unwrap()).collect::<Vec<_>>(),
             ["LABEL a=1 b c=2", "HEALTHCHECK --interval=5s CMD true", "EXPOSE 80/tcp 53/udp"]
+        );
+        // CMD and ENTRYPOINT as BuildKit writes them (issue 17, item 22).
+        let (b, _) = build(&mut f, "FROM base\nCMD [\"bash\",\"run.sh\"]\nENTRYPOINT echo \"hi\"\n", &[], None).unwrap();
+        let h = &f.made[&b.id].history;
+        assert_eq!(
+            h.iter().map(|h| h.created_by.clone().unwrap()).collect::<Vec<_>>(),
+            ["CMD [\"bash\" \"run.sh\"]", "ENTRYPOINT [\"/bin/sh\" \"-c\" \"echo \\\"hi\\\"\"]"]
         );
         assert!(h.iter().all(|h| h.empty_layer && h.created.as_deref() == Some("1970-01-01T00:00:00Z")));
     }
