@@ -242,3 +242,18 @@ fn bind_sources_through_symlinks_into_the_store_are_refused() {
     let spec = format!("{}/volumes/vol/_data:/v", link.display());
     e.run(&["--rm", "-v", &spec, "busybox", "true"]);
 }
+
+/// `volume prune --filter label=` follows docker 23 (anonymous volumes only) and `-a` gives
+/// docker 20.10's prune of every unused volume the filter selects (issue 17, item 13).
+#[test]
+fn volume_prune_with_a_label_filter_takes_named_volumes_only_with_a() {
+    require_root!();
+    let e = Env::new();
+    e.t.ok(&["volume", "create", "--label", "tier=cache", "cached"]);
+    e.t.ok(&["volume", "create", "--label", "tier=data", "kept"]);
+    assert_eq!(e.t.ok(&["volume", "prune", "-f", "--filter", "label=tier=cache"]), "Total reclaimed space: 0B\n");
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "cached\nkept\n");
+    let out = e.t.ok(&["volume", "prune", "-a", "-f", "--filter", "label=tier=cache"]);
+    assert!(out.starts_with("Deleted Volumes:\ncached\n"), "{out}");
+    assert_eq!(e.t.ok(&["volume", "ls", "-q"]), "kept\n");
+}
