@@ -102,10 +102,11 @@ fn a_request_the_engine_refuses_is_refused_alike_and_makes_nothing() {
 #[test]
 fn stats_come_out_in_dockers_shape() {
     require_root!();
-    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
-    t.busybox("busybox:latest");
-    let id = t.ok(&["run", "-d", "--network", "none", "--name", "statty", "busybox", "sleep", "30"]).trim().to_string();
-    let mut e = engine(&t);
+    // In a cgroup parent of its own, removed with the environment.
+    let env = doca_testkit::ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-door");
+    let t = &env.t;
+    let id = t.ok(&env.args("run", &["-d", "--network", "none", "--name", "statty", "busybox", "sleep", "30"])).trim().to_string();
+    let mut e = engine(t);
     let (_, first) = e.container_stats("statty").unwrap();
     let (c, second) = e.container_stats("statty").unwrap();
     let v = serde_json::to_value(second.to_docker(&c, Some(&first))).unwrap();
