@@ -310,12 +310,13 @@ fn names_conflict_and_images_in_use_stay() {
     assert!(e.ok(&["ps", "-a", "--format", "{{.Status}}"]).contains("Created"));
     let err = e.t.fails(&["rmi", "busybox"], 1);
     assert!(err.contains("conflict: unable to remove repository reference \"busybox\" (must force) - container"), "{err}");
-    // Forced: the tag goes, the image stays for its container, which still starts.
-    e.ok(&["rmi", "-f", "busybox"]);
-    assert_eq!(e.ok(&["images", "-q"]).lines().count(), 1);
+    // Forced: the tag and the image go, as docker's (issue 17, item 16); the container, only
+    // stopped, keeps what it needs and still starts; the rest goes with it.
+    let out = e.ok(&["rmi", "-f", "busybox"]);
+    assert!(out.starts_with("Untagged: busybox:latest\nDeleted: sha256:"), "{out}");
+    assert_eq!(e.ok(&["images", "-qa"]), "");
     e.ok(&["start", "-a", "one"]);
     e.ok(&["rm", "one"]);
-    e.ok(&["image", "prune", "-f"]);
     assert_eq!(e.ok(&["images", "-qa"]), "", "the image goes with its last container");
 }
 
@@ -1221,4 +1222,32 @@ fn format_templates_have_label_methods_errors_and_go_structs() {
     e.ok(&["volume", "create", "--label", "owner=me", "fmtvol"]);
     assert_eq!(e.ok(&["volume", "ls", "--format", "{{.Name}} {{.Label \"owner\"}}"]), "fmtvol me\n");
     e.ok(&["rm", "fmt"]);
+}
+
+/// `rmi -f` of an image only stopped containers use deletes it as docker does (issue 17,
+/// item 16): gone from every name and listing, while the containers still start; it goes for
+/// good with its last container.
+#[test]
+fn rmi_force_deletes_an_image_stopped_containers_use_and_they_still_start() {
+    require_root!();
+    let e = Env::new();
+    let id = e.t.busybox("solo:1");
+    let c = e.ok(&e.run_args("create", &["--network", "none", "solo:1", "echo", "alive"])).trim().to_string();
+    let err = e.t.fails(&["rmi", "solo:1"], 1);
+    assert!(err.contains("unable to remove repository reference \"solo:1\" (must force)"), "{err}");
+    assert_eq!(e.ok(&["rmi", "-f", "solo:1"]), format!("Untagged: solo:1\nDeleted: {id}\n"));
+    assert!(!e.ok(&["images", "-aq", "--no-trunc"]).contains(&id), "gone from the listing");
+    e.t.fails(&["image", "inspect", &id], 1);
+    assert_eq!(e.ok(&["start", "-a", &c]), "alive\n", "the container still has its image's layers and config");
+    let rows = |id: &str| -> i64 {
+        let db = rusqlite::Connection::open(e.t.root().join("doca.db")).unwrap();
+        db.query_row("SELECT count(*) FROM images WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(rows(&id), 1, "kept for the container");
+    e.ok(&["rm", &c]);
+    // With its last container the image went for good: the store checks clean, and the same
+    // image loaded again is an image like any other.
+    assert_eq!(rows(&id), 0);
+    e.ok(&["system", "check"]);
+    assert_eq!(e.t.busybox("solo:1").len(), id.len());
 }

@@ -57,6 +57,10 @@ impl Engine {
             }
         }
         self.store.db.write(|tx| tx.delete_container(c.id.as_str()))?;
+        // An image `rmi -f` hid goes with its last container.
+        if self.store.db.read(|tx| tx.image_removed(&c.image_id))? {
+            self.delete_image(&c.image_id)?;
+        }
         self.forget_container_lock(&c.id);
         self.container_event(c, "destroy", &[]);
         Ok(())

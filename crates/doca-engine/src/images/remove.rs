@@ -129,10 +129,10 @@ impl Engine {
                 events.push(RemoveEvent::Untagged(r.familiar()));
             }
         }
+        let running = users.iter().any(|(_, running)| *running);
         // Once its last name went, an image a container uses stays, dangling, without an
-        // error (docker's "quiet" delete; docker also deletes one that only stopped containers
-        // use when forced, but doca's containers need their image's record).
-        if untagged_last_name && !users.is_empty() {
+        // error (docker's "quiet" delete), unless forced with only stopped containers on it.
+        if untagged_last_name && !users.is_empty() && !(req.force && !running) {
             return Ok(events);
         }
         // docker's conflicts, in its order (checkImageDeleteConflict): a running container,
@@ -149,6 +149,14 @@ impl Engine {
         for r in refs {
             self.untag(&r)?;
             events.push(RemoveEvent::Untagged(r.familiar()));
+        }
+        // Forced, with stopped containers on it: docker deletes the image and keeps its layers
+        // under the containers. doca hides it from every name and listing and deletes it with
+        // its last container (which still needs its config and layers to start).
+        if !users.is_empty() {
+            self.store.db.write(|tx| tx.mark_image_removed(&id))?;
+            events.push(RemoveEvent::Deleted(id.clone()));
+            return Ok(events);
         }
         events.extend(self.delete_image(&id)?.0);
         Ok(events)

@@ -27,7 +27,7 @@ pub struct LayerRow {
 impl Tx<'_> {
     pub fn images(&self) -> Result<Vec<ImageRow>, DbError> {
         // One query shape for all listings; the always-true condition binds the one parameter.
-        self.images_where("?1 = ?1", "")
+        self.images_where("removed = 0 AND ?1 = ?1", "")
     }
 
     pub fn image(&self, id: &Digest) -> Result<Option<ImageRow>, DbError> {
@@ -60,7 +60,19 @@ impl Tx<'_> {
     pub fn images_by_prefix(&self, hex_prefix: &str) -> Result<Vec<ImageRow>, DbError> {
         // Escape LIKE metacharacters: the prefix was validated as hex by the caller, but be safe.
         let pat = format!("sha256:{}%", hex_prefix.replace(['%', '_', '\\'], ""));
-        self.images_where("id LIKE ?1", &pat)
+        self.images_where("removed = 0 AND id LIKE ?1", &pat)
+    }
+
+    /// Hides an image that containers still use (see the `removed` column).
+    pub fn mark_image_removed(&self, id: &Digest) -> Result<(), DbError> {
+        self.tx.execute("UPDATE images SET removed = 1 WHERE id = ?1", [id.as_str()])?;
+        Ok(())
+    }
+
+    /// Whether `id` is an image `rmi -f` hid (it goes with its last container).
+    pub fn image_removed(&self, id: &Digest) -> Result<bool, DbError> {
+        let removed: Option<i64> = self.tx.query_row("SELECT removed FROM images WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+        Ok(removed == Some(1))
     }
 
     pub fn insert_image(&self, img: &ImageRow, layers: &[LayerRow]) -> Result<bool, DbError> {
@@ -77,6 +89,8 @@ impl Tx<'_> {
             ],
         )?;
         if n == 0 {
+            // The same image again (pull, load, build): one `rmi -f` hid comes back.
+            self.tx.execute("UPDATE images SET removed = 0 WHERE id = ?1", [img.id.as_str()])?;
             return Ok(false);
         }
         let mut st = self.tx.prepare_cached(

@@ -96,4 +96,9 @@ CREATE TABLE build_files (
     digest     TEXT NOT NULL               -- sha256 of its content when it had this stat
 );
 "#,
+    r#"
+-- An image `rmi -f` deleted while stopped containers still use it: gone from every name and
+-- listing (docker's delete), its layers and config kept until its last container goes.
+ALTER TABLE images ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
