@@ -132,7 +132,7 @@ impl Engine {
         let running = users.iter().any(|(_, running)| *running);
         // Once its last name went, an image a container uses stays, dangling, without an
         // error (docker's "quiet" delete), unless forced with only stopped containers on it.
-        if untagged_last_name && !users.is_empty() && !(req.force && !running) {
+        if untagged_last_name && !users.is_empty() && (running || !req.force) {
             return Ok(events);
         }
         // docker's conflicts, in its order (checkImageDeleteConflict): a running container,
