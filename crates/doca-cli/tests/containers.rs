@@ -1238,6 +1238,7 @@ fn rmi_force_deletes_an_image_stopped_containers_use_and_they_still_start() {
     assert_eq!(e.ok(&["rmi", "-f", "solo:1"]), format!("Untagged: solo:1\nDeleted: {id}\n"));
     assert!(!e.ok(&["images", "-aq", "--no-trunc"]).contains(&id), "gone from the listing");
     e.t.fails(&["image", "inspect", &id], 1);
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Image}}"]), format!("{}\n", &id[7..19]), "ps shows the id its name no longer leads to");
     assert_eq!(e.ok(&["start", "-a", &c]), "alive\n", "the container still has its image's layers and config");
     let rows = |id: &str| -> i64 {
         let db = rusqlite::Connection::open(e.t.root().join("doca.db")).unwrap();

@@ -50,7 +50,18 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
     let mut rows = Vec::new();
     // One read of each image's config, however many containers share it.
     let mut images: std::collections::HashMap<doca_engine::Digest, doca_engine::ContainerConfig> = Default::default();
+    // What each name the containers were made from names now, once per name: a container
+    // whose name no longer leads to its image shows the image's id (docker's list.go).
+    let mut names: std::collections::HashMap<String, Option<doca_engine::Digest>> = Default::default();
     for c in &list {
+        let now_names = names.entry(c.config.image.clone()).or_insert_with(|| e.resolve_image(&c.config.image).ok().map(|r| r.image.id));
+        let image = if now_names.as_ref() == Some(&c.image_id) {
+            c.config.image.clone()
+        } else if a.no_trunc {
+            c.image_id.to_string()
+        } else {
+            c.image_id.short().to_string()
+        };
         if !images.contains_key(&c.image_id) {
             let cfg = e.image_run_config(&c.image_id)?;
             images.insert(c.image_id.clone(), cfg);
@@ -69,7 +80,7 @@ pub fn run(e: &mut Engine, a: PsArgs) -> CmdResult {
             ("Command", json!(command_text(&argv, a.no_trunc))),
             ("CreatedAt", json!(created_at(&c.created))),
             ("ID", json!(if a.no_trunc { c.id.as_str() } else { c.id.short() })),
-            ("Image", json!(c.config.image)),
+            ("Image", json!(image)),
             ("Labels", json!(labels.join(","))),
             crate::output::label_method(&c.config.labels),
             ("LocalVolumes", json!("0")),
