@@ -22,8 +22,9 @@ pub const COMMAND_NOT_FOUND: u8 = 127;
 pub enum Verb {
     /// Every command but the ones that run a process for the caller.
     Other,
-    /// `run` and `create` (and `exec`'s own failures): 125 unless the command could not be
-    /// invoked or found.
+    /// `run` (and `exec`'s own failures): 125 unless the command could not be invoked or
+    /// found. (`create` exits 1 for what the engine refuses, as docker's CLI does for what its
+    /// daemon refuses; 125 only for its own usage errors.)
     Run,
 }
 
@@ -32,6 +33,7 @@ pub fn code(kind: ErrorKind, verb: Verb) -> u8 {
         (Verb::Run, ErrorKind::CommandNotFound) => COMMAND_NOT_FOUND,
         (Verb::Run, ErrorKind::CannotInvoke) => CANNOT_INVOKE,
         (Verb::Run, _) => NOT_RUN,
+        (_, ErrorKind::Usage) => NOT_RUN,
         // doca's own addition: refused archives and tarballs (load, import) are usage errors.
         (Verb::Other, ErrorKind::BadInput) => NOT_RUN,
         (

@@ -84,10 +84,11 @@ fn a_request_the_engine_refuses_is_refused_alike_and_makes_nothing() {
     require_root!();
     let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
     t.busybox("busybox:latest");
-    let cli = t.fails(&["create", "--network", "host", "-p", "8080:80", "busybox", "true"], 125);
+    // Refused by dockerd, so `create` exits 1 as docker's CLI does (run would exit 125).
+    let cli = t.fails(&["create", "--network", "container:other", "-p", "8080:80", "busybox", "true"], 1);
     let req = CreateContainer {
         image: "busybox".into(),
-        network: NetworkMode::Host,
+        network: NetworkMode::Container("other".into()),
         publish: doca_engine::parse_publish("8080:80").unwrap(),
         ..Default::default()
     };

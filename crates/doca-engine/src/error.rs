@@ -16,6 +16,9 @@ pub enum ErrorKind {
     CannotInvoke,
     CommandNotFound,
     InvalidArgument,
+    /// What docker's CLI itself would refuse: an invalid argument that exits 125 from every
+    /// command, not only from run.
+    Usage,
     /// Untrusted input (an archive, a tarball) was refused.
     BadInput,
     Internal,
@@ -40,6 +43,9 @@ pub enum EngineError {
     AmbiguousContainer(String),
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
+    /// A request docker's own CLI refuses before sending it (its exit 125 from any command).
+    #[error("{0}")]
+    Usage(String),
     /// A request that the container's state does not allow (docker's 409s).
     #[error("{0}")]
     Conflict(String),
@@ -116,6 +122,7 @@ impl EngineError {
             | EngineError::Runtime { .. }
             | EngineError::MissingHelper { .. } => ErrorKind::Internal,
             EngineError::AmbiguousContainer(_) => ErrorKind::InvalidArgument,
+            EngineError::Usage(_) => ErrorKind::Usage,
             EngineError::AmbiguousPrefix(_)
             | EngineError::BadReference { .. }
             | EngineError::TagWithDigest

@@ -3,7 +3,7 @@
 use super::attach_io::{block_signals, pump, Pump};
 use super::run_opts::{create_request, detach_keys};
 use crate::cli::RunArgs;
-use crate::exit::run_failure;
+use crate::exit::{run_failure, Verb};
 use crate::output::print;
 use crate::{CmdResult, Failure};
 use doca_engine::containers::{AttachStreams, StartContainer};
@@ -27,7 +27,7 @@ fn write_cidfile(a: &RunArgs, id: &str) -> Result<(), Failure> {
 /// `--pull`: `always` pulls, `missing` pulls when the store lacks the image (docker's "Unable
 /// to find image ... locally" first), `never` leaves it to create's "No such image". The pull's
 /// lines go to stderr, as docker's do, so the container's output stays alone on stdout.
-fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
+fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str, verb: Verb) -> CmdResult {
     let pull = match a.pull.as_str() {
         "always" => true,
         "missing" => {
@@ -47,24 +47,29 @@ fn ensure_image(e: &mut Engine, a: &RunArgs, image: &str) -> CmdResult {
         _ => false,
     };
     if pull && doca_engine::Reference::parse(image).is_ok() {
-        super::pull::pull(e, image, a.platform.as_deref(), a.quiet, super::attach_io::is_tty(2), &mut std::io::stderr())
-            .map_err(|f| Failure::not_run(f.message))?;
+        super::pull::pull(e, image, a.platform.as_deref(), a.quiet, super::attach_io::is_tty(2), &mut std::io::stderr()).map_err(|f| {
+            if verb == Verb::Run {
+                Failure::not_run(f.message)
+            } else {
+                f
+            }
+        })?;
     }
     Ok(())
 }
 
 pub fn create(e: &mut Engine, a: RunArgs) -> CmdResult {
-    let req = create_request(&a)?;
-    ensure_image(e, &a, &req.image)?;
-    let c = e.create_container(&req).map_err(run_failure)?;
+    let req = create_request(&a, Verb::Other)?;
+    ensure_image(e, &a, &req.image, Verb::Other)?;
+    let c = e.create_container(&req)?;
     write_cidfile(&a, c.id.as_str())?;
     print(&format!("{}\n", c.id))
 }
 
 pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
-    let req = create_request(&a)?;
+    let req = create_request(&a, Verb::Run)?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
-    ensure_image(e, &a, &req.image)?;
+    ensure_image(e, &a, &req.image, Verb::Run)?;
     let c = e.create_container(&req).map_err(run_failure)?;
     write_cidfile(&a, c.id.as_str())?;
     let id = c.id.to_string();

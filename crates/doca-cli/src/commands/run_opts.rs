@@ -192,7 +192,9 @@ fn healthcheck(a: &RunArgs) -> Result<Option<doca_engine::containers::HealthSpec
     }))
 }
 
-pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
+/// `verb`: what the engine's refusal exits with (`run` 125; `create` 1, as docker's CLI exits
+/// for what its daemon refuses).
+pub fn create_request(a: &RunArgs, verb: Verb) -> Result<CreateContainer, Failure> {
     let image = a.image_and_command[0].clone();
     if image.starts_with('-') {
         return Err(usage(format!("unknown flag: {image}")));
@@ -316,7 +318,10 @@ pub fn create_request(a: &RunArgs) -> Result<CreateContainer, Failure> {
     security(&a.security_opt, &mut req)?;
     // The engine's rules (its create checks them again), before any pull: dockerd refuses a
     // bad request before it looks for the image.
-    doca_engine::containers::check_create(&req).map_err(|e| usage(e.to_string()))?;
+    doca_engine::containers::check_create(&req).map_err(|e| Failure::new(crate::exit::code(e.kind(), verb), e.to_string()))?;
+    if req.network == NetworkMode::Host && (!req.publish.is_empty() || req.publish_all) {
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+    }
     Ok(req)
 }
 

@@ -112,7 +112,7 @@ fn container_config(c: &Container, image: &doca_image::config::ContainerConfig) 
         tty: r.tty,
         open_stdin: r.open_stdin,
         stdin_once: r.stdin_once,
-        env: Some(env),
+        env: nil_if_empty(env),
         cmd: if r.cmd.is_empty() && r.entrypoint.is_none() { image.cmd.clone() } else { Some(r.cmd.clone()) },
         healthcheck: super::health::config_json(image, r),
         args_escaped: None,
@@ -131,14 +131,16 @@ fn container_config(c: &Container, image: &doca_image::config::ContainerConfig) 
 fn host_config(c: &Container) -> HostConfig {
     let r = &c.config;
     let res = &r.resources;
-    let log_opts = [
-        ("max-size", r.log_max_size.unwrap_or(super::start::DEFAULT_LOG_MAX_SIZE).to_string()),
-        ("max-file", r.log_max_files.unwrap_or(super::start::DEFAULT_LOG_MAX_FILES).to_string()),
-    ];
+    // The options given (--log-opt), not doca's defaults, as docker shows them.
+    let log_opts: Vec<(&str, String)> =
+        [("max-size", r.log_max_size.map(|v| v.to_string())), ("max-file", r.log_max_files.map(|v| v.to_string()))]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
     HostConfig {
         binds: nil_if_empty(r.mounts.iter().filter_map(|m| m.bind_spec.clone()).collect()),
         container_id_file: String::new(),
-        log_config: LogConfig { kind: "json-file".into(), config: log_opts.map(|(k, v)| (k.to_string(), v)).into() },
+        log_config: LogConfig { kind: "json-file".into(), config: log_opts.into_iter().map(|(k, v)| (k.to_string(), v)).collect() },
         network_mode: r.network.name(),
         port_bindings: port_bindings(r),
         restart_policy: RestartPolicy {
@@ -180,8 +182,16 @@ fn host_config(c: &Container) -> HostConfig {
         memory: res.memory,
         nano_cpus: res.nano_cpus,
         cgroup_parent: r.cgroup_parent.clone().unwrap_or_default(),
+        blkio_weight: 0,
+        blkio_weight_device: Vec::new(),
+        blkio_device_read_bps: None,
+        blkio_device_write_bps: None,
+        blkio_device_read_iops: None,
+        blkio_device_write_iops: None,
         cpu_period: res.cpu_period,
         cpu_quota: res.cpu_quota,
+        cpu_realtime_period: 0,
+        cpu_realtime_runtime: 0,
         cpuset_cpus: res.cpuset_cpus.clone(),
         cpuset_mems: res.cpuset_mems.clone(),
         // Checked at create; a record from an older doca is shown as given.
@@ -196,11 +206,23 @@ fn host_config(c: &Container) -> HostConfig {
                 })
             })
             .collect(),
+        device_cgroup_rules: None,
+        device_requests: None,
+        kernel_memory: 0,
+        kernel_memory_tcp: 0,
         memory_reservation: res.memory_reservation,
         memory_swap: res.memory_swap,
+        memory_swappiness: None,
         oom_kill_disable: res.oom_kill_disable,
         pids_limit: (res.pids_limit > 0).then_some(res.pids_limit),
         ulimits: nil_if_empty(res.ulimits.iter().map(|(n, s, h)| Ulimit { name: n.clone(), soft: *s, hard: *h }).collect()),
+        cpu_count: 0,
+        cpu_percent: 0,
+        io_maximum_iops: 0,
+        io_maximum_bandwidth: 0,
+        // What the runtime masks and makes read-only (none when privileged).
+        masked_paths: (!r.privileged).then(|| spec::MASKED_PATHS.map(String::from).to_vec()),
+        readonly_paths: (!r.privileged).then(|| spec::READONLY_PATHS.map(String::from).to_vec()),
         init: r.init.then_some(true),
     }
 }

@@ -15,24 +15,44 @@ fn invalid(m: impl Into<String>) -> EngineError {
 /// Checks `req` without touching the store or the host: front ends may call it before work
 /// such as a pull, as dockerd refuses a bad request before it looks for the image.
 pub fn check_create(req: &CreateContainer) -> Result<(), EngineError> {
+    // What docker's CLI refuses before it sends anything (exit 125 from `create` too).
     if req.auto_remove && req.restart != RestartPolicy::No {
-        return Err(invalid("Conflicting options: --restart and --rm"));
+        return Err(EngineError::Usage("Conflicting options: --restart and --rm".into()));
     }
     let net = &req.network;
-    let bridge = matches!(net, NetworkMode::Bridge(_));
-    if (!req.publish.is_empty() || req.publish_all) && !bridge {
-        return Err(invalid(format!("conflicting options: port publishing and the {} network mode", net.name())));
+    let user_network = matches!(net, NetworkMode::Bridge(n) if n != "bridge");
+    if !req.network_aliases.is_empty() && !user_network {
+        return Err(EngineError::Usage("network-scoped aliases are only supported for user-defined networks".into()));
     }
-    if (req.ip.is_some() || !req.network_aliases.is_empty()) && !matches!(net, NetworkMode::Bridge(n) if n != "bridge") {
-        return Err(invalid("user specified IP address and network aliases are supported only on user defined networks"));
+    // dockerd's (runconfig/hostconfig_unix.go validateNetContainerMode): what a container
+    // sharing another's network cannot set; a host-network container has no MAC of its own.
+    // Published ports with the host's network are discarded (the front end warns), with none
+    // they are kept and unused, as docker keeps them.
+    if let NetworkMode::Container(_) = net {
+        let conflict = if req.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
+            Some("hostname and the network mode")
+        } else if !req.dns.is_empty() {
+            Some("dns and the network mode")
+        } else if !req.extra_hosts.is_empty() {
+            Some("custom host-to-IP mapping and the network mode")
+        } else if !req.publish.is_empty() || req.publish_all {
+            Some("port publishing and the container type network mode")
+        } else if !req.expose.is_empty() {
+            Some("port exposing and the container type network mode")
+        } else {
+            None
+        };
+        if let Some(c) = conflict {
+            return Err(invalid(format!("conflicting options: {c}")));
+        }
     }
-    if matches!(net, NetworkMode::Host | NetworkMode::Container(_)) && (!req.dns.is_empty() || !req.extra_hosts.is_empty()) {
-        return Err(invalid(format!("conflicting options: custom DNS and --add-host cannot be used with --network {}", net.name())));
+    if req.ip.is_some() && matches!(net, NetworkMode::Bridge(n) if n == "bridge") {
+        return Err(invalid("user specified IP address is supported on user defined networks only"));
     }
     if let Some(m) = &req.mac_address {
         doca_net::ipam::parse_mac(m).map_err(|e| invalid(e.to_string()))?;
-        if !bridge {
-            return Err(invalid(format!("conflicting options: mac-address and the network mode {}", net.name())));
+        if matches!(net, NetworkMode::Host | NetworkMode::Container(_)) {
+            return Err(invalid("conflicting options: mac-address and the network mode"));
         }
     }
     for h in &req.extra_hosts {
@@ -77,10 +97,29 @@ mod tests {
         let base = || CreateContainer { image: "busybox".into(), network: NetworkMode::Bridge("bridge".into()), ..Default::default() };
         assert!(check_create(&base()).is_ok());
         refused(CreateContainer { auto_remove: true, restart: RestartPolicy::Always, ..base() }, "--restart and --rm");
+        // As dockerd 20.10 answered each, side by side: only a container sharing another's
+        // network conflicts; with the host's, published ports are discarded, DNS kept.
         let publish = doca_net::ports::parse_publish("8080:80").unwrap();
-        refused(CreateContainer { publish, network: NetworkMode::Host, ..base() }, "port publishing and the host network mode");
-        refused(CreateContainer { ip: Some("10.0.0.2".parse().unwrap()), ..base() }, "only on user defined networks");
-        refused(CreateContainer { dns: vec!["1.1.1.1".into()], network: NetworkMode::Host, ..base() }, "custom DNS");
+        let shared = || NetworkMode::Container("other".into());
+        refused(
+            CreateContainer { publish: publish.clone(), network: shared(), ..base() },
+            "port publishing and the container type network mode",
+        );
+        assert!(check_create(&CreateContainer { publish, network: NetworkMode::Host, ..base() }).is_ok());
+        assert!(check_create(&CreateContainer { dns: vec!["1.1.1.1".into()], network: NetworkMode::Host, ..base() }).is_ok());
+        refused(
+            CreateContainer { dns: vec!["1.1.1.1".into()], network: shared(), ..base() },
+            "conflicting options: dns and the network mode",
+        );
+        refused(CreateContainer { extra_hosts: vec!["a:1.2.3.4".into()], network: shared(), ..base() }, "custom host-to-IP mapping");
+        refused(CreateContainer { hostname: Some("h".into()), network: shared(), ..base() }, "hostname and the network mode");
+        refused(CreateContainer { ip: Some("10.0.0.2".parse().unwrap()), ..base() }, "user defined networks only");
+        assert!(check_create(&CreateContainer { ip: Some("10.0.0.2".parse().unwrap()), network: NetworkMode::None, ..base() }).is_ok());
+        refused(CreateContainer { network_aliases: vec!["x".into()], network: NetworkMode::Host, ..base() }, "network-scoped aliases");
+        refused(
+            CreateContainer { mac_address: Some("02:42:ac:11:00:02".into()), network: NetworkMode::Host, ..base() },
+            "mac-address and the network mode",
+        );
         refused(CreateContainer { mac_address: Some("zz".into()), ..base() }, "mac");
         refused(CreateContainer { extra_hosts: vec!["nohost".into()], ..base() }, "invalid IP address in add-host");
         refused(CreateContainer { log_driver: Some("syslog".into()), ..base() }, "json-file logs only");

@@ -103,16 +103,41 @@ pub struct HostConfig {
     pub memory: i64,
     pub nano_cpus: i64,
     pub cgroup_parent: String,
+    /// Block I/O limits doca does not set: docker's zero values.
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<serde_json::Value>,
+    pub blkio_device_read_bps: Option<Vec<serde_json::Value>>,
+    pub blkio_device_write_bps: Option<Vec<serde_json::Value>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<serde_json::Value>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<serde_json::Value>>,
     pub cpu_period: i64,
     pub cpu_quota: i64,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
     pub devices: Vec<DeviceMapping>,
+    pub device_cgroup_rules: Option<Vec<String>>,
+    pub device_requests: Option<Vec<serde_json::Value>>,
+    pub kernel_memory: i64,
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: i64,
     pub memory_reservation: i64,
     pub memory_swap: i64,
+    pub memory_swappiness: Option<i64>,
     pub oom_kill_disable: bool,
     pub pids_limit: Option<i64>,
     pub ulimits: Option<Vec<Ulimit>>,
+    pub cpu_count: i64,
+    pub cpu_percent: i64,
+    #[serde(rename = "IOMaximumIOps")]
+    pub io_maximum_iops: u64,
+    #[serde(rename = "IOMaximumBandwidth")]
+    pub io_maximum_bandwidth: u64,
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
 }
