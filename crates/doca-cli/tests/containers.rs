@@ -1068,6 +1068,8 @@ fn ps_filters_health_volume_network_ports_and_tasks() {
     assert_eq!(ps("publish=18931/udp"), "");
     assert_eq!(ps("expose=80"), "ported\n");
     assert_eq!(ps("expose=9000/udp"), "ported\n");
+    // Config.ExposedPorts has what is published and exposed, as docker merges them.
+    assert_eq!(e.inspect("ported")["Config"]["ExposedPorts"], serde_json::json!({"80/tcp": {}, "9000/udp": {}}));
     assert_eq!(ps("is-task=true"), "");
     assert_eq!(ps("is-task=false").lines().count(), 3);
     let err = e.t.fails(&["ps", "--filter", "health=great"], 1);

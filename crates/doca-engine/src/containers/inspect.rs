@@ -108,7 +108,14 @@ fn container_config(c: &Container, image: &doca_image::config::ContainerConfig) 
         attach_stdin: r.attach_stdin,
         attach_stdout: r.attach_stdout,
         attach_stderr: r.attach_stderr,
-        exposed_ports: image.exposed_ports.clone(),
+        // The image's, --expose's and the published ports, as docker merges them at create.
+        exposed_ports: {
+            let mut ports = image.exposed_ports.clone().unwrap_or_default();
+            for p in r.expose.iter().chain(r.publish.iter().map(|b| &b.container)) {
+                ports.entry(p.to_string()).or_insert_with(|| serde_json::json!({}));
+            }
+            (!ports.is_empty()).then_some(ports)
+        },
         tty: r.tty,
         open_stdin: r.open_stdin,
         stdin_once: r.stdin_once,
