@@ -232,8 +232,16 @@ fn published_ports_answer_on_the_host_from_containers_and_conflicts_are_named() 
         .to_string();
     assert_eq!(http_get(&format!("127.0.0.1:{p1}")).as_deref(), Some("hello-from-container"));
     assert_eq!(http_get(&format!("127.0.0.1:{p2}")).as_deref(), Some("hello-from-container"));
-    assert_eq!(e.t.ok(&["port", "web"]), format!("80/tcp -> 127.0.0.1:{p1}\n80/tcp -> 0.0.0.0:{p2}\n"));
-    assert_eq!(e.t.ok(&["ps", "--format", "{{.Ports}}"]), format!("53/udp, 127.0.0.1:{p1}->80/tcp, 0.0.0.0:{p2}->80/tcp\n"));
+    // On a host with IPv6 a port published without an address answers on [::] too, relayed by
+    // the monitor as docker-proxy does, and is listed so (issue 17, item 18).
+    let v6 = std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0");
+    let (port_v6, ps_v6) = if v6 { (format!("80/tcp -> :::{p2}\n"), format!(", :::{p2}->80/tcp")) } else { Default::default() };
+    if v6 {
+        assert_eq!(http_get(&format!("[::1]:{p2}")).as_deref(), Some("hello-from-container"));
+        assert!(std::net::TcpStream::connect(format!("[::1]:{p1}")).is_err(), "an address given is the only one");
+    }
+    assert_eq!(e.t.ok(&["port", "web"]), format!("80/tcp -> 127.0.0.1:{p1}\n80/tcp -> 0.0.0.0:{p2}\n{port_v6}"));
+    assert_eq!(e.t.ok(&["ps", "--format", "{{.Ports}}"]), format!("53/udp, 127.0.0.1:{p1}->80/tcp, 0.0.0.0:{p2}->80/tcp{ps_v6}\n"));
     let i: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", &web])).unwrap();
     assert_eq!(i[0]["NetworkSettings"]["Ports"]["53/udp"], serde_json::Value::Null);
     assert_eq!(i[0]["NetworkSettings"]["Ports"]["80/tcp"][1]["HostPort"], p2.to_string());
@@ -259,6 +267,7 @@ fn published_ports_answer_on_the_host_from_containers_and_conflicts_are_named() 
     // Gone with the container: the rule, so nothing answers any more.
     e.t.ok(&["rm", "-f", &web, &all]);
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{p1}")).is_err());
+    assert!(std::net::TcpStream::connect(format!("[::1]:{p2}")).is_err(), "the IPv6 relay went with the container");
     for (spec, want) in [("80:abc", "invalid containerPort: abc"), ("1.2.3:80:80", "invalid ip address: 1.2.3")] {
         let err = e.t.fails(&e.args("run", &["--rm", "-p", spec, "busybox", "true"]), 125);
         assert!(err.contains(want), "{spec}: {err}");

@@ -41,6 +41,18 @@ pub struct ShimConfig {
     /// runtime with `--debug`.
     #[serde(default)]
     pub debug: bool,
+    /// Published ports relayed from `[::]` to the container (docker-proxy's IPv6 side).
+    #[serde(default)]
+    pub proxies: Vec<ProxyConfig>,
+}
+
+/// One published port's IPv6 relay: `[::]:port` → `target` (the container's address).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyConfig {
+    /// "tcp" or "udp".
+    pub proto: String,
+    pub port: u16,
+    pub target: String,
 }
 
 /// 127.0.0.11:53 inside the container's network namespace.

@@ -17,8 +17,9 @@ pub mod log;
 pub mod logfile;
 pub mod monitor;
 pub mod proto;
+pub mod proxy;
 pub mod reply;
 
-pub use config::{DnsConfig, ExitStatus, HealthConfig, LogConfig, ShimConfig};
+pub use config::{DnsConfig, ExitStatus, HealthConfig, LogConfig, ProxyConfig, ShimConfig};
 pub use monitor::ShimError;
 pub use reply::{Reply, StartCause};

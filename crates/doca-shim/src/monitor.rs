@@ -180,6 +180,9 @@ pub fn start(cfg: ShimConfig) -> Result<Monitor, ShimError> {
     if let Some(d) = &cfg.dns {
         crate::dns::spawn(d.clone());
     }
+    for p in &cfg.proxies {
+        crate::proxy::spawn(p.clone());
+    }
     if let Some(h) = &cfg.health {
         crate::health::spawn(
             h.clone(),

@@ -17,10 +17,11 @@ pub fn run(e: &mut Engine, a: PortArgs) -> CmdResult {
         if wanted.is_some_and(|w| w != port) {
             continue;
         }
-        let ip = h.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
-        match wanted {
-            Some(_) => out.push_str(&format!("{ip}:{}\n", h.host_port)),
-            None => out.push_str(&format!("{port} -> {ip}:{}\n", h.host_port)),
+        for ip in doca_engine::networks::host_addresses(&h) {
+            match wanted {
+                Some(_) => out.push_str(&format!("{ip}:{}\n", h.host_port)),
+                None => out.push_str(&format!("{port} -> {ip}:{}\n", h.host_port)),
+            }
         }
     }
     if out.is_empty() {

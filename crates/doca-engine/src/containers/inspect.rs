@@ -276,11 +276,10 @@ impl Engine {
         let mut networks = BTreeMap::new();
         for e in &endpoints {
             for p in &e.config.ports {
-                let entry = PortBinding {
-                    host_ip: p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED).to_string(),
-                    host_port: p.host_port.to_string(),
-                };
-                ports.entry(p.container.to_string()).or_default().get_or_insert_with(Vec::new).push(entry);
+                for host_ip in crate::networks::host_addresses(p) {
+                    let entry = PortBinding { host_ip, host_port: p.host_port.to_string() };
+                    ports.entry(p.container.to_string()).or_default().get_or_insert_with(Vec::new).push(entry);
+                }
             }
             networks.insert(
                 e.network.name.clone(),

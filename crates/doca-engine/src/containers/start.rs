@@ -83,6 +83,24 @@ fn oom_file(cgroups_path: &str) -> Option<PathBuf> {
     }
 }
 
+/// The published ports the monitor relays from `[::]` (docker-proxy's IPv6 side): those
+/// without a host address, TCP and UDP, when the host has IPv6.
+fn ipv6_relays(endpoints: &[crate::networks::attach::Endpoint]) -> Vec<doca_shim::ProxyConfig> {
+    if !crate::networks::publishes_on_ipv6() {
+        return Vec::new();
+    }
+    endpoints
+        .iter()
+        .flat_map(|e| e.config.ports.iter().map(move |p| (e.ip, p)))
+        .filter(|(_, p)| p.host_ip.is_none() && p.container.proto != doca_net::ports::Proto::Sctp)
+        .map(|(ip, p)| doca_shim::ProxyConfig {
+            proto: p.container.proto.name().to_string(),
+            port: p.host_port,
+            target: format!("{ip}:{}", p.container.port),
+        })
+        .collect()
+}
+
 impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
@@ -348,6 +366,7 @@ impl Engine {
                 _ => None,
             },
             debug: tracing::enabled!(tracing::Level::DEBUG),
+            proxies: ipv6_relays(&endpoints),
         };
         let shim_json = paths.run.join("shim.json");
         std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;

@@ -17,6 +17,22 @@ fn overlaps(a: &PublishedPort, b: &PublishedPort) -> bool {
         && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
 }
 
+/// Whether a published port without a host address is also relayed on `[::]` by the
+/// container's monitor (docker-proxy's IPv6 side): when the host has IPv6.
+pub fn publishes_on_ipv6() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0")
+}
+
+/// The host addresses a published port answers on, as docker lists them: its own, and `::`
+/// too for one without an address when the host has IPv6.
+pub fn host_addresses(p: &PublishedPort) -> Vec<String> {
+    match p.host_ip {
+        Some(ip) => vec![ip.to_string()],
+        None if publishes_on_ipv6() && p.container.proto != Proto::Sctp => vec![Ipv4Addr::UNSPECIFIED.to_string(), "::".into()],
+        None => vec![Ipv4Addr::UNSPECIFIED.to_string()],
+    }
+}
+
 fn shown(ip: Option<Ipv4Addr>, port: u16) -> String {
     format!("{}:{port}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED))
 }
@@ -198,9 +214,10 @@ impl Engine {
 pub fn ports_column(ports: &[(Port, Option<PublishedPort>)]) -> String {
     ports
         .iter()
-        .map(|(p, h)| match h {
-            Some(h) => format!("{}->{p}", shown(h.host_ip, h.host_port)),
-            None => p.to_string(),
+        .flat_map(|(p, h)| match h {
+            // docker writes `:::8080->80/tcp` for the IPv6 side.
+            Some(h) => host_addresses(h).into_iter().map(|a| format!("{a}:{}->{p}", h.host_port)).collect::<Vec<_>>(),
+            None => vec![p.to_string()],
         })
         .collect::<Vec<_>>()
         .join(", ")
