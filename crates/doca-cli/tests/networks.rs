@@ -455,3 +455,56 @@ fn ipv6_networks_give_containers_addresses_that_reach_each_other() {
     e.t.ok(&["rm", "-f", "peer"]);
     e.t.ok(&["network", "rm", "six"]);
 }
+
+/// A UDP echo server for the container: what busybox lacks.
+const UDP_ECHO: &str = r#"
+#include <netinet/in.h>
+#include <sys/socket.h>
+int main(void) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(9000);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return 1;
+    char buf[1500];
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        int n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
+    }
+}
+"#;
+
+/// UDP published without an address answers on [::] too, its replies relayed back to the
+/// client (issue 17, item 18).
+#[test]
+fn udp_published_ports_answer_over_ipv6_through_the_relay() {
+    require_root!();
+    if !std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0") {
+        eprintln!("skipped: the host has no IPv6");
+        return;
+    }
+    let e = env();
+    let tools = e.t.path("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    std::fs::copy(doca_testkit::c_program("udpecho", UDP_ECHO), tools.join("udpecho")).unwrap();
+    let port = free_port();
+    let mount = format!("{}:/tools:ro", tools.display());
+    e.t.ok(&e.args("run", &["-d", "--name", "echo", "-v", &mount, "-p", &format!("{port}:9000/udp"), "busybox", "/tools/udpecho"]));
+    let sock = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = None;
+    // The server may still be starting: ask again until it answers.
+    for _ in 0..30 {
+        sock.send_to(b"ping over six", format!("[::1]:{port}")).unwrap();
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got = Some(buf[..n].to_vec());
+            break;
+        }
+    }
+    assert_eq!(got.as_deref(), Some(&b"ping over six"[..]));
+    assert!(e.t.ok(&["port", "echo"]).contains(&format!("9000/udp -> :::{port}")));
+    e.t.ok(&["rm", "-f", "echo"]);
+}
