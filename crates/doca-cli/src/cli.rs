@@ -1258,21 +1258,16 @@ pub fn usage_failure(e: &clap::Error) -> crate::Failure {
     };
     let usage = value(ContextKind::Usage);
     let usage = usage.trim().trim_start_matches("Usage:").trim().to_string();
-    let path = command_path();
+    let (path, cmd) = command_path();
     // docker's use line: `doca run [OPTIONS] IMAGE [COMMAND] [ARG...]`, not clap's `<...>`.
     let args = usage.strip_prefix(path.as_str()).unwrap_or(&usage).replace("[OPTIONS]", "");
     let args = args.replace(['<', '>'], "").replace("]...", "]");
     // Flags clap shows because they were given (`--root ROOT`) are not part of the use line,
     // nor their values.
-    let mut cmd = Cli::command();
-    for name in path.split_whitespace().skip(1) {
-        if let Some(sub) = cmd.find_subcommand(name).cloned() {
-            cmd = sub;
-        }
-    }
+    let root = Cli::command();
     let takes_value = |flag: &str| {
         let (long, short) = (flag.strip_prefix("--"), flag.strip_prefix('-').and_then(|f| f.chars().next()));
-        Cli::command().get_arguments().chain(cmd.get_arguments()).any(|a| {
+        root.get_arguments().chain(cmd.get_arguments()).any(|a| {
             let named = match long {
                 Some(l) => a.get_long() == Some(l),
                 None => short.is_some() && a.get_short() == short,
@@ -1299,11 +1294,7 @@ pub fn usage_failure(e: &clap::Error) -> crate::Failure {
             crate::Failure::failed(format!("doca: '{}' is not a doca command.\nSee 'doca --help'", value(ContextKind::InvalidSubcommand)))
         }
         ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::MissingSubcommand => {
-            let mut cmd = Some(Cli::command());
-            for name in path.split_whitespace().skip(1) {
-                cmd = cmd.and_then(|c| c.find_subcommand(name).cloned());
-            }
-            let about = cmd.and_then(|c| c.get_about().map(ToString::to_string)).unwrap_or_default();
+            let about = cmd.get_about().map(ToString::to_string).unwrap_or_default();
             crate::Failure::failed(format!("\"{path}\" requires at least 1 argument.\n{see}\n\nUsage:  {usage}\n\n{about}"))
         }
         ErrorKind::UnknownArgument => {
@@ -1335,9 +1326,9 @@ pub fn usage_failure(e: &clap::Error) -> crate::Failure {
     }
 }
 
-/// The command the user typed (`doca network create`), read from the arguments with the
-/// command tree: global flags and their values are skipped.
-fn command_path() -> String {
+/// The command the user typed (`doca network create`) and its definition, read from the
+/// arguments with the command tree: global flags and their values are skipped.
+fn command_path() -> (String, clap::Command) {
     let mut cmd = Cli::command();
     let mut path = vec!["doca".to_string()];
     let mut args = std::env::args().skip(1);
@@ -1356,5 +1347,5 @@ fn command_path() -> String {
             None => break,
         }
     }
-    path.join(" ")
+    (path.join(" "), cmd)
 }

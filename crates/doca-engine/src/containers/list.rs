@@ -88,7 +88,9 @@ pub struct ListContainers {
     pub filters: Vec<ContainerFilter>,
 }
 
-/// What a container's health, network and port filters look at.
+/// What a container's health, network and port filters look at (only what a given filter
+/// needs is read).
+#[derive(Default)]
 struct Facts {
     health: String,
     /// Names and ids of the networks it joins.
@@ -156,33 +158,46 @@ impl Engine {
         // What the filters on a container's health, networks and ports need, read only when
         // one of them is given.
         let mut facts: std::collections::HashMap<String, Facts> = std::collections::HashMap::new();
-        if req.filters.iter().any(|f| {
-            matches!(f, ContainerFilter::Health(_) | ContainerFilter::Network(_) | ContainerFilter::Publish(_) | ContainerFilter::Expose(_))
-        }) {
-            let networks = self.networks()?;
+        let wants = |f: fn(&ContainerFilter) -> bool| req.filters.iter().any(f);
+        let need_health = wants(|f| matches!(f, ContainerFilter::Health(_)));
+        let need_networks = wants(|f| matches!(f, ContainerFilter::Network(_)));
+        let need_published = wants(|f| matches!(f, ContainerFilter::Publish(_)));
+        let need_exposed = wants(|f| matches!(f, ContainerFilter::Expose(_)));
+        if need_health || need_networks || need_published || need_exposed {
+            let networks = if need_networks { self.networks()? } else { Vec::new() };
             for c in &all {
-                let endpoints = self.endpoints_of(c).unwrap_or_default();
-                let mut net_keys: Vec<String> = match c.config.network {
-                    super::NetworkMode::None | super::NetworkMode::Host => vec![c.config.network.name()],
-                    _ => c.config.network.networks(),
-                };
-                if c.config.left_primary {
-                    net_keys.clear();
+                let mut f = Facts::default();
+                if need_health {
+                    f.health = self.container_health(c).map_or_else(|| "none".to_string(), |h| h.status);
                 }
-                net_keys.extend(c.config.connected.iter().map(|a| a.network.clone()));
-                net_keys.extend(networks.iter().filter(|n| net_keys.contains(&n.name)).map(|n| n.id.clone()).collect::<Vec<_>>());
-                let mut published: Vec<doca_net::Port> = endpoints
-                    .iter()
-                    .flat_map(|e| &e.config.ports)
-                    .map(|p| doca_net::Port { port: p.host_port, proto: p.container.proto })
-                    .collect();
-                for b in c.config.publish.iter().filter(|b| b.host_port_start > 0) {
-                    published.extend((b.host_port_start..=b.host_port_end).map(|port| doca_net::Port { port, proto: b.container.proto }));
+                if need_networks {
+                    let mut keys: Vec<String> = match c.config.network {
+                        _ if c.config.left_primary => Vec::new(),
+                        super::NetworkMode::None | super::NetworkMode::Host => vec![c.config.network.name()],
+                        _ => c.config.network.networks(),
+                    };
+                    keys.extend(c.config.connected.iter().map(|a| a.network.clone()));
+                    let ids: Vec<String> = networks.iter().filter(|n| keys.contains(&n.name)).map(|n| n.id.clone()).collect();
+                    keys.extend(ids);
+                    f.networks = keys;
                 }
-                let mut exposed = self.exposed_ports(c).unwrap_or_default();
-                exposed.extend(c.config.publish.iter().map(|b| b.container));
-                let health = self.container_health(c).map_or_else(|| "none".to_string(), |h| h.status);
-                facts.insert(c.id.to_string(), Facts { health, networks: net_keys, published, exposed });
+                if need_published {
+                    let endpoints = self.endpoints_of(c).unwrap_or_default();
+                    f.published = endpoints
+                        .iter()
+                        .flat_map(|e| &e.config.ports)
+                        .map(|p| doca_net::Port { port: p.host_port, proto: p.container.proto })
+                        .collect();
+                    for b in c.config.publish.iter().filter(|b| b.host_port_start > 0) {
+                        f.published
+                            .extend((b.host_port_start..=b.host_port_end).map(|port| doca_net::Port { port, proto: b.container.proto }));
+                    }
+                }
+                if need_exposed {
+                    f.exposed = self.exposed_ports(c).unwrap_or_default();
+                    f.exposed.extend(c.config.publish.iter().map(|b| b.container));
+                }
+                facts.insert(c.id.to_string(), f);
             }
         }
         let mut out: Vec<Container> = all

@@ -97,15 +97,14 @@ impl Network {
 
     /// As docker shows it; `containers` are the running endpoints.
     pub fn resource(&self, containers: BTreeMap<String, EndpointResource>) -> NetworkResource {
-        let gateway = |g: Option<String>| g.unwrap_or_default();
         let v4 = self.config.subnet.iter().map(|s| IpamConfig {
             subnet: s.to_string(),
             ip_range: self.config.ip_range.map(|r| r.to_string()).unwrap_or_default(),
-            gateway: gateway(self.config.gateway.map(|g| g.to_string())),
+            gateway: self.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
         });
         let v6 = self.config.subnet6.iter().map(|s6| IpamConfig {
             subnet: s6.clone(),
-            gateway: gateway(self.config.gateway6.map(|g| g.to_string())),
+            gateway: self.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
             ..IpamConfig::default()
         });
         NetworkResource {

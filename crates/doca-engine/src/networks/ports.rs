@@ -20,7 +20,9 @@ fn overlaps(a: &PublishedPort, b: &PublishedPort) -> bool {
 /// Whether a published port without a host address is also relayed on `[::]` by the
 /// container's monitor (docker-proxy's IPv6 side): when the host has IPv6.
 pub fn publishes_on_ipv6() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0")
+    // Read once per process: a listing asks for every published port.
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0"))
 }
 
 /// The host addresses a published port answers on, as docker lists them: its own, and `::`
