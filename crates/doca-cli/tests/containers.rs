@@ -1255,3 +1255,50 @@ fn rmi_force_deletes_an_image_stopped_containers_use_and_they_still_start() {
     e.ok(&["system", "check"]);
     assert_eq!(e.t.busybox("solo:1").len(), id.len());
 }
+
+/// The other shapes of a hostile archive on `cp -`: a hard link to a host file and a file
+/// written through a symlink to a host directory. Neither reaches the host, nor brings a host
+/// file's content into the container.
+#[test]
+fn cp_from_stdin_refuses_links_out_of_the_archive() {
+    require_root!();
+    let e = Env::new();
+    e.ok(&e.run_args("run", &["-d", "--name", "tarlinks", "--network", "none", "busybox", "sleep", "60"]));
+    let marker = std::env::temp_dir().join(format!("doca-cp-through-link-{}", std::process::id()));
+    let send = |archive: Vec<u8>| {
+        let mut child = e.t.cmd().args(["cp", "-", "tarlinks:/tmp"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&archive).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // A hard link named for a host file (by a climbing path and by an absolute one).
+    for target in ["../../../../../../../etc/shadow", "/etc/shadow"] {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        h.set_mode(0o644);
+        let name = &mut h.as_old_mut().linkname;
+        name[..target.len()].copy_from_slice(target.as_bytes());
+        b.append_data(&mut h, "shadow", std::io::empty()).unwrap();
+        let sent = send(b.into_inner().unwrap());
+        let err = String::from_utf8_lossy(&sent.stderr);
+        // Refused by the unpacking's containment, not by a malformed archive.
+        assert!(!sent.status.success() && err.contains("outside"), "a hard link out of the archive was taken: {target}: {err}");
+        let (code, _, _) = out(&e.t.run(&["exec", "tarlinks", "test", "-e", "/tmp/shadow"]));
+        assert_eq!(code, Some(1), "the host's {target} came into the container");
+    }
+    // A symlink to a host directory, then a file through it.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "esc", marker.parent().unwrap()).unwrap();
+    let mut f = tar::Header::new_gnu();
+    f.set_size(6);
+    f.set_mode(0o644);
+    f.set_cksum();
+    b.append_data(&mut f, format!("esc/{}", marker.file_name().unwrap().to_string_lossy()), &b"pwned\n"[..]).unwrap();
+    let _ = send(b.into_inner().unwrap());
+    assert!(!marker.exists(), "a file was written through the archive's symlink onto the host");
+    e.ok(&["rm", "-f", "tarlinks"]);
+}

@@ -222,7 +222,11 @@ impl Engine {
         archive.set_preserve_permissions(true);
         archive.set_preserve_ownerships(opts.keep_owner);
         archive.set_unpack_xattrs(false);
-        archive.unpack(&staged).map_err(|e| EngineError::InvalidArgument(format!("extract the archive from stdin: {e}")))?;
+        archive.unpack(&staged).map_err(|e| {
+            // tar names the entry; its cause (an entry leading outside, a bad header) is below.
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            EngineError::InvalidArgument(format!("extract the archive from stdin: {e}{cause}"))
+        })?;
         self.copy_files(name, &CopyRequest::IntoDirectory { src: staged.clone(), dest: dest.to_string() }, opts)
     }
 }
