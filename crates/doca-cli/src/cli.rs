@@ -66,6 +66,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Serve Docker's Engine API, so Docker clients use doca (alias: system service)
+    Serve(ServeArgs),
     /// Manage doca
     System {
         #[command(subcommand)]
@@ -748,6 +750,8 @@ pub struct BuilderPruneArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
+    /// Serve Docker's Engine API (as `doca serve`)
+    Service(ServeArgs),
     /// Show doca disk usage
     Df(DfArgs),
     /// Verify the store: digests, references and snapshots
@@ -1348,4 +1352,29 @@ fn command_path() -> (String, clap::Command) {
         }
     }
     (path.join(" "), cmd)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Where to listen: unix:///PATH (default <run-root>/doca.sock), tcp://ADDR:PORT, fd:// (systemd)
+    #[arg(short = 'H', long = "host")]
+    pub host: Vec<String>,
+    /// Exit after this many seconds without a connection (0: never), for socket activation
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+    /// Require client certificates signed by --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust client certificates signed by this CA
+    #[arg(long)]
+    pub tlscacert: Option<PathBuf>,
+    /// The server's TLS certificate
+    #[arg(long)]
+    pub tlscert: Option<PathBuf>,
+    /// The server's TLS key
+    #[arg(long)]
+    pub tlskey: Option<PathBuf>,
+    /// Allow plain TCP without TLS (anyone who reaches it is root on this host)
+    #[arg(long = "insecure-tcp")]
+    pub insecure_tcp: bool,
 }

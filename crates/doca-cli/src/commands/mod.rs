@@ -26,6 +26,7 @@ mod rmi;
 mod run;
 mod run_opts;
 mod save;
+mod serve;
 mod start;
 mod stats;
 mod stop;
@@ -49,6 +50,9 @@ pub fn run(cli: Cli) -> CmdResult {
     // The one command that needs no store.
     if let Command::Version(a) = &cli.command {
         return version::run(a);
+    }
+    if let Command::Serve(a) | Command::System { command: SystemCommand::Service(a) } = &cli.command {
+        return serve::run(&cli, a.clone());
     }
     let mut e = engine(&cli)?;
     match cli.command {
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Events(a) | Command::System { command: SystemCommand::Events(a) } => events::run(&mut e, a),
         Command::Info(a) | Command::System { command: SystemCommand::Info(a) } => info::run(&mut e, a),
         Command::Version(_) => unreachable!("handled before the store is opened"),
+        Command::Serve(_) | Command::System { command: SystemCommand::Service(_) } => unreachable!("the server opens its own engines"),
         Command::Volume { command } => volume::run(&mut e, command),
         Command::Network { command } => network::run(&mut e, command),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),

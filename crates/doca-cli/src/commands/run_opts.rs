@@ -4,7 +4,7 @@
 use crate::cli::{ResourceArgs, RunArgs};
 use crate::exit::Verb;
 use crate::Failure;
-use doca_engine::containers::{CreateContainer, NetworkMode, Resources, RestartPolicy, Seccomp};
+use doca_engine::containers::{CreateContainer, NetworkMode, Resources, RestartPolicy};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -12,27 +12,7 @@ fn usage(msg: impl Into<String>) -> Failure {
     Failure::not_run(msg)
 }
 
-/// go-units RAMInBytes: "512m", "1.5g", "100", "64KiB" (binary multipliers).
-pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
-    let bad = || format!("invalid size: '{s}'");
-    let t = s.trim();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let unit = unit.trim_start().to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mul: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return Err(bad()),
-    };
-    Ok((n * mul) as i64)
-}
+pub use doca_engine::containers::parse_size as ram_in_bytes;
 
 /// `-e`/`--env-file` entries: "K=V" kept, a bare "K" takes the caller's value when it has one
 /// (docker's opts.ValidateEnv), comments and blank lines in files skipped.
@@ -85,31 +65,19 @@ fn labels(a: &RunArgs) -> Result<BTreeMap<String, String>, Failure> {
     super::key_values(&all, "label", Verb::Run)
 }
 
+/// `--security-opt`: a seccomp profile is read here, from the caller's file, and given to the
+/// engine as its content (as docker's CLI sends it to dockerd).
 fn security(opts: &[String], req: &mut CreateContainer) -> Result<(), Failure> {
     for o in opts {
-        let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
-        match k {
-            "no-new-privileges" => {
-                req.no_new_privileges = match v {
-                    "" | "true" => true,
-                    "false" => false,
-                    _ => return Err(usage(format!("invalid --security-opt 2: {o:?}"))),
-                }
-            }
-            "seccomp" if v == "unconfined" => req.seccomp = Seccomp::Unconfined,
-            "seccomp" if !v.is_empty() => {
-                let bytes = std::fs::read(v)
+        let opt = match o.split_once(['=', ':']) {
+            Some(("seccomp", v)) if v != "unconfined" && !v.is_empty() => {
+                let text = std::fs::read_to_string(v)
                     .map_err(|e| usage(format!("opening seccomp profile ({v}) failed: {}", crate::commands::io_reason(&e))))?;
-                let profile: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|e| usage(format!("decoding seccomp profile ({v}) failed: {e}")))?;
-                req.seccomp = Seccomp::Profile(profile);
+                format!("seccomp={text}")
             }
-            // SELinux labels: this host has no SELinux, and docker ignores them there too.
-            "label" => {}
-            "apparmor" if v == "unconfined" => {}
-            "apparmor" => return Err(usage("AppArmor is not enabled on this host: only apparmor=unconfined can be honoured")),
-            _ => return Err(usage(format!("invalid --security-opt: {o:?}"))),
-        }
+            _ => o.clone(),
+        };
+        req.security_opt(&opt).map_err(|e| usage(e.to_string()))?;
     }
     Ok(())
 }
@@ -390,17 +358,6 @@ pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_as_go_units() {
-        assert_eq!(ram_in_bytes("512m").unwrap(), 512 << 20);
-        assert_eq!(ram_in_bytes("1.5g").unwrap(), 3 << 29);
-        assert_eq!(ram_in_bytes("100").unwrap(), 100);
-        assert_eq!(ram_in_bytes("64KiB").unwrap(), 64 << 10);
-        assert_eq!(ram_in_bytes("10MB").unwrap(), 10 << 20);
-        assert!(ram_in_bytes("lots").is_err());
-        assert!(ram_in_bytes("5x").is_err());
-    }
 
     #[test]
     fn detach_keys_parse_as_docker() {

@@ -152,6 +152,36 @@ pub struct CreateContainer {
     pub no_image_volumes: bool,
 }
 
+impl CreateContainer {
+    /// One `--security-opt` (HostConfig.SecurityOpt): `no-new-privileges[=bool]`,
+    /// `seccomp=unconfined` or `seccomp=<profile JSON>` (docker's CLI sends the file's content,
+    /// as doca's does), `label=...` (no SELinux here: ignored, as docker does), and
+    /// `apparmor=unconfined`.
+    pub fn security_opt(&mut self, o: &str) -> Result<(), EngineError> {
+        let usage = |m: String| EngineError::Usage(m);
+        let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
+        match k {
+            "no-new-privileges" => {
+                self.no_new_privileges = match v {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => return Err(usage(format!("invalid --security-opt 2: {o:?}"))),
+                }
+            }
+            "seccomp" if v == "unconfined" => self.seccomp = Seccomp::Unconfined,
+            "seccomp" if !v.is_empty() => {
+                let profile: Value = serde_json::from_str(v).map_err(|e| usage(format!("decoding seccomp profile failed: {e}")))?;
+                self.seccomp = Seccomp::Profile(profile);
+            }
+            "label" => {}
+            "apparmor" if v == "unconfined" => {}
+            "apparmor" => return Err(usage("AppArmor is not enabled on this host: only apparmor=unconfined can be honoured".into())),
+            _ => return Err(usage(format!("invalid --security-opt: {o:?}"))),
+        }
+        Ok(())
+    }
+}
+
 /// `--security-opt seccomp=...`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind", content = "profile")]
@@ -232,4 +262,40 @@ pub struct Attachment {
     pub ip: Option<Ipv4Addr>,
     #[serde(default)]
     pub aliases: Vec<String>,
+}
+
+/// go-units RAMInBytes: "512m", "1.5g", "100", "64KiB" (binary multipliers).
+pub fn parse_size(s: &str) -> Result<i64, String> {
+    let bad = || format!("invalid size: '{s}'");
+    let t = s.trim();
+    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(num_end);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim_start().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mul: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(bad()),
+    };
+    Ok((n * mul) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse_as_go_units() {
+        assert_eq!(super::parse_size("512m").unwrap(), 512 << 20);
+        assert_eq!(super::parse_size("1.5g").unwrap(), 3 << 29);
+        assert_eq!(super::parse_size("100").unwrap(), 100);
+        assert_eq!(super::parse_size("64KiB").unwrap(), 64 << 10);
+        assert_eq!(super::parse_size("10MB").unwrap(), 10 << 20);
+        assert!(super::parse_size("lots").is_err());
+        assert!(super::parse_size("5x").is_err());
+    }
 }

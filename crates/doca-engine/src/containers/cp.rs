@@ -26,6 +26,51 @@ pub enum CopyRequest {
     IntoDirectory { src: PathBuf, dest: String },
 }
 
+/// A path's facts as docker's archive API gives them (container.PathStat).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    /// Go's os.FileMode: permission bits, with the type as Go's high bits.
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// st_mode as Go's os.FileMode (what docker's CLI decodes): the type bits moved to Go's.
+fn go_file_mode(st_mode: u32) -> u32 {
+    const DIR: u32 = 1 << 31;
+    const SYMLINK: u32 = 1 << 27;
+    const DEVICE: u32 = 1 << 26;
+    const PIPE: u32 = 1 << 25;
+    const SOCKET: u32 = 1 << 24;
+    const SETUID: u32 = 1 << 23;
+    const SETGID: u32 = 1 << 22;
+    const CHARDEV: u32 = 1 << 21;
+    const STICKY: u32 = 1 << 20;
+    let mut m = st_mode & 0o777;
+    m |= match st_mode & 0o170000 {
+        0o040000 => DIR,
+        0o120000 => SYMLINK,
+        0o060000 => DEVICE,
+        0o020000 => DEVICE | CHARDEV,
+        0o010000 => PIPE,
+        0o140000 => SOCKET,
+        _ => 0,
+    };
+    if st_mode & 0o4000 != 0 {
+        m |= SETUID;
+    }
+    if st_mode & 0o2000 != 0 {
+        m |= SETGID;
+    }
+    if st_mode & 0o1000 != 0 {
+        m |= STICKY;
+    }
+    m
+}
+
 /// `doca cp`'s options.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CopyOptions {
@@ -102,27 +147,53 @@ impl Engine {
         Ok(Root::from_fd(root))
     }
 
+    /// Runs `f` on the container's root: a running container's through its init (its volumes
+    /// and binds seen), a stopped one's mounted for the call, under its lock.
+    fn with_root<T>(&mut self, name: &str, f: impl FnOnce(&Root) -> Result<T, EngineError>) -> Result<T, EngineError> {
+        let c = self.container(name)?;
+        if c.state.status.is_live() {
+            return f(&self.live_root(&c)?);
+        }
+        let _lock = self.lock_container(&c.id)?;
+        let c = self.container(c.id.as_str())?;
+        if c.state.status.is_live() {
+            return f(&self.live_root(&c)?);
+        }
+        let paths = self.container_paths(&c.id);
+        self.unmount_container(&c.id)?;
+        self.mount_container_rootfs(&c.image_id, &paths.dir)?;
+        let r = Root::open(&paths.merged()).map_err(EngineError::from).and_then(|root| f(&root));
+        self.unmount_container(&c.id)?;
+        r
+    }
+
+    /// What docker's `HEAD /containers/{id}/archive` tells of a path in the container
+    /// (`X-Docker-Container-Path-Stat`), resolved inside its root, the last link not followed.
+    pub fn container_path_stat(&mut self, name: &str, path: &str) -> Result<PathStat, EngineError> {
+        let r = self.with_root(name, |root| {
+            let e = root.resolve(Path::new(path), false)?;
+            let st = e.stat();
+            let link_target = if e.kind() == doca_fs::Kind::Symlink { e.readlink()?.to_string_lossy().into_owned() } else { String::new() };
+            Ok(PathStat {
+                name: Path::new(path).file_name().map_or_else(|| "/".into(), |n| n.to_string_lossy().into_owned()),
+                size: st.st_size,
+                mode: go_file_mode(st.st_mode),
+                mtime: crate::rfc3339_nano(
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec))
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                ),
+                link_target,
+            })
+        });
+        r.map_err(|e| match e {
+            EngineError::NoSuchPath(_) => EngineError::NoSuchPath(format!("{name}:{path}")),
+            e => e,
+        })
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn copy_files(&mut self, name: &str, req: &CopyRequest, opts: CopyOptions) -> Result<(), EngineError> {
-        let c = self.container(name)?;
-        let result = if c.state.status.is_live() {
-            let root = self.live_root(&c)?;
-            copy_with_root(&root, req, opts)
-        } else {
-            let _lock = self.lock_container(&c.id)?;
-            let c = self.container(c.id.as_str())?;
-            if c.state.status.is_live() {
-                let root = self.live_root(&c)?;
-                copy_with_root(&root, req, opts)
-            } else {
-                let paths = self.container_paths(&c.id);
-                self.unmount_container(&c.id)?;
-                self.mount_container_rootfs(&c.image_id, &paths.dir)?;
-                let r = Root::open(&paths.merged()).map_err(EngineError::from).and_then(|root| copy_with_root(&root, req, opts));
-                self.unmount_container(&c.id)?;
-                r
-            }
-        };
+        let result = self.with_root(name, |root| copy_with_root(root, req, opts));
         // A missing source, in docker's words: the container-side path as given, or the host
         // path as lstat(2) saw it.
         result.map_err(|e| match (e, req) {

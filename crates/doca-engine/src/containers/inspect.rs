@@ -73,7 +73,7 @@ impl Engine {
         })
     }
 
-    fn mount_point(&self, m: &super::mounts::MountSpec) -> MountPoint {
+    pub(crate) fn mount_point(&self, m: &super::mounts::MountSpec) -> MountPoint {
         let volume = m.kind == MountKind::Volume;
         MountPoint {
             kind: m.kind.name().into(),
@@ -267,7 +267,7 @@ fn port_bindings(r: &super::CreateContainer) -> PortMap {
 impl Engine {
     /// Docker's NetworkSettings: the running endpoints' addresses, published ports (exposed
     /// ones unpublished show null), the namespace.
-    fn network_settings(&mut self, c: &super::Container) -> Result<NetworkSettings, EngineError> {
+    pub(crate) fn network_settings(&mut self, c: &super::Container) -> Result<NetworkSettings, EngineError> {
         let endpoints = self.endpoints_of(c)?;
         let mut ports = PortMap::new();
         for p in self.exposed_ports(c)? {

@@ -236,11 +236,18 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountSpec, EngineError> {
         }
     }
     m.kind = kind;
+    check_mount(m, spec)
+}
+
+/// docker's rules for a mount given field by field (`--mount`, the API's HostConfig.Mounts);
+/// `spec` names it in messages.
+pub fn check_mount(mut m: MountSpec, spec: &str) -> Result<MountSpec, EngineError> {
+    let invalid = |m: String| EngineError::InvalidArgument(format!("invalid argument \"{spec}\" for \"--mount\" flag: {m}"));
     if m.target.is_empty() {
         return Err(invalid("target is required".into()));
     }
     check_target(spec, &m.target)?;
-    match kind {
+    match m.kind {
         MountKind::Bind if !m.source.starts_with('/') => {
             return Err(invalid(format!(
                 "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",

@@ -150,6 +150,23 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// One round of a wait that its caller may give up (an API client that goes away): the
+    /// exit code once the container is not running, `None` while it still runs after `timeout`.
+    pub fn wait_container_for(&mut self, name: &str, timeout: Duration) -> Result<Option<i32>, EngineError> {
+        let c = self.container(name)?;
+        if !c.state.status.is_live() {
+            return Ok(Some(c.state.exit_code));
+        }
+        if let Some(code) = self.wait_exit(&c, Some(timeout))? {
+            return Ok(Some(code));
+        }
+        // Timed out, or the monitor went away: the record says which.
+        let now = self.container(c.id.as_str())?;
+        Ok((!now.state.status.is_live()).then_some(now.state.exit_code))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -8,6 +8,8 @@ mod container;
 mod image;
 mod network;
 mod stats;
+mod summary;
+mod units;
 
 pub use config::Config;
 pub use container::{
@@ -17,6 +19,8 @@ pub use container::{
 pub use image::{ImageInspect, ImageMetadata, RootFs};
 pub use network::{ConfigReference, EndpointResource, Ipam, IpamConfig, NetworkResource, VolumeResource};
 pub use stats::{BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, StorageStats, ThrottlingData};
+pub use summary::{ContainerSummary, ImageSummary, SummaryHostConfig, SummaryNetworkSettings, SummaryPort};
+pub use units::{bytes_size, human_duration, human_size, human_size_prec};
 
 /// Go's `nil` slice and map: JSON null when empty, as docker prints unset lists.
 pub(crate) fn nil_if_empty<T>(v: Vec<T>) -> Option<Vec<T>> {

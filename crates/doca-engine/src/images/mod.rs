@@ -18,6 +18,7 @@ pub use archive::{ImportImage, LoadImages, SaveImages};
 pub use filter::ImageFilter;
 pub use history::HistoryEntry;
 pub use list::{ImageSummary, ListImages};
+pub use login::RemoteManifest;
 pub use prune::{PruneImages, PruneReport};
 pub use pull::{PullImage, PullProgress, PullResult};
 pub use push::{PushProgress, PushResult};

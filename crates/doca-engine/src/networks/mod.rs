@@ -8,7 +8,7 @@ pub mod connect;
 pub mod ports;
 
 pub use connect::ConnectNetwork;
-pub use ports::{host_addresses, ports_column, publishes_on_ipv6};
+pub use ports::{host_addresses, publishes_on_ipv6};
 
 use crate::docker::{ConfigReference, EndpointResource, Ipam, IpamConfig, NetworkResource};
 use crate::{Engine, EngineError};

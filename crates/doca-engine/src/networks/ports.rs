@@ -211,16 +211,3 @@ impl Engine {
         Ok(out)
     }
 }
-
-/// `ps`'s PORTS: `0.0.0.0:8080->80/tcp, 53/udp`.
-pub fn ports_column(ports: &[(Port, Option<PublishedPort>)]) -> String {
-    ports
-        .iter()
-        .flat_map(|(p, h)| match h {
-            // docker writes `:::8080->80/tcp` for the IPv6 side.
-            Some(h) => host_addresses(h).into_iter().map(|a| format!("{a}:{}->{p}", h.host_port)).collect::<Vec<_>>(),
-            None => vec![p.to_string()],
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
