@@ -12,6 +12,7 @@ pub mod images;
 pub mod info;
 pub mod networks;
 pub mod prune;
+mod staging;
 pub mod system;
 mod tail;
 pub mod volumes;

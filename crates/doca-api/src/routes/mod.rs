@@ -1,6 +1,7 @@
 //! The routes: docker's paths to handlers, one module per family.
 
 pub mod attach;
+pub mod build;
 pub mod containers;
 pub mod create;
 pub mod exec;
@@ -53,6 +54,9 @@ pub async fn route(state: &Arc<State>, req: Request<Incoming>, path: &str, versi
         (&Method::GET, ["events"]) => system::events(ctx),
         (&Method::GET, ["system", "df"]) => system::df(ctx).await,
         (&Method::POST, ["auth"]) => system::auth(ctx).await,
+
+        (&Method::POST, ["build"]) => build::build(ctx).await,
+        (&Method::POST, ["build", "prune"]) => build::prune(ctx).await,
 
         (&Method::GET, ["containers", "json"]) => containers::list(ctx).await,
         (&Method::POST, ["containers", "create"]) => create::create(ctx).await,

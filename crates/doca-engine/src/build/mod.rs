@@ -14,7 +14,7 @@ pub use doca_build::{Event, Plain, Progress};
 use crate::{Engine, EngineError};
 use doca_build::ignore::Ignore;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where `RUN --mount=type=cache` directories live, one per cache id.
 pub(crate) fn cache_mounts_dir(root: &std::path::Path) -> PathBuf {
@@ -95,6 +95,50 @@ impl Engine {
         finished?;
         let id: doca_store::Digest = built.id.parse().map_err(|_| EngineError::Internal(format!("bad image id {}", built.id)))?;
         Ok(BuildResult { id, tags: req.tags.clone(), unused_args: built.unused_args, steps: built.steps, cached_steps: built.cached_steps })
+    }
+
+    /// A build whose context comes as a tar stream (the API's `POST /build`; plain, gzip, xz
+    /// or zstd), untrusted: unpacked into a private staging directory first (tar keeps every
+    /// entry inside it), then built as a directory context. The Dockerfile (`dockerfile`, a
+    /// path in the context) and the `.dockerignore` are read inside the context's root, so a
+    /// symlink there cannot make doca read a host file. `req.context`, `dockerfile` and
+    /// `ignore` are filled here.
+    pub fn build_image_from_archive(
+        &mut self,
+        mut req: BuildImage,
+        dockerfile: &str,
+        input: &mut dyn std::io::Read,
+        out: &mut dyn doca_build::Progress,
+    ) -> Result<BuildResult, EngineError> {
+        let staging = crate::staging::Staging::new(&self.config().run_root, "build-context")?;
+        let context = staging.0.join("context");
+        std::fs::create_dir(&context).map_err(EngineError::io("create", &context))?;
+        let bad = |e: std::io::Error| {
+            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+            EngineError::InvalidArgument(format!("unpack the build context: {e}{cause}"))
+        };
+        let (_, reader) = doca_image::media::decompress(input).map_err(bad)?;
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_ownerships(false);
+        archive.set_unpack_xattrs(false);
+        archive.unpack(&context).map_err(bad)?;
+        let root = doca_fs::Root::open(&context)?;
+        let name = if dockerfile.is_empty() { "Dockerfile" } else { dockerfile };
+        let text = root
+            .read_file(Path::new(name), 16 << 20)
+            .map_err(|_| EngineError::InvalidArgument(format!("Cannot locate specified Dockerfile: {name}")))?;
+        req.dockerfile =
+            String::from_utf8(text).map_err(|_| EngineError::InvalidArgument(format!("Dockerfile {name} is not UTF-8 text")))?;
+        req.dockerfile_name = Path::new(name).file_name().map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+        let beside = format!("{name}.dockerignore");
+        req.ignore = [beside.as_str(), ".dockerignore"]
+            .iter()
+            .find_map(|p| root.read_file(Path::new(p), 1 << 20).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        req.context = context;
+        self.build_image(&req, out)
     }
 
     /// What an interrupted build left: its containers (found by label), its mounts and temp

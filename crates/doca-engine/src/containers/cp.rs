@@ -240,32 +240,13 @@ fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions) -> Result<(
 }
 
 /// A private directory under the run root for staging an archive; removed when dropped.
-struct Staging(PathBuf);
-
-impl Staging {
-    fn new(run_root: &Path) -> Result<Staging, EngineError> {
-        use std::os::unix::fs::DirBuilderExt;
-        let parent = run_root.join("tmp");
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&parent).map_err(EngineError::io("create", &parent))?;
-        let dir = parent.join(format!("cp-{}", super::record::ContainerId::random()?.short()));
-        std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(EngineError::io("create", &dir))?;
-        Ok(Staging(dir))
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl Engine {
     /// `doca cp CONTAINER:SRC -`: SRC as a tar stream, its last component at the top, as
     /// docker streams it. It is first copied out through doca-fs (docker's path rules, no
     /// link followed out of the container) into a private staging directory; the archive is
     /// written from there, where no container can change anything.
     pub fn copy_out_archive(&mut self, name: &str, src: &str, opts: CopyOptions, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
-        let staging = Staging::new(&self.config().run_root)?;
+        let staging = crate::staging::Staging::new(&self.config().run_root, "cp")?;
         let staged = staging.0.join("out");
         self.copy_files(name, &CopyRequest::FromContainer { src: src.to_string(), dest: staged.clone() }, opts)?;
         let top = Path::new(src.trim_end_matches("/.").trim_end_matches('/'))
@@ -286,7 +267,7 @@ impl Engine {
     /// The archive is untrusted: it is unpacked into a private staging directory first (tar's
     /// unpacking keeps every entry inside it), then copied in as any host directory is.
     pub fn copy_in_archive(&mut self, name: &str, dest: &str, opts: CopyOptions, input: &mut dyn std::io::Read) -> Result<(), EngineError> {
-        let staging = Staging::new(&self.config().run_root)?;
+        let staging = crate::staging::Staging::new(&self.config().run_root, "cp")?;
         let staged = staging.0.join("in");
         std::fs::create_dir(&staged).map_err(EngineError::io("create", &staged))?;
         let mut archive = tar::Archive::new(input);
