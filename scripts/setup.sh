@@ -10,14 +10,24 @@ export DEBIAN_FRONTEND=noninteractive
 # table) and iproute2 (ip: the network tests look at links and routes); docker-registry (a
 # registry on loopback for pull/push) and apache2-utils (htpasswd, for its basic auth); curl;
 # runc (podman runs the images doca pushed with it: crun refuses this cgroup hybrid); gcc and
-# libc6-dev: the attack tests compile small static programs to run inside containers.
-PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev"
+# libc6-dev: the attack tests compile small static programs to run inside containers;
+# docker.io: its docker CLI (20.10, /usr/bin/docker) is the client `doca serve` is tested with
+# (its dockerd is never started by the tests).
+PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   apt-get update -qq
+  # Installing must not start services (docker.io's dockerd would take the host's networking):
+  # policy-rc.d refuses every start while apt runs, unless the host has its own policy.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   # shellcheck disable=SC2086
   apt-get install -y -qq $missing >/dev/null
+  if [ -n "$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup.sh: cargo not found: doca needs Rust 1.85 or newer (rustup); Debian 12's cargo is too old" >&2

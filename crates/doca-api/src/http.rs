@@ -192,14 +192,21 @@ where
         first = rx.recv() => first,
         done = &mut done_rx => {
             done.unwrap_or(Ok(()))?;
-            rx.recv().await
+            return Ok(progress_response(ChannelBody::new(rx)));
         }
     };
-    let body = match first {
+    // The channel closed without a line: the call ended, and its result says how.
+    if first.is_none() {
+        done_rx.await.unwrap_or(Ok(()))?;
+    }
+    Ok(progress_response(match first {
         Some(b) => ChannelBody::starting_with(b, rx),
         None => ChannelBody::new(rx),
-    };
-    Ok(Response::builder().status(StatusCode::OK).header("Content-Type", "application/json").body(body.boxed_unsync()).expect("response"))
+    }))
+}
+
+fn progress_response(body: ChannelBody) -> Resp {
+    Response::builder().status(StatusCode::OK).header("Content-Type", "application/json").body(body.boxed_unsync()).expect("response")
 }
 
 /// A request body read whole, at most [`MAX_JSON`] bytes.

@@ -2,72 +2,13 @@
 //! with and without htpasswd auth) and against a small fake registry that misbehaves on
 //! purpose (wrong digests, truncated blobs, 500s, bearer tokens).
 
-use doca_testkit::{require_root, require_tool, ContainerEnv, TempRoot};
+use doca_testkit::{free_port, require_root, require_tool, ContainerEnv, DistRegistry, TempRoot};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// docker-registry on a free loopback port, with its own storage; killed when dropped.
-struct DistRegistry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl DistRegistry {
-    fn start(htpasswd: Option<(&str, &str)>) -> DistRegistry {
-        let dir = tempfile::tempdir().unwrap();
-        let mut extra = String::new();
-        if let Some((user, pass)) = htpasswd {
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
-            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-            extra.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", dir.path().join("htpasswd").display()));
-        }
-        Self::start_in(dir, "", &extra)
-    }
-
-    /// With `http_extra` under `http:` and `extra` at the top of its config.
-    fn start_in(dir: tempfile::TempDir, http_extra: &str, extra: &str) -> DistRegistry {
-        let port = free_port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{http_extra}{extra}",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        DistRegistry { child, port, _dir: dir }
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for DistRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn skopeo_push(archive: &Path, dest: &str, creds: Option<&str>) {
     let mut c = Command::new("skopeo");

@@ -150,6 +150,22 @@ impl Engine {
         }
     }
 
+    /// The exit code of container `id`'s last `die` event since `since` (Unix nanoseconds):
+    /// what a waiter learns of a container removed (`--rm`) before it saw the exit itself.
+    pub fn last_exit_code(&mut self, id: &str, since: i128) -> Option<i32> {
+        let req = ListEvents {
+            since: Some(since),
+            until: Some(crate::now().unix_timestamp_nanos()),
+            filters: vec![EventFilter::Container(id.to_string()), EventFilter::Event("die".into())],
+        };
+        let mut code = None;
+        let _ = self.events(&req, |e| {
+            code = e.actor.attributes.get("exitCode").and_then(|c| c.parse().ok());
+            Ok(())
+        });
+        code
+    }
+
     /// Hands each event to `out`, oldest first; follows the log for new ones until `until` (or
     /// until `out` fails: the reader went away).
     pub fn events(&mut self, req: &ListEvents, mut out: impl FnMut(&Event) -> std::io::Result<()>) -> Result<(), EngineError> {

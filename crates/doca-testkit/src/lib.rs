@@ -4,8 +4,9 @@
 #![forbid(unsafe_code)]
 
 use sha2::{Digest as _, Sha256};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
 /// Skips a test (with a note on stderr) unless running as root.
@@ -577,5 +578,65 @@ pub fn remove_cgroup_parent(name: &str) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// docker-registry on a free loopback port, with its own storage; killed when dropped.
+pub struct DistRegistry {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl DistRegistry {
+    pub fn start(htpasswd: Option<(&str, &str)>) -> DistRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut extra = String::new();
+        if let Some((user, pass)) = htpasswd {
+            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            extra.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", dir.path().join("htpasswd").display()));
+        }
+        Self::start_in(dir, "", &extra)
+    }
+
+    /// With `http_extra` under `http:` and `extra` at the top of its config.
+    pub fn start_in(dir: tempfile::TempDir, http_extra: &str, extra: &str) -> DistRegistry {
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{http_extra}{extra}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        DistRegistry { child, port, _dir: dir }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for DistRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

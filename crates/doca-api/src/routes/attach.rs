@@ -291,10 +291,15 @@ pub async fn wait(ctx: Ctx, id: String) -> ApiResult {
         let Ok(mut e) = state.lend() else { return };
         let cid = first.id.to_string();
         let finished_before = first.state.finished_at.clone();
+        let since = time::OffsetDateTime::now_utc().unix_timestamp_nanos() - 1_000_000_000;
         let mut code = None;
         // Until an exit that satisfies the condition (or the client goes).
         while code.is_none() && !w.closed() {
-            let Ok(c) = e.container(&cid) else { break };
+            let Ok(c) = e.container(&cid) else {
+                // Removed (`--rm`) before this wait saw it exit: its die event has the code.
+                code = e.last_exit_code(&cid, since);
+                break;
+            };
             if c.state.status.is_live() {
                 if let Ok(Some(n)) = e.wait_container_for(&cid, Duration::from_millis(500)) {
                     code = Some(n);
@@ -312,7 +317,8 @@ pub async fn wait(ctx: Ctx, id: String) -> ApiResult {
         }
         let body = match code {
             Some(n) => serde_json::json!({ "Error": null, "StatusCode": n }),
-            None => serde_json::json!({ "Error": { "Message": "context canceled" }, "StatusCode": -1 }),
+            None if w.closed() => serde_json::json!({ "Error": { "Message": "context canceled" }, "StatusCode": -1 }),
+            None => serde_json::json!({ "Error": { "Message": format!("No such container: {cid}") }, "StatusCode": -1 }),
         };
         let mut line = serde_json::to_vec(&body).expect("json");
         line.push(b'\n');

@@ -230,7 +230,9 @@ pub async fn start(mut ctx: Ctx, id: String) -> ApiResult {
             }
         }));
     }
-    drop(out_tx);
+    // The stream ends only once the exit is recorded: a client inspects the exec as soon as
+    // its stream ends, and must find the exit code there.
+    let end_of_stream = out_tx;
     if let Some(mut input) = input {
         std::thread::spawn(move || {
             while let Ok(Some(chunk)) = in_rx.recv() {
@@ -249,6 +251,7 @@ pub async fn start(mut ctx: Ctx, id: String) -> ApiResult {
             for t in threads {
                 let _ = t.join();
             }
+            drop(end_of_stream);
         });
     }
     let Some(on_upgrade) = on_upgrade else {

@@ -113,16 +113,9 @@ impl Engine {
         let staging = crate::staging::Staging::new(&self.config().run_root, "build-context")?;
         let context = staging.0.join("context");
         std::fs::create_dir(&context).map_err(EngineError::io("create", &context))?;
-        let bad = |e: std::io::Error| {
-            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-            EngineError::InvalidArgument(format!("unpack the build context: {e}{cause}"))
-        };
-        let (_, reader) = doca_image::media::decompress(input).map_err(bad)?;
-        let mut archive = tar::Archive::new(reader);
-        archive.set_preserve_permissions(true);
-        archive.set_preserve_ownerships(false);
-        archive.set_unpack_xattrs(false);
-        archive.unpack(&context).map_err(bad)?;
+        let (_, mut reader) =
+            doca_image::media::decompress(input).map_err(|e| EngineError::InvalidArgument(format!("read the build context: {e}")))?;
+        crate::staging::unpack_untrusted(&mut reader, &context, false, "the build context")?;
         let root = doca_fs::Root::open(&context)?;
         let name = if dockerfile.is_empty() { "Dockerfile" } else { dockerfile };
         let text = root

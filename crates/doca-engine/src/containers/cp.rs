@@ -270,15 +270,7 @@ impl Engine {
         let staging = crate::staging::Staging::new(&self.config().run_root, "cp")?;
         let staged = staging.0.join("in");
         std::fs::create_dir(&staged).map_err(EngineError::io("create", &staged))?;
-        let mut archive = tar::Archive::new(input);
-        archive.set_preserve_permissions(true);
-        archive.set_preserve_ownerships(opts.keep_owner);
-        archive.set_unpack_xattrs(false);
-        archive.unpack(&staged).map_err(|e| {
-            // tar names the entry; its cause (an entry leading outside, a bad header) is below.
-            let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-            EngineError::InvalidArgument(format!("extract the archive from stdin: {e}{cause}"))
-        })?;
+        crate::staging::unpack_untrusted(input, &staged, opts.keep_owner, "the archive")?;
         self.copy_files(name, &CopyRequest::IntoDirectory { src: staged.clone(), dest: dest.to_string() }, opts)
     }
 }

@@ -1,0 +1,468 @@
+//! `doca serve` with real Docker clients: Debian's docker CLI (20.10, the `docker.io` package)
+//! pointed at the server's socket, as root, against real containers. What a client makes the
+//! CLI sees and the other way round; the server can die at any moment and the containers live
+//! on; malformed and hostile requests are refused with nothing made and nothing touched.
+
+use doca_testkit::{require_root, require_tool, ContainerEnv, DistRegistry, TempRoot};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// Debian's docker CLI (20.10): the client the API is checked against.
+const DOCKER: &str = "/usr/bin/docker";
+
+/// `doca serve` on a socket of the test's own, killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    sock: PathBuf,
+    /// The docker client's own configuration directory, so no test reads or writes root's.
+    config: PathBuf,
+}
+
+impl Server {
+    fn start(t: &TempRoot) -> Server {
+        let sock = t.path("api.sock");
+        let log = std::fs::File::create(t.path("serve.log")).unwrap();
+        let child = t
+            .cmd()
+            .args(["serve", "-H", &format!("unix://{}", sock.display())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn doca serve");
+        for _ in 0..200 {
+            if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let config = t.path("docker-config");
+        std::fs::create_dir_all(&config).unwrap();
+        Server { child, sock, config }
+    }
+
+    fn docker(&self) -> Command {
+        let mut c = Command::new(DOCKER);
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", &self.config)
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.docker().args(args).stdin(Stdio::null()).output().expect("spawn docker")
+    }
+
+    /// docker ARGS, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// docker ARGS, which must exit with `code`; its stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "docker {args:?}:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stderr).unwrap()
+    }
+
+    /// A raw request with curl: (status, body).
+    fn curl(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"]).arg(&self.sock).args(["-X", method]);
+        if body.is_some() {
+            c.args(["-H", "Content-Type: application/json", "--data-binary", "@-"]);
+        }
+        let mut child = c.arg(format!("http://docker{path}")).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("curl");
+        if let Some(b) = body {
+            child.stdin.take().unwrap().write_all(b).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn env() -> (ContainerEnv, Server) {
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-apitest");
+    let s = Server::start(&e.t);
+    (e, s)
+}
+
+#[test]
+fn docker_cli_runs_containers_through_doca_serve() {
+    require_root!();
+    require_tool!(DOCKER);
+    let (e, s) = env();
+    let cg = e.cgroup.as_str();
+    // Version negotiation: the 20.10 client speaks 1.41 to a server that serves 1.24-1.47.
+    assert_eq!(s.ok(&["version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}"]).trim(), "1.47 1.41");
+    // Foreground run: attach before start, no byte lost; exit codes as docker's.
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", cg, "busybox", "echo", "hi"]), "hi\n");
+    s.fails(&["run", "--rm", "--cgroup-parent", cg, "busybox", "sh", "-c", "exit 3"], 3);
+    let err = s.fails(&["run", "--rm", "--cgroup-parent", cg, "busybox", "no-such-command"], 127);
+    assert!(err.contains("no-such-command"), "{err}");
+    // stdout and stderr stay apart through the stdcopy framing.
+    let o = s.run(&["run", "--rm", "--cgroup-parent", cg, "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!((String::from_utf8_lossy(&o.stdout).as_ref(), String::from_utf8_lossy(&o.stderr).as_ref()), ("out\n", "err\n"));
+    // stdin piped into a foreground run.
+    let mut child = s
+        .docker()
+        .args(["run", "-i", "--rm", "--cgroup-parent", cg, "busybox", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped input\n").unwrap();
+    assert_eq!(String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(), "PIPED INPUT\n");
+
+    // Detached, then everything docker's scripts do with it.
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-d",
+        "--cgroup-parent",
+        cg,
+        "-e",
+        "FOO=bar",
+        "-l",
+        "tr=1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello-out; echo hello-err >&2; exec sleep 300",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    assert_eq!(
+        s.ok(&["ps", "--filter", "label=tr=1", "--format", "{{.ID}} {{.Names}} {{.State}}"]),
+        format!("{} api-d running\n", &id[..12])
+    );
+    assert_eq!(s.ok(&["ps", "-a", "--filter", "name=api-d", "--format", "{{.Command}}"]), "\"sh -c 'echo hello-o…\"\n");
+    // The CLI sees what the API made, at once, and the API what the CLI made.
+    assert!(e.t.ok(&["ps", "--format", "{{.Names}}"]).contains("api-d"));
+    e.t.ok(&e.args("run", &["-d", "--name", "cli-made", "busybox", "sleep", "300"]));
+    assert!(s.ok(&["ps", "--format", "{{.Names}}"]).contains("cli-made"));
+    assert!(s.ok(&["inspect", "-f", "{{.Config.Env}}", "api-d"]).contains("FOO=bar"));
+    assert_eq!(s.ok(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "api-d"]), "true /api-d\n");
+    // Logs, demultiplexed by the client.
+    let o = s.run(&["logs", "api-d"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello-out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "hello-err\n");
+    let o = s.run(&["logs", "--tail", "1", "-t", "api-d"]);
+    let tail = String::from_utf8_lossy(&o.stderr);
+    assert!(o.stdout.is_empty() && tail.ends_with(" hello-err\n") && tail.starts_with("20"), "{tail}");
+    // Exec: output, stdin, exit codes.
+    assert_eq!(s.ok(&["exec", "api-d", "echo", "from-exec"]), "from-exec\n");
+    let mut child = s.docker().args(["exec", "-i", "api-d", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"through exec\n").unwrap();
+    assert_eq!(String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(), "through exec\n");
+    s.fails(&["exec", "api-d", "sh", "-c", "exit 4"], 4);
+    assert_eq!(s.ok(&["exec", "-u", "nobody", "api-d", "id", "-u"]), "65534\n");
+    // top and diff.
+    assert!(s.ok(&["top", "api-d"]).contains("sleep 300"));
+    // cp both ways; a path missing in the container is docker's error.
+    let host_file = e.t.path("to-container.txt");
+    std::fs::write(&host_file, "from the host\n").unwrap();
+    s.ok(&["cp", host_file.to_str().unwrap(), "api-d:/tmp/"]);
+    assert_eq!(s.ok(&["exec", "api-d", "cat", "/tmp/to-container.txt"]), "from the host\n");
+    let back = e.t.path("back");
+    s.ok(&["cp", "api-d:/tmp/to-container.txt", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+    assert!(s.fails(&["cp", "api-d:/no/such/path", back.to_str().unwrap()], 1).contains("No such container:path: api-d:/no/such/path"));
+    assert!(s.ok(&["diff", "api-d"]).contains("A /tmp/to-container.txt"));
+    // Stop, start, restart, kill, rm: the states docker shows.
+    s.ok(&["stop", "-t", "1", "api-d"]);
+    assert!(s.ok(&["ps", "-a", "--filter", "name=api-d", "--format", "{{.Status}}"]).starts_with("Exited (137)"));
+    s.ok(&["start", "api-d"]);
+    s.ok(&["restart", "-t", "0", "api-d"]);
+    assert_eq!(s.ok(&["inspect", "-f", "{{.State.Status}}", "api-d"]), "running\n");
+    s.ok(&["kill", "api-d"]);
+    assert!(s.fails(&["kill", "api-d"], 1).contains("is not running"));
+    s.ok(&["rm", "api-d"]);
+    assert!(s.fails(&["inspect", "api-d"], 1).contains("No such object: api-d"));
+    assert!(!e.t.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("api-d"));
+    // Events: the store's log, what both fronts did.
+    let ev = s.ok(&["events", "--since", "5m", "--until", "0s", "--filter", "container=cli-made", "--format", "{{.Action}}"]);
+    assert!(ev.lines().any(|l| l == "start"), "{ev}");
+    s.ok(&["rm", "-f", "cli-made"]);
+}
+
+#[test]
+fn a_terminal_run_and_exec_work_under_script() {
+    require_root!();
+    require_tool!(DOCKER);
+    require_tool!("script");
+    let (e, s) = env();
+    let host = format!("unix://{}", s.sock.display());
+    let sh = |cmd: &str| {
+        let o = Command::new("script")
+            .args(["-qec", cmd, "/dev/null"])
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", &s.config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, out) = sh(&format!("{DOCKER} run -it --rm --cgroup-parent {} busybox sh -c 'tty; echo tty-run'", e.cgroup));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("/dev/pts/") && out.contains("tty-run\r\n"), "{out:?}");
+    s.ok(&["run", "-d", "--name", "tty-target", "--cgroup-parent", &e.cgroup, "busybox", "sleep", "300"]);
+    let (code, out) = sh(&format!("{DOCKER} exec -it tty-target sh -c 'tty; echo tty-exec; exit 5'"));
+    assert_eq!(code, Some(5), "{out}");
+    assert!(out.contains("/dev/pts/") && out.contains("tty-exec\r\n"), "{out:?}");
+}
+
+#[test]
+fn volumes_networks_and_names_between_containers() {
+    require_root!();
+    require_tool!(DOCKER);
+    let (e, s) = env();
+    let cg = e.cgroup.as_str();
+    assert_eq!(s.ok(&["volume", "create", "api-vol"]), "api-vol\n");
+    assert!(s.ok(&["volume", "ls", "--format", "{{.Name}}"]).contains("api-vol"));
+    s.ok(&["run", "--rm", "--cgroup-parent", cg, "-v", "api-vol:/data", "busybox", "sh", "-c", "echo kept > /data/f"]);
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", cg, "-v", "api-vol:/data:ro", "busybox", "cat", "/data/f"]), "kept\n");
+    // The volume the API made is the CLI's too.
+    assert!(e.t.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "api-vol"]).trim().ends_with("/volumes/api-vol/_data"));
+    // A bind mount, read-only inside.
+    let dir = e.t.path("bind");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("x"), "bound\n").unwrap();
+    let spec = format!("{}:/mnt:ro", dir.display());
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", cg, "-v", &spec, "busybox", "cat", "/mnt/x"]), "bound\n");
+    s.fails(&["run", "--rm", "--cgroup-parent", cg, "-v", &spec, "busybox", "touch", "/mnt/y"], 1);
+    assert!(!dir.join("y").exists());
+    // A user network: the alias resolves from another container.
+    s.ok(&["network", "create", "--subnet", "10.231.7.0/24", "api-net"]);
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-web",
+        "--network",
+        "api-net",
+        "--network-alias",
+        "webby",
+        "--cgroup-parent",
+        cg,
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ping = s.ok(&["run", "--rm", "--network", "api-net", "--cgroup-parent", cg, "busybox", "ping", "-c", "1", "-W", "5", "webby"]);
+    assert!(ping.contains("10.231.7."), "{ping}");
+    assert!(s.ok(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "api-net"]).contains("10.231.7.0/24"));
+    s.ok(&["rm", "-f", "api-web"]);
+    s.ok(&["network", "rm", "api-net"]);
+    s.fails(&["volume", "rm", "no-such-volume"], 1);
+    s.ok(&["volume", "rm", "api-vol"]);
+}
+
+#[test]
+fn images_build_save_load_tag_and_registry_round_trip() {
+    require_root!();
+    require_tool!(DOCKER);
+    require_tool!("docker-registry");
+    let (e, s) = env();
+    let ctx = e.t.path("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nARG GREETING=hi\nRUN echo \"$GREETING from build\" > /greeting\nCOPY app.txt /app.txt\nCMD [\"cat\", \"/greeting\", \"/app.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("app.txt"), "app\n").unwrap();
+    let out = s.ok(&["build", "-t", "api-built:1", "--build-arg", "GREETING=hello", ctx.to_str().unwrap()]);
+    assert!(out.contains("Step 3/5 : RUN") && out.contains("Successfully tagged api-built:1"), "{out}");
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", &e.cgroup, "api-built:1"]), "hello from build\napp\n");
+    // The same id through the CLI, and a quiet rebuild is all cache.
+    let id = e.t.ok(&["inspect", "-f", "{{.Id}}", "api-built:1"]);
+    assert_eq!(s.ok(&["build", "-q", "-t", "api-built:1", "--build-arg", "GREETING=hello", ctx.to_str().unwrap()]), id);
+    // A failing step: the client exits non-zero with the step's error; nothing is tagged.
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN exit 7\n").unwrap();
+    let err = s.fails(&["build", "-t", "api-broken", ctx.to_str().unwrap()], 1);
+    assert!(err.contains("returned a non-zero code: 7"), "{err}");
+    s.fails(&["inspect", "api-broken"], 1);
+    // Tag, images, save, rmi, load.
+    s.ok(&["tag", "api-built:1", "api-built:2"]);
+    assert!(s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).contains("api-built:2"));
+    let archive = e.t.path("saved.tar");
+    s.ok(&["save", "-o", archive.to_str().unwrap(), "api-built:2"]);
+    assert!(s.ok(&["rmi", "api-built:2"]).contains("Untagged: api-built:2"));
+    assert!(s.ok(&["load", "-i", archive.to_str().unwrap()]).contains("Loaded image: api-built:2"));
+    assert_eq!(e.t.ok(&["inspect", "-f", "{{.Id}}", "api-built:2"]), id);
+    // Push to and pull from a registry on loopback.
+    let reg = DistRegistry::start(None);
+    let remote = format!("{}/api/built:1", reg.host());
+    s.ok(&["tag", "api-built:1", &remote]);
+    let pushed = s.ok(&["push", &remote]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    s.ok(&["rmi", &remote]);
+    s.ok(&["rmi", "api-built:1", "api-built:2"]);
+    let pulled = s.ok(&["pull", &remote]);
+    assert!(pulled.contains("Downloaded newer image for"), "{pulled}");
+    assert_eq!(e.t.ok(&["inspect", "-f", "{{.Id}}", &remote]), id);
+}
+
+#[test]
+fn containers_outlive_a_killed_server_and_a_new_one_sees_them() {
+    require_root!();
+    require_tool!(DOCKER);
+    let (e, mut s) = env();
+    s.ok(&["run", "-d", "--name", "survivor", "--cgroup-parent", &e.cgroup, "busybox", "sh", "-c", "echo before; exec sleep 300"]);
+    let pid = s.ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"]);
+    s.kill();
+    assert!(Path::new(&format!("/proc/{}", pid.trim())).exists(), "the container died with the server");
+    let s2 = Server::start(&e.t);
+    assert_eq!(s2.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "survivor"]), format!("running {pid}"));
+    assert_eq!(s2.ok(&["logs", "survivor"]), "before\n");
+    assert_eq!(s2.ok(&["exec", "survivor", "echo", "still"]), "still\n");
+    s2.ok(&["rm", "-f", "survivor"]);
+}
+
+#[test]
+fn bad_requests_get_dockerds_statuses_and_leave_the_store_as_it_was() {
+    require_root!();
+    require_tool!("curl");
+    let (e, s) = env();
+    // Versions outside the range, and an unknown route.
+    let (code, body) = s.curl("GET", "/v1.99/info", None);
+    assert_eq!((code, body.contains("client version 1.99 is too new. Maximum supported API version is 1.47")), (400, true), "{body}");
+    let (code, body) = s.curl("GET", "/v1.11/info", None);
+    assert_eq!((code, body.contains("is too old. Minimum supported API version is 1.24")), (400, true), "{body}");
+    assert_eq!(s.curl("GET", "/_ping", None), (200, "OK".into()));
+    assert_eq!(s.curl("GET", "/v1.41/no/such/route", None).0, 404);
+    assert_eq!(s.curl("GET", "/v1.41/swarm", None).0, 503);
+    let before = e.t.fingerprint();
+    // Bodies that do not decode, or whose fields have the wrong types: 400, nothing made.
+    for body in [&b"{not json"[..], br#"{"Image":"busybox","Cmd":42}"#, br#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#, br#"{}"#]
+    {
+        let (code, text) = s.curl("POST", "/v1.41/containers/create?name=bad", Some(body));
+        assert_eq!(code, 400, "{text}");
+        assert!(text.starts_with("{\"message\":"), "{text}");
+    }
+    // Values the engine refuses, with its words.
+    let (code, text) =
+        s.curl("POST", "/v1.41/containers/create", Some(br#"{"Image":"busybox","HostConfig":{"Binds":["relative:dir:/x:zz"]}}"#));
+    assert_eq!(code, 400, "{text}");
+    let (code, text) = s.curl("POST", "/v1.41/containers/create", Some(br#"{"Image":"no-such-image"}"#));
+    assert_eq!((code, text.contains("No such image: no-such-image")), (404, true), "{text}");
+    assert_eq!(s.curl("GET", "/v1.41/containers/nope/json", None).0, 404);
+    assert_eq!(s.curl("POST", "/v1.41/volumes/create", Some(br#"{"Name":"../escape"}"#)).0, 400);
+    assert_eq!(s.curl("POST", "/v1.41/networks/create", Some(br#"{"Name":"n","IPAM":{"Config":[{"Subnet":"nonsense"}]}}"#)).0, 400);
+    assert_eq!(s.curl("GET", "/v1.41/containers/json?filters=%5B1%5D", None).0, 400);
+    assert_eq!(before, e.t.fingerprint(), "a refused request changed the store");
+    assert!(e.t.ok(&["ps", "-aq"]).is_empty());
+}
+
+/// A tar with one hostile entry, as an attacker would send it to the archive and build routes.
+fn hostile_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        // Raw names: the builder's own path checks would refuse `..`, an attacker's tar does not.
+        let n = name.as_bytes();
+        h.as_old_mut().name[..n.len()].copy_from_slice(n);
+        if !link.is_empty() {
+            let l = link.as_bytes();
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l);
+        }
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn hostile_archives_and_build_contexts_touch_nothing_outside() {
+    require_root!();
+    require_tool!("curl");
+    let (e, s) = env();
+    let create = format!(r#"{{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{{"CgroupParent":"{}"}}}}"#, e.cgroup);
+    let (code, _) = s.curl("POST", "/v1.41/containers/create?name=target", Some(create.as_bytes()));
+    assert_eq!(code, 201);
+    assert_eq!(s.curl("POST", "/v1.41/containers/target/start", None).0, 204);
+    // A host directory the archive tries to reach: by `..`, by an absolute path, through a
+    // symlink it plants first, and by a hard link to a host file.
+    let outside = e.t.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "host secret\n").unwrap();
+    let o = outside.display().to_string();
+    let escape = format!("../../../../../../../../../../..{o}/planted");
+    let through = o.clone();
+    let secret = format!("{o}/secret");
+    let tar = hostile_tar(&[
+        (&escape, tar::EntryType::Regular, "", b"x"),
+        ("link", tar::EntryType::Symlink, &through, b""),
+        ("link/planted", tar::EntryType::Regular, "", b"x"),
+        ("hard", tar::EntryType::Link, &secret, b""),
+    ]);
+    let path = e.t.path("hostile.tar");
+    std::fs::write(&path, &tar).unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket"])
+        .arg(&s.sock)
+        .args(["-X", "PUT", "-T"])
+        .arg(&path)
+        .arg("http://docker/v1.41/containers/target/archive?path=/tmp")
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(code == "400" || code == "500", "hostile archive answered {code}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "the archive wrote outside the container");
+    assert_eq!(std::fs::read_to_string(outside.join("secret")).unwrap(), "host secret\n");
+    // A build context whose Dockerfile is a symlink to a host file: never read.
+    let ctx = hostile_tar(&[("Dockerfile", tar::EntryType::Symlink, &secret, b"")]);
+    let cpath = e.t.path("ctx.tar");
+    std::fs::write(&cpath, &ctx).unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(&s.sock)
+        .args(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary"])
+        .arg(format!("@{}", cpath.display()))
+        .arg("http://docker/v1.41/build?t=hostile")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!text.contains("host secret"), "the build read a host file: {text}");
+    assert!(text.ends_with("400"), "{text}");
+    assert!(e.t.run(&["inspect", "hostile"]).status.code() == Some(1));
+    // Nothing was left in the staging directory either.
+    let staging: Vec<_> = std::fs::read_dir(e.t.path("run/tmp")).into_iter().flatten().flatten().collect();
+    assert!(staging.is_empty(), "{staging:?}");
+}
