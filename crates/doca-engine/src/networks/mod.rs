@@ -348,7 +348,9 @@ impl Engine {
             return Err(invalid(format!("invalid ip range {r}: not in subnet {subnet}")));
         }
         let gateway = gateway.or(subnet.first_host()).ok_or_else(|| invalid(format!("subnet {subnet} has no room for a gateway")))?;
-        let mut options = req.options.clone();
+        // The options as given (docker shows a user network's bridge name only when it was
+        // asked for; compose compares them to decide whether to recreate a network).
+        let options = req.options.clone();
         let id = crate::containers::ContainerId::random()?.to_string();
         let bridge = options.get(BRIDGE_NAME_OPT).cloned().unwrap_or_else(|| format!("br-{}", &id[..12]));
         if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', ':']) {
@@ -361,7 +363,6 @@ impl Engine {
         if Netlink::open()?.index(&bridge)?.is_some() {
             return Err(EngineError::Conflict(format!("bridge name {bridge}: an interface of that name exists on the host already")));
         }
-        options.insert(BRIDGE_NAME_OPT.into(), bridge.clone());
         let config = NetworkConfig {
             subnet: Some(subnet),
             gateway: Some(gateway),
