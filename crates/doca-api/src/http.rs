@@ -227,8 +227,22 @@ pub async fn read_json<T: serde::de::DeserializeOwned + Default>(body: Incoming)
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    // dockerd's words for a body that does not decode.
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    strip_nulls(&mut v);
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// Go's decoder leaves a field at its zero value for a JSON null; clients send nulls for
+/// unset fields (docker-py's `"Gateway": null`), so nulls are dropped before decoding.
+fn strip_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// A request body as a blocking reader (archives, build contexts, image tarballs): frames are

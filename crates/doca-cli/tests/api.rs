@@ -468,3 +468,105 @@ fn hostile_archives_and_build_contexts_touch_nothing_outside() {
     let staging: Vec<_> = std::fs::read_dir(e.t.path("run/tmp")).into_iter().flatten().flatten().collect();
     assert!(staging.is_empty(), "{staging:?}");
 }
+
+/// A virtualenv with the Docker SDK for Python from PyPI, made once and kept under target/.
+fn sdk_python() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-sdk-venv");
+    let python = venv.join("bin/python");
+    let ready =
+        python.exists() && Command::new(&python).args(["-c", "import docker"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !ready {
+        let made = Command::new("/usr/bin/python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip")).args(["install", "-q", "docker"]).status().is_ok_and(|s| s.success());
+        if !made {
+            return None;
+        }
+    }
+    Some(python)
+}
+
+#[test]
+fn the_python_sdk_drives_containers_images_volumes_networks_and_events() {
+    require_root!();
+    require_tool!("docker-registry");
+    let Some(python) = sdk_python() else {
+        assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "the Docker SDK for Python could not be installed");
+        eprintln!("skipped: the Docker SDK for Python could not be installed");
+        return;
+    };
+    let (e, s) = env();
+    let reg = DistRegistry::start(None);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api-clients/sdk_check.py");
+    let o = Command::new(python)
+        .arg(script)
+        .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+        .env("IMAGE", "busybox:latest")
+        .env("CGROUP", &e.cgroup)
+        .env("REGISTRY", reg.host())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sdk ok\n");
+}
+
+#[test]
+fn docker_compose_runs_a_three_service_project() {
+    require_root!();
+    require_tool!("docker-compose");
+    let (e, s) = env();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api-clients/compose");
+    let compose = |args: &[&str]| {
+        let o = Command::new("docker-compose")
+            .args(["-p", "docatest", "--project-directory"])
+            .arg(&project)
+            .args(["-f"])
+            .arg(project.join("docker-compose.yml"))
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+            .env("DOCKER_CONFIG", &s.config)
+            .env("IMAGE", "busybox:latest")
+            .env("CGROUP", &e.cgroup)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    type Outcome = (Option<i32>, String, String);
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> Outcome);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down", "-v"]);
+        }
+    }
+    let _down = Down(&compose);
+    let (code, out, err) = compose(&["up", "-d", "--build"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (_, ps, _) = compose(&["ps"]);
+    for name in ["docatest_web_1", "docatest_db_1", "docatest_client_1"] {
+        assert!(ps.lines().any(|l| l.starts_with(name) && l.contains(" Up")), "{ps}");
+    }
+    // compose's labels are on the containers, as doca's own CLI sees them.
+    assert_eq!(e.t.ok(&["inspect", "-f", "{{index .Config.Labels \"com.docker.compose.service\"}}", "docatest_web_1"]), "web\n");
+    let (_, built, _) = compose(&["exec", "-T", "web", "cat", "/built"]);
+    assert_eq!(built, "built\n");
+    // The client reached web by its service name; logs are compose's, prefixed.
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = compose(&["logs", "--no-color", "client"]).1;
+        if logs.contains("reached-web") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(logs.contains("client_1  | reached-web"), "{logs}");
+    let (code, out, err) = compose(&["run", "--rm", "-T", "client", "sh", "-c", "echo one-off; exit 6"]);
+    assert_eq!((code, out.contains("one-off")), (Some(6), true), "{out}\n{err}");
+    let (code, out, err) = compose(&["up", "-d", "--scale", "db=2"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(e.t.ok(&["ps", "--format", "{{.Names}}"]).contains("docatest_db_2"));
+    let (code, out, err) = compose(&["down", "-v"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert_eq!(e.t.ok(&["ps", "-aq"]), "");
+    assert!(!e.t.ok(&["volume", "ls", "-q"]).contains("docatest_dbdata"));
+    assert!(!e.t.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("docatest_default"));
+}

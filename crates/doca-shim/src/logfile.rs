@@ -6,7 +6,7 @@
 use crate::config::LogConfig;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// docker's copier buffer: a longer line is logged in pieces.
@@ -109,14 +109,17 @@ pub fn files(path: &Path, max_files: u32) -> Vec<PathBuf> {
 
 /// Parses one log file; a line that is not an entry (a torn last write after a crash) is skipped.
 pub fn read(path: &Path) -> io::Result<Vec<LogEntry>> {
-    let f = File::open(path)?;
-    let mut out = Vec::new();
-    for line in io::BufReader::new(f).lines() {
-        if let Ok(e) = serde_json::from_str::<LogEntry>(&line?) {
-            out.push(e);
-        }
-    }
-    Ok(out)
+    read_with_end(path).map(|(entries, _)| entries)
+}
+
+/// Parses one log file, and tells where its last complete line ends: where a reader that
+/// follows the file goes on from, so that nothing written meanwhile is skipped or read twice.
+pub fn read_with_end(path: &Path) -> io::Result<(Vec<LogEntry>, u64)> {
+    let mut data = Vec::new();
+    io::Read::read_to_end(&mut File::open(path)?, &mut data)?;
+    let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let out = data[..end].split(|&b| b == b'\n').filter_map(|line| serde_json::from_slice::<LogEntry>(line).ok()).collect();
+    Ok((out, end as u64))
 }
 
 #[cfg(test)]

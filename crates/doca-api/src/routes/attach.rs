@@ -224,19 +224,19 @@ where
     let (mut rd, mut wr) = tokio::io::split(io);
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
+        let mut forward = stdin;
         loop {
             match rd.read(&mut buf).await {
                 Ok(0) | Err(_) => {
-                    if stdin {
+                    if forward {
                         let _ = in_tx.send(None);
                     }
                     return;
                 }
-                Ok(n) if stdin => {
-                    if in_tx.send(Some(Bytes::copy_from_slice(&buf[..n]))).is_err() {
-                        return;
-                    }
-                }
+                // Once the process has gone, what the client still sends is read and dropped:
+                // a socket closed with unread input is reset, and the client would lose the
+                // end of the output with it.
+                Ok(n) if forward => forward = in_tx.send(Some(Bytes::copy_from_slice(&buf[..n]))).is_ok(),
                 Ok(_) => {}
             }
         }
@@ -247,7 +247,11 @@ where
         }
     }
     let _ = wr.shutdown().await;
-    reader.abort();
+    // The client closes its side once it has read the end; a client that does not is left.
+    let abort = reader.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), reader).await.is_err() {
+        abort.abort();
+    }
 }
 
 /// `resize`: the container's terminal (through its monitor).

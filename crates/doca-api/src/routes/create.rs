@@ -24,15 +24,9 @@ fn strslice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::E
     }))
 }
 
-/// A JSON null read as the type's default (Go's nil slices and maps).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthBody {
-    #[serde(deserialize_with = "nullable")]
     test: Vec<String>,
     interval: i64,
     timeout: i64,
@@ -49,25 +43,21 @@ pub struct CreateBody {
     attach_stdin: bool,
     attach_stdout: bool,
     attach_stderr: bool,
-    #[serde(deserialize_with = "nullable")]
     exposed_ports: BTreeMap<String, serde_json::Value>,
     tty: bool,
     open_stdin: bool,
     stdin_once: bool,
-    #[serde(deserialize_with = "nullable")]
     env: Vec<String>,
     #[serde(deserialize_with = "strslice")]
     cmd: Option<Vec<String>>,
     healthcheck: Option<HealthBody>,
     image: String,
-    #[serde(deserialize_with = "nullable")]
     volumes: BTreeMap<String, serde_json::Value>,
     working_dir: String,
     #[serde(deserialize_with = "strslice")]
     entrypoint: Option<Vec<String>>,
     network_disabled: bool,
     mac_address: String,
-    #[serde(deserialize_with = "nullable")]
     labels: BTreeMap<String, String>,
     stop_signal: String,
     stop_timeout: Option<i64>,
@@ -132,7 +122,6 @@ struct VolumeOptions {
 #[serde(rename_all = "PascalCase", default)]
 struct DriverConfig {
     name: String,
-    #[serde(deserialize_with = "nullable")]
     options: BTreeMap<String, String>,
 }
 
@@ -164,37 +153,25 @@ struct UlimitBody {
 struct LogConfigBody {
     #[serde(rename = "Type")]
     kind: String,
-    #[serde(deserialize_with = "nullable")]
     config: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfigBody {
-    #[serde(deserialize_with = "nullable")]
     binds: Vec<String>,
     network_mode: String,
-    #[serde(deserialize_with = "nullable")]
     port_bindings: BTreeMap<String, Option<Vec<PortBindingBody>>>,
     restart_policy: RestartPolicyBody,
     auto_remove: bool,
-    #[serde(deserialize_with = "nullable")]
     volumes_from: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     mounts: Vec<MountBody>,
-    #[serde(deserialize_with = "nullable")]
     cap_add: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     cap_drop: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     dns: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     dns_options: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     dns_search: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     extra_hosts: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     group_add: Vec<String>,
     ipc_mode: String,
     pid_mode: String,
@@ -204,19 +181,15 @@ pub struct HostConfigBody {
     privileged: bool,
     publish_all_ports: bool,
     readonly_rootfs: bool,
-    #[serde(deserialize_with = "nullable")]
     security_opt: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     tmpfs: BTreeMap<String, String>,
     shm_size: i64,
-    #[serde(deserialize_with = "nullable")]
     sysctls: BTreeMap<String, String>,
     runtime: String,
     init: Option<bool>,
     log_config: LogConfigBody,
     oom_score_adj: i32,
     cgroup_parent: String,
-    #[serde(deserialize_with = "nullable")]
     devices: Vec<DeviceBody>,
     memory: i64,
     memory_swap: i64,
@@ -229,16 +202,13 @@ pub struct HostConfigBody {
     cpuset_mems: String,
     pids_limit: Option<i64>,
     oom_kill_disable: Option<bool>,
-    #[serde(deserialize_with = "nullable")]
     ulimits: Vec<UlimitBody>,
-    #[serde(deserialize_with = "nullable")]
     links: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct NetworkingConfigBody {
-    #[serde(deserialize_with = "nullable")]
     endpoints_config: BTreeMap<String, Option<EndpointBody>>,
 }
 
@@ -247,7 +217,6 @@ struct NetworkingConfigBody {
 struct EndpointBody {
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamBody>,
-    #[serde(deserialize_with = "nullable")]
     aliases: Vec<String>,
     mac_address: String,
 }

@@ -22,19 +22,13 @@ struct ExecBody {
     attach_stdout: bool,
     attach_stderr: bool,
     tty: bool,
-    #[serde(deserialize_with = "nullable")]
     cmd: Vec<String>,
-    #[serde(deserialize_with = "nullable")]
     env: Vec<String>,
     working_dir: String,
     user: String,
     privileged: bool,
     detach_keys: String,
     console_size: Option<[u16; 2]>,
-}
-
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Default)]

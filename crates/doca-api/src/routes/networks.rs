@@ -8,10 +8,6 @@ use serde::Deserialize;
 use serde_json::json as j;
 use std::collections::BTreeMap;
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 pub async fn list(ctx: Ctx) -> ApiResult {
     let filters = ctx.query.filters()?.iter().map(|f| NetworkFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
     let nets = ctx.state.engine(move |e| e.list_networks(&filters)).await?;
@@ -37,7 +33,6 @@ struct IpamConfigBody {
 #[serde(rename_all = "PascalCase", default)]
 struct IpamBody {
     driver: String,
-    #[serde(deserialize_with = "nullable")]
     config: Vec<IpamConfigBody>,
 }
 
@@ -51,9 +46,7 @@ struct CreateBody {
     enable_ipv6: Option<bool>,
     #[serde(rename = "IPAM")]
     ipam: Option<IpamBody>,
-    #[serde(deserialize_with = "nullable")]
     options: BTreeMap<String, String>,
-    #[serde(deserialize_with = "nullable")]
     labels: BTreeMap<String, String>,
     attachable: bool,
 }
@@ -121,7 +114,6 @@ struct ConnectBody {
 struct EndpointBody {
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamAddress>,
-    #[serde(deserialize_with = "nullable")]
     aliases: Vec<String>,
 }
 

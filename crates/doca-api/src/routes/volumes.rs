@@ -20,14 +20,9 @@ pub async fn list(ctx: Ctx) -> ApiResult {
 struct CreateBody {
     name: String,
     driver: String,
-    #[serde(alias = "DriverOpts", deserialize_with = "nullable")]
+    #[serde(alias = "DriverOpts")]
     driver_opts: BTreeMap<String, String>,
-    #[serde(deserialize_with = "nullable")]
     labels: BTreeMap<String, String>,
-}
-
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 pub async fn create(ctx: Ctx) -> ApiResult {

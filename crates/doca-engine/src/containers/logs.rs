@@ -90,11 +90,16 @@ impl Engine {
             req.since.is_none_or(|s| t >= s) && req.until.is_none_or(|u| t <= u)
         };
         let mut entries: Vec<LogEntry> = Vec::new();
+        // Where following starts: the end of what was read of the current file (a line the
+        // monitor writes meanwhile is followed, never skipped).
+        let mut offset = 0;
         for f in logfile::files(&path, max_files) {
-            entries.extend(logfile::read(&f).unwrap_or_default().into_iter().filter(|e| keep(e)));
+            let (read, end) = logfile::read_with_end(&f).unwrap_or_default();
+            if f == path {
+                offset = end;
+            }
+            entries.extend(read.into_iter().filter(|e| keep(e)));
         }
-        // Where following starts: the end of what was read.
-        let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let skip = req.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
         let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
         for e in &entries[skip..] {
