@@ -570,3 +570,97 @@ fn docker_compose_runs_a_three_service_project() {
     assert!(!e.t.ok(&["volume", "ls", "-q"]).contains("docatest_dbdata"));
     assert!(!e.t.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("docatest_default"));
 }
+
+/// Waits (a long while at most) for a child to exit on its own; its status.
+fn exits_by_itself(child: &mut Child) -> Option<std::process::ExitStatus> {
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn socket_activation_serves_the_passed_socket_and_exits_when_idle() {
+    require_root!();
+    require_tool!("curl");
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let sock = t.path("activated.sock");
+    // What systemd does for doca.socket: the listening socket as fd 3, LISTEN_FDS=1 and
+    // LISTEN_PID=the service's pid (known to the shell that execs doca).
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", r#"exec 3<&0 </dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" serve -H fd:// --timeout 1"#])
+        .arg(env!("CARGO_BIN_EXE_doca"))
+        .env("DOCA_ROOT", t.root())
+        .env("DOCA_RUN_ROOT", t.path("run"))
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = Command::new("curl").args(["-s", "--unix-socket"]).arg(&sock).arg("http://docker/_ping").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK");
+    // Idle for a second after the last connection: the server exits, nothing stays resident.
+    let status = exits_by_itself(&mut child).expect("the activated server never exited");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn tcp_needs_tls_and_tls_needs_the_clients_certificate() {
+    require_root!();
+    require_tool!(DOCKER);
+    require_tool!("openssl");
+    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    // Plain TCP is refused unless asked for by name.
+    let port = doca_testkit::free_port();
+    let err = t.fails(&["serve", "-H", &format!("tcp://127.0.0.1:{port}")], 1);
+    assert!(err.contains("plain TCP is refused without TLS"), "{err}");
+    let certs = t.path("certs");
+    std::fs::create_dir(&certs).unwrap();
+    doca_testkit::make_certs(&certs);
+    let c = |f: &str| certs.join(f).display().to_string();
+    let mut server = t
+        .cmd()
+        .args([
+            "serve",
+            "-H",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--tlsverify",
+            "--tlscacert",
+            &c("ca.crt"),
+            "--tlscert",
+            &c("server.crt"),
+            "--tlskey",
+            &c("server.key"),
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let docker = |args: &[&str]| {
+        Command::new(DOCKER)
+            .env("DOCKER_CONFIG", t.path("docker-config"))
+            .args(["-H", &format!("tcp://127.0.0.1:{port}")])
+            .args(args)
+            .args(["version", "--format", "{{.Server.APIVersion}}"])
+            .output()
+            .unwrap()
+    };
+    let ok = docker(&["--tlsverify", "--tlscacert", &c("ca.crt"), "--tlscert", &c("client.crt"), "--tlskey", &c("client.key")]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "1.47\n", "{}", String::from_utf8_lossy(&ok.stderr));
+    // No client certificate: the handshake is refused.
+    let refused = docker(&["--tlsverify", "--tlscacert", &c("ca.crt")]);
+    assert!(!refused.status.success());
+    let _ = server.kill();
+    let _ = server.wait();
+}

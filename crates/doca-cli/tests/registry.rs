@@ -2,7 +2,7 @@
 //! with and without htpasswd auth) and against a small fake registry that misbehaves on
 //! purpose (wrong digests, truncated blobs, 500s, bearer tokens).
 
-use doca_testkit::{free_port, require_root, require_tool, ContainerEnv, DistRegistry, TempRoot};
+use doca_testkit::{free_port, make_certs, require_root, require_tool, ContainerEnv, DistRegistry, TempRoot};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -403,73 +403,6 @@ fn images_pushed_by_doca_are_pulled_by_podman_and_skopeo() {
     // What is not tagged locally: docker's message.
     let err = e.t.fails(&["push", &format!("{}/team/none:1", reg.host())], 1);
     assert!(err.contains("An image does not exist locally with the tag"), "{err}");
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made for the test.
-fn make_certs(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=doca test CA",
-        ],
-    );
-    for (name, cn, ext) in
-        [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "doca client", "extendedKeyUsage=clientAuth")]
-    {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.crt"),
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.ext"),
-            ],
-        );
-    }
 }
 
 #[test]
