@@ -336,6 +336,22 @@ fn images_build_save_load_tag_and_registry_round_trip() {
     let pulled = s.ok(&["pull", &remote]);
     assert!(pulled.contains("Downloaded newer image for"), "{pulled}");
     assert_eq!(e.t.ok(&["inspect", "-f", "{{.Id}}", &remote]), id);
+    // A registry with a password: `docker login` is checked by the server (`/auth`) and kept by
+    // the client; push and pull carry it in X-Registry-Auth, and the server keeps nothing.
+    let locked = DistRegistry::start(Some(("api-user", "api-pass")));
+    let private = format!("{}/api/private:1", locked.host());
+    s.ok(&["tag", &remote, &private]);
+    assert!(s.fails(&["push", &private], 1).contains("authentication required"));
+    let err = s.fails(&["login", "-u", "api-user", "--password", "wrong", &locked.host()], 1);
+    assert!(err.contains("401"), "{err}");
+    s.ok(&["login", "-u", "api-user", "--password", "api-pass", &locked.host()]);
+    assert!(std::fs::read_to_string(s.config.join("config.json")).unwrap().contains(&locked.host()));
+    assert!(s.ok(&["push", &private]).contains("digest: sha256:"));
+    s.ok(&["rmi", &private]);
+    let pulled = s.ok(&["pull", &private]);
+    assert!(pulled.contains(&format!("Status: Image is up to date for {private}")), "{pulled}");
+    assert_eq!(e.t.ok(&["inspect", "-f", "{{.Id}}", &private]), id);
+    assert!(!e.t.root().join("config.json").exists());
 }
 
 #[test]

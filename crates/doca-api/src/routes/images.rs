@@ -3,7 +3,9 @@
 use super::Ctx;
 use crate::http::{self, json, ApiError, ApiResult, BodyReader, Progress};
 use doca_engine::docker::ImageSummary;
-use doca_engine::images::{ImageFilter, ListImages, PullImage, PullProgress, PushProgress, RemoveEvent, RemoveImage};
+use doca_engine::images::{
+    ImageFilter, ListImages, PullImage, PullProgress, PushImage, PushProgress, RegistryAuth, RemoveEvent, RemoveImage,
+};
 use doca_engine::{Engine, EngineError};
 use hyper::{Response, StatusCode};
 use serde_json::json as j;
@@ -130,6 +132,31 @@ fn bar(done: u64, total: Option<u64>) -> String {
     }
 }
 
+/// `X-Registry-Auth`: base64url JSON of docker's AuthConfig (`e30=`, `{}`, when the client has
+/// none). Used for the request alone, never stored.
+fn registry_auth(ctx: &Ctx) -> ApiResult<Option<RegistryAuth>> {
+    use base64::Engine as _;
+    let Some(raw) = ctx.header("X-Registry-Auth").filter(|h| !h.is_empty()) else { return Ok(None) };
+    let bad = || ApiError::bad_request("invalid X-Registry-Auth header: want base64 of a JSON AuthConfig");
+    let trimmed = raw.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .map_err(|_| bad())?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let field = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let (mut username, mut password) = (field("username"), field("password"));
+    // `auth`: base64 of "user:password", as config.json keeps it.
+    if username.is_empty() && !field("auth").is_empty() {
+        let pair = base64::engine::general_purpose::STANDARD.decode(field("auth")).map_err(|_| bad())?;
+        let pair = String::from_utf8(pair).map_err(|_| bad())?;
+        if let Some((u, p)) = pair.split_once(':') {
+            (username, password) = (u.to_string(), p.to_string());
+        }
+    }
+    Ok((!username.is_empty()).then_some(RegistryAuth { username, password }))
+}
+
 fn short(d: &doca_engine::Digest) -> String {
     d.hex()[..12].to_string()
 }
@@ -175,6 +202,7 @@ pub async fn create(ctx: Ctx) -> ApiResult {
         None => image,
     };
     let platform = q.get("platform").filter(|p| !p.is_empty()).map(String::from);
+    let auth = registry_auth(&ctx)?;
     http::progress(ctx.state, move |e, p| {
         let parsed =
             doca_engine::Reference::parse(&reference).map_err(|source| EngineError::BadReference { input: reference.clone(), source })?;
@@ -203,7 +231,7 @@ pub async fn create(ctx: Ctx) -> ApiResult {
             };
             let _ = lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).line(&v);
         };
-        let r = e.pull_image(&PullImage { reference: reference.clone(), platform }, &progress)?;
+        let r = e.pull_image(&PullImage { reference: reference.clone(), platform, auth }, &progress)?;
         let p = lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = p.line(&j!({ "status": format!("Digest: {}", r.manifest_digest) }));
         let shown = r.reference.familiar();
@@ -227,6 +255,7 @@ pub async fn push(ctx: Ctx, name: String) -> ApiResult {
         Some(t) => format!("{name}:{t}"),
         None => name,
     };
+    let auth = registry_auth(&ctx)?;
     http::progress(ctx.state, move |e, p| {
         let parsed =
             doca_engine::Reference::parse(&reference).map_err(|source| EngineError::BadReference { input: reference.clone(), source })?;
@@ -244,7 +273,7 @@ pub async fn push(ctx: Ctx, name: String) -> ApiResult {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .line(&j!({ "status": what, "progressDetail": {}, "id": short(d) }));
         };
-        let r = e.push_image(&reference, &progress)?;
+        let r = e.push_image(&PushImage { name: reference.clone(), auth }, &progress)?;
         let p = lines.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tag = r.reference.tag().unwrap_or("latest").to_string();
         let _ = p.line(&j!({ "status": format!("{tag}: digest: {} size: {}", r.digest, r.size) }));

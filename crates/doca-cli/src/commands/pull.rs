@@ -90,7 +90,7 @@ pub fn pull(
         let _ = out.write_all(line.as_bytes());
         let _ = out.flush();
     };
-    let r = e.pull_image(&PullImage { reference: name.to_string(), platform: platform.map(String::from) }, &progress)?;
+    let r = e.pull_image(&PullImage { reference: name.to_string(), platform: platform.map(String::from), auth: None }, &progress)?;
     if !quiet {
         let status = if r.up_to_date { "Image is up to date for" } else { "Downloaded newer image for" };
         let (out, _) = out.into_inner().expect("out");

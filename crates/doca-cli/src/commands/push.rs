@@ -5,7 +5,7 @@
 use crate::cli::PushArgs;
 use crate::output::print;
 use crate::{CmdResult, Failure};
-use doca_engine::images::{ListImages, PushProgress};
+use doca_engine::images::{ListImages, PushImage, PushProgress};
 use doca_engine::Engine;
 use std::io::Write;
 
@@ -49,7 +49,7 @@ pub fn run(e: &mut Engine, a: PushArgs) -> CmdResult {
         let _ = out.flush();
     };
     for name in names {
-        let r = e.push_image(&name, &progress)?;
+        let r = e.push_image(&PushImage { name: name.clone(), auth: None }, &progress)?;
         if quiet {
             print(&format!("{}\n", r.reference.familiar()))?;
         } else {

@@ -270,7 +270,7 @@ impl BuildHost for Host<'_> {
         let missing = matches!(self.engine.resolve_image(name), Err(EngineError::NoSuchImage(_)));
         let pull = is_reference && !self.pulled.iter().any(|p| p == name) && (self.pull == "always" || (self.pull != "never" && missing));
         if pull {
-            let req = crate::images::PullImage { reference: name.to_string(), platform: platform.map(String::from) };
+            let req = crate::images::PullImage { reference: name.to_string(), platform: platform.map(String::from), auth: None };
             self.engine.pull_image(&req, &|_| {})?;
             self.pulled.push(name.to_string());
         }

@@ -21,6 +21,30 @@ pub struct PullImage {
     pub reference: String,
     /// `--platform`: linux/amd64 when none is given (this host).
     pub platform: Option<String>,
+    /// Credentials for this pull (the API's `X-Registry-Auth`); otherwise the stored login.
+    pub auth: Option<RegistryAuth>,
+}
+
+/// Credentials a client gives with a request, used for it alone and never stored.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+}
+
+/// Never printed: a secret must not reach logs or messages.
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// The request's credentials, or the ones stored for `domain`.
+pub(crate) fn credentials(auth: Option<&RegistryAuth>, domain: &str) -> Result<Option<auth::Credentials>, EngineError> {
+    Ok(match auth {
+        Some(a) => Some(auth::Credentials { username: a.username.clone(), secret: a.password.clone() }),
+        None => auth::credentials_for(domain, None)?,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +69,7 @@ impl Engine {
             None => Platform::host(),
         };
         let config = registry_config()?;
-        let credentials = auth::credentials_for(reference.domain(), None)?;
+        let credentials = credentials(req.auth.as_ref(), reference.domain())?;
         let pulled: Pulled = doca_image::registry::pull::pull(
             &mut self.store,
             &PullRequest {

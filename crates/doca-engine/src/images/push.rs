@@ -3,7 +3,6 @@
 
 use crate::{Engine, EngineError};
 use doca_image::ingest::LayerBlob;
-use doca_image::registry::auth;
 use doca_image::registry::push::{PushRequest, Pushed};
 use doca_image::Reference;
 
@@ -16,10 +15,19 @@ pub struct PushResult {
     pub size: usize,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct PushImage {
+    /// The tag to push (`:latest` when no tag is given).
+    pub name: String,
+    /// Credentials for this push (the API's `X-Registry-Auth`); otherwise the stored login.
+    pub auth: Option<super::pull::RegistryAuth>,
+}
+
 impl Engine {
-    /// Pushes the image tagged `name` (`:latest` when no tag is given).
-    #[tracing::instrument(level = "debug", skip_all, fields(image = name), err(level = "debug"))]
-    pub fn push_image(&mut self, name: &str, progress: &(dyn Fn(PushProgress) + Sync)) -> Result<PushResult, EngineError> {
+    /// Pushes the image tagged `req.name`.
+    #[tracing::instrument(level = "debug", skip_all, fields(image = %req.name), err(level = "debug"))]
+    pub fn push_image(&mut self, req: &PushImage, progress: &(dyn Fn(PushProgress) + Sync)) -> Result<PushResult, EngineError> {
+        let name = req.name.as_str();
         let reference = Reference::parse(name).map_err(|source| EngineError::BadReference { input: name.to_string(), source })?;
         if reference.digest().is_some() {
             return Err(EngineError::InvalidArgument(format!("cannot push a digest reference: {name}")));
@@ -41,7 +49,7 @@ impl Engine {
             .map(|r| r.path().to_string())
             .collect();
         let config = super::pull::registry_config()?;
-        let credentials = auth::credentials_for(reference.domain(), None)?;
+        let credentials = super::pull::credentials(req.auth.as_ref(), reference.domain())?;
         let pushed: Pushed = doca_image::registry::push::push(
             &self.store.blobs,
             &PushRequest {

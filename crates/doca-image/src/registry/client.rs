@@ -213,11 +213,10 @@ impl Registry {
         match ch.scheme.as_str() {
             "basic" => {
                 let Some(c) = &self.creds else { return Ok(false) };
-                let mut t = self.tokens.lock().expect("tokens");
-                if t.get("").is_some() {
-                    return Ok(false);
-                }
-                t.insert(String::new(), basic(c));
+                // Another thread may have answered the same challenge since this request left
+                // without credentials: retrying with them is right either way (`send` answers
+                // one challenge per request, so a refused password is not retried).
+                self.tokens.lock().expect("tokens").insert(String::new(), basic(c));
                 Ok(true)
             }
             "bearer" => {
