@@ -107,7 +107,7 @@ pub async fn attach(mut ctx: Ctx, id: String) -> ApiResult {
         state.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(cid.clone()).or_default().push((streams, tx));
         Source::Pending(rx)
     };
-    let upgrade = ctx.header("Upgrade").is_some();
+    let on_upgrade = ctx.header("Upgrade").is_some().then(|| hyper::upgrade::on(&mut ctx.req));
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(64);
     let (in_tx, in_rx) = std::sync::mpsc::channel::<Option<Bytes>>();
     // Output: the logs first when asked, then the monitor's stream until the exit.
@@ -141,26 +141,35 @@ pub async fn attach(mut ctx: Ctx, id: String) -> ApiResult {
             .await;
         });
     }
-    if !upgrade {
-        drop(in_tx);
-        return Ok(Response::builder()
+    Ok(hijack(on_upgrade, out_rx, in_tx, streams.stdin))
+}
+
+/// The answer to an attach or an exec start: with `Upgrade: tcp` the connection is hijacked
+/// (`101`) and joined to the streams; without it, the output is the body of a `200`.
+pub fn hijack(
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    out_rx: mpsc::Receiver<Bytes>,
+    in_tx: std::sync::mpsc::Sender<Option<Bytes>>,
+    stdin: bool,
+) -> http::Resp {
+    let Some(on_upgrade) = on_upgrade else {
+        return Response::builder()
             .status(StatusCode::OK)
             .header("Content-Type", "application/vnd.docker.raw-stream")
             .body(http_body_util::BodyExt::boxed_unsync(http::ChannelBody::new(out_rx)))
-            .expect("response"));
-    }
-    let on_upgrade = hyper::upgrade::on(&mut ctx.req);
+            .expect("response");
+    };
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(up) => splice(TokioIo::new(up), out_rx, in_tx, streams.stdin).await,
-            Err(e) => tracing::debug!("attach upgrade: {e}"),
+            Ok(up) => splice(TokioIo::new(up), out_rx, in_tx, stdin).await,
+            Err(e) => tracing::debug!("upgrade: {e}"),
         }
     });
-    Ok(upgraded_response())
+    upgraded_response()
 }
 
 /// dockerd's answer to a hijack: `101 UPGRADED` with the raw-stream type.
-pub fn upgraded_response() -> http::Resp {
+fn upgraded_response() -> http::Resp {
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("Content-Type", "application/vnd.docker.raw-stream")
@@ -217,7 +226,7 @@ fn pump(
 
 /// Joins a hijacked connection to the output channel and the input channel, until the output
 /// ends (the container exited: the connection is closed, as dockerd does).
-pub async fn splice<IO>(io: IO, mut out_rx: mpsc::Receiver<Bytes>, in_tx: std::sync::mpsc::Sender<Option<Bytes>>, stdin: bool)
+async fn splice<IO>(io: IO, mut out_rx: mpsc::Receiver<Bytes>, in_tx: std::sync::mpsc::Sender<Option<Bytes>>, stdin: bool)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {

@@ -2,13 +2,12 @@
 //! memory, and so does this server. The process is the runtime's `exec`, run by this server
 //! with pipes (or a pty from the console socket) that it relays to the client.
 
-use super::attach::{frame, splice, upgraded_response};
+use super::attach::{frame, hijack};
 use super::Ctx;
 use crate::http::{self, json, ApiError, ApiResult};
 use bytes::Bytes;
 use doca_engine::containers::{ExecContainer, Status};
-use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use serde::Deserialize;
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -248,22 +247,7 @@ pub async fn start(mut ctx: Ctx, id: String) -> ApiResult {
             drop(end_of_stream);
         });
     }
-    let Some(on_upgrade) = on_upgrade else {
-        drop(in_tx);
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header("Content-Type", "application/vnd.docker.raw-stream")
-            .body(http_body_util::BodyExt::boxed_unsync(http::ChannelBody::new(out_rx)))
-            .expect("response"));
-    };
-    let stdin = inst.body.attach_stdin;
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(up) => splice(TokioIo::new(up), out_rx, in_tx, stdin).await,
-            Err(e) => tracing::debug!("exec upgrade: {e}"),
-        }
-    });
-    Ok(upgraded_response())
+    Ok(hijack(on_upgrade, out_rx, in_tx, inst.body.attach_stdin))
 }
 
 pub fn resize(ctx: Ctx, id: String) -> ApiResult {
