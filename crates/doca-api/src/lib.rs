@@ -11,6 +11,7 @@ mod http;
 mod listen;
 mod routes;
 mod state;
+mod ws;
 
 pub use listen::{Endpoint, ListenError, Tls};
 

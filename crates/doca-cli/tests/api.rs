@@ -492,7 +492,8 @@ fn sdk_python() -> Option<PathBuf> {
     let ready =
         python.exists() && Command::new(&python).args(["-c", "import docker"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if !ready {
-        let made = Command::new("/usr/bin/python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+        let made = (venv.join("bin/pip").exists()
+            || Command::new("/usr/bin/python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success()))
             && Command::new(venv.join("bin/pip")).args(["install", "-q", "docker"]).status().is_ok_and(|s| s.success());
         if !made {
             return None;
@@ -679,4 +680,65 @@ fn tcp_needs_tls_and_tls_needs_the_clients_certificate() {
     assert!(!refused.status.success());
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// A websocket client of a few lines: the handshake, then masked frames out, frames in.
+fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x11u8, 0x22, 0x33, 0x44];
+    let mut v = vec![0x80 | opcode, 0x80 | u8::try_from(payload.len()).unwrap()];
+    v.extend_from_slice(&mask);
+    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    v
+}
+
+#[test]
+fn attach_over_a_websocket_carries_stdin_and_raw_output() {
+    require_root!();
+    use std::io::{BufRead, Read};
+    let (e, s) = env();
+    let create = format!(
+        r#"{{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line; echo err >&2"],"OpenStdin":true,"HostConfig":{{"CgroupParent":"{}"}}}}"#,
+        e.cgroup
+    );
+    let (code, body) = s.curl("POST", "/v1.43/containers/create?name=wsc", Some(create.as_bytes()));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(s.curl("POST", "/v1.43/containers/wsc/start", None).0, 204);
+    let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+    write!(
+        sock,
+        "GET /v1.43/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = std::io::BufReader::new(sock.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // RFC 6455's own example key and answer.
+    assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+    sock.write_all(&ws_frame(0x2, b"hello\n")).unwrap();
+    // Raw output in binary frames (API 1.43), then a close when the container ends.
+    let mut out = Vec::new();
+    loop {
+        let mut h = [0u8; 2];
+        r.read_exact(&mut h).unwrap();
+        let mut payload = vec![0u8; usize::from(h[1] & 0x7f)];
+        r.read_exact(&mut payload).unwrap();
+        match h[0] & 0x0f {
+            0x8 => break,
+            op => {
+                assert_eq!(op, 0x2, "a data frame of API 1.43 is binary");
+                out.extend(payload);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("got:hello\n") && text.contains("err\n"), "{text}");
+    s.ok(&["rm", "-f", "wsc"]);
 }

@@ -84,7 +84,19 @@ async fn connection(state: &Arc<State>, id: &str, streams: AttachStreams, source
 
 /// `attach`: with `Upgrade: tcp`, the connection becomes the container's stdio (stdcopy-framed
 /// output without a terminal, raw with one; raw input); without it, the output as the body.
-pub async fn attach(mut ctx: Ctx, id: String) -> ApiResult {
+/// `attach/ws` (`ws`): the same over a websocket, the output raw in its frames (dockerd's).
+pub async fn attach(mut ctx: Ctx, id: String, ws: bool) -> ApiResult {
+    let ws_key = if ws {
+        let upgrade = ctx.header("Upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+        match ctx.header("Sec-WebSocket-Key").filter(|_| upgrade) {
+            Some(k) => Some(crate::ws::accept_key(k)),
+            None => return Err(ApiError::bad_request("attach/ws needs a websocket handshake (Upgrade: websocket, Sec-WebSocket-Key)")),
+        }
+    } else {
+        None
+    };
+    // Text frames before API 1.42, binary after, as dockerd sends them.
+    let ws_opcode = if ctx.at_least(1, 42) { crate::ws::BINARY } else { crate::ws::TEXT };
     let q = &ctx.query;
     let streams = AttachStreams { stdin: q.bool("stdin"), stdout: q.bool("stdout"), stderr: q.bool("stderr"), cleanup: false };
     let (stream, logs) = (q.bool("stream"), q.bool("logs"));
@@ -94,7 +106,8 @@ pub async fn attach(mut ctx: Ctx, id: String) -> ApiResult {
         state.engine(move |e| e.container(&id)).await?
     };
     let cid = c.id.to_string();
-    let tty = c.config.tty;
+    // A websocket carries the streams raw, unframed (dockerd's MuxStreams: false).
+    let tty = c.config.tty || ws;
     let source = if !stream {
         Source::Nothing
     } else if c.state.status == Status::Paused {
@@ -141,7 +154,77 @@ pub async fn attach(mut ctx: Ctx, id: String) -> ApiResult {
             .await;
         });
     }
+    if let Some(accept) = ws_key {
+        let Some(on_upgrade) = on_upgrade else { return Err(ApiError::bad_request("attach/ws needs Upgrade: websocket")) };
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(up) => splice_ws(TokioIo::new(up), out_rx, in_tx, streams.stdin, ws_opcode).await,
+                Err(e) => tracing::debug!("websocket upgrade: {e}"),
+            }
+        });
+        return Ok(Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Accept", accept)
+            .body(http::full(""))
+            .expect("response"));
+    }
     Ok(hijack(on_upgrade, out_rx, in_tx, streams.stdin))
+}
+
+/// A websocket joined to the streams: output chunks as data frames, data frames to stdin,
+/// pings answered, a close answered and the end of the output sent as a close.
+async fn splice_ws<IO>(io: IO, mut out_rx: mpsc::Receiver<Bytes>, in_tx: std::sync::mpsc::Sender<Option<Bytes>>, stdin: bool, opcode: u8)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    use crate::ws;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<Bytes>(4);
+    let reader = tokio::spawn(async move {
+        let mut forward = stdin;
+        while let Ok(Some((op, payload))) = ws::read_frame(&mut rd).await {
+            match op {
+                ws::CLOSE => {
+                    let _ = ctl_tx.send(ws::frame(ws::CLOSE, &payload[..payload.len().min(2)])).await;
+                    break;
+                }
+                ws::PING => {
+                    let _ = ctl_tx.send(ws::frame(ws::PONG, &payload)).await;
+                }
+                ws::PONG => {}
+                _ if forward => forward = in_tx.send(Some(Bytes::from(payload))).is_ok(),
+                _ => {}
+            }
+        }
+        if stdin {
+            let _ = in_tx.send(None);
+        }
+    });
+    loop {
+        let chunk = tokio::select! {
+            out = out_rx.recv() => match out {
+                Some(b) => ws::frame(opcode, &b),
+                None => break,
+            },
+            ctl = ctl_rx.recv() => match ctl {
+                Some(c) => c,
+                None => continue,
+            },
+        };
+        if wr.write_all(&chunk).await.is_err() {
+            reader.abort();
+            return;
+        }
+    }
+    // The container's output ended: a normal close (1000).
+    let _ = wr.write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes())).await;
+    let _ = wr.shutdown().await;
+    let abort = reader.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), reader).await.is_err() {
+        abort.abort();
+    }
 }
 
 /// The answer to an attach or an exec start: with `Upgrade: tcp` the connection is hijacked
