@@ -742,3 +742,43 @@ fn attach_over_a_websocket_carries_stdin_and_raw_output() {
     assert!(text.contains("got:hello\n") && text.contains("err\n"), "{text}");
     s.ok(&["rm", "-f", "wsc"]);
 }
+
+#[test]
+fn the_detach_keys_end_an_attach_to_a_terminal_and_the_container_goes_on() {
+    require_root!();
+    use std::io::{BufRead, Read};
+    let (e, s) = env();
+    let create =
+        format!(r#"{{"Image":"busybox","Cmd":["sh"],"Tty":true,"OpenStdin":true,"HostConfig":{{"CgroupParent":"{}"}}}}"#, e.cgroup);
+    assert_eq!(s.curl("POST", "/v1.41/containers/create?name=det", Some(create.as_bytes())).0, 201);
+    assert_eq!(s.curl("POST", "/v1.41/containers/det/start", None).0, 204);
+    let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+    write!(
+        sock,
+        "POST /v1.41/containers/det/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,q HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = std::io::BufReader::new(sock.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 101"), "{line}");
+    while line != "\r\n" {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+    }
+    // Input reaches the shell; then the keys (a partial one first, which is input after all).
+    sock.write_all(b"echo mark-$((40+2))\n").unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains("mark-42") {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0, "the attach ended early: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+    }
+    sock.write_all(b"\x18").unwrap();
+    sock.write_all(b"q").unwrap();
+    // The server ends the attach: the stream reaches its end.
+    r.read_to_end(&mut out).unwrap();
+    assert_eq!(s.ok(&["inspect", "-f", "{{.State.Running}}", "det"]), "true\n");
+    s.ok(&["rm", "-f", "det"]);
+}

@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::http::{self, empty, stdcopy, ApiError, ApiResult};
 use crate::state::State;
 use bytes::Bytes;
-use doca_engine::containers::{Attach, AttachEvent, AttachStreams, StartContainer, Status};
+use doca_engine::containers::{Attach, AttachEvent, AttachStreams, DetachKeys, StartContainer, Status};
 use doca_engine::EngineError;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -106,6 +106,8 @@ pub async fn attach(mut ctx: Ctx, id: String, ws: bool) -> ApiResult {
         state.engine(move |e| e.container(&id)).await?
     };
     let cid = c.id.to_string();
+    // The detach keys end an attach to a terminal (not the container), as the CLI's do.
+    let keys = if c.config.tty { DetachKeys::parse(ctx.query.get("detachKeys"))? } else { DetachKeys::default() };
     // A websocket carries the streams raw, unframed (dockerd's MuxStreams: false).
     let tty = c.config.tty || ws;
     let source = if !stream {
@@ -148,7 +150,7 @@ pub async fn attach(mut ctx: Ctx, id: String, ws: bool) -> ApiResult {
             let Some(att) = connection(&state, &cid, streams, source).await else { return };
             let input = if streams.stdin { att.input().ok() } else { None };
             let _ = crate::state::blocking(move || {
-                pump(att, input, in_rx, tty, &mut w);
+                pump(att, input, in_rx, tty, keys, &mut w);
                 Ok(())
             })
             .await;
@@ -277,19 +279,23 @@ fn pump(
     input: Option<doca_engine::containers::AttachInput>,
     in_rx: std::sync::mpsc::Receiver<Option<Bytes>>,
     tty: bool,
+    mut keys: DetachKeys,
     w: &mut http::StreamWriter,
 ) {
     if let Some(mut input) = input {
         std::thread::spawn(move || {
             while let Ok(chunk) = in_rx.recv() {
-                let ok = match chunk {
-                    Some(b) => input.write(&b).is_ok(),
-                    None => {
-                        let _ = input.close();
-                        false
-                    }
+                let Some(b) = chunk else {
+                    let _ = input.close();
+                    return;
                 };
-                if !ok {
+                let (data, detach) = keys.feed(&b);
+                if input.write(&data).is_err() {
+                    return;
+                }
+                if detach {
+                    // The attach ends here (its output too); the container goes on.
+                    input.detach();
                     return;
                 }
             }

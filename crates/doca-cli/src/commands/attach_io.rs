@@ -140,8 +140,7 @@ pub fn pump(p: Pump, signals: Option<SigSet>, attach: &mut Attach) -> Result<Opt
 fn copy_stdin(input: &mut AttachInput, keys: &[u8], detached: &std::sync::atomic::AtomicBool) {
     let mut stdin = std::io::stdin().lock();
     let mut buf = [0u8; 32 * 1024];
-    // How much of the detach sequence the latest bytes matched.
-    let mut matched = 0usize;
+    let mut keys = doca_engine::containers::DetachKeys::with_keys(keys);
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
@@ -150,22 +149,12 @@ fn copy_stdin(input: &mut AttachInput, keys: &[u8], detached: &std::sync::atomic
             }
             Ok(n) => n,
         };
-        let mut out = Vec::with_capacity(n);
-        for &b in &buf[..n] {
-            if !keys.is_empty() && b == keys[matched] {
-                matched += 1;
-                if matched == keys.len() {
-                    detached.store(true, std::sync::atomic::Ordering::SeqCst);
-                    let _ = input.write(&out);
-                    input.detach();
-                    return;
-                }
-                continue;
-            }
-            // A partial sequence that did not complete is the user's input after all.
-            out.extend_from_slice(&keys[..matched]);
-            matched = 0;
-            out.push(b);
+        let (out, detach) = keys.feed(&buf[..n]);
+        if detach {
+            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = input.write(&out);
+            input.detach();
+            return;
         }
         if !out.is_empty() && input.write(&out).is_err() {
             return;

@@ -330,42 +330,12 @@ pub fn resources(a: &ResourceArgs, verb: Verb) -> Result<Resources, Failure> {
 
 /// docker's detach keys: "ctrl-p,ctrl-q" (the default), letters, "ctrl-@" ... "ctrl-_".
 pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Failure> {
-    let spec = spec.unwrap_or("ctrl-p,ctrl-q");
-    let mut out = Vec::new();
-    for k in spec.split(',') {
-        let bad = || usage(format!("Invalid detach keys ({spec}) provided"));
-        match k.strip_prefix("ctrl-") {
-            Some(c) if c.len() == 1 => {
-                let b = c.as_bytes()[0].to_ascii_lowercase();
-                out.push(match b {
-                    b'a'..=b'z' => b - b'a' + 1,
-                    b'@' => 0,
-                    b'[' => 27,
-                    b'\\' => 28,
-                    b']' => 29,
-                    b'^' => 30,
-                    b'_' => 31,
-                    _ => return Err(bad()),
-                });
-            }
-            None if k.len() == 1 => out.push(k.as_bytes()[0]),
-            _ => return Err(bad()),
-        }
-    }
-    Ok(out)
+    doca_engine::containers::DetachKeys::parse(spec).map(|k| k.keys().to_vec()).map_err(|e| usage(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detach_keys_parse_as_docker() {
-        assert_eq!(detach_keys(None).unwrap(), [16, 17]);
-        assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), [1, b'x']);
-        assert!(detach_keys(Some("ctrl-1")).is_err());
-        assert!(detach_keys(Some("abc")).is_err());
-    }
 
     #[test]
     fn env_entries_take_the_callers_value_for_bare_names() {

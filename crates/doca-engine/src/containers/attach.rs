@@ -127,3 +127,92 @@ impl AttachInput {
         proto::write_frame(&mut self.sock, proto::RESIZE, &p)
     }
 }
+
+/// The detach keys (`--detach-keys`, the API's `detachKeys`; ctrl-p,ctrl-q by default) and how
+/// much of them the input so far has typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetachKeys {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachKeys {
+    /// docker's syntax: comma-separated `ctrl-X` or single characters.
+    pub fn parse(spec: Option<&str>) -> Result<DetachKeys, EngineError> {
+        let spec = spec.filter(|s| !s.is_empty()).unwrap_or("ctrl-p,ctrl-q");
+        let mut keys = Vec::new();
+        for k in spec.split(',') {
+            let bad = || EngineError::InvalidArgument(format!("Invalid detach keys ({spec}) provided"));
+            match k.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let b = c.as_bytes()[0].to_ascii_lowercase();
+                    keys.push(match b {
+                        b'a'..=b'z' => b - b'a' + 1,
+                        b'@' => 0,
+                        b'[' => 27,
+                        b'\\' => 28,
+                        b']' => 29,
+                        b'^' => 30,
+                        b'_' => 31,
+                        _ => return Err(bad()),
+                    });
+                }
+                None if k.len() == 1 => keys.push(k.as_bytes()[0]),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(DetachKeys { keys, matched: 0 })
+    }
+
+    /// Keys already parsed; none: no detaching (input without a terminal).
+    pub fn with_keys(keys: &[u8]) -> DetachKeys {
+        DetachKeys { keys: keys.to_vec(), matched: 0 }
+    }
+
+    pub fn keys(&self) -> &[u8] {
+        &self.keys
+    }
+
+    /// Input as typed: what to pass on to the container, and whether the sequence was
+    /// completed (then nothing after it is passed on). A partial sequence that does not
+    /// complete is input after all.
+    pub fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        for &b in data {
+            if !self.keys.is_empty() && b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return (out, true);
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            out.push(b);
+        }
+        (out, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DetachKeys;
+
+    #[test]
+    fn detach_keys_parse_as_docker() {
+        assert_eq!(DetachKeys::parse(None).unwrap().keys(), [16, 17]);
+        assert_eq!(DetachKeys::parse(Some("ctrl-a,x")).unwrap().keys(), [1, b'x']);
+        assert!(DetachKeys::parse(Some("ctrl-1")).is_err());
+        assert!(DetachKeys::parse(Some("abc")).is_err());
+    }
+
+    #[test]
+    fn a_sequence_typed_across_reads_detaches_and_a_broken_one_is_input() {
+        let mut k = DetachKeys::parse(None).unwrap();
+        assert_eq!(k.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(k.feed(b"c"), (b"\x10c".to_vec(), false));
+        assert_eq!(k.feed(b"x\x10"), (b"x".to_vec(), false));
+        assert_eq!(k.feed(b"\x11rest"), (Vec::new(), true));
+    }
+}

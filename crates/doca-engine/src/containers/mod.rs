@@ -31,7 +31,7 @@ pub mod top;
 pub mod user;
 pub mod validate;
 
-pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams};
+pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams, DetachKeys};
 pub use exec::{ExecContainer, ExecPlan};
 pub use list::{ContainerFilter, ListContainers};
 pub use logs::ContainerLogs;
