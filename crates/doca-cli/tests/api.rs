@@ -212,6 +212,40 @@ fn docker_cli_runs_containers_through_doca_serve() {
     s.ok(&["rm", "api-d"]);
     assert!(s.fails(&["inspect", "api-d"], 1).contains("No such object: api-d"));
     assert!(!e.t.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("api-d"));
+    // Published ports answer on the host; docker port and ps show them.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "api-web",
+        "--cgroup-parent",
+        cg,
+        "-p",
+        "127.0.0.1::8080",
+        "busybox",
+        "sh",
+        "-c",
+        "echo served > /tmp/index.html; exec httpd -f -p 8080 -h /tmp",
+    ]);
+    let port = s.ok(&["port", "api-web", "8080/tcp"]);
+    let addr = port.lines().next().unwrap_or("").to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{port}");
+    assert!(s.ok(&["ps", "--filter", "name=api-web", "--format", "{{.Ports}}"]).contains("->8080/tcp"));
+    let mut body = String::new();
+    for _ in 0..100 {
+        let o = Command::new("curl").args(["-s", &format!("http://{addr}/index.html")]).output().unwrap();
+        body = String::from_utf8_lossy(&o.stdout).into_owned();
+        if body == "served\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(body, "served\n");
+    let stats = s.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "api-web"]);
+    assert!(stats.starts_with("api-web "), "{stats}");
+    s.ok(&["rm", "-f", "api-web"]);
+    assert!(s.ok(&["system", "df"]).contains("Images"));
+    assert!(s.ok(&["info", "--format", "{{.Driver}}"]).contains("overlay2"));
     // Events: the store's log, what both fronts did.
     let ev = s.ok(&["events", "--since", "5m", "--until", "0s", "--filter", "container=cli-made", "--format", "{{.Action}}"]);
     assert!(ev.lines().any(|l| l == "start"), "{ev}");
@@ -401,6 +435,24 @@ fn bad_requests_get_dockerds_statuses_and_leave_the_store_as_it_was() {
     assert_eq!(s.curl("POST", "/v1.41/volumes/create", Some(br#"{"Name":"../escape"}"#)).0, 400);
     assert_eq!(s.curl("POST", "/v1.41/networks/create", Some(br#"{"Name":"n","IPAM":{"Config":[{"Subnet":"nonsense"}]}}"#)).0, 400);
     assert_eq!(s.curl("GET", "/v1.41/containers/json?filters=%5B1%5D", None).0, 400);
+    // Images, exec, events, archives: each family refuses what does not parse, with a message.
+    for (method, path, body, want) in [
+        ("POST", "/v1.41/images/create?fromImage=UPPER/Case&tag=x", None, 400),
+        ("POST", "/v1.41/images/busybox/tag?repo=bad%20name", None, 400),
+        ("POST", "/v1.41/images/no-such-image/tag?repo=x", None, 404),
+        ("DELETE", "/v1.41/images/no-such-image", None, 404),
+        ("POST", "/v1.41/images/load", Some(&b"this is not a tar"[..]), 400),
+        ("POST", "/v1.41/build?t=x", Some(&b"not a context"[..]), 400),
+        ("POST", "/v1.41/containers/nope/exec", Some(&br#"{"Cmd":["true"]}"#[..]), 404),
+        ("GET", "/v1.41/exec/nope/json", None, 404),
+        ("GET", "/v1.41/events?filters=%7B%22nonsense%22%3A%5B%22x%22%5D%7D&until=1", None, 400),
+        ("GET", "/v1.41/containers/nope/archive?path=/", None, 404),
+        ("GET", "/v1.41/images/search?term=x", None, 500),
+    ] {
+        let (code, text) = s.curl(method, path, body);
+        assert_eq!(code, want, "{method} {path}: {text}");
+        assert!(text.starts_with("{\"message\":"), "{method} {path}: {text}");
+    }
     assert_eq!(before, e.t.fingerprint(), "a refused request changed the store");
     assert!(e.t.ok(&["ps", "-aq"]).is_empty());
 }
