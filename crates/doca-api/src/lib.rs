@@ -9,6 +9,7 @@
 
 mod http;
 mod listen;
+mod memory;
 mod routes;
 mod state;
 mod ws;
@@ -51,12 +52,13 @@ pub enum ServeError {
 
 /// Serves until the idle timeout (or for ever). Blocks the calling thread.
 pub fn serve(req: Serve) -> Result<(), ServeError> {
+    memory::limit_arenas();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         // Streams (attach, logs, events, wait) each hold a blocking thread while they last.
         .max_blocking_threads(1024)
-        .thread_keep_alive(Duration::from_secs(10))
+        .thread_keep_alive(Duration::from_secs(2))
         .build()
         .map_err(ServeError::Runtime)?;
     rt.block_on(async move {
@@ -65,17 +67,24 @@ pub fn serve(req: Serve) -> Result<(), ServeError> {
         for l in listeners {
             tokio::spawn(listen::accept_loop(l, Arc::clone(&state)));
         }
-        match req.idle_timeout {
-            None => std::future::pending::<()>().await,
-            Some(limit) => loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                if state.idle_for().is_some_and(|d| d >= limit) {
-                    tracing::info!("idle for {limit:?}: exiting");
-                    break;
+        // Every quarter second: once idle (and the blocking threads, kept 2 s, gone), the
+        // heap's free pages go back, once per idle spell; after the idle timeout, it exits.
+        let mut trimmed = false;
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            match state.idle_for() {
+                None => trimmed = false,
+                Some(d) if req.idle_timeout.is_some_and(|limit| d >= limit) => {
+                    tracing::info!("idle for {d:?}: exiting");
+                    return Ok(());
                 }
-            },
+                Some(d) if !trimmed && d >= Duration::from_secs(3) => {
+                    memory::trim();
+                    trimmed = true;
+                }
+                Some(_) => {}
+            }
         }
-        Ok(())
     })
 }
 
