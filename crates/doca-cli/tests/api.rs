@@ -207,6 +207,18 @@ fn docker_cli_runs_containers_through_doca_serve() {
     s.ok(&["start", "api-d"]);
     s.ok(&["restart", "-t", "0", "api-d"]);
     assert_eq!(s.ok(&["inspect", "-f", "{{.State.Status}}", "api-d"]), "running\n");
+    // pause, update, rename, commit.
+    s.ok(&["pause", "api-d"]);
+    assert_eq!(s.ok(&["inspect", "-f", "{{.State.Status}}", "api-d"]), "paused\n");
+    s.ok(&["unpause", "api-d"]);
+    s.ok(&["update", "--memory", "64m", "--memory-swap", "128m", "api-d"]);
+    assert_eq!(s.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "api-d"]), format!("{}\n", 64 << 20));
+    s.ok(&["rename", "api-d", "api-renamed"]);
+    s.ok(&["rename", "api-renamed", "api-d"]);
+    let committed = s.ok(&["commit", "-c", "ENV COMMITTED=1", "api-d", "api-committed:1"]);
+    assert!(committed.starts_with("sha256:"), "{committed}");
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", cg, "api-committed:1", "cat", "/tmp/to-container.txt"]), "from the host\n");
+    assert!(s.ok(&["inspect", "-f", "{{.Config.Env}}", "api-committed:1"]).contains("COMMITTED=1"));
     s.ok(&["kill", "api-d"]);
     assert!(s.fails(&["kill", "api-d"], 1).contains("is not running"));
     s.ok(&["rm", "api-d"]);
@@ -324,6 +336,16 @@ fn volumes_networks_and_names_between_containers() {
     s.ok(&["network", "rm", "api-net"]);
     s.fails(&["volume", "rm", "no-such-volume"], 1);
     s.ok(&["volume", "rm", "api-vol"]);
+    // The prunes: stopped containers, unused networks and volumes, dangling images.
+    s.ok(&["create", "--name", "api-stopped", "--cgroup-parent", cg, "busybox", "true"]);
+    s.ok(&["network", "create", "api-unused"]);
+    s.ok(&["volume", "create", "api-unused-vol"]);
+    assert!(s.ok(&["container", "prune", "-f"]).contains("Deleted Containers:"));
+    assert!(s.ok(&["network", "prune", "-f"]).contains("api-unused"));
+    s.ok(&["volume", "prune", "-f"]);
+    s.ok(&["image", "prune", "-f"]);
+    assert!(e.t.ok(&["ps", "-aq"]).is_empty());
+    assert!(!e.t.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("api-unused"));
 }
 
 #[test]
@@ -359,6 +381,12 @@ fn images_build_save_load_tag_and_registry_round_trip() {
     assert!(s.ok(&["rmi", "api-built:2"]).contains("Untagged: api-built:2"));
     assert!(s.ok(&["load", "-i", archive.to_str().unwrap()]).contains("Loaded image: api-built:2"));
     assert_eq!(e.t.ok(&["inspect", "-f", "{{.Id}}", "api-built:2"]), id);
+    // import (images/create?fromSrc=-), and the build cache's prune.
+    let rootfs = doca_testkit::busybox_tar();
+    let imported = s.ok(&["import", "-c", "CMD [\"echo\", \"imported\"]", rootfs.to_str().unwrap(), "api-imported:1"]);
+    assert!(imported.starts_with("sha256:"), "{imported}");
+    assert_eq!(s.ok(&["run", "--rm", "--cgroup-parent", &e.cgroup, "api-imported:1"]), "imported\n");
+    assert!(s.ok(&["builder", "prune", "-f"]).contains("Total"));
     // Push to and pull from a registry on loopback.
     let reg = DistRegistry::start(None);
     let remote = format!("{}/api/built:1", reg.host());

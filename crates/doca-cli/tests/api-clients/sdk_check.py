@@ -98,6 +98,8 @@ remote = f"{registry}/sdk/built"
 built.tag(remote, "1")
 pushed = [l for l in client.images.push(remote, tag="1", stream=True, decode=True)]
 assert any("aux" in l and l["aux"]["Tag"] == "1" for l in pushed), pushed
+data = client.images.get_registry_data(f"{remote}:1")
+assert data.id.startswith("sha256:") and data.has_platform("linux/amd64"), data.attrs
 client.images.remove(f"{remote}:1")
 pulled = client.images.pull(remote, tag="1")
 assert pulled.id == built.id, (pulled.id, built.id)
