@@ -861,4 +861,15 @@ fn the_detach_keys_end_an_attach_to_a_terminal_and_the_container_goes_on() {
     r.read_to_end(&mut out).unwrap();
     assert_eq!(s.ok(&["inspect", "-f", "{{.State.Running}}", "det"]), "true\n");
     s.ok(&["rm", "-f", "det"]);
+    // HostConfig.ConsoleSize (API 1.42+): the terminal has its size from the first instant.
+    let create = format!(
+        r#"{{"Image":"busybox","Cmd":["stty","size"],"Tty":true,"HostConfig":{{"ConsoleSize":[33,99],"CgroupParent":"{}"}}}}"#,
+        e.cgroup
+    );
+    assert_eq!(s.curl("POST", "/v1.43/containers/create?name=sized", Some(create.as_bytes())).0, 201);
+    assert_eq!(s.curl("POST", "/v1.43/containers/sized/start", None).0, 204);
+    assert_eq!(s.curl("POST", "/v1.43/containers/sized/wait", None).0, 200);
+    assert_eq!(s.ok(&["logs", "sized"]), "33 99\r\n");
+    assert_eq!(s.ok(&["inspect", "-f", "{{json .HostConfig.ConsoleSize}}", "sized"]), "[33,99]\n");
+    s.ok(&["rm", "sized"]);
 }

@@ -204,6 +204,7 @@ pub struct HostConfigBody {
     oom_kill_disable: Option<bool>,
     ulimits: Vec<UlimitBody>,
     links: Vec<String>,
+    console_size: Option<[u16; 2]>,
 }
 
 #[derive(Deserialize, Default)]
@@ -453,6 +454,7 @@ impl CreateBody {
             healthcheck,
             mounts,
             volumes_from: h.volumes_from,
+            console_size: h.console_size.filter(|[rows, cols]| *rows > 0 && *cols > 0).map(|[rows, cols]| (rows, cols)),
             ..Default::default()
         };
         for o in &h.security_opt {

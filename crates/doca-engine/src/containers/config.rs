@@ -147,6 +147,10 @@ pub struct CreateContainer {
     pub ipc_host: bool,
     pub pid_host: bool,
     pub uts_host: bool,
+    /// HostConfig.ConsoleSize (rows, columns): a terminal's size at start when the starter
+    /// gives none (an API client sends it at create, then starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
     /// A build step's container: the image's VOLUME paths get no anonymous volumes (what a
     /// step writes there belongs to its layer, as in BuildKit).
     pub no_image_volumes: bool,

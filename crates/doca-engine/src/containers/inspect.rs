@@ -183,7 +183,7 @@ fn host_config(c: &Container) -> HostConfig {
         shm_size: r.shm_size.unwrap_or(64 << 20),
         sysctls: r.sysctls.clone(),
         runtime: if r.runtime.is_empty() { "doca".into() } else { r.runtime.clone() },
-        console_size: [0, 0],
+        console_size: r.console_size.map_or([0, 0], |(h, w)| [u32::from(h), u32::from(w)]),
         isolation: String::new(),
         cpu_shares: res.cpu_shares,
         memory: res.memory,

@@ -304,7 +304,8 @@ impl Engine {
         let endpoints = self.endpoints_of(c)?;
         opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
         let mut spec = spec::oci_spec(&image, &opts)?;
-        if let (Some((rows, cols)), Some(p), true) = (req.console_size, spec.process_mut().as_mut(), c.config.tty) {
+        if let (Some((rows, cols)), Some(p), true) = (req.console_size.or(c.config.console_size), spec.process_mut().as_mut(), c.config.tty)
+        {
             let size = oci_spec::runtime::BoxBuilder::default().height(u64::from(rows)).width(u64::from(cols)).build();
             p.set_console_size(size.ok());
         }
