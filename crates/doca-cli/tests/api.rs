@@ -332,6 +332,20 @@ fn volumes_networks_and_names_between_containers() {
     let ping = s.ok(&["run", "--rm", "--network", "api-net", "--cgroup-parent", cg, "busybox", "ping", "-c", "1", "-W", "5", "webby"]);
     assert!(ping.contains("10.231.7."), "{ping}");
     assert!(s.ok(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "api-net"]).contains("10.231.7.0/24"));
+    // API 1.44+: several networks at create.
+    s.ok(&["network", "create", "--subnet", "10.231.8.0/24", "api-net2"]);
+    let create = format!(
+        r#"{{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{{"NetworkMode":"api-net","CgroupParent":"{cg}"}},"NetworkingConfig":{{"EndpointsConfig":{{"api-net":{{}},"api-net2":{{"Aliases":["second"]}}}}}}}}"#
+    );
+    let (code, text) = s.curl("POST", "/v1.44/containers/create?name=api-two", Some(create.as_bytes()));
+    assert_eq!(code, 201, "{text}");
+    assert_eq!(s.curl("POST", "/v1.44/containers/api-two/start", None).0, 204);
+    let nets = s.ok(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}", "api-two"]);
+    assert!(nets.contains("api-net=10.231.7.") && nets.contains("api-net2=10.231.8."), "{nets}");
+    let ping = s.ok(&["run", "--rm", "--network", "api-net2", "--cgroup-parent", cg, "busybox", "ping", "-c", "1", "-W", "5", "second"]);
+    assert!(ping.contains("10.231.8."), "{ping}");
+    s.ok(&["rm", "-f", "api-two"]);
+    s.ok(&["network", "rm", "api-net2"]);
     s.ok(&["rm", "-f", "api-web"]);
     s.ok(&["network", "rm", "api-net"]);
     s.fails(&["volume", "rm", "no-such-volume"], 1);

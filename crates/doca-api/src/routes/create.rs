@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::http::{self, json, ApiError, ApiResult};
 use doca_engine::containers::{CreateContainer, HealthSpec, MountKind, MountSpec, NetworkMode, RestartPolicy};
+use doca_engine::networks::ConnectNetwork;
 use hyper::StatusCode;
 use serde::de::Deserializer;
 use serde::Deserialize;
@@ -292,7 +293,8 @@ fn publish(port: &str, bindings: Option<Vec<PortBindingBody>>) -> ApiResult<Vec<
 
 impl CreateBody {
     /// The engine's request; the engine checks the rules between fields (`check_create`).
-    pub fn into_request(self, name: Option<String>) -> ApiResult<CreateContainer> {
+    /// The engine's request, and the further networks to join after create.
+    pub fn into_request(self, name: Option<String>) -> ApiResult<(CreateContainer, Vec<ConnectNetwork>)> {
         let h = self.host_config.unwrap_or_default();
         // Legacy links: on a user-defined network docker makes them DNS aliases, and the names
         // compose links by (service and container names) already resolve there; on the
@@ -310,19 +312,23 @@ impl CreateBody {
         let mut mac = some(self.mac_address);
         // The network of NetworkMode carries the endpoint's settings; a client that leaves
         // NetworkMode as "default" and names one network in EndpointsConfig means that one.
-        if matches!(&network, NetworkMode::Bridge(n) if n == "bridge") && h.network_mode.is_empty() || h.network_mode == "default" {
+        if matches!(h.network_mode.as_str(), "" | "default") && !self.network_disabled {
             if let [(only, _)] = endpoints.iter().collect::<Vec<_>>().as_slice() {
                 network = NetworkMode::parse(only);
             }
         }
+        let mut extra = Vec::new();
         for (net, ep) in endpoints {
-            let Some(ep) = ep else { continue };
+            let ep = ep.unwrap_or_default();
             let primary = network.networks().first().is_some_and(|n| *n == net) || network.name() == net;
             if !primary {
-                return Err(ApiError::bad_request(format!(
-                    "Container cannot be connected to network endpoints: {}, {net}: doca connects further networks after create (POST /networks/{{id}}/connect)",
-                    network.name()
-                )));
+                // API 1.44+: more networks at create, joined as `network connect` joins them.
+                let ip = match ep.ipam_config.map(|i| i.ipv4_address).filter(|a| !a.is_empty()) {
+                    Some(a) => Some(a.parse().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?),
+                    None => None,
+                };
+                extra.push(ConnectNetwork { network: net, container: String::new(), ip, aliases: ep.aliases });
+                continue;
             }
             if let Some(a) = ep.ipam_config.map(|i| i.ipv4_address).filter(|a| !a.is_empty()) {
                 ip = Some(a.parse::<std::net::Ipv4Addr>().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {a}")))?);
@@ -460,7 +466,7 @@ impl CreateBody {
         for o in &h.security_opt {
             req.security_opt(o)?;
         }
-        Ok(req)
+        Ok((req, extra))
     }
 }
 
@@ -479,11 +485,24 @@ pub async fn create(ctx: Ctx) -> ApiResult {
     if body.image.is_empty() {
         return Err(ApiError::bad_request("No image was specified."));
     }
-    let request = body.into_request(name)?;
+    let (request, extra) = body.into_request(name)?;
     let mut warnings: Vec<String> = Vec::new();
     if request.network == NetworkMode::Host && (!request.publish.is_empty() || request.publish_all) {
         warnings.push("Published ports are discarded when using host network mode".into());
     }
-    let c = state.engine(move |e| e.create_container(&request)).await?;
+    let c = state
+        .engine(move |e| {
+            let c = e.create_container(&request)?;
+            for mut n in extra {
+                n.container = c.id.to_string();
+                if let Err(err) = e.connect_network(&n) {
+                    // All or nothing: a container that cannot join its networks is not made.
+                    let _ = e.remove_container(c.id.as_str(), true, true);
+                    return Err(err);
+                }
+            }
+            Ok(c)
+        })
+        .await?;
     Ok(json(StatusCode::CREATED, &serde_json::json!({ "Id": c.id.as_str(), "Warnings": warnings })))
 }
