@@ -158,6 +158,17 @@ fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ListenErro
     let group = nix::unistd::Group::from_name("doca").ok().flatten();
     let mode = if let Some(g) = &group {
         nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(0)), Some(g.gid)).map_err(|e| err(e.into()))?;
+        // The group must reach the socket too: its directory (the run root, 0700) becomes
+        // traversable, not readable, by the group. What is below it stays root's (0700 and
+        // 0600), so the group gains the socket and nothing else.
+        if let Some(dir) = path.parent() {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(dir).map_err(err)?;
+            if meta.mode() & 0o011 == 0 {
+                nix::unistd::chown(dir, None, Some(g.gid)).map_err(|e| err(e.into()))?;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode((meta.mode() & 0o7777) | 0o010)).map_err(err)?;
+            }
+        }
         0o660
     } else {
         0o600
