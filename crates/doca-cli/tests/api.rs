@@ -106,6 +106,26 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A request on a raw connection, for the upgrades: the connection, a reader after the
+    /// answer's head, and the head.
+    fn raw(&self, request: &str) -> (std::os::unix::net::UnixStream, std::io::BufReader<std::os::unix::net::UnixStream>, String) {
+        use std::io::BufRead;
+        let mut sock = std::os::unix::net::UnixStream::connect(&self.sock).unwrap();
+        sock.write_all(request.as_bytes()).unwrap();
+        let mut r = std::io::BufReader::new(sock.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                return (sock, r, head);
+            }
+            head.push_str(&line);
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
@@ -793,7 +813,7 @@ fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn attach_over_a_websocket_carries_stdin_and_raw_output() {
     require_root!();
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     let (e, s) = env();
     let create = format!(
         r#"{{"Image":"busybox","Cmd":["sh","-c","read line; echo got:$line; echo err >&2"],"OpenStdin":true,"HostConfig":{{"CgroupParent":"{}"}}}}"#,
@@ -802,22 +822,9 @@ fn attach_over_a_websocket_carries_stdin_and_raw_output() {
     let (code, body) = s.curl("POST", "/v1.43/containers/create?name=wsc", Some(create.as_bytes()));
     assert_eq!(code, 201, "{body}");
     assert_eq!(s.curl("POST", "/v1.43/containers/wsc/start", None).0, 204);
-    let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
-    write!(
-        sock,
-        "GET /v1.43/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    )
-    .unwrap();
-    let mut r = std::io::BufReader::new(sock.try_clone().unwrap());
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        head.push_str(&line);
-    }
+    let (mut sock, mut r, head) = s.raw(
+        "GET /v1.43/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     // RFC 6455's own example key and answer.
     assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
@@ -845,26 +852,16 @@ fn attach_over_a_websocket_carries_stdin_and_raw_output() {
 #[test]
 fn the_detach_keys_end_an_attach_to_a_terminal_and_the_container_goes_on() {
     require_root!();
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     let (e, s) = env();
     let create =
         format!(r#"{{"Image":"busybox","Cmd":["sh"],"Tty":true,"OpenStdin":true,"HostConfig":{{"CgroupParent":"{}"}}}}"#, e.cgroup);
     assert_eq!(s.curl("POST", "/v1.41/containers/create?name=det", Some(create.as_bytes())).0, 201);
     assert_eq!(s.curl("POST", "/v1.41/containers/det/start", None).0, 204);
-    let mut sock = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
-    write!(
-        sock,
-        "POST /v1.41/containers/det/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,q HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut r = std::io::BufReader::new(sock.try_clone().unwrap());
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 101"), "{line}");
-    while line != "\r\n" {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-    }
+    let (mut sock, mut r, head) = s.raw(
+        "POST /v1.41/containers/det/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,q HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     // Input reaches the shell; then the keys (a partial one first, which is input after all).
     sock.write_all(b"echo mark-$((40+2))\n").unwrap();
     let mut out = Vec::new();
