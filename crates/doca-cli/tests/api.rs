@@ -195,6 +195,18 @@ fn docker_cli_runs_containers_through_doca_serve() {
     assert!(s.ok(&["ps", "--format", "{{.Names}}"]).contains("cli-made"));
     assert!(s.ok(&["inspect", "-f", "{{.Config.Env}}", "api-d"]).contains("FOO=bar"));
     assert_eq!(s.ok(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "api-d"]), "true /api-d\n");
+    // The same answers through both fronts: inspect's JSON whole, and the list columns.
+    let through_api: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "api-d"])).unwrap();
+    let through_cli: serde_json::Value = serde_json::from_str(&e.t.ok(&["inspect", "api-d"])).unwrap();
+    assert_eq!(through_api, through_cli);
+    for args in [
+        &["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Image}} {{.Command}} {{.Status}} {{.Ports}} {{.Names}} {{.Labels}}"][..],
+        &["images", "--format", "{{.Repository}} {{.Tag}} {{.ID}} {{.Size}}"][..],
+        &["volume", "ls"][..],
+        &["network", "ls", "--format", "{{.ID}} {{.Name}} {{.Driver}}"][..],
+    ] {
+        assert_eq!(s.ok(args), e.t.ok(args), "{args:?}");
+    }
     // Logs, demultiplexed by the client.
     let o = s.run(&["logs", "api-d"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hello-out\n");
@@ -202,6 +214,10 @@ fn docker_cli_runs_containers_through_doca_serve() {
     let o = s.run(&["logs", "--tail", "1", "-t", "api-d"]);
     let tail = String::from_utf8_lossy(&o.stderr);
     assert!(o.stdout.is_empty() && tail.ends_with(" hello-err\n") && tail.starts_with("20"), "{tail}");
+    // logs -f follows until the container exits.
+    s.ok(&["run", "-d", "--name", "api-f", "--cgroup-parent", cg, "busybox", "sh", "-c", "echo a; sleep 0.3; echo b"]);
+    assert_eq!(s.ok(&["logs", "-f", "api-f"]), "a\nb\n");
+    s.ok(&["rm", "api-f"]);
     // Exec: output, stdin, exit codes.
     assert_eq!(s.ok(&["exec", "api-d", "echo", "from-exec"]), "from-exec\n");
     let mut child = s.docker().args(["exec", "-i", "api-d", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
