@@ -6,3 +6,4 @@
 
 pub mod dotenv;
 pub mod interpolate;
+pub mod node;
