@@ -6,4 +6,5 @@
 
 pub mod dotenv;
 pub mod interpolate;
+pub mod merge;
 pub mod node;
