@@ -221,3 +221,80 @@ mod tests {
         }
     }
 }
+
+/// An interpolation failure in a compose file: where (`services.web.image`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct TreeError {
+    pub path: String,
+    pub source: InterpolateError,
+}
+
+/// Interpolates every string value of a compose file (keys are left as written, as compose
+/// leaves them). Returns the variables used unset, each once, in the order met.
+pub fn interpolate_tree(node: &mut crate::node::Node, vars: &dyn Lookup) -> Result<Vec<String>, TreeError> {
+    let mut unset = Vec::new();
+    walk(node, vars, &mut String::new(), &mut unset)?;
+    Ok(unset)
+}
+
+fn walk(node: &mut crate::node::Node, vars: &dyn Lookup, path: &mut String, unset: &mut Vec<String>) -> Result<(), TreeError> {
+    use crate::node::Value;
+    match &mut node.value {
+        Value::String(s) => {
+            let r = interpolate(s, vars).map_err(|source| TreeError { path: path.clone(), source })?;
+            *s = r.value;
+            for u in r.unset {
+                if !unset.contains(&u) {
+                    unset.push(u);
+                }
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk(item, vars, path, unset)?;
+                path.truncate(len);
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                walk(v, vars, path, unset)?;
+                path.truncate(len);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    #[test]
+    fn every_value_is_interpolated_and_failures_name_their_place() {
+        let vars = |n: &str| (n == "TAG").then(|| "1.2".to_string());
+        let mut n = crate::node::parse(
+            "services:\n  web:\n    image: app:${TAG}\n    ports: ['${PORT:-8080}:80']\n    environment: {$$KEY: $$raw}\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let unset = interpolate_tree(&mut n, &vars).unwrap();
+        assert!(unset.is_empty());
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"services": {"web": {"image": "app:1.2", "ports": ["8080:80"], "environment": {"$$KEY": "$raw"}}}})
+        );
+        let mut bad = crate::node::parse("services:\n  db:\n    environment: ['PASSWORD=${PW:?set PW}']\n", "c.yaml").unwrap();
+        let e = interpolate_tree(&mut bad, &vars).unwrap_err();
+        assert_eq!(e.path, "services.db.environment[0]");
+        assert!(e.to_string().contains("required variable PW is missing a value: set PW"), "{e}");
+    }
+}
