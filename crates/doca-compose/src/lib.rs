@@ -8,3 +8,4 @@ pub mod dotenv;
 pub mod interpolate;
 pub mod merge;
 pub mod node;
+pub mod project;

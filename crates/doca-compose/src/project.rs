@@ -1,0 +1,157 @@
+//! A project from its files: each file parsed and interpolated with the project's variables
+//! (the shell over `.env`/`--env-file`), then the files merged in order, and the project's
+//! name chosen as docker compose chooses it (`-p`, then `COMPOSE_PROJECT_NAME`, then the
+//! top-level `name`, then the project directory's name).
+
+use crate::interpolate::{interpolate_tree, TreeError};
+use crate::node::{self, LoadError, Node, Value};
+use std::collections::BTreeMap;
+
+/// What `doca compose` read: the files (a name for messages, and the text), the variables.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectRequest {
+    pub files: Vec<(String, String)>,
+    /// `-p/--project-name`.
+    pub name: Option<String>,
+    /// The project directory's own name (the last resort for the project's name).
+    pub directory_name: String,
+    /// The shell's environment.
+    pub shell: BTreeMap<String, String>,
+    /// `.env` (or `--env-file`) variables, already parsed; the shell wins over them.
+    pub dotenv: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub name: String,
+    /// The merged model, interpolated; not yet typed.
+    pub model: Node,
+    /// What docker compose warns about: variables used unset, obsolete keys.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{file}: {source}")]
+    Interpolate { file: String, source: TreeError },
+    #[error("{file}: additional property {key} is not allowed")]
+    UnknownKey { file: String, key: String },
+    #[error("invalid project name {0:?}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number")]
+    BadName(String),
+    #[error("no compose file given")]
+    NoFiles,
+}
+
+/// The keys a compose file may have at its top (besides `x-` extensions).
+const TOP_LEVEL: [&str; 8] = ["version", "name", "include", "services", "networks", "volumes", "secrets", "configs"];
+
+/// A name compose accepts as given (`-p`, `name:`).
+fn valid_name(n: &str) -> bool {
+    n.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// A directory's name made into a project name (compose's NormalizeProjectName): lowercase,
+/// other characters dropped, leading `-`/`_` dropped.
+pub fn normalize_name(dir: &str) -> String {
+    let lower: String =
+        dir.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_').collect();
+    lower.trim_start_matches(['-', '_']).to_string()
+}
+
+pub fn load(req: &ProjectRequest) -> Result<Project, ProjectError> {
+    if req.files.is_empty() {
+        return Err(ProjectError::NoFiles);
+    }
+    let vars = |k: &str| req.shell.get(k).cloned().or_else(|| req.dotenv.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+    let mut warnings = Vec::new();
+    let mut merged: Option<Node> = None;
+    for (file, text) in &req.files {
+        let mut n = node::parse(text, file)?;
+        if let Value::Map(entries) = &n.value {
+            if let Some((k, _)) = entries.iter().find(|(k, _)| !k.starts_with("x-") && !TOP_LEVEL.contains(&k.as_str())) {
+                return Err(ProjectError::UnknownKey { file: file.clone(), key: k.clone() });
+            }
+            if entries.iter().any(|(k, _)| k == "version") {
+                warnings.push(format!(
+                    "{file}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion"
+                ));
+            }
+        }
+        for u in interpolate_tree(&mut n, &vars).map_err(|source| ProjectError::Interpolate { file: file.clone(), source })? {
+            warnings.push(format!("The \"{u}\" variable is not set. Defaulting to a blank string."));
+        }
+        merged = Some(match merged {
+            None => n,
+            Some(base) => crate::merge::merge(base, n, "").unwrap_or_else(|| Node::new(Value::Map(Vec::new()))),
+        });
+    }
+    let mut model = merged.unwrap_or_else(|| Node::new(Value::Map(Vec::new())));
+    if let Value::Map(entries) = &mut model.value {
+        entries.retain(|(k, _)| k != "version");
+    }
+    let named =
+        req.name.clone().or_else(|| vars("COMPOSE_PROJECT_NAME")).or_else(|| model.get("name").and_then(Node::as_str).map(String::from));
+    let name = match named {
+        Some(n) if valid_name(&n) => n,
+        Some(n) => return Err(ProjectError::BadName(n)),
+        None => normalize_name(&req.directory_name),
+    };
+    if name.is_empty() {
+        return Err(ProjectError::BadName(req.directory_name.clone()));
+    }
+    Ok(Project { name, model, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Golden cases: `testdata/<case>/` holds the compose files (`compose.yaml`, then the
+    /// others in name order), `env`
+    /// (the shell's variables), optionally `.env`, `args` (`-p NAME`), and `expected.json`
+    /// (the project's name and merged model) or `expected.err` (the error's text).
+    #[test]
+    fn golden_cases() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).collect();
+        cases.sort();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let read = |f: &str| std::fs::read_to_string(case.join(f)).ok();
+            let mut files: Vec<(String, String)> = std::fs::read_dir(&case)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+                .map(|n| (n.clone(), read(&n).unwrap()))
+                .collect();
+            // compose.yaml first, then the others by name (as `-f compose.yaml -f ...`).
+            files.sort_by_key(|(n, _)| (n != "compose.yaml", n.clone()));
+            let none = |_: &str| None;
+            let shell = read("env").map(|t| crate::dotenv::parse(&t, &none).unwrap().into_iter().collect()).unwrap_or_default();
+            let dotenv = read(".env").map(|t| crate::dotenv::parse(&t, &none).unwrap()).unwrap_or_default();
+            let name = read("args").and_then(|a| a.trim().strip_prefix("-p ").map(String::from));
+            let req =
+                ProjectRequest { files, name, directory_name: case.file_name().unwrap().to_string_lossy().into_owned(), shell, dotenv };
+            match (load(&req), read("expected.json"), read("expected.err")) {
+                (Ok(p), Some(want), _) => {
+                    let got = serde_json::json!({ "name": p.name, "model": p.model.to_json(), "warnings": p.warnings });
+                    let want: serde_json::Value = serde_json::from_str(&want).unwrap();
+                    assert_eq!(got, want, "case {}:\n{}", case.display(), serde_json::to_string_pretty(&got).unwrap());
+                }
+                (Err(e), _, Some(want)) => assert_eq!(e.to_string(), want.trim(), "case {}", case.display()),
+                (r, _, _) => panic!("case {}: {r:?}", case.display()),
+            }
+        }
+    }
+
+    #[test]
+    fn directory_names_become_project_names() {
+        assert_eq!(normalize_name("My_Project.v2"), "my_projectv2");
+        assert_eq!(normalize_name("-_x"), "x");
+    }
+}
