@@ -7,5 +7,6 @@
 pub mod dotenv;
 pub mod interpolate;
 pub mod merge;
+pub mod model;
 pub mod node;
 pub mod project;
