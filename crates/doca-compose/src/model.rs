@@ -162,7 +162,7 @@ pub struct Build {
 #[serde(untagged)]
 pub enum BuildSpec {
     Context(String),
-    Full(Build),
+    Full(Box<Build>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
