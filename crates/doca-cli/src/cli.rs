@@ -68,6 +68,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Serve Docker's Engine API, so Docker clients use doca (alias: system service)
     Serve(ServeArgs),
+    /// Define and run multi-container applications (docker compose)
+    Compose(ComposeArgs),
     /// Manage doca
     System {
         #[command(subcommand)]
@@ -1377,4 +1379,117 @@ pub struct ServeArgs {
     /// Allow plain TCP without TLS (anyone who reaches it is root on this host)
     #[arg(long = "insecure-tcp")]
     pub insecure_tcp: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeArgs {
+    /// Compose configuration files
+    #[arg(short = 'f', long = "file")]
+    pub file: Vec<PathBuf>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Specify an alternate working directory (default: the first file's directory)
+    #[arg(long = "project-directory")]
+    pub project_directory: Option<PathBuf>,
+    /// Specify an alternate environment file
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: ComposeCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ComposeCommand {
+    /// Parse, resolve and render the compose file
+    Config(ComposeConfigArgs),
+    /// Create and start containers
+    Up(ComposeUpArgs),
+    /// Stop and remove containers, networks
+    Down(ComposeDownArgs),
+    /// List containers
+    Ps(ComposePsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeConfigArgs {
+    /// Format the output: yaml or json
+    #[arg(long, default_value = "yaml")]
+    pub format: String,
+    /// Only validate the configuration, don't print anything
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the service names, one per line
+    #[arg(long)]
+    pub services: bool,
+    /// Print the volume names, one per line
+    #[arg(long)]
+    pub volumes: bool,
+    /// Print the image names, one per line
+    #[arg(long)]
+    pub images: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeUpArgs {
+    /// Detached mode: run containers in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Build images before starting containers
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's missing
+    #[arg(long = "no-build")]
+    pub no_build: bool,
+    /// Recreate containers even if their configuration hasn't changed
+    #[arg(long = "force-recreate")]
+    pub force_recreate: bool,
+    /// If containers already exist, don't recreate them
+    #[arg(long = "no-recreate")]
+    pub no_recreate: bool,
+    /// Don't start linked services
+    #[arg(long = "no-deps")]
+    pub no_deps: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long = "remove-orphans")]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances
+    #[arg(long)]
+    pub scale: Vec<String>,
+    /// Wait for services to be running|healthy
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration to wait for the project to be running|healthy (seconds)
+    #[arg(long = "wait-timeout")]
+    pub wait_timeout: Option<u64>,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeDownArgs {
+    /// Remove named volumes declared in the "volumes" section and anonymous volumes
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long = "remove-orphans")]
+    pub remove_orphans: bool,
+    /// Specify a shutdown timeout in seconds
+    #[arg(short, long)]
+    pub timeout: Option<i64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposePsArgs {
+    /// Show all stopped containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display services
+    #[arg(long)]
+    pub services: bool,
+    /// Format the output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }

@@ -10,3 +10,10 @@ pub mod merge;
 pub mod model;
 pub mod node;
 pub mod project;
+pub mod service;
+pub mod up;
+
+/// A model as YAML, for `config`.
+pub fn yaml(v: &serde_json::Value) -> Result<String, String> {
+    serde_saphyr::to_string(v).map_err(|e| e.to_string())
+}

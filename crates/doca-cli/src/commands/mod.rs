@@ -3,6 +3,7 @@
 mod attach;
 mod attach_io;
 mod build;
+mod compose;
 mod diff;
 mod events;
 mod exec;
@@ -120,6 +121,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Info(a) | Command::System { command: SystemCommand::Info(a) } => info::run(&mut e, a),
         Command::Version(_) => unreachable!("handled before the store is opened"),
         Command::Serve(_) | Command::System { command: SystemCommand::Service(_) } => unreachable!("the server opens its own engines"),
+        Command::Compose(a) => compose::run(&mut e, a),
         Command::Volume { command } => volume::run(&mut e, command),
         Command::Network { command } => network::run(&mut e, command),
         Command::Cp(a) | Command::Container { command: ContainerCommand::Cp(a) } => diff::cp(&mut e, a),

@@ -1,0 +1,105 @@
+//! `doca compose`: a project from its compose files, run on this engine (no daemon, no
+//! plugin). The model and its rules are doca-compose's; these are the commands' flags and
+//! output.
+
+mod config;
+mod down;
+mod ps;
+mod up;
+
+use crate::cli::{ComposeArgs, ComposeCommand};
+use crate::{CmdResult, Failure};
+use doca_compose::up::{Compose, ComposeError};
+use doca_engine::Engine;
+use std::path::{Path, PathBuf};
+
+/// The files docker compose looks for, in its order, and their override files.
+const DEFAULT_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
+const OVERRIDE_FILES: [&str; 4] =
+    ["compose.override.yaml", "compose.override.yml", "docker-compose.override.yaml", "docker-compose.override.yml"];
+
+impl From<ComposeError> for Failure {
+    fn from(e: ComposeError) -> Self {
+        match e {
+            ComposeError::Engine(e) => e.into(),
+            e => Failure::failed(e.to_string()),
+        }
+    }
+}
+
+/// The default file in `dir` or the nearest parent that has one, with its override file.
+fn default_files(start: &Path) -> Option<Vec<PathBuf>> {
+    for dir in start.ancestors() {
+        if let Some(f) = DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) {
+            let mut files = vec![f];
+            files.extend(OVERRIDE_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()));
+            return Some(files);
+        }
+    }
+    None
+}
+
+fn load(a: &ComposeArgs) -> Result<Compose, Failure> {
+    let cwd = std::env::current_dir()?;
+    let files: Vec<PathBuf> = if !a.file.is_empty() {
+        a.file.iter().map(|f| cwd.join(f)).collect()
+    } else if let Some(list) = std::env::var("COMPOSE_FILE").ok().filter(|v| !v.is_empty()) {
+        list.split(':').map(|f| cwd.join(f)).collect()
+    } else {
+        default_files(&cwd).ok_or_else(|| Failure::failed("no configuration file provided: not found"))?
+    };
+    let dir = match &a.project_directory {
+        Some(d) => cwd.join(d),
+        None => files[0].parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone()),
+    };
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let mut texts = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|e| Failure::failed(format!("{}: {}", f.display(), super::io_reason(&e))))?;
+        texts.push((f.display().to_string(), text));
+    }
+    let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let env_files: Vec<PathBuf> = if a.env_file.is_empty() {
+        vec![dir.join(".env")].into_iter().filter(|p| p.is_file()).collect()
+    } else {
+        a.env_file.iter().map(|f| cwd.join(f)).collect()
+    };
+    let mut dotenv = Vec::new();
+    for f in env_files {
+        let text = std::fs::read_to_string(&f).map_err(|e| Failure::failed(format!("{}: {}", f.display(), super::io_reason(&e))))?;
+        let lookup = |k: &str| shell.get(k).cloned();
+        dotenv.extend(doca_compose::dotenv::parse(&text, &lookup).map_err(|e| Failure::failed(format!("{}: {e}", f.display())))?);
+    }
+    let project = doca_compose::project::load(&doca_compose::project::ProjectRequest {
+        files: texts,
+        name: a.project_name.clone(),
+        directory_name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        shell: shell.clone(),
+        dotenv,
+    })
+    .map_err(|e| Failure::failed(e.to_string()))?;
+    for w in &project.warnings {
+        eprintln!("WARN[0000] {w}");
+    }
+    let model = doca_compose::model::model(&project.model.to_json()).map_err(|e| Failure::failed(e.to_string()))?;
+    Ok(Compose { project, model, dir, config_files: files.iter().map(|f| f.display().to_string()).collect(), shell })
+}
+
+/// docker compose's progress line for one object.
+fn progress(kind: &str, name: &str, action: &str) {
+    if kind == "Warning" {
+        eprintln!("WARN[0000] {action}");
+    } else {
+        eprintln!(" \u{2714} {kind} {name}  {action}");
+    }
+}
+
+pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
+    let c = load(&a)?;
+    match a.command {
+        ComposeCommand::Config(x) => config::run(&c, x),
+        ComposeCommand::Up(x) => up::run(e, &c, x),
+        ComposeCommand::Down(x) => down::run(e, &c, x),
+        ComposeCommand::Ps(x) => ps::run(e, &c, x),
+    }
+}

@@ -1,0 +1,436 @@
+//! A service as the engine's create request: compose's fields in the syntaxes `doca run`
+//! parses (ports, volumes, sizes, durations through the engine's own parsers), the project's
+//! names (`<project>_<volume>`, `<project>_<network>`, `<project>-<service>-<n>`) and compose's
+//! labels, so that docker compose (through `doca serve`) and `doca compose` see one project.
+
+use crate::model::{key_values, ModelError, Service, ServiceNetwork, StringOrList};
+use doca_engine::containers::{CreateContainer, HealthSpec, MountKind, MountSpec, NetworkMode, Resources, RestartPolicy};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// compose's labels (what `docker compose` reads back to find a project's objects).
+pub const PROJECT: &str = "com.docker.compose.project";
+pub const SERVICE: &str = "com.docker.compose.service";
+pub const NUMBER: &str = "com.docker.compose.container-number";
+pub const ONEOFF: &str = "com.docker.compose.oneoff";
+pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
+pub const IMAGE: &str = "com.docker.compose.image";
+pub const VERSION: &str = "com.docker.compose.version";
+pub const NETWORK: &str = "com.docker.compose.network";
+pub const VOLUME: &str = "com.docker.compose.volume";
+
+/// The compose version doca's labels say (docker compose v2's format).
+pub const COMPOSE_VERSION: &str = "2.24.0";
+
+fn err(path: &str, message: impl Into<String>) -> ModelError {
+    ModelError { path: path.to_string(), message: message.into() }
+}
+
+/// Where the project is and what names its objects get.
+pub struct Context<'a> {
+    pub project: &'a str,
+    pub dir: &'a Path,
+    pub config_files: &'a [String],
+    pub model: &'a crate::model::Model,
+    /// The shell's variables (a bare `environment: [KEY]` takes its value from there).
+    pub shell: &'a BTreeMap<String, String>,
+}
+
+impl Context<'_> {
+    /// A top-level volume's name in the engine: `<project>_<name>`, or its `name:`.
+    pub fn volume_name(&self, key: &str) -> String {
+        match self.model.volumes.get(key) {
+            Some(v) if v.name.is_some() => v.name.clone().unwrap_or_default(),
+            Some(v) if v.external => key.to_string(),
+            _ => format!("{}_{key}", self.project),
+        }
+    }
+
+    pub fn network_name(&self, key: &str) -> String {
+        match self.model.networks.get(key) {
+            Some(n) if n.name.is_some() => n.name.clone().unwrap_or_default(),
+            Some(n) if n.external => key.to_string(),
+            _ => format!("{}_{key}", self.project),
+        }
+    }
+
+    /// The image a service runs: its `image`, or `<project>-<service>` for a built one.
+    pub fn image(&self, service: &str, s: &Service) -> String {
+        s.image.clone().unwrap_or_else(|| format!("{}-{service}", self.project))
+    }
+
+    pub fn container_name(&self, service: &str, s: &Service, number: u32) -> String {
+        s.container_name.clone().unwrap_or_else(|| format!("{}-{service}-{number}", self.project))
+    }
+}
+
+/// A service's networks: (key, settings) by priority, then name (compose's order); the
+/// project's default network when it names none.
+pub fn networks(s: &Service, path: &str) -> Result<Vec<(String, ServiceNetwork)>, ModelError> {
+    let mut out: Vec<(String, ServiceNetwork)> = match &s.networks {
+        Value::Null => vec![("default".into(), ServiceNetwork::default())],
+        Value::Array(a) => a
+            .iter()
+            .map(|n| n.as_str().map(|n| (n.to_string(), ServiceNetwork::default())).ok_or_else(|| err(path, "networks must be names")))
+            .collect::<Result<_, _>>()?,
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let n = if v.is_null() {
+                    ServiceNetwork::default()
+                } else {
+                    serde_json::from_value(v.clone()).map_err(|e| err(&format!("{path}.networks.{k}"), e.to_string()))?
+                };
+                Ok((k.clone(), n))
+            })
+            .collect::<Result<_, ModelError>>()?,
+        _ => return Err(err(path, "networks must be a list or a mapping")),
+    };
+    out.sort_by(|a, b| b.1.priority.cmp(&a.1.priority).then(a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+/// `depends_on`: (service, condition, required).
+pub fn dependencies(s: &Service, path: &str) -> Result<Vec<(String, String, bool)>, ModelError> {
+    match &s.depends_on {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(a) => a
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(|n| (n.to_string(), "service_started".to_string(), true))
+                    .ok_or_else(|| err(path, "depends_on must name services"))
+            })
+            .collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let d: crate::model::Dependency =
+                    serde_json::from_value(v.clone()).map_err(|e| err(&format!("{path}.depends_on.{k}"), e.to_string()))?;
+                match d.condition.as_str() {
+                    "service_started" | "service_healthy" | "service_completed_successfully" => Ok((k.clone(), d.condition, d.required)),
+                    c => Err(err(&format!("{path}.depends_on.{k}.condition"), format!("invalid condition {c:?}"))),
+                }
+            })
+            .collect(),
+        _ => Err(err(path, "depends_on must be a list or a mapping")),
+    }
+}
+
+fn size(v: &Value, path: &str) -> Result<i64, ModelError> {
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| err(path, "must be a whole number of bytes")),
+        Value::String(s) => doca_engine::containers::parse_size(s).map_err(|e| err(path, e)),
+        _ => Err(err(path, "must be a size")),
+    }
+}
+
+fn nano_cpus(v: &Value, path: &str) -> Result<i64, ModelError> {
+    let f = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| err(path, "must be a number of CPUs"))?;
+    Ok((f * 1e9) as i64)
+}
+
+fn duration_ns(s: Option<&String>, path: &str) -> Result<i64, ModelError> {
+    match s {
+        None => Ok(0),
+        Some(s) => doca_engine::containers::parse_go_duration(s)
+            .map(|d| d.as_nanos() as i64)
+            .ok_or_else(|| err(path, format!("invalid duration {s:?}"))),
+    }
+}
+
+/// A relative bind source made absolute from the project directory (`./data`, `../x`, `~/x`).
+fn host_path(dir: &Path, src: &str) -> String {
+    if let Some(rest) = src.strip_prefix("~/") {
+        return std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest).display().to_string();
+    }
+    if src.starts_with('/') {
+        src.to_string()
+    } else {
+        dir.join(src).display().to_string()
+    }
+}
+
+fn mount(ctx: &Context, v: &Value, path: &str) -> Result<MountSpec, ModelError> {
+    match v {
+        Value::String(s) => {
+            let parts: Vec<&str> = s.splitn(3, ':').collect();
+            let spec = match parts.as_slice() {
+                [src, rest @ ..] if !rest.is_empty() && (src.starts_with('.') || src.starts_with('~')) => {
+                    format!("{}:{}", host_path(ctx.dir, src), rest.join(":"))
+                }
+                [src, rest @ ..] if !rest.is_empty() && !src.starts_with('/') => format!("{}:{}", ctx.volume_name(src), rest.join(":")),
+                _ => s.clone(),
+            };
+            doca_engine::containers::parse_volume_flag(&spec).map_err(|e| err(path, e.to_string()))
+        }
+        Value::Object(m) => {
+            let get = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let kind = match get("type").as_str() {
+                "volume" => MountKind::Volume,
+                "bind" => MountKind::Bind,
+                "tmpfs" => MountKind::Tmpfs,
+                t => return Err(err(path, format!("invalid mount type {t:?}"))),
+            };
+            let source = match kind {
+                MountKind::Volume if !get("source").is_empty() => ctx.volume_name(&get("source")),
+                MountKind::Bind => host_path(ctx.dir, &get("source")),
+                _ => get("source"),
+            };
+            let mut spec = MountSpec::new(kind, source, get("target"), m.get("read_only").and_then(Value::as_bool).unwrap_or(false));
+            if let Some(p) = m.get("bind").and_then(|b| b.get("propagation")).and_then(Value::as_str) {
+                spec.propagation = Some(p.to_string());
+            }
+            // compose creates a missing bind source by default (bind.create_host_path: true).
+            spec.create_source =
+                kind == MountKind::Bind && m.get("bind").and_then(|b| b.get("create_host_path")).and_then(Value::as_bool).unwrap_or(true);
+            spec.nocopy = m.get("volume").and_then(|b| b.get("nocopy")).and_then(Value::as_bool).unwrap_or(false);
+            if let Some(sz) = m.get("tmpfs").and_then(|t| t.get("size")) {
+                spec.tmpfs_options.push(format!("size={}", size(sz, path)?));
+            }
+            spec.anonymous = kind == MountKind::Volume && spec.source.is_empty();
+            doca_engine::containers::check_mount(spec, &format!("{path}: {}", Value::Object(m.clone())))
+                .map_err(|e| err(path, e.to_string()))
+        }
+        _ => Err(err(path, "must be a string or a mapping")),
+    }
+}
+
+fn port_specs(v: &Value, path: &str) -> Result<Vec<doca_engine::PortBinding>, ModelError> {
+    let spec = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Object(m) => {
+            let target =
+                m.get("target").map(|t| t.to_string().trim_matches('"').to_string()).ok_or_else(|| err(path, "target is required"))?;
+            let published = m.get("published").map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default();
+            let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
+            match (m.get("host_ip").and_then(Value::as_str), published.is_empty()) {
+                (Some(ip), _) => format!("{ip}:{published}:{target}/{proto}"),
+                (None, false) => format!("{published}:{target}/{proto}"),
+                (None, true) => format!("{target}/{proto}"),
+            }
+        }
+        _ => return Err(err(path, "must be a string, a number or a mapping")),
+    };
+    doca_engine::parse_publish(&spec).map_err(|e| err(path, format!("invalid port {spec:?}: {e}")))
+}
+
+/// The engine's create request for container `number` of service `name`.
+pub fn request(
+    ctx: &Context,
+    name: &str,
+    s: &Service,
+    number: u32,
+    hash: &str,
+) -> Result<(CreateContainer, Vec<doca_engine::networks::ConnectNetwork>), ModelError> {
+    let path = format!("services.{name}");
+    let p = path.as_str();
+    for (set, key) in [
+        (s.volumes_from.is_empty(), "volumes_from"),
+        (s.logging.is_none(), "logging"),
+        (s.platform.is_none(), "platform"),
+        (s.devices.is_empty(), "devices"),
+    ] {
+        if !set {
+            return Err(err(&format!("{p}.{key}"), "not supported by doca compose yet"));
+        }
+    }
+    let mut env: Vec<String> = Vec::new();
+    for f in s.env_file.clone().map(StringOrList::into_vec).unwrap_or_default() {
+        let file = host_path(ctx.dir, &f);
+        let text = std::fs::read_to_string(&file).map_err(|e| err(&format!("{p}.env_file"), format!("{file}: {e}")))?;
+        let lookup = |k: &str| ctx.shell.get(k).cloned();
+        for (k, v) in crate::dotenv::parse(&text, &lookup).map_err(|e| err(&format!("{p}.env_file"), format!("{file}: {e}")))? {
+            env.push(format!("{k}={v}"));
+        }
+    }
+    for (k, v) in key_values(&s.environment, &format!("{p}.environment"))? {
+        // Unset in the shell too: not set in the container (compose's rule).
+        if let Some(v) = v.or_else(|| ctx.shell.get(&k).cloned()) {
+            env.push(format!("{k}={v}"));
+        }
+    }
+    let mut labels: BTreeMap<String, String> =
+        key_values(&s.labels, &format!("{p}.labels"))?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
+    let deps = dependencies(s, p)?;
+    for (k, v) in [
+        (PROJECT, ctx.project.to_string()),
+        (SERVICE, name.to_string()),
+        (NUMBER, number.to_string()),
+        (ONEOFF, "False".to_string()),
+        (CONFIG_HASH, hash.to_string()),
+        (WORKING_DIR, ctx.dir.display().to_string()),
+        (CONFIG_FILES, ctx.config_files.join(",")),
+        (DEPENDS_ON, deps.iter().map(|(d, c, r)| format!("{d}:{c}:{r}")).collect::<Vec<_>>().join(",")),
+        (IMAGE, ctx.image(name, s)),
+        (VERSION, COMPOSE_VERSION.to_string()),
+    ] {
+        labels.insert(k.to_string(), v);
+    }
+    let mut publish = Vec::new();
+    for (i, port) in s.ports.iter().enumerate() {
+        publish.extend(port_specs(port, &format!("{p}.ports[{i}]"))?);
+    }
+    let expose = s
+        .expose
+        .iter()
+        .map(|e| {
+            doca_engine::Port::parse(e.as_str().map(String::from).unwrap_or_else(|| e.to_string()).as_str())
+                .map_err(|x| err(&format!("{p}.expose"), x.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut mounts = Vec::new();
+    for (i, v) in s.volumes.iter().enumerate() {
+        mounts.push(mount(ctx, v, &format!("{p}.volumes[{i}]"))?);
+    }
+    let mut connect = Vec::new();
+    let (network, ip, aliases) = match s.network_mode.as_deref() {
+        Some(mode) => {
+            let mode = match mode.strip_prefix("service:") {
+                Some(other) => {
+                    let o = ctx
+                        .model
+                        .service(other)
+                        .ok_or_else(|| err(&format!("{p}.network_mode"), format!("service {other:?} not found")))?;
+                    NetworkMode::Container(ctx.container_name(other, o, 1))
+                }
+                None => NetworkMode::parse(mode),
+            };
+            (mode, None, Vec::new())
+        }
+        None => {
+            let nets = networks(s, p)?;
+            let mut first = None;
+            for (key, n) in nets {
+                if key != "default" && !ctx.model.networks.contains_key(&key) {
+                    return Err(err(&format!("{p}.networks.{key}"), "service refers to undefined network"));
+                }
+                let ipv4 = match n.ipv4_address.as_deref() {
+                    Some(a) => Some(
+                        a.parse().map_err(|_| err(&format!("{p}.networks.{key}.ipv4_address"), format!("invalid IPv4 address {a:?}")))?,
+                    ),
+                    None => None,
+                };
+                let mut aliases = vec![name.to_string()];
+                aliases.extend(n.aliases.clone());
+                let engine_name = ctx.network_name(&key);
+                if first.is_none() {
+                    first = Some((engine_name, ipv4, aliases));
+                } else {
+                    connect.push(doca_engine::networks::ConnectNetwork {
+                        network: engine_name,
+                        container: String::new(),
+                        ip: ipv4,
+                        aliases,
+                    });
+                }
+            }
+            let (net, ip, aliases) = first.unwrap_or_default();
+            (NetworkMode::Bridge(net), ip, aliases)
+        }
+    };
+    let deploy_limits = s.deploy.as_ref().and_then(|d| d.get("resources")).and_then(|r| r.get("limits"));
+    let mut resources = Resources::default();
+    if let Some(m) = s.mem_limit.as_ref().or(deploy_limits.and_then(|l| l.get("memory"))) {
+        resources.memory = size(m, &format!("{p}.mem_limit"))?;
+    }
+    if let Some(m) = &s.memswap_limit {
+        resources.memory_swap = size(m, &format!("{p}.memswap_limit"))?;
+    }
+    if let Some(c) = s.cpus.as_ref().or(deploy_limits.and_then(|l| l.get("cpus"))) {
+        resources.nano_cpus = nano_cpus(c, &format!("{p}.cpus"))?;
+    }
+    resources.cpu_shares = s.cpu_shares.unwrap_or(0);
+    resources.cpuset_cpus = s.cpuset.clone().unwrap_or_default();
+    resources.pids_limit = s.pids_limit.or(deploy_limits.and_then(|l| l.get("pids")).and_then(Value::as_i64)).unwrap_or(0);
+    for (k, v) in &s.ulimits {
+        let (soft, hard) = match v {
+            Value::Number(n) => (n.as_i64().unwrap_or(0), n.as_i64().unwrap_or(0)),
+            Value::Object(m) => (m.get("soft").and_then(Value::as_i64).unwrap_or(0), m.get("hard").and_then(Value::as_i64).unwrap_or(0)),
+            _ => return Err(err(&format!("{p}.ulimits.{k}"), "must be a number or {soft, hard}")),
+        };
+        resources.ulimits.push((k.clone(), soft, hard));
+    }
+    let healthcheck = match &s.healthcheck {
+        None => None,
+        Some(h) if h.disable => Some(HealthSpec { test: Some(vec!["NONE".into()]), ..Default::default() }),
+        Some(h) => Some(HealthSpec {
+            test: h.test.clone().map(|t| match t {
+                StringOrList::One(cmd) => vec!["CMD-SHELL".to_string(), cmd],
+                StringOrList::Many(v) => v,
+            }),
+            interval_ns: duration_ns(h.interval.as_ref(), &format!("{p}.healthcheck.interval"))?,
+            timeout_ns: duration_ns(h.timeout.as_ref(), &format!("{p}.healthcheck.timeout"))?,
+            start_period_ns: duration_ns(h.start_period.as_ref(), &format!("{p}.healthcheck.start_period"))?,
+            retries: h.retries.unwrap_or(0),
+        }),
+    };
+    let restart = match s.restart.as_deref() {
+        Some(r) => RestartPolicy::parse(r).map_err(|e| err(&format!("{p}.restart"), e.to_string()))?,
+        None => RestartPolicy::No,
+    };
+    let mut req = CreateContainer {
+        image: ctx.image(name, s),
+        name: Some(ctx.container_name(name, s, number)),
+        cmd: s.command.as_ref().map(crate::model::Command::argv).unwrap_or_default(),
+        entrypoint: s.entrypoint.as_ref().map(crate::model::Command::argv),
+        env,
+        working_dir: s.working_dir.clone(),
+        user: s.user.clone(),
+        group_add: s.group_add.iter().map(|g| g.as_str().map(String::from).unwrap_or_else(|| g.to_string())).collect(),
+        hostname: s.hostname.clone(),
+        domainname: s.domainname.clone(),
+        tty: s.tty,
+        open_stdin: s.stdin_open,
+        network,
+        ip,
+        network_aliases: aliases,
+        mac_address: s.mac_address.clone(),
+        dns: s.dns.clone().map(StringOrList::into_vec).unwrap_or_default(),
+        dns_search: s.dns_search.clone().map(StringOrList::into_vec).unwrap_or_default(),
+        dns_options: s.dns_opt.clone(),
+        extra_hosts: key_values(&s.extra_hosts, &format!("{p}.extra_hosts"))?
+            .into_iter()
+            .map(|(h, ip)| format!("{h}:{}", ip.unwrap_or_default()))
+            .collect(),
+        publish,
+        expose,
+        privileged: s.privileged,
+        read_only: s.read_only,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        labels,
+        restart,
+        resources,
+        tmpfs: s.tmpfs.clone().map(StringOrList::into_vec).unwrap_or_default().into_iter().map(|t| (t, String::new())).collect(),
+        sysctls: key_values(&s.sysctls, &format!("{p}.sysctls"))?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
+        shm_size: s.shm_size.as_ref().map(|v| size(v, &format!("{p}.shm_size"))).transpose()?,
+        oom_score_adj: s.oom_score_adj.unwrap_or(0),
+        init: s.init.unwrap_or(false),
+        healthcheck,
+        stop_signal: s.stop_signal.clone(),
+        stop_timeout: s
+            .stop_grace_period
+            .as_ref()
+            .map(|g| duration_ns(Some(g), &format!("{p}.stop_grace_period")).map(|ns| ns / 1_000_000_000))
+            .transpose()?,
+        ipc_host: s.ipc.as_deref() == Some("host"),
+        pid_host: s.pid.as_deref() == Some("host"),
+        mounts,
+        ..Default::default()
+    };
+    for o in &s.security_opt {
+        req.security_opt(o).map_err(|e| err(&format!("{p}.security_opt"), e.to_string()))?;
+    }
+    Ok((req, connect))
+}

@@ -1,0 +1,438 @@
+//! `up`, `down` and the project's containers, on the engine: networks and volumes made with
+//! compose's labels, images built or pulled, containers created in dependency order and
+//! recreated only when their configuration (its hash) changed, as docker compose v2 does.
+
+use crate::model::{Model, Service};
+use crate::project::Project;
+use crate::service::{self, Context, CONFIG_HASH, NUMBER, ONEOFF, PROJECT, SERVICE};
+use doca_engine::containers::{Container, ContainerFilter, ListContainers, StartContainer};
+use doca_engine::{Engine, EngineError};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    Project(String),
+}
+
+/// A loaded project and what it needs to run: its directory, files and the shell's variables.
+pub struct Compose {
+    pub project: Project,
+    pub model: Model,
+    pub dir: PathBuf,
+    pub config_files: Vec<String>,
+    pub shell: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Up {
+    /// Only these services (and what they depend on); all when empty.
+    pub services: Vec<String>,
+    pub build: bool,
+    pub no_build: bool,
+    pub force_recreate: bool,
+    pub no_recreate: bool,
+    pub no_deps: bool,
+    pub remove_orphans: bool,
+    pub scale: BTreeMap<String, u32>,
+    /// `--wait`: return once every service runs (healthy, when it has a health check).
+    pub wait: bool,
+    pub wait_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Down {
+    pub volumes: bool,
+    pub remove_orphans: bool,
+    pub timeout: Option<i64>,
+}
+
+/// A line of progress, as docker compose prints them (` ✔ Container web-1  Started`).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, &str, &str);
+
+impl Compose {
+    fn ctx(&self) -> Context<'_> {
+        Context { project: &self.project.name, dir: &self.dir, config_files: &self.config_files, model: &self.model, shell: &self.shell }
+    }
+
+    /// The hash compose labels a container with: the service's definition as merged, so an
+    /// edit of the service (and nothing else) recreates its containers.
+    pub fn config_hash(&self, name: &str) -> String {
+        let tree = self.project.model.to_json();
+        let def = tree.get("services").and_then(|s| s.get(name)).cloned().unwrap_or_default();
+        hex::encode(Sha256::digest(serde_json::to_vec(&def).expect("json")))
+    }
+
+    /// The services to bring up, dependencies first; a cycle is named.
+    pub fn order(&self, wanted: &[String], with_deps: bool) -> Result<Vec<String>, ComposeError> {
+        let mut order = Vec::new();
+        let roots: Vec<String> =
+            if wanted.is_empty() { self.model.services.iter().map(|(n, _)| n.clone()).collect() } else { wanted.to_vec() };
+        fn visit(c: &Compose, name: &str, stack: &mut Vec<String>, order: &mut Vec<String>, with_deps: bool) -> Result<(), ComposeError> {
+            if order.iter().any(|o| o == name) {
+                return Ok(());
+            }
+            if stack.iter().any(|s| s == name) {
+                stack.push(name.to_string());
+                return Err(ComposeError::Project(format!("dependency cycle detected: {}", stack.join(" -> "))));
+            }
+            let s = c.model.service(name).ok_or_else(|| ComposeError::Project(format!("no such service: {name}")))?;
+            stack.push(name.to_string());
+            if with_deps {
+                for (dep, _, required) in service::dependencies(s, &format!("services.{name}"))? {
+                    if c.model.service(&dep).is_none() {
+                        if required {
+                            return Err(ComposeError::Project(format!("service {name:?} depends on undefined service {dep:?}")));
+                        }
+                        continue;
+                    }
+                    visit(c, &dep, stack, order, with_deps)?;
+                }
+            }
+            stack.pop();
+            order.push(name.to_string());
+            Ok(())
+        }
+        for r in &roots {
+            visit(self, r, &mut Vec::new(), &mut order, with_deps)?;
+        }
+        Ok(order)
+    }
+
+    /// The project's containers (one-offs too when `oneoff`), by service.
+    pub fn containers(&self, e: &mut Engine, all: bool) -> Result<Vec<Container>, ComposeError> {
+        let filters = vec![ContainerFilter::parse(&format!("label={PROJECT}={}", self.project.name))?];
+        let ids: Vec<String> =
+            e.list_containers(&ListContainers { all, last: None, filters })?.into_iter().map(|c| c.id.to_string()).collect();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Ok(c) = e.container(&id) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    fn ensure_networks(&self, e: &mut Engine, services: &[String], progress: Progress) -> Result<(), ComposeError> {
+        let ctx = self.ctx();
+        let mut keys: Vec<String> = Vec::new();
+        for name in services {
+            let s = self.model.service(name).expect("ordered services exist");
+            if s.network_mode.is_some() {
+                continue;
+            }
+            for (k, _) in service::networks(s, &format!("services.{name}"))? {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        for key in keys {
+            let engine_name = ctx.network_name(&key);
+            let spec = self.model.networks.get(&key).cloned().unwrap_or_default();
+            if e.network(&engine_name).is_ok() {
+                continue;
+            }
+            if spec.external {
+                return Err(ComposeError::Project(format!("network {engine_name} declared as external, but could not be found")));
+            }
+            let mut labels: BTreeMap<String, String> = crate::model::key_values(&spec.labels, &format!("networks.{key}.labels"))?
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect();
+            labels.insert(PROJECT.into(), self.project.name.clone());
+            labels.insert(service::NETWORK.into(), key.clone());
+            labels.insert(service::VERSION.into(), service::COMPOSE_VERSION.into());
+            let first = |k: &str| {
+                spec.ipam
+                    .as_ref()
+                    .and_then(|i| i.get("config"))
+                    .and_then(|c| c.as_array())
+                    .and_then(|a| a.first())
+                    .and_then(|c| c.get(k))
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            };
+            e.create_network(&doca_engine::networks::CreateNetwork {
+                name: engine_name.clone(),
+                driver: spec.driver.clone(),
+                subnet: first("subnet"),
+                gateway: first("gateway"),
+                ip_range: first("ip_range"),
+                internal: spec.internal,
+                labels,
+                options: spec
+                    .driver_opts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                    .collect(),
+                ipv6: spec.enable_ipv6.unwrap_or(false),
+                subnet6: None,
+                gateway6: None,
+            })?;
+            progress("Network", &engine_name, "Created");
+        }
+        Ok(())
+    }
+
+    fn ensure_volumes(&self, e: &mut Engine, progress: Progress) -> Result<(), ComposeError> {
+        let ctx = self.ctx();
+        for (key, spec) in &self.model.volumes {
+            let engine_name = ctx.volume_name(key);
+            if e.volume(&engine_name).is_ok() {
+                continue;
+            }
+            if spec.external {
+                return Err(ComposeError::Project(format!("external volume {engine_name:?} not found")));
+            }
+            let mut labels: BTreeMap<String, String> = crate::model::key_values(&spec.labels, &format!("volumes.{key}.labels"))?
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect();
+            labels.insert(PROJECT.into(), self.project.name.clone());
+            labels.insert(service::VOLUME.into(), key.clone());
+            labels.insert(service::VERSION.into(), service::COMPOSE_VERSION.into());
+            e.create_volume(&doca_engine::volumes::CreateVolume {
+                name: Some(engine_name.clone()),
+                driver: spec.driver.clone(),
+                labels,
+                options: spec
+                    .driver_opts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                    .collect(),
+                anonymous: false,
+            })?;
+            progress("Volume", &engine_name, "Created");
+        }
+        Ok(())
+    }
+
+    /// The image of a service, built (`build`, or `--build`) or pulled when missing.
+    fn ensure_image(&self, e: &mut Engine, name: &str, s: &Service, req: &Up, progress: Progress) -> Result<(), ComposeError> {
+        let image = self.ctx().image(name, s);
+        let present = e.resolve_image(&image).is_ok();
+        match &s.build {
+            Some(spec) if !req.no_build && (req.build || !present) => {
+                let b = match spec {
+                    crate::model::BuildSpec::Context(c) => crate::model::Build { context: Some(c.clone()), ..Default::default() },
+                    crate::model::BuildSpec::Full(b) => (**b).clone(),
+                };
+                let context = self.dir.join(b.context.as_deref().unwrap_or("."));
+                let dockerfile_path = context.join(b.dockerfile.as_deref().unwrap_or("Dockerfile"));
+                let dockerfile = match &b.dockerfile_inline {
+                    Some(text) => text.clone(),
+                    None => std::fs::read_to_string(&dockerfile_path)
+                        .map_err(|err| ComposeError::Project(format!("services.{name}.build: {}: {err}", dockerfile_path.display())))?,
+                };
+                let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
+                let args = crate::model::key_values(&b.args, &format!("services.{name}.build.args"))?
+                    .into_iter()
+                    .filter_map(|(k, v)| v.or_else(|| self.shell.get(&k).cloned()).map(|v| (k, v)))
+                    .collect();
+                let mut tags = vec![image.clone()];
+                tags.extend(b.tags.clone());
+                let build_id = doca_engine::containers::ContainerId::random()?.short().to_string();
+                let built = e.build_image(
+                    &doca_engine::build::BuildImage {
+                        context,
+                        dockerfile,
+                        dockerfile_name: b.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()),
+                        ignore,
+                        tags,
+                        build_args: args,
+                        target: b.target.clone(),
+                        no_cache: b.no_cache.unwrap_or(false),
+                        labels: crate::model::key_values(&b.labels, &format!("services.{name}.build.labels"))?
+                            .into_iter()
+                            .map(|(k, v)| (k, v.unwrap_or_default()))
+                            .collect(),
+                        network: b.network.clone().unwrap_or_else(|| "default".into()),
+                        platform: None,
+                        epoch: None,
+                        build_id,
+                        cgroup_parent: None,
+                        pull: if b.pull.unwrap_or(false) { "always" } else { "missing" }.into(),
+                    },
+                    &mut doca_engine::build::Plain(std::io::sink()),
+                );
+                built?;
+                progress("Image", &image, "Built");
+            }
+            _ if present => {}
+            _ if s.pull_policy.as_deref() == Some("never") => return Err(EngineError::NoSuchImage(image).into()),
+            _ => {
+                e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
+                progress("Image", &image, "Pulled");
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the dependencies' conditions before `name` starts.
+    fn wait_for_dependencies(&self, e: &mut Engine, name: &str, s: &Service, timeout: Duration) -> Result<(), ComposeError> {
+        for (dep, condition, _) in service::dependencies(s, &format!("services.{name}"))? {
+            if condition == "service_started" {
+                continue;
+            }
+            let deadline = Instant::now() + timeout;
+            loop {
+                let cs: Vec<Container> =
+                    self.containers(e, true)?.into_iter().filter(|c| c.config.labels.get(SERVICE) == Some(&dep)).collect();
+                let done = !cs.is_empty()
+                    && cs.iter().all(|c| match condition.as_str() {
+                        "service_healthy" => c.state.status.is_live() && e.container_health(c).is_some_and(|h| h.status == "healthy"),
+                        _ => !c.state.status.is_live() && c.state.exit_code == 0 && c.state.started_at.is_some(),
+                    });
+                if done {
+                    break;
+                }
+                let failed = cs.iter().any(|c| match condition.as_str() {
+                    "service_healthy" => e.container_health(c).is_some_and(|h| h.status == "unhealthy") || !c.state.status.is_live(),
+                    _ => !c.state.status.is_live() && c.state.started_at.is_some() && c.state.exit_code != 0,
+                });
+                if failed {
+                    let what = if condition == "service_healthy" { "is unhealthy" } else { "didn't complete successfully" };
+                    return Err(ComposeError::Project(format!("dependency failed to start: container {} {what}", cs[0].name)));
+                }
+                if Instant::now() > deadline {
+                    return Err(ComposeError::Project(format!("timed out waiting for {dep} ({condition})")));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn up(&self, e: &mut Engine, req: &Up, progress: Progress) -> Result<(), ComposeError> {
+        let order = self.order(&req.services, !req.no_deps)?;
+        self.ensure_networks(e, &order, progress)?;
+        self.ensure_volumes(e, progress)?;
+        let existing = self.containers(e, true)?;
+        // Orphans: containers of services this project no longer has.
+        for c in existing.iter().filter(|c| c.config.labels.get(ONEOFF).map(String::as_str) != Some("True")) {
+            let svc = c.config.labels.get(SERVICE).cloned().unwrap_or_default();
+            if self.model.service(&svc).is_none() {
+                if req.remove_orphans {
+                    e.remove_container(c.id.as_str(), true, false)?;
+                    progress("Container", &c.name, "Removed");
+                } else {
+                    progress("Warning", &c.name, &format!("Found orphan container ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", c.name));
+                }
+            }
+        }
+        let ctx = self.ctx();
+        let timeout = req.wait_timeout.unwrap_or(Duration::from_secs(300));
+        for name in &order {
+            let s = self.model.service(name).expect("ordered services exist");
+            self.ensure_image(e, name, s, req, progress)?;
+            let hash = self.config_hash(name);
+            let replicas = req
+                .scale
+                .get(name)
+                .copied()
+                .or(s.scale)
+                .or_else(|| s.deploy.as_ref().and_then(|d| d.get("replicas")).and_then(serde_json::Value::as_u64).map(|n| n as u32))
+                .unwrap_or(1);
+            let mine: Vec<&Container> = existing
+                .iter()
+                .filter(|c| c.config.labels.get(SERVICE) == Some(name) && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True"))
+                .collect();
+            self.wait_for_dependencies(e, name, s, timeout)?;
+            for n in 1..=replicas {
+                let current = mine.iter().find(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse().ok()) == Some(n));
+                if let Some(c) = current {
+                    let same = c.config.labels.get(CONFIG_HASH) == Some(&hash);
+                    if (same && !req.force_recreate) || req.no_recreate {
+                        if !c.state.status.is_live() {
+                            e.start_container(c.id.as_str(), &StartContainer::default())?;
+                            progress("Container", &c.name, "Started");
+                        } else {
+                            progress("Container", &c.name, "Running");
+                        }
+                        continue;
+                    }
+                    e.remove_container(c.id.as_str(), true, false)?;
+                    progress("Container", &c.name, "Recreate");
+                }
+                let (create, connect) = service::request(&ctx, name, s, n, &hash)?;
+                let c = e.create_container(&create)?;
+                for mut net in connect {
+                    net.container = c.id.to_string();
+                    e.connect_network(&net)?;
+                }
+                progress("Container", &c.name, "Created");
+                e.start_container(c.id.as_str(), &StartContainer::default())?;
+                progress("Container", &c.name, "Started");
+            }
+            // Scaled down: the highest numbers go.
+            for c in mine.iter().filter(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse::<u32>().ok()).is_some_and(|x| x > replicas)) {
+                e.remove_container(c.id.as_str(), true, false)?;
+                progress("Container", &c.name, "Removed");
+            }
+        }
+        if req.wait {
+            let deadline = Instant::now() + timeout;
+            for c in self.containers(e, true)? {
+                loop {
+                    let now = e.container(c.id.as_str())?;
+                    let health = if now.state.status.is_live() { e.container_health(&now) } else { None };
+                    let ready = now.state.status.is_live() && health.as_ref().is_none_or(|h| h.status == "healthy");
+                    if ready || (!now.state.status.is_live() && now.state.exit_code == 0) {
+                        progress("Container", &now.name, "Healthy");
+                        break;
+                    }
+                    if !now.state.status.is_live() || health.is_some_and(|h| h.status == "unhealthy") {
+                        return Err(ComposeError::Project(format!("container {} is unhealthy", now.name)));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(ComposeError::Project(format!("timed out waiting for container {}", now.name)));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn down(&self, e: &mut Engine, req: &Down, progress: Progress) -> Result<(), ComposeError> {
+        // Dependents first: the reverse of the start order; orphans (unknown services) too.
+        let order = self.order(&[], true)?;
+        let mut cs = self.containers(e, true)?;
+        let rank =
+            |c: &Container| order.iter().position(|o| Some(o) == c.config.labels.get(SERVICE)).map_or(usize::MAX, |p| order.len() - p);
+        cs.sort_by_key(rank);
+        for c in cs {
+            let known = c.config.labels.get(SERVICE).is_some_and(|s| self.model.service(s).is_some());
+            if !known && !req.remove_orphans && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True") {
+                continue;
+            }
+            if c.state.status.is_live() {
+                e.stop_container(c.id.as_str(), req.timeout, None)?;
+                progress("Container", &c.name, "Stopped");
+            }
+            e.remove_container(c.id.as_str(), true, false)?;
+            progress("Container", &c.name, "Removed");
+        }
+        let filter = doca_engine::networks::NetworkFilter::parse(&format!("label={PROJECT}={}", self.project.name))?;
+        for n in e.list_networks(&[filter])? {
+            e.remove_network(&n.id)?;
+            progress("Network", &n.name, "Removed");
+        }
+        if req.volumes {
+            let filter = doca_engine::volumes::VolumeFilter::parse(&format!("label={PROJECT}={}", self.project.name))?;
+            for v in e.list_volumes(&[filter])? {
+                e.remove_volume(&v.name, false)?;
+                progress("Volume", &v.name, "Removed");
+            }
+        }
+        Ok(())
+    }
+}
