@@ -304,6 +304,7 @@ pub struct Service {
     pub links: Vec<String>,
     pub mac_address: Option<String>,
     pub oom_score_adj: Option<i32>,
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -426,6 +426,7 @@ pub fn request(
             .transpose()?,
         ipc_host: s.ipc.as_deref() == Some("host"),
         pid_host: s.pid.as_deref() == Some("host"),
+        cgroup_parent: s.cgroup_parent.clone(),
         mounts,
         ..Default::default()
     };

@@ -1,0 +1,159 @@
+//! `doca compose` against real containers, as root: a project with a built service, a named
+//! volume and a dependency that must be healthy first; `up` again changes nothing, an edit
+//! recreates only its service, scale up and down, and `down -v` leaves nothing.
+
+use doca_testkit::{require_root, ContainerEnv};
+use std::path::Path;
+
+struct Project {
+    e: ContainerEnv,
+    dir: std::path::PathBuf,
+}
+
+impl Project {
+    fn new(compose: &str) -> Project {
+        let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-compose-test");
+        let dir = e.t.path("shop");
+        std::fs::create_dir_all(dir.join("web")).unwrap();
+        std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+        std::fs::write(dir.join("web/Dockerfile"), "FROM busybox\nRUN mkdir /www && echo hello-from-web > /www/index.html\n").unwrap();
+        Project { e, dir }
+    }
+
+    fn compose(&self, args: &[&str]) -> std::process::Output {
+        self.e
+            .t
+            .cmd()
+            .arg("compose")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CGROUP", &self.e.cgroup)
+            .env("FROM_SHELL", "yes")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let o = self.compose(args);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+        assert!(o.status.success(), "compose {args:?}: {out}\n{err}");
+        (out, err)
+    }
+
+    fn id(&self, name: &str) -> String {
+        self.e.t.ok(&["inspect", "-f", "{{.Id}}", name]).trim().to_string()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-v", "-t", "0"]);
+    }
+}
+
+const SHOP: &str = r#"
+name: shop
+services:
+  web:
+    build: ./web
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    cgroup_parent: ${CGROUP}
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "-", "http://127.0.0.1/"]
+      interval: 1s
+  db:
+    image: busybox
+    command: sh -c 'echo db-ready; exec sleep 300'
+    cgroup_parent: ${CGROUP}
+    volumes: ["dbdata:/data"]
+    environment: [ROLE=db, FROM_SHELL, NOT_IN_SHELL]
+  client:
+    image: busybox
+    cgroup_parent: ${CGROUP}
+    depends_on:
+      web: {condition: service_healthy}
+      db: {condition: service_started}
+    command: ["sh", "-c", "wget -q -O - http://web/ && exec sleep 300"]
+volumes:
+  dbdata: {}
+"#;
+
+#[test]
+fn up_builds_orders_by_health_recreates_only_what_changed_and_down_leaves_nothing() {
+    require_root!();
+    let p = Project::new(SHOP);
+    let (_, err) = p.ok(&["up", "-d"]);
+    for line in
+        [" Network shop_default  Created", " Volume shop_dbdata  Created", " Image shop-web  Built", " Container shop-client-1  Started"]
+    {
+        assert!(err.contains(line), "{err}");
+    }
+    // The client started once web was healthy, and reached it by its service name.
+    assert_eq!(p.e.t.ok(&["logs", "shop-client-1"]), "hello-from-web\n");
+    let (ps, _) = p.ok(&["ps"]);
+    assert!(ps.starts_with("NAME "), "{ps}");
+    for name in ["shop-web-1", "shop-db-1", "shop-client-1"] {
+        assert!(ps.lines().any(|l| l.starts_with(name) && l.contains("Up")), "{ps}");
+    }
+    assert!(ps.contains("(healthy)"), "{ps}");
+    // Environment: listed values, the shell's value for a bare name, nothing for an unset one.
+    let env = p.e.t.ok(&["exec", "shop-db-1", "env"]);
+    assert!(env.contains("ROLE=db") && env.contains("FROM_SHELL=yes") && !env.contains("NOT_IN_SHELL"), "{env}");
+    // compose's labels, as docker compose reads them.
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{index .Config.Labels \"com.docker.compose.service\"}}", "shop-db-1"]), "db\n");
+    assert!(p.e.t.ok(&["volume", "inspect", "-f", "{{.Labels}}", "shop_dbdata"]).contains("com.docker.compose.project:shop"));
+    // Again, unchanged: nothing recreated.
+    let before: Vec<String> = ["shop-web-1", "shop-db-1", "shop-client-1"].iter().map(|n| p.id(n)).collect();
+    let (_, err) = p.ok(&["up", "-d"]);
+    assert_eq!(err.matches("Running").count(), 3, "{err}");
+    assert_eq!(before, ["shop-web-1", "shop-db-1", "shop-client-1"].iter().map(|n| p.id(n)).collect::<Vec<_>>());
+    // An edit of db: db alone is recreated.
+    std::fs::write(p.dir.join("compose.yaml"), SHOP.replace("echo db-ready;", "echo db-ready-v2;")).unwrap();
+    let (_, err) = p.ok(&["up", "-d"]);
+    assert!(err.contains("Container shop-db-1  Recreate"), "{err}");
+    assert_ne!(p.id("shop-db-1"), before[1]);
+    assert_eq!(p.id("shop-web-1"), before[0]);
+    assert_eq!(p.e.t.ok(&["logs", "shop-db-1"]), "db-ready-v2\n");
+    // Scale up, then down.
+    p.ok(&["up", "-d", "--scale", "db=2"]);
+    assert!(p.e.t.ok(&["ps", "--format", "{{.Names}}"]).contains("shop-db-2"));
+    p.ok(&["up", "-d"]);
+    assert!(!p.e.t.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("shop-db-2"));
+    // down -v: containers, network and volume gone.
+    p.ok(&["down", "-v", "-t", "0"]);
+    assert_eq!(p.e.t.ok(&["ps", "-aq"]), "");
+    assert!(!p.e.t.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("shop_default"));
+    assert!(!p.e.t.ok(&["volume", "ls", "-q"]).contains("shop_dbdata"));
+}
+
+#[test]
+fn config_names_the_service_the_key_and_the_file_of_what_is_wrong() {
+    require_root!();
+    let p = Project::new(SHOP);
+    let (services, _) = p.ok(&["config", "--services"]);
+    assert_eq!(services, "web\ndb\nclient\n");
+    let (yaml, _) = p.ok(&["config"]);
+    assert!(yaml.starts_with("name: shop\n") && yaml.contains(&format!("cgroup_parent: {}", p.e.cgroup)), "{yaml}");
+    let bad = |text: &str| {
+        std::fs::write(p.dir.join("compose.yaml"), text).unwrap();
+        let o = p.compose(&["config"]);
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(bad("services:\n  web:\n    image: x\n    prots: []\n").contains("services.web: additional property prots is not allowed"));
+    assert!(bad("services:\n  web:\n    image: x\n    environment: ['P=${NEEDED:?set NEEDED}']\n")
+        .contains("required variable NEEDED is missing a value: set NEEDED"));
+    let cycle = {
+        std::fs::write(
+            p.dir.join("compose.yaml"),
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+        )
+        .unwrap();
+        let o = p.compose(&["up", "-d"]);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(cycle.contains("dependency cycle detected"), "{cycle}");
+    assert!(Path::new(&p.dir).exists());
+    // Nothing was made by the refused up.
+    assert_eq!(p.e.t.ok(&["network", "ls", "--filter", "label=com.docker.compose.project=shop", "-q"]), "");
+}
