@@ -1409,6 +1409,110 @@ pub enum ComposeCommand {
     Down(ComposeDownArgs),
     /// List containers
     Ps(ComposePsArgs),
+    /// View output from containers
+    Logs(ComposeLogsArgs),
+    /// Stop services
+    Stop(ComposeStopArgs),
+    /// Start services
+    Start(ComposeServicesArgs),
+    /// Restart service containers
+    Restart(ComposeStopArgs),
+    /// Removes stopped service containers
+    Rm(ComposeRmArgs),
+    /// Execute a command in a running container
+    Exec(ComposeExecArgs),
+    /// Build or rebuild services
+    Build(ComposeBuildArgs),
+    /// Pull service images
+    Pull(ComposeServicesArgs),
+    /// Show the doca compose version information
+    Version,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeServicesArgs {
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeLogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs for each container
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs since timestamp or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Produce monochrome output
+    #[arg(long = "no-color")]
+    pub no_color: bool,
+    /// Don't print prefix in logs
+    #[arg(long = "no-log-prefix")]
+    pub no_log_prefix: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeStopArgs {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short, long)]
+    pub timeout: Option<i64>,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeRmArgs {
+    /// Don't ask to confirm removal
+    #[arg(short, long)]
+    pub force: bool,
+    /// Stop the containers, if required, before removing
+    #[arg(short, long)]
+    pub stop: bool,
+    /// Remove any anonymous volumes attached to containers
+    #[arg(short, long)]
+    pub volumes: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeExecArgs {
+    /// Disable pseudo-TTY allocation (doca compose exec never allocates one yet)
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Run the command as this user
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Path to workdir directory for this command
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Set environment variables
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    pub service: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeBuildArgs {
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -114,6 +114,15 @@ fn up_builds_orders_by_health_recreates_only_what_changed_and_down_leaves_nothin
     assert_ne!(p.id("shop-db-1"), before[1]);
     assert_eq!(p.id("shop-web-1"), before[0]);
     assert_eq!(p.e.t.ok(&["logs", "shop-db-1"]), "db-ready-v2\n");
+    // logs (prefixed), exec (exit codes), stop, start, rm -s -f.
+    let (logs, _) = p.ok(&["logs", "--no-color", "db", "client"]);
+    assert!(logs.contains("db-1      | db-ready-v2\n") && logs.contains("client-1  | hello-from-web\n"), "{logs}");
+    assert_eq!(p.ok(&["exec", "-T", "db", "sh", "-c", "echo $ROLE"]).0, "db\n");
+    assert_eq!(p.compose(&["exec", "-T", "db", "sh", "-c", "exit 4"]).status.code(), Some(4));
+    p.ok(&["stop", "-t", "1", "db"]);
+    assert!(p.ok(&["ps", "-a"]).0.lines().any(|l| l.starts_with("shop-db-1") && l.contains("Exited")));
+    p.ok(&["start", "db"]);
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.State.Running}}", "shop-db-1"]), "true\n");
     // Scale up, then down.
     p.ok(&["up", "-d", "--scale", "db=2"]);
     assert!(p.e.t.ok(&["ps", "--format", "{{.Names}}"]).contains("shop-db-2"));

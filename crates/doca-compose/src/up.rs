@@ -54,6 +54,17 @@ pub struct Down {
     pub timeout: Option<i64>,
 }
 
+/// When a service's image is built or pulled.
+#[derive(Debug, Clone, Copy, Default)]
+struct ImageRule {
+    /// Build even when the image exists (`up --build`, `build`).
+    build: bool,
+    no_build: bool,
+    no_cache: bool,
+    /// Pull the base images again (`build --pull`).
+    pull: bool,
+}
+
 /// A line of progress, as docker compose prints them (` ✔ Container web-1  Started`).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, &str, &str);
 
@@ -216,11 +227,11 @@ impl Compose {
     }
 
     /// The image of a service, built (`build`, or `--build`) or pulled when missing.
-    fn ensure_image(&self, e: &mut Engine, name: &str, s: &Service, req: &Up, progress: Progress) -> Result<(), ComposeError> {
+    fn ensure_image(&self, e: &mut Engine, name: &str, s: &Service, rule: ImageRule, progress: Progress) -> Result<(), ComposeError> {
         let image = self.ctx().image(name, s);
         let present = e.resolve_image(&image).is_ok();
         match &s.build {
-            Some(spec) if !req.no_build && (req.build || !present) => {
+            Some(spec) if !rule.no_build && (rule.build || !present) => {
                 let b = match spec {
                     crate::model::BuildSpec::Context(c) => crate::model::Build { context: Some(c.clone()), ..Default::default() },
                     crate::model::BuildSpec::Full(b) => (**b).clone(),
@@ -249,7 +260,7 @@ impl Compose {
                         tags,
                         build_args: args,
                         target: b.target.clone(),
-                        no_cache: b.no_cache.unwrap_or(false),
+                        no_cache: rule.no_cache || b.no_cache.unwrap_or(false),
                         labels: crate::model::key_values(&b.labels, &format!("services.{name}.build.labels"))?
                             .into_iter()
                             .map(|(k, v)| (k, v.unwrap_or_default()))
@@ -259,7 +270,7 @@ impl Compose {
                         epoch: None,
                         build_id,
                         cgroup_parent: None,
-                        pull: if b.pull.unwrap_or(false) { "always" } else { "missing" }.into(),
+                        pull: if rule.pull || b.pull.unwrap_or(false) { "always" } else { "missing" }.into(),
                     },
                     &mut doca_engine::build::Plain(std::io::sink()),
                 );
@@ -311,6 +322,47 @@ impl Compose {
         Ok(())
     }
 
+    /// `build`: the services that have a build section, built again.
+    pub fn build(&self, e: &mut Engine, services: &[String], no_cache: bool, pull: bool, progress: Progress) -> Result<(), ComposeError> {
+        for name in self.order(services, false)? {
+            let s = self.model.service(&name).expect("ordered services exist");
+            if s.build.is_some() {
+                self.ensure_image(e, &name, s, ImageRule { build: true, no_cache, pull, ..Default::default() }, progress)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `pull`: the images of the services that are not built.
+    pub fn pull(&self, e: &mut Engine, services: &[String], progress: Progress) -> Result<(), ComposeError> {
+        for name in self.order(services, false)? {
+            let s = self.model.service(&name).expect("ordered services exist");
+            if s.build.is_none() {
+                let image = self.ctx().image(&name, s);
+                e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
+                progress("Image", &image, "Pulled");
+            }
+        }
+        Ok(())
+    }
+
+    /// The containers of these services (all when empty), one-offs left out, by name.
+    pub fn service_containers(&self, e: &mut Engine, services: &[String], all: bool) -> Result<Vec<Container>, ComposeError> {
+        for s in services {
+            if self.model.service(s).is_none() {
+                return Err(ComposeError::Project(format!("no such service: {s}")));
+            }
+        }
+        let mut cs: Vec<Container> = self
+            .containers(e, all)?
+            .into_iter()
+            .filter(|c| c.config.labels.get(ONEOFF).map(String::as_str) != Some("True"))
+            .filter(|c| services.is_empty() || c.config.labels.get(SERVICE).is_some_and(|s| services.contains(s)))
+            .collect();
+        cs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(cs)
+    }
+
     pub fn up(&self, e: &mut Engine, req: &Up, progress: Progress) -> Result<(), ComposeError> {
         let order = self.order(&req.services, !req.no_deps)?;
         self.ensure_networks(e, &order, progress)?;
@@ -332,7 +384,7 @@ impl Compose {
         let timeout = req.wait_timeout.unwrap_or(Duration::from_secs(300));
         for name in &order {
             let s = self.model.service(name).expect("ordered services exist");
-            self.ensure_image(e, name, s, req, progress)?;
+            self.ensure_image(e, name, s, ImageRule { build: req.build, no_build: req.no_build, ..Default::default() }, progress)?;
             let hash = self.config_hash(name);
             let replicas = req
                 .scale

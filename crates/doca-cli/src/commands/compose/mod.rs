@@ -2,8 +2,12 @@
 //! plugin). The model and its rules are doca-compose's; these are the commands' flags and
 //! output.
 
+mod build;
 mod config;
 mod down;
+mod exec;
+mod lifecycle;
+mod logs;
 mod ps;
 mod up;
 
@@ -95,11 +99,23 @@ fn progress(kind: &str, name: &str, action: &str) {
 }
 
 pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
+    if let ComposeCommand::Version = a.command {
+        return crate::output::print(&format!("doca compose version {}\n", env!("CARGO_PKG_VERSION")));
+    }
     let c = load(&a)?;
     match a.command {
         ComposeCommand::Config(x) => config::run(&c, x),
         ComposeCommand::Up(x) => up::run(e, &c, x),
         ComposeCommand::Down(x) => down::run(e, &c, x),
         ComposeCommand::Ps(x) => ps::run(e, &c, x),
+        ComposeCommand::Logs(x) => logs::run(e, &c, x),
+        ComposeCommand::Stop(x) => lifecycle::stop(e, &c, x),
+        ComposeCommand::Start(x) => lifecycle::start(e, &c, x),
+        ComposeCommand::Restart(x) => lifecycle::restart(e, &c, x),
+        ComposeCommand::Rm(x) => lifecycle::rm(e, &c, x),
+        ComposeCommand::Exec(x) => exec::run(e, &c, x),
+        ComposeCommand::Build(x) => build::build(e, &c, x),
+        ComposeCommand::Pull(x) => build::pull(e, &c, x),
+        ComposeCommand::Version => unreachable!("answered before a project is loaded"),
     }
 }
