@@ -1566,6 +1566,15 @@ pub struct ComposeUpArgs {
     /// Maximum duration to wait for the project to be running|healthy (seconds)
     #[arg(long = "wait-timeout")]
     pub wait_timeout: Option<u64>,
+    /// Stops all containers if any container was stopped (attached mode)
+    #[arg(long = "abort-on-container-exit")]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container (implies --abort-on-container-exit)
+    #[arg(long = "exit-code-from")]
+    pub exit_code_from: Option<String>,
+    /// Produce monochrome output
+    #[arg(long = "no-color")]
+    pub no_color: bool,
     pub services: Vec<String>,
 }
 
