@@ -17,18 +17,26 @@ pub enum Msg {
     Ended(String),
 }
 
+/// How the lines of several containers are shown.
+#[derive(Debug, Clone, Default)]
+pub struct Show {
+    pub logs: ContainerLogs,
+    /// `name  | ` before each line.
+    pub prefixes: bool,
+    pub colour: bool,
+    pub timestamps: bool,
+}
+
 /// Follows (or reads) the logs of `containers` together, each from a thread with an engine of
 /// its own; hands every message to `each` until all have ended or `each` says to stop.
 pub fn stream(
     e: &Engine,
     c: &Compose,
     containers: &[doca_engine::containers::Container],
-    req: &ContainerLogs,
-    prefixes: bool,
-    colour: bool,
-    timestamps: bool,
+    show: &Show,
     mut each: impl FnMut(Msg) -> bool,
 ) -> CmdResult {
+    let (req, prefixes, colour, timestamps) = (&show.logs, show.prefixes, show.colour, show.timestamps);
     let prefix_of = |name: &str| name.strip_prefix(&format!("{}-", c.project.name)).unwrap_or(name).to_string();
     let width = containers.iter().map(|k| prefix_of(&k.name).len()).max().unwrap_or(0);
     let (tx, rx) = std::sync::mpsc::channel::<Msg>();
@@ -76,7 +84,8 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeLogsArgs) -> CmdResult {
     let containers = c.service_containers(e, &a.services, true)?;
     let colour = !a.no_color && super::super::attach_io::is_tty(1);
     let mut out = std::io::stdout().lock();
-    stream(e, c, &containers, &req, !a.no_log_prefix, colour, a.timestamps, |m| match m {
+    let show = Show { logs: req, prefixes: !a.no_log_prefix, colour, timestamps: a.timestamps };
+    stream(e, c, &containers, &show, |m| match m {
         Msg::Line(l) => out.write_all(&l).and_then(|_| out.flush()).is_ok(),
         Msg::Ended(_) => true,
     })

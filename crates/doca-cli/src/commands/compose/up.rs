@@ -38,8 +38,13 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
     let mut remaining = containers.len();
     let mut first_exit: Option<String> = None;
     let mut out = std::io::stdout().lock();
-    let follow = doca_engine::containers::ContainerLogs { follow: true, ..Default::default() };
-    super::logs::stream(e, c, &containers, &follow, true, colour, false, |m| match m {
+    let show = super::logs::Show {
+        logs: doca_engine::containers::ContainerLogs { follow: true, ..Default::default() },
+        prefixes: true,
+        colour,
+        timestamps: false,
+    };
+    super::logs::stream(e, c, &containers, &show, |m| match m {
         super::logs::Msg::Line(l) => out.write_all(&l).and_then(|_| out.flush()).is_ok(),
         super::logs::Msg::Ended(name) => {
             first_exit.get_or_insert(name);
