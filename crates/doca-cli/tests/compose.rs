@@ -123,6 +123,10 @@ fn up_builds_orders_by_health_recreates_only_what_changed_and_down_leaves_nothin
     assert!(p.ok(&["ps", "-a"]).0.lines().any(|l| l.starts_with("shop-db-1") && l.contains("Exited")));
     p.ok(&["start", "db"]);
     assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.State.Running}}", "shop-db-1"]), "true\n");
+    // run: a one-off (its dependencies up), attached, with its exit code; --rm leaves nothing.
+    let o = p.compose(&["run", "--rm", "-T", "client", "sh", "-c", "wget -q -O - http://web/; exit 5"]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()), (Some(5), "hello-from-web\n".into()));
+    assert!(!p.e.t.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("-run-"));
     // Scale up, then down.
     p.ok(&["up", "-d", "--scale", "db=2"]);
     assert!(p.e.t.ok(&["ps", "--format", "{{.Names}}"]).contains("shop-db-2"));

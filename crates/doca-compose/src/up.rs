@@ -47,6 +47,27 @@ pub struct Up {
     pub wait_timeout: Option<Duration>,
 }
 
+/// `run`: a one-off container of a service.
+#[derive(Debug, Clone, Default)]
+pub struct RunOneOff {
+    pub service: String,
+    /// The command instead of the service's.
+    pub command: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub name: Option<String>,
+    pub remove: bool,
+    pub no_deps: bool,
+    /// `--service-ports`: the service's published ports (left out by default, as compose).
+    pub service_ports: bool,
+    pub publish: Vec<String>,
+    pub volumes: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Down {
     pub volumes: bool,
@@ -361,6 +382,63 @@ impl Compose {
             .collect();
         cs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(cs)
+    }
+
+    /// `run`: the dependencies up (unless `no_deps`), then the one-off's create request
+    /// (not created: the caller creates, attaches and starts it) and its further networks.
+    pub fn one_off(
+        &self,
+        e: &mut Engine,
+        req: &RunOneOff,
+        progress: Progress,
+    ) -> Result<(doca_engine::containers::CreateContainer, Vec<doca_engine::networks::ConnectNetwork>), ComposeError> {
+        let s = self.model.service(&req.service).ok_or_else(|| ComposeError::Project(format!("no such service: {}", req.service)))?;
+        let deps: Vec<String> = self.order(std::slice::from_ref(&req.service), true)?.into_iter().filter(|n| *n != req.service).collect();
+        if !req.no_deps && !deps.is_empty() {
+            self.up(e, &Up { services: deps, no_recreate: true, ..Default::default() }, progress)?;
+        } else {
+            self.ensure_networks(e, std::slice::from_ref(&req.service), progress)?;
+            self.ensure_volumes(e, progress)?;
+        }
+        self.ensure_image(e, &req.service, s, ImageRule::default(), progress)?;
+        let (mut create, connect) = service::request(&self.ctx(), &req.service, s, 1, &self.config_hash(&req.service))?;
+        let suffix = doca_engine::containers::ContainerId::random()?.short().to_string();
+        create.name = Some(req.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", self.project.name, req.service)));
+        create.labels.insert(ONEOFF.into(), "True".into());
+        if !req.command.is_empty() {
+            create.cmd = req.command.clone();
+        }
+        if let Some(ep) = &req.entrypoint {
+            create.entrypoint = Some(ep.clone());
+        }
+        create.env.extend(req.env.iter().cloned());
+        if !req.service_ports {
+            create.publish.clear();
+        }
+        for p in &req.publish {
+            create
+                .publish
+                .extend(doca_engine::parse_publish(p).map_err(|err| ComposeError::Project(format!("invalid port {p:?}: {err}")))?);
+        }
+        for v in &req.volumes {
+            create.mounts.push(doca_engine::containers::parse_volume_flag(v)?);
+        }
+        if req.user.is_some() {
+            create.user = req.user.clone();
+        }
+        if req.workdir.is_some() {
+            create.working_dir = req.workdir.clone();
+        }
+        // A one-off is never restarted, and goes with --rm.
+        create.restart = doca_engine::containers::RestartPolicy::No;
+        create.auto_remove = req.remove;
+        create.tty = req.tty;
+        create.open_stdin = req.interactive;
+        create.stdin_once = req.interactive;
+        create.attach_stdin = req.interactive;
+        create.attach_stdout = true;
+        create.attach_stderr = true;
+        Ok((create, connect))
     }
 
     pub fn up(&self, e: &mut Engine, req: &Up, progress: Progress) -> Result<(), ComposeError> {

@@ -77,14 +77,14 @@ pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
         e.start_container(&id, &StartContainer::default()).map_err(run_failure)?;
         return print(&format!("{id}\n"));
     }
-    let p = Pump {
-        stdin: req.attach_stdin,
-        tty: req.tty,
-        detach_keys: keys,
-        sig_proxy: a.sig_proxy,
-        engine: e.config().clone(),
-        container: id.clone(),
-    };
+    attached(e, &req, &id, keys, a.sig_proxy)
+}
+
+/// A created container started with its streams attached (`run`, `compose run`): output as it
+/// comes, stdin when asked, the exit code as doca's own.
+pub fn attached(e: &mut Engine, req: &doca_engine::containers::CreateContainer, id: &str, keys: Vec<u8>, sig_proxy: bool) -> CmdResult {
+    let id = id.to_string();
+    let p = Pump { stdin: req.attach_stdin, tty: req.tty, detach_keys: keys, sig_proxy, engine: e.config().clone(), container: id.clone() };
     let signals = block_signals(&p);
     // Without a restart policy this process records the exit itself (and removes an --rm
     // container) as soon as it hears it; with one, the monitor's exit command decides.
@@ -102,7 +102,7 @@ pub fn run(e: &mut Engine, a: RunArgs) -> CmdResult {
                 code
             }
             // Detached with the detach keys: the container goes on.
-            None if a.tty => return Ok(()),
+            None if req.tty => return Ok(()),
             None => e.wait_container(&id).unwrap_or(0),
         },
         None => e.wait_container(&id)?,

@@ -9,6 +9,7 @@ mod exec;
 mod lifecycle;
 mod logs;
 mod ps;
+mod run;
 mod up;
 
 use crate::cli::{ComposeArgs, ComposeCommand};
@@ -114,6 +115,7 @@ pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
         ComposeCommand::Restart(x) => lifecycle::restart(e, &c, x),
         ComposeCommand::Rm(x) => lifecycle::rm(e, &c, x),
         ComposeCommand::Exec(x) => exec::run(e, &c, x),
+        ComposeCommand::Run(x) => run::run(e, &c, x),
         ComposeCommand::Build(x) => build::build(e, &c, x),
         ComposeCommand::Pull(x) => build::pull(e, &c, x),
         ComposeCommand::Version => unreachable!("answered before a project is loaded"),
