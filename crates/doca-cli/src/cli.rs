@@ -1395,6 +1395,9 @@ pub struct ComposeArgs {
     /// Specify an alternate environment file
     #[arg(long = "env-file")]
     pub env_file: Vec<PathBuf>,
+    /// Specify a profile to enable
+    #[arg(long)]
+    pub profile: Vec<String>,
     #[command(subcommand)]
     pub command: ComposeCommand,
 }
@@ -1429,6 +1432,18 @@ pub enum ComposeCommand {
     Pull(ComposeServicesArgs),
     /// Show the doca compose version information
     Version,
+    /// List running compose projects
+    Ls(ComposeLsArgs),
+    /// Force stop service containers
+    Kill(ComposeKillArgs),
+    /// Pause services
+    Pause(ComposeServicesArgs),
+    /// Unpause services
+    Unpause(ComposeServicesArgs),
+    /// Display the running processes
+    Top(ComposeServicesArgs),
+    /// List images used by the created containers
+    Images(ComposeServicesArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -1550,6 +1565,27 @@ pub struct ComposeRunArgs {
     pub service: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeLsArgs {
+    /// Show all stopped Compose projects
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display project names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format the output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeKillArgs {
+    /// SIGNAL to send to the container
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+    pub services: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -170,3 +170,23 @@ fn config_names_the_service_the_key_and_the_file_of_what_is_wrong() {
     // Nothing was made by the refused up.
     assert_eq!(p.e.t.ok(&["network", "ls", "--filter", "label=com.docker.compose.project=shop", "-q"]), "");
 }
+
+#[test]
+fn profiles_ls_pause_kill_and_the_one_offs_name() {
+    require_root!();
+    let p = Project::new(
+        "services:\n  app:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n  debug:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n    profiles: [debug]\n",
+    );
+    p.ok(&["up", "-d"]);
+    assert_eq!(p.ok(&["ps", "--format", "{{.Service}}"]).0, "app\n");
+    p.ok(&["--profile", "debug", "up", "-d"]);
+    assert_eq!(p.ok(&["ps", "--format", "{{.Service}}"]).0, "app\ndebug\n");
+    assert!(p.ok(&["ls"]).0.lines().any(|l| l.starts_with("shop ") && l.contains("running(2)")));
+    p.ok(&["pause", "app"]);
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.State.Status}}", "shop-app-1"]), "paused\n");
+    p.ok(&["unpause", "app"]);
+    p.ok(&["--profile", "debug", "kill"]);
+    assert!(p.ok(&["ls", "-a"]).0.contains("exited(2)"));
+    p.ok(&["--profile", "debug", "down"]);
+    assert_eq!(p.e.t.ok(&["ps", "-aq"]), "");
+}

@@ -8,6 +8,7 @@ mod down;
 mod exec;
 mod lifecycle;
 mod logs;
+mod other;
 mod ps;
 mod run;
 mod up;
@@ -86,7 +87,16 @@ fn load(a: &ComposeArgs) -> Result<Compose, Failure> {
     for w in &project.warnings {
         eprintln!("WARN[0000] {w}");
     }
-    let model = doca_compose::model::model(&project.model.to_json()).map_err(|e| Failure::failed(e.to_string()))?;
+    let mut model = doca_compose::model::model(&project.model.to_json()).map_err(|e| Failure::failed(e.to_string()))?;
+    // Profiles: a service with profiles runs only when one of them is enabled (--profile,
+    // COMPOSE_PROFILES); services without profiles always do.
+    let mut active: Vec<String> = a.profile.clone();
+    if let Some(p) = shell.get("COMPOSE_PROFILES").filter(|p| !p.is_empty()) {
+        active.extend(p.split(',').map(|s| s.trim().to_string()));
+    }
+    if !active.iter().any(|p| p == "*") {
+        model.services.retain(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| active.contains(p)));
+    }
     Ok(Compose { project, model, dir, config_files: files.iter().map(|f| f.display().to_string()).collect(), shell })
 }
 
@@ -100,8 +110,11 @@ fn progress(kind: &str, name: &str, action: &str) {
 }
 
 pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
-    if let ComposeCommand::Version = a.command {
-        return crate::output::print(&format!("doca compose version {}\n", env!("CARGO_PKG_VERSION")));
+    // The commands that need no project file.
+    match a.command {
+        ComposeCommand::Version => return crate::output::print(&format!("doca compose version {}\n", env!("CARGO_PKG_VERSION"))),
+        ComposeCommand::Ls(x) => return other::ls(e, x),
+        _ => {}
     }
     let c = load(&a)?;
     match a.command {
@@ -118,6 +131,11 @@ pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
         ComposeCommand::Run(x) => run::run(e, &c, x),
         ComposeCommand::Build(x) => build::build(e, &c, x),
         ComposeCommand::Pull(x) => build::pull(e, &c, x),
-        ComposeCommand::Version => unreachable!("answered before a project is loaded"),
+        ComposeCommand::Version | ComposeCommand::Ls(_) => unreachable!("answered before a project is loaded"),
+        ComposeCommand::Kill(x) => other::kill(e, &c, x),
+        ComposeCommand::Pause(x) => other::pause(e, &c, x, true),
+        ComposeCommand::Unpause(x) => other::pause(e, &c, x, false),
+        ComposeCommand::Top(x) => other::top(e, &c, x),
+        ComposeCommand::Images(x) => other::images(e, &c, x),
     }
 }

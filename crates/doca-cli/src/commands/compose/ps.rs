@@ -2,7 +2,7 @@
 
 use crate::cli::ComposePsArgs;
 use crate::output::{print, row, Format};
-use crate::{CmdResult, Failure};
+use crate::CmdResult;
 use doca_compose::service::{PROJECT, SERVICE};
 use doca_compose::up::Compose;
 use doca_engine::containers::{ContainerFilter, ListContainers, SummaryOptions};
@@ -50,7 +50,8 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposePsArgs) -> CmdResult {
     let format = match a.format.as_str() {
         "table" => "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}".to_string(),
         "json" => "{{json .}}".to_string(),
-        f => return Err(Failure::failed(format!("unsupported format {f:?}: table or json"))),
+        // A Go template, as docker compose takes one.
+        f => f.to_string(),
     };
     let headers = row(vec![
         ("Name", json!("NAME")),
