@@ -532,24 +532,69 @@ impl Compose {
         Ok(())
     }
 
+    /// How deep a service sits in the dependency graph: 0 for one that depends on nothing.
+    /// Containers stop from the deepest level up, each level at once (dependents before
+    /// what they depend on, as docker compose stops them).
+    fn depth(&self, name: &str, seen: &mut Vec<String>) -> usize {
+        let Some(s) = self.model.service(name) else { return usize::MAX };
+        if seen.iter().any(|n| n == name) {
+            return 0;
+        }
+        seen.push(name.to_string());
+        let d = service::dependencies(s, name)
+            .unwrap_or_default()
+            .iter()
+            .filter(|(dep, _, _)| self.model.service(dep).is_some())
+            .map(|(dep, _, _)| self.depth(dep, seen) + 1)
+            .max()
+            .unwrap_or(0);
+        seen.pop();
+        d
+    }
+
     pub fn down(&self, e: &mut Engine, req: &Down, progress: Progress) -> Result<(), ComposeError> {
-        // Dependents first: the reverse of the start order; orphans (unknown services) too.
-        let order = self.order(&[], true)?;
-        let mut cs = self.containers(e, true)?;
-        let rank =
-            |c: &Container| order.iter().position(|o| Some(o) == c.config.labels.get(SERVICE)).map_or(usize::MAX, |p| order.len() - p);
-        cs.sort_by_key(rank);
+        let cs: Vec<Container> = self
+            .containers(e, true)?
+            .into_iter()
+            .filter(|c| {
+                let known = c.config.labels.get(SERVICE).is_some_and(|s| self.model.service(s).is_some());
+                known || req.remove_orphans || c.config.labels.get(ONEOFF).map(String::as_str) == Some("True")
+            })
+            .collect();
+        // By level, deepest first (orphans, of no level, first of all); each level in parallel,
+        // every thread with an engine of its own, so that stop timeouts overlap.
+        let mut levels: BTreeMap<std::cmp::Reverse<usize>, Vec<Container>> = BTreeMap::new();
         for c in cs {
-            let known = c.config.labels.get(SERVICE).is_some_and(|s| self.model.service(s).is_some());
-            if !known && !req.remove_orphans && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True") {
-                continue;
+            let d = c.config.labels.get(SERVICE).map_or(usize::MAX, |s| self.depth(s, &mut Vec::new()));
+            levels.entry(std::cmp::Reverse(d)).or_default().push(c);
+        }
+        let config = e.config().clone();
+        for (_, level) in levels {
+            let results: Vec<Result<Vec<(String, &'static str)>, EngineError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = level
+                    .iter()
+                    .map(|c| {
+                        let config = config.clone();
+                        scope.spawn(move || -> Result<Vec<(String, &'static str)>, EngineError> {
+                            let mut e = Engine::open(config)?;
+                            let mut done = Vec::new();
+                            if c.state.status.is_live() {
+                                e.stop_container(c.id.as_str(), req.timeout, None)?;
+                                done.push((c.name.clone(), "Stopped"));
+                            }
+                            e.remove_container(c.id.as_str(), true, false)?;
+                            done.push((c.name.clone(), "Removed"));
+                            Ok(done)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(EngineError::Internal("a stop failed".into())))).collect()
+            });
+            for r in results {
+                for (name, what) in r? {
+                    progress("Container", &name, what);
+                }
             }
-            if c.state.status.is_live() {
-                e.stop_container(c.id.as_str(), req.timeout, None)?;
-                progress("Container", &c.name, "Stopped");
-            }
-            e.remove_container(c.id.as_str(), true, false)?;
-            progress("Container", &c.name, "Removed");
         }
         let filter = doca_engine::networks::NetworkFilter::parse(&format!("label={PROJECT}={}", self.project.name))?;
         for n in e.list_networks(&[filter])? {
