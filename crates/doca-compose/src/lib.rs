@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dotenv;
+pub mod extends;
 pub mod interpolate;
 pub mod merge;
 pub mod model;

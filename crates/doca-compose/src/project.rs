@@ -42,6 +42,8 @@ pub enum ProjectError {
     BadName(String),
     #[error("no compose file given")]
     NoFiles,
+    #[error("{file}: {source}")]
+    Extends { file: String, source: crate::extends::ExtendsError },
 }
 
 /// The keys a compose file may have at its top (besides `x-` extensions).
@@ -83,6 +85,7 @@ pub fn load(req: &ProjectRequest) -> Result<Project, ProjectError> {
         for u in interpolate_tree(&mut n, &vars).map_err(|source| ProjectError::Interpolate { file: file.clone(), source })? {
             warnings.push(format!("The \"{u}\" variable is not set. Defaulting to a blank string."));
         }
+        crate::extends::resolve(&mut n).map_err(|source| ProjectError::Extends { file: file.clone(), source })?;
         merged = Some(match merged {
             None => n,
             Some(base) => crate::merge::merge(base, n, "").unwrap_or_else(|| Node::new(Value::Map(Vec::new()))),
