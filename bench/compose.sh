@@ -33,7 +33,9 @@ project() {
   {
     echo "services:"
     for s in web api worker cache db; do
-      printf '  %s:\n    image: doca-bench/busybox\n    command: ["sleep", "1000"]\n    stop_grace_period: 1s\n' "$s"
+      # A process that ends on SIGTERM (PID 1 ignores it otherwise), so that down measures
+      # the engines, not the stop timeout.
+      printf '  %s:\n    image: doca-bench/busybox\n    command: ["sh", "-c", "trap '"'"'exit 0'"'"' TERM; sleep 1000 & wait"]\n    stop_grace_period: 1s\n' "$s"
       [ "$s" = db ] && printf '    volumes: ["data:/data"]\n'
       [ "$s" = api ] && printf '    depends_on: [db]\n'
     done

@@ -1444,6 +1444,10 @@ pub enum ComposeCommand {
     Top(ComposeServicesArgs),
     /// List images used by the created containers
     Images(ComposeServicesArgs),
+    /// Print the public port for a port binding
+    Port(ComposePortArgs),
+    /// Block until the first service container stops
+    Wait(ComposeServicesArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -1578,6 +1582,18 @@ pub struct ComposeLsArgs {
     /// Format the output: table or json
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposePortArgs {
+    /// tcp or udp
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+    pub private_port: u16,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -190,3 +190,17 @@ fn profiles_ls_pause_kill_and_the_one_offs_name() {
     p.ok(&["--profile", "debug", "down"]);
     assert_eq!(p.e.t.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn port_wait_and_extends() {
+    require_root!();
+    let p = Project::new(
+        "x-base: &base\n  image: busybox\n  cgroup_parent: ${CGROUP}\nservices:\n  base:\n    <<: *base\n    command: sh -c 'exit 3'\n  web:\n    extends: base\n    command: [httpd, -f, -p, '8080']\n    ports: ['127.0.0.1::8080']\n",
+    );
+    p.ok(&["up", "-d"]);
+    let (addr, _) = p.ok(&["port", "web", "8080"]);
+    assert!(addr.starts_with("127.0.0.1:") && addr.ends_with('\n'), "{addr}");
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.Config.Image}}", "shop-web-1"]), "busybox\n");
+    let o = p.compose(&["wait", "base"]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()), (Some(3), "3\n".into()));
+}

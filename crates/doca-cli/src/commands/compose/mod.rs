@@ -137,5 +137,7 @@ pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
         ComposeCommand::Unpause(x) => other::pause(e, &c, x, false),
         ComposeCommand::Top(x) => other::top(e, &c, x),
         ComposeCommand::Images(x) => other::images(e, &c, x),
+        ComposeCommand::Port(x) => other::port(e, &c, x),
+        ComposeCommand::Wait(x) => other::wait(e, &c, x),
     }
 }

@@ -1,6 +1,6 @@
 //! `doca compose ls|kill|pause|unpause|top|images`.
 
-use crate::cli::{ComposeKillArgs, ComposeLsArgs, ComposeServicesArgs};
+use crate::cli::{ComposeKillArgs, ComposeLsArgs, ComposePortArgs, ComposeServicesArgs};
 use crate::output::{print, row, Format};
 use crate::{CmdResult, Failure};
 use doca_compose::service::{CONFIG_FILES, PROJECT, SERVICE};
@@ -91,4 +91,42 @@ pub fn images(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult 
         ("Service", json!("SERVICE")),
     ]);
     print(&Format::parse("table {{.Container}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}")?.render(&headers, &rows)?)
+}
+
+/// `port SERVICE PORT`: where the port is published on the host.
+pub fn port(e: &mut Engine, c: &Compose, a: ComposePortArgs) -> CmdResult {
+    let index = a.index.to_string();
+    let k = c
+        .service_containers(e, std::slice::from_ref(&a.service), false)?
+        .into_iter()
+        .find(|k| k.config.labels.get(doca_compose::service::NUMBER) == Some(&index))
+        .ok_or_else(|| Failure::failed(format!("service {:?} is not running", a.service)))?;
+    let want = doca_engine::Port::parse(&format!("{}/{}", a.private_port, a.protocol)).map_err(|err| Failure::failed(err.to_string()))?;
+    let summary = e
+        .container_summaries(
+            &ListContainers { all: true, last: None, filters: vec![ContainerFilter::parse(&format!("id={}", k.id))?] },
+            Default::default(),
+        )?
+        .into_iter()
+        .next();
+    let found = summary
+        .iter()
+        .flat_map(|s| s.ports.iter())
+        .find(|p| p.private_port == want.port && p.kind == a.protocol && p.public_port.is_some());
+    match found {
+        Some(p) => print(&format!("{}:{}\n", p.ip.as_deref().unwrap_or("0.0.0.0"), p.public_port.unwrap_or(0))),
+        None => Err(Failure::failed(format!("no port {} for container {}", want, k.name))),
+    }
+}
+
+/// `wait SERVICES`: until the services' containers stop; each exit code printed, the first
+/// one's as doca's own.
+pub fn wait(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult {
+    let mut first = None;
+    for k in c.service_containers(e, &a.services, true)? {
+        let code = e.wait_container(k.id.as_str())?;
+        print(&format!("{code}\n"))?;
+        first.get_or_insert(code);
+    }
+    super::super::run::exit_with(first.unwrap_or(0))
 }
