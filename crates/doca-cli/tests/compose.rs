@@ -204,3 +204,21 @@ fn port_wait_and_extends() {
     let o = p.compose(&["wait", "base"]);
     assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()), (Some(3), "3\n".into()));
 }
+
+#[test]
+fn secrets_and_configs_land_with_their_modes_and_owners() {
+    require_root!();
+    let p = Project::new(
+        "services:\n  app:\n    image: busybox\n    cgroup_parent: ${CGROUP}\n    command: sleep 300\n    secrets:\n      - db_password\n      - {source: api_key, target: key.txt, uid: '1000', gid: '1000', mode: 0400}\n    configs:\n      - {source: app_conf, target: /etc/app.conf}\nsecrets:\n  db_password: {file: ./password.txt}\n  api_key: {environment: FROM_SHELL}\nconfigs:\n  app_conf: {content: \"debug=true\"}\n",
+    );
+    std::fs::write(p.dir.join("password.txt"), "s3cret\n").unwrap();
+    p.ok(&["up", "-d"]);
+    let t = &p.e.t;
+    assert_eq!(t.ok(&["exec", "shop-app-1", "cat", "/run/secrets/db_password"]), "s3cret\n");
+    assert_eq!(t.ok(&["exec", "shop-app-1", "stat", "-c", "%a %u %g", "/run/secrets/key.txt"]), "400 1000 1000\n");
+    assert_eq!(t.ok(&["exec", "shop-app-1", "cat", "/run/secrets/key.txt"]), "yes");
+    assert_eq!(t.ok(&["exec", "shop-app-1", "cat", "/etc/app.conf"]), "debug=true");
+    // Read-only inside.
+    assert_eq!(t.run(&["exec", "shop-app-1", "sh", "-c", "echo x > /run/secrets/db_password"]).status.code(), Some(1));
+    p.ok(&["down", "-t", "0"]);
+}

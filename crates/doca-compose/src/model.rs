@@ -302,6 +302,10 @@ pub struct Service {
     pub ipc: Option<String>,
     #[serde(default)]
     pub links: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<Value>,
+    #[serde(default)]
+    pub configs: Vec<Value>,
     pub mac_address: Option<String>,
     pub oom_score_adj: Option<i32>,
     pub cgroup_parent: Option<String>,
@@ -339,12 +343,29 @@ pub struct VolumeSpec {
     pub labels: Value,
 }
 
+/// A top-level secret or config: where its content comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    pub file: Option<String>,
+    pub environment: Option<String>,
+    /// Configs only: the content itself.
+    pub content: Option<String>,
+    #[serde(default)]
+    pub external: bool,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub labels: Value,
+}
+
 /// The project's model: services in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Model {
     pub services: Vec<(String, Service)>,
     pub networks: BTreeMap<String, NetworkSpec>,
     pub volumes: BTreeMap<String, VolumeSpec>,
+    pub secrets: BTreeMap<String, SecretSpec>,
+    pub configs: BTreeMap<String, SecretSpec>,
 }
 
 impl Model {
@@ -406,7 +427,13 @@ pub fn model(tree: &Value) -> Result<Model, ModelError> {
         }
         Some(_) => return Err(err("services", "must be a mapping")),
     }
-    Ok(Model { services, networks: named(tree.get("networks"), "networks")?, volumes: named(tree.get("volumes"), "volumes")? })
+    Ok(Model {
+        services,
+        networks: named(tree.get("networks"), "networks")?,
+        volumes: named(tree.get("volumes"), "volumes")?,
+        secrets: named(tree.get("secrets"), "secrets")?,
+        configs: named(tree.get("configs"), "configs")?,
+    })
 }
 
 #[cfg(test)]

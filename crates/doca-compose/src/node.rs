@@ -167,6 +167,8 @@ pub fn parse(text: &str, file: &str) -> Result<Node, LoadError> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // `mode: 0440` is octal, as compose-go's yaml.v3 reads it.
+    options.legacy_octal_numbers = true;
     let node: Node =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| LoadError { file: file.to_string(), message: e.to_string() })?;
     match node.value {
@@ -183,7 +185,7 @@ mod tests {
     #[test]
     fn anchors_merge_keys_tags_and_yaml_1_2_scalars() {
         let n = parse(
-            "x-base: &base\n  image: busybox\n  restart: no\nservices:\n  web:\n    <<: *base\n    ports: !reset []\n    tty: true\n    replicas: 2\n    8080: key\n",
+            "x-base: &base\n  image: busybox\n  restart: no\nservices:\n  web:\n    <<: *base\n    ports: !reset []\n    tty: true\n    replicas: 2\n    8080: key\n    mode: 0440\n",
             "compose.yaml",
         )
         .unwrap();
@@ -195,6 +197,7 @@ mod tests {
         assert_eq!(web.get("ports").unwrap().tag.as_deref(), Some("!reset"));
         assert_eq!(web.get("replicas").unwrap().value, Value::Number(2.into()));
         assert_eq!(web.get("8080").unwrap().as_str(), Some("key"));
+        assert_eq!(web.get("mode").unwrap().value, Value::Number(0o440.into()));
     }
 
     #[test]

@@ -427,6 +427,7 @@ pub fn request(
         ipc_host: s.ipc.as_deref() == Some("host"),
         pid_host: s.pid.as_deref() == Some("host"),
         cgroup_parent: s.cgroup_parent.clone(),
+        files: secret_files(ctx, name, s)?,
         mounts,
         ..Default::default()
     };
@@ -434,4 +435,71 @@ pub fn request(
         req.security_opt(o).map_err(|e| err(&format!("{p}.security_opt"), e.to_string()))?;
     }
     Ok((req, connect))
+}
+
+/// A secret or config a service uses: which, where in the container, and the file's owner and
+/// mode there.
+struct Grant {
+    source: String,
+    target: String,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+fn grant(v: &Value, secret: bool, path: &str) -> Result<Grant, ModelError> {
+    let dir = if secret { "/run/secrets/" } else { "/" };
+    let (source, target, uid, gid, mode) = match v {
+        Value::String(s) => (s.clone(), None, 0, 0, None),
+        Value::Object(m) => {
+            let s = |k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+            let n =
+                |k: &str| m.get(k).and_then(|x| x.as_str().and_then(|t| t.parse().ok()).or(x.as_u64().and_then(|v| u32::try_from(v).ok())));
+            let mode = match m.get("mode") {
+                // `0440` arrives as its octal value (the parser reads 0-prefixed numbers as
+                // compose-go does); a string is read as octal too.
+                Some(Value::String(t)) => {
+                    Some(u32::from_str_radix(t.trim_start_matches("0o"), 8).map_err(|_| err(path, format!("invalid mode {t:?}")))?)
+                }
+                Some(Value::Number(x)) => x.as_u64().and_then(|v| u32::try_from(v).ok()),
+                _ => None,
+            };
+            (s("source").ok_or_else(|| err(path, "source is required"))?, s("target"), n("uid").unwrap_or(0), n("gid").unwrap_or(0), mode)
+        }
+        _ => return Err(err(path, "must be a name or a mapping")),
+    };
+    let target = match target {
+        Some(t) if t.starts_with('/') => t,
+        Some(t) => format!("{dir}{t}"),
+        None => format!("{dir}{source}"),
+    };
+    Ok(Grant { source, target, uid, gid, mode: mode.unwrap_or(0o444) })
+}
+
+/// The service's secrets and configs as files the engine gives the container (read-only, with
+/// the owner and mode asked for): the content of their source (a file of the project, a
+/// variable of the shell, or a config's `content`).
+pub fn secret_files(ctx: &Context, name: &str, s: &Service) -> Result<Vec<doca_engine::containers::ContainerFile>, ModelError> {
+    let mut out = Vec::new();
+    for (secret, list, specs) in [(true, &s.secrets, &ctx.model.secrets), (false, &s.configs, &ctx.model.configs)] {
+        let kind = if secret { "secrets" } else { "configs" };
+        for (i, v) in list.iter().enumerate() {
+            let path = format!("services.{name}.{kind}[{i}]");
+            let g = grant(v, secret, &path)?;
+            let spec = specs.get(&g.source).ok_or_else(|| err(&path, format!("undefined {} {:?}", &kind[..kind.len() - 1], g.source)))?;
+            let content: Vec<u8> = match (&spec.file, &spec.environment, &spec.content) {
+                (Some(f), _, _) => {
+                    let file = host_path(ctx.dir, f);
+                    std::fs::read(&file).map_err(|e| err(&path, format!("{file}: {e}")))?
+                }
+                (_, Some(var), _) => {
+                    ctx.shell.get(var).cloned().ok_or_else(|| err(&path, format!("environment variable {var} is not set")))?.into_bytes()
+                }
+                (_, _, Some(text)) if !secret => text.clone().into_bytes(),
+                _ => return Err(err(&path, format!("{kind}.{}: no file, environment or content", g.source))),
+            };
+            out.push(doca_engine::containers::ContainerFile { target: g.target, content, uid: g.uid, gid: g.gid, mode: g.mode });
+        }
+    }
+    Ok(out)
 }

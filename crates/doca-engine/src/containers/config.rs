@@ -147,6 +147,9 @@ pub struct CreateContainer {
     pub ipc_host: bool,
     pub pid_host: bool,
     pub uts_host: bool,
+    /// Files the container gets, read-only, at their targets (compose's secrets and configs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ContainerFile>,
     /// HostConfig.ConsoleSize (rows, columns): a terminal's size at start when the starter
     /// gives none (an API client sends it at create, then starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,6 +187,17 @@ impl CreateContainer {
         }
         Ok(())
     }
+}
+
+/// A file given to a container (a secret, a config): written by the engine at each start into
+/// the container's own directory, with this owner and mode, and bind-mounted read-only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerFile {
+    pub target: String,
+    pub content: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
 }
 
 /// `--security-opt seccomp=...`.

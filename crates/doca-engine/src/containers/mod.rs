@@ -41,7 +41,7 @@ pub use start::StartContainer;
 pub use summary::{status_text, SummaryOptions};
 // What front ends name, one level down (they never reach into the modules).
 pub use commit::CommitContainer;
-pub use config::parse_size;
+pub use config::{parse_size, ContainerFile};
 pub use cp::{CopyOptions, CopyRequest, PathStat};
 pub use health::HealthSpec;
 pub use logs::{parse_go_duration, parse_time};

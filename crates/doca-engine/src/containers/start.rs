@@ -102,6 +102,28 @@ fn ipv6_relays(endpoints: &[crate::networks::attach::Endpoint]) -> Vec<doca_shim
 }
 
 impl Engine {
+    /// The request's files (secrets, configs), written afresh into the container's directory
+    /// (root's, 0700) with their owners and modes, as read-only bind mounts.
+    fn container_files(&self, c: &Container) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
+        use std::os::unix::fs::PermissionsExt;
+        if c.config.files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = self.container_paths(&c.id).dir.join("files");
+        crate::private_dir(&dir)?;
+        let mut out = Vec::new();
+        for (i, f) in c.config.files.iter().enumerate() {
+            let file = dir.join(i.to_string());
+            let _ = std::fs::remove_file(&file);
+            std::fs::write(&file, &f.content)
+                .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(f.mode & 0o7777)))
+                .and_then(|_| std::os::unix::fs::chown(&file, Some(f.uid), Some(f.gid)))
+                .map_err(EngineError::io("write", &file))?;
+            out.push(spec::bind_mount(&f.target, &file, &["rbind", "ro", "rprivate"])?);
+        }
+        Ok(out)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn start_container(&mut self, name: &str, req: &StartContainer) -> Result<Option<Attach>, EngineError> {
         // One start at a time: a second one waits, then finds the container running.
@@ -303,6 +325,7 @@ impl Engine {
         opts.netns = self.setup_network(c)?;
         let endpoints = self.endpoints_of(c)?;
         opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
+        opts.mounts.extend(self.container_files(c)?);
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size.or(c.config.console_size), spec.process_mut().as_mut(), c.config.tty)
         {
