@@ -19,6 +19,8 @@ pub struct ProjectRequest {
     pub shell: BTreeMap<String, String>,
     /// `.env` (or `--env-file`) variables, already parsed; the shell wins over them.
     pub dotenv: Vec<(String, String)>,
+    /// How `include`d files are read (the file system when `None`).
+    pub read: Option<fn(&std::path::Path) -> std::io::Result<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,8 @@ pub enum ProjectError {
     NoFiles,
     #[error("{file}: {source}")]
     Extends { file: String, source: crate::extends::ExtendsError },
+    #[error("{file}: include: {message}")]
+    Include { file: String, message: String },
 }
 
 /// The keys a compose file may have at its top (besides `x-` extensions).
@@ -63,6 +67,98 @@ pub fn normalize_name(dir: &str) -> String {
     lower.trim_start_matches(['-', '_']).to_string()
 }
 
+/// One file: parsed, checked, interpolated, its `extends` resolved and its `include`s added.
+fn load_file(
+    req: &ProjectRequest,
+    file: &str,
+    text: &str,
+    vars: &dyn crate::interpolate::Lookup,
+    warnings: &mut Vec<String>,
+    stack: &mut Vec<String>,
+) -> Result<Node, ProjectError> {
+    let mut n = node::parse(text, file)?;
+    if let Value::Map(entries) = &n.value {
+        if let Some((k, _)) = entries.iter().find(|(k, _)| !k.starts_with("x-") && !TOP_LEVEL.contains(&k.as_str())) {
+            return Err(ProjectError::UnknownKey { file: file.to_string(), key: k.clone() });
+        }
+        if entries.iter().any(|(k, _)| k == "version") {
+            warnings.push(format!(
+                "{file}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion"
+            ));
+        }
+    }
+    for u in interpolate_tree(&mut n, vars).map_err(|source| ProjectError::Interpolate { file: file.to_string(), source })? {
+        warnings.push(format!("The \"{u}\" variable is not set. Defaulting to a blank string."));
+    }
+    crate::extends::resolve(&mut n).map_err(|source| ProjectError::Extends { file: file.to_string(), source })?;
+    include(req, file, &mut n, vars, warnings, stack)?;
+    Ok(n)
+}
+
+/// `include` (Compose Specification, "Include"): other files' resources added to this one's;
+/// a resource defined in both is a conflict, as compose refuses it. Paths are the including
+/// file's relatives.
+fn include(
+    req: &ProjectRequest,
+    file: &str,
+    n: &mut Node,
+    vars: &dyn crate::interpolate::Lookup,
+    warnings: &mut Vec<String>,
+    stack: &mut Vec<String>,
+) -> Result<(), ProjectError> {
+    let bad = |message: String| ProjectError::Include { file: file.to_string(), message };
+    let Value::Map(top) = &mut n.value else { return Ok(()) };
+    let Some(i) = top.iter().position(|(k, _)| k == "include") else { return Ok(()) };
+    let (_, list) = top.remove(i);
+    let Value::Seq(items) = list.value else { return Err(bad("must be a list".into())) };
+    let dir = std::path::Path::new(file).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    for item in items {
+        let paths: Vec<String> = match &item.value {
+            Value::String(p) => vec![p.clone()],
+            Value::Map(_) => match item.get("path").map(|p| &p.value) {
+                Some(Value::String(p)) => vec![p.clone()],
+                Some(Value::Seq(ps)) => ps.iter().filter_map(|p| p.as_str().map(String::from)).collect(),
+                _ => return Err(bad("an entry needs a path".into())),
+            },
+            _ => return Err(bad("an entry is a path or a mapping".into())),
+        };
+        for p in paths {
+            let path = dir.join(&p);
+            let shown = path.display().to_string();
+            if stack.contains(&shown) || shown == file {
+                return Err(bad(format!("{shown} includes itself")));
+            }
+            let text = match req.read {
+                Some(read) => read(&path),
+                None => std::fs::read_to_string(&path),
+            }
+            .map_err(|e| bad(format!("{shown}: {e}")))?;
+            stack.push(shown.clone());
+            let included = load_file(req, &shown, &text, vars, warnings, stack)?;
+            stack.pop();
+            let Value::Map(inc) = included.value else { continue };
+            for (section, body) in inc {
+                let Value::Map(resources) = body.value else { continue };
+                let slot = match top.iter().position(|(k, _)| *k == section) {
+                    Some(i) => i,
+                    None => {
+                        top.push((section.clone(), Node::new(Value::Map(Vec::new()))));
+                        top.len() - 1
+                    }
+                };
+                let Value::Map(mine) = &mut top[slot].1.value else { continue };
+                for (name, def) in resources {
+                    if mine.iter().any(|(k, _)| *k == name) {
+                        return Err(bad(format!("{section}.{name} conflicts with the one {shown} defines")));
+                    }
+                    mine.push((name, def));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn load(req: &ProjectRequest) -> Result<Project, ProjectError> {
     if req.files.is_empty() {
         return Err(ProjectError::NoFiles);
@@ -71,21 +167,7 @@ pub fn load(req: &ProjectRequest) -> Result<Project, ProjectError> {
     let mut warnings = Vec::new();
     let mut merged: Option<Node> = None;
     for (file, text) in &req.files {
-        let mut n = node::parse(text, file)?;
-        if let Value::Map(entries) = &n.value {
-            if let Some((k, _)) = entries.iter().find(|(k, _)| !k.starts_with("x-") && !TOP_LEVEL.contains(&k.as_str())) {
-                return Err(ProjectError::UnknownKey { file: file.clone(), key: k.clone() });
-            }
-            if entries.iter().any(|(k, _)| k == "version") {
-                warnings.push(format!(
-                    "{file}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion"
-                ));
-            }
-        }
-        for u in interpolate_tree(&mut n, &vars).map_err(|source| ProjectError::Interpolate { file: file.clone(), source })? {
-            warnings.push(format!("The \"{u}\" variable is not set. Defaulting to a blank string."));
-        }
-        crate::extends::resolve(&mut n).map_err(|source| ProjectError::Extends { file: file.clone(), source })?;
+        let n = load_file(req, file, text, &vars, &mut warnings, &mut Vec::new())?;
         merged = Some(match merged {
             None => n,
             Some(base) => crate::merge::merge(base, n, "").unwrap_or_else(|| Node::new(Value::Map(Vec::new()))),
@@ -130,23 +212,32 @@ mod tests {
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-                .map(|n| (n.clone(), read(&n).unwrap()))
+                .map(|n| (case.join(&n).display().to_string(), read(&n).unwrap()))
                 .collect();
             // compose.yaml first, then the others by name (as `-f compose.yaml -f ...`).
-            files.sort_by_key(|(n, _)| (n != "compose.yaml", n.clone()));
+            files.sort_by_key(|(n, _)| (!n.ends_with("/compose.yaml"), n.clone()));
+            // Messages name files by their full paths; the expectations by their names.
+            let here = format!("{}/", case.display());
             let none = |_: &str| None;
             let shell = read("env").map(|t| crate::dotenv::parse(&t, &none).unwrap().into_iter().collect()).unwrap_or_default();
             let dotenv = read(".env").map(|t| crate::dotenv::parse(&t, &none).unwrap()).unwrap_or_default();
             let name = read("args").and_then(|a| a.trim().strip_prefix("-p ").map(String::from));
-            let req =
-                ProjectRequest { files, name, directory_name: case.file_name().unwrap().to_string_lossy().into_owned(), shell, dotenv };
+            let req = ProjectRequest {
+                files,
+                name,
+                directory_name: case.file_name().unwrap().to_string_lossy().into_owned(),
+                shell,
+                dotenv,
+                read: None,
+            };
             match (load(&req), read("expected.json"), read("expected.err")) {
                 (Ok(p), Some(want), _) => {
-                    let got = serde_json::json!({ "name": p.name, "model": p.model.to_json(), "warnings": p.warnings });
+                    let warnings: Vec<String> = p.warnings.iter().map(|w| w.replace(&here, "")).collect();
+                    let got = serde_json::json!({ "name": p.name, "model": p.model.to_json(), "warnings": warnings });
                     let want: serde_json::Value = serde_json::from_str(&want).unwrap();
                     assert_eq!(got, want, "case {}:\n{}", case.display(), serde_json::to_string_pretty(&got).unwrap());
                 }
-                (Err(e), _, Some(want)) => assert_eq!(e.to_string(), want.trim(), "case {}", case.display()),
+                (Err(e), _, Some(want)) => assert_eq!(e.to_string().replace(&here, ""), want.trim(), "case {}", case.display()),
                 (r, _, _) => panic!("case {}: {r:?}", case.display()),
             }
         }

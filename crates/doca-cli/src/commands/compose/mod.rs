@@ -82,6 +82,7 @@ fn load(a: &ComposeArgs) -> Result<Compose, Failure> {
         directory_name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         shell: shell.clone(),
         dotenv,
+        read: None,
     })
     .map_err(|e| Failure::failed(e.to_string()))?;
     for w in &project.warnings {
