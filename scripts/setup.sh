@@ -13,8 +13,9 @@ export DEBIAN_FRONTEND=noninteractive
 # libc6-dev: the attack tests compile small static programs to run inside containers;
 # docker.io: its docker CLI (20.10, /usr/bin/docker) is the client `doca serve` is tested with
 # (its dockerd is never started by the tests); docker-compose (1.29) and python3-venv (for the
-# Docker SDK for Python from PyPI) are the other clients.
-PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv"
+# Docker SDK for Python from PyPI) are the other clients; debootstrap: the Debian base of the
+# shipped example (examples/ml-pipeline).
+PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv debootstrap"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -24,7 +24,8 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
     };
-    if a.detach {
+    // --wait runs detached, as docker compose's does.
+    if a.detach || a.wait {
         return Ok(c.up(e, &req, &mut super::progress)?);
     }
     // Attached: Ctrl-C stops the project's containers, as docker compose does.
