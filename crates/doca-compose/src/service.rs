@@ -245,6 +245,15 @@ pub fn request(
             return Err(err(&format!("{p}.{key}"), "not supported by doca compose yet"));
         }
     }
+    // links: the linked service already answers to its name on the project's networks; a link
+    // with another alias would need a name doca does not give it yet.
+    for l in &s.links {
+        if let Some((svc, alias)) = l.split_once(':') {
+            if svc != alias {
+                return Err(err(&format!("{p}.links"), format!("link {l:?}: an alias other than the service's name is not supported yet")));
+            }
+        }
+    }
     let mut env: Vec<String> = Vec::new();
     for f in s.env_file.clone().map(StringOrList::into_vec).unwrap_or_default() {
         let file = host_path(ctx.dir, &f);
