@@ -152,6 +152,24 @@ impl Compose {
         Ok(out)
     }
 
+    /// A network's or volume's labels: its own, and compose's (project, its key, version).
+    fn resource_labels(
+        &self,
+        own: &serde_json::Value,
+        section: &str,
+        key: &str,
+        key_label: &str,
+    ) -> Result<BTreeMap<String, String>, ComposeError> {
+        let mut labels: BTreeMap<String, String> = crate::model::key_values(own, &format!("{section}.{key}.labels"))?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        labels.insert(PROJECT.into(), self.project.name.clone());
+        labels.insert(key_label.into(), key.to_string());
+        labels.insert(service::VERSION.into(), service::COMPOSE_VERSION.into());
+        Ok(labels)
+    }
+
     fn ensure_networks(&self, e: &mut Engine, services: &[String], progress: Progress) -> Result<(), ComposeError> {
         let ctx = self.ctx();
         let mut keys: Vec<String> = Vec::new();
@@ -175,13 +193,7 @@ impl Compose {
             if spec.external {
                 return Err(ComposeError::Project(format!("network {engine_name} declared as external, but could not be found")));
             }
-            let mut labels: BTreeMap<String, String> = crate::model::key_values(&spec.labels, &format!("networks.{key}.labels"))?
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or_default()))
-                .collect();
-            labels.insert(PROJECT.into(), self.project.name.clone());
-            labels.insert(service::NETWORK.into(), key.clone());
-            labels.insert(service::VERSION.into(), service::COMPOSE_VERSION.into());
+            let labels = self.resource_labels(&spec.labels, "networks", &key, service::NETWORK)?;
             let first = |k: &str| {
                 spec.ipam
                     .as_ref()
@@ -224,13 +236,7 @@ impl Compose {
             if spec.external {
                 return Err(ComposeError::Project(format!("external volume {engine_name:?} not found")));
             }
-            let mut labels: BTreeMap<String, String> = crate::model::key_values(&spec.labels, &format!("volumes.{key}.labels"))?
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or_default()))
-                .collect();
-            labels.insert(PROJECT.into(), self.project.name.clone());
-            labels.insert(service::VOLUME.into(), key.clone());
-            labels.insert(service::VERSION.into(), service::COMPOSE_VERSION.into());
+            let labels = self.resource_labels(&spec.labels, "volumes", key, service::VOLUME)?;
             e.create_volume(&doca_engine::volumes::CreateVolume {
                 name: Some(engine_name.clone()),
                 driver: spec.driver.clone(),

@@ -161,3 +161,22 @@ fn copy_stdin(input: &mut AttachInput, keys: &[u8], detached: &std::sync::atomic
         }
     }
 }
+
+/// SIGINT, SIGTERM or SIGHUP: `then` runs on a thread of its own (the signals blocked in every
+/// other thread made after this call), then doca exits as a shell does on that signal.
+pub fn on_interrupt(then: impl FnOnce() + Send + 'static) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        if let Ok(sig) = set.wait() {
+            then();
+            std::process::exit(128 + sig as i32);
+        }
+    });
+}

@@ -75,22 +75,11 @@ fn unless_interrupted() {
 /// Removes what an interrupted build leaves (its containers, mounts, temp files), then exits
 /// as a shell does on SIGINT.
 fn cleanup_on_signal(engine: doca_engine::EngineConfig, build_id: String) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    if set.thread_block().is_err() {
-        return;
-    }
-    std::thread::spawn(move || {
-        if let Ok(sig) = set.wait() {
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!("\nbuild interrupted: removing its containers");
-            if let Ok(mut e) = Engine::open(engine) {
-                let _ = e.build_cleanup(&build_id);
-            }
-            std::process::exit(128 + sig as i32);
+    super::attach_io::on_interrupt(move || {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        eprintln!("\nbuild interrupted: removing its containers");
+        if let Ok(mut e) = Engine::open(engine) {
+            let _ = e.build_cleanup(&build_id);
         }
     });
 }

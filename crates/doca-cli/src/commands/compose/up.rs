@@ -82,29 +82,17 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
 /// SIGINT, SIGTERM or SIGHUP while attached: the project's containers are stopped, then doca
 /// exits as a shell does on SIGINT.
 fn stop_on_signal(engine: doca_engine::EngineConfig, project: String) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    if set.thread_block().is_err() {
-        return;
-    }
-    std::thread::spawn(move || {
-        if let Ok(sig) = set.wait() {
-            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            if let Ok(mut e) = doca_engine::Engine::open(engine) {
-                let filter = format!("label={}={project}", doca_compose::service::PROJECT);
-                if let Ok(f) = doca_engine::containers::ContainerFilter::parse(&filter) {
-                    let list = e.list_containers(&doca_engine::containers::ListContainers { all: false, last: None, filters: vec![f] });
-                    for k in list.unwrap_or_default() {
-                        if e.stop_container(k.id.as_str(), None, None).is_ok() {
-                            super::progress("Container", &k.name, "Stopped");
-                        }
-                    }
-                }
+    super::super::attach_io::on_interrupt(move || {
+        eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+        let Ok(mut e) = doca_engine::Engine::open(engine) else { return };
+        let Ok(f) = doca_engine::containers::ContainerFilter::parse(&format!("label={}={project}", doca_compose::service::PROJECT)) else {
+            return;
+        };
+        let list = e.list_containers(&doca_engine::containers::ListContainers { all: false, last: None, filters: vec![f] });
+        for k in list.unwrap_or_default() {
+            if e.stop_container(k.id.as_str(), None, None).is_ok() {
+                super::progress("Container", &k.name, "Stopped");
             }
-            std::process::exit(128 + sig as i32);
         }
     });
 }
