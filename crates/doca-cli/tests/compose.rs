@@ -222,3 +222,24 @@ fn secrets_and_configs_land_with_their_modes_and_owners() {
     assert_eq!(t.run(&["exec", "shop-app-1", "sh", "-c", "echo x > /run/secrets/db_password"]).status.code(), Some(1));
     p.ok(&["down", "-t", "0"]);
 }
+
+#[test]
+fn volumes_from_logging_and_devices() {
+    require_root!();
+    let p = Project::new(
+        "services:\n  data:\n    image: busybox\n    cgroup_parent: ${CGROUP}\n    command: sh -c 'echo shared > /shared/f; exec sleep 300'\n    volumes: ['/shared']\n  reader:\n    image: busybox\n    cgroup_parent: ${CGROUP}\n    volumes_from: ['data:ro']\n    devices: ['/dev/null:/dev/mynull']\n    command: sh -c 'sleep 1; cat /shared/f; echo x > /dev/mynull && echo dev-ok; exec sleep 300'\n    logging:\n      driver: json-file\n      options: {max-size: 1m, max-file: '2'}\n",
+    );
+    p.ok(&["up", "-d"]);
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = p.e.t.ok(&["logs", "shop-reader-1"]);
+        if logs.contains("dev-ok") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(logs, "shared\ndev-ok\n");
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Config}}", "shop-reader-1"]), "map[max-file:2 max-size:1048576]\n");
+    assert!(p.e.t.ok(&["inspect", "-f", "{{.HostConfig.VolumesFrom}}", "shop-reader-1"]).contains("shop-data-1:ro"));
+    p.ok(&["down", "-v", "-t", "0"]);
+}

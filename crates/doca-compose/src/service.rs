@@ -235,15 +235,48 @@ pub fn request(
 ) -> Result<(CreateContainer, Vec<doca_engine::networks::ConnectNetwork>), ModelError> {
     let path = format!("services.{name}");
     let p = path.as_str();
-    for (set, key) in [
-        (s.volumes_from.is_empty(), "volumes_from"),
-        (s.logging.is_none(), "logging"),
-        (s.platform.is_none(), "platform"),
-        (s.devices.is_empty(), "devices"),
-    ] {
-        if !set {
-            return Err(err(&format!("{p}.{key}"), "not supported by doca compose yet"));
+    if let Some(pl) = s.platform.as_deref().filter(|pl| !matches!(*pl, "linux" | "linux/amd64" | "linux/x86_64")) {
+        return Err(err(
+            &format!("{p}.platform"),
+            format!("platform {pl:?} does not match this host (linux/amd64), and doca does not emulate others"),
+        ));
+    }
+    // logging: json-file (doca's one driver) and its rotation options.
+    let (mut log_max_size, mut log_max_files, mut log_driver) = (None, None, None);
+    if let Some(l) = &s.logging {
+        let driver = l.get("driver").and_then(Value::as_str).unwrap_or("json-file");
+        if driver != "json-file" {
+            return Err(err(&format!("{p}.logging.driver"), format!("log driver {driver:?} is not supported: doca writes json-file logs")));
         }
+        log_driver = Some(driver.to_string());
+        for (k, v) in l.get("options").and_then(Value::as_object).into_iter().flatten() {
+            let text = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            match k.as_str() {
+                "max-size" => log_max_size = Some(size(&Value::String(text), &format!("{p}.logging.options.max-size"))?.max(0) as u64),
+                "max-file" => {
+                    log_max_files =
+                        Some(text.parse().map_err(|_| err(&format!("{p}.logging.options.max-file"), format!("invalid value {text:?}")))?)
+                }
+                _ => return Err(err(&format!("{p}.logging.options"), format!("unknown log opt {k:?} for json-file log driver"))),
+            }
+        }
+    }
+    // volumes_from: `service[:ro|rw]` (its first container) or `container:NAME[:ro|rw]`.
+    let mut volumes_from = Vec::new();
+    for v in &s.volumes_from {
+        let (target, mode) = match v.rsplit_once(':').filter(|(_, m)| matches!(*m, "ro" | "rw")) {
+            Some((t, m)) => (t, Some(m)),
+            None => (v.as_str(), None),
+        };
+        let name = match target.strip_prefix("container:") {
+            Some(c) => c.to_string(),
+            None => {
+                let other =
+                    ctx.model.service(target).ok_or_else(|| err(&format!("{p}.volumes_from"), format!("service {target:?} not found")))?;
+                ctx.container_name(target, other, 1)
+            }
+        };
+        volumes_from.push(mode.map_or(name.clone(), |m| format!("{name}:{m}")));
     }
     // links: the linked service already answers to its name on the project's networks; a link
     // with another alias would need a name doca does not give it yet.
@@ -437,6 +470,11 @@ pub fn request(
         pid_host: s.pid.as_deref() == Some("host"),
         cgroup_parent: s.cgroup_parent.clone(),
         files: secret_files(ctx, name, s)?,
+        devices: s.devices.clone(),
+        volumes_from,
+        log_max_size,
+        log_max_files,
+        log_driver,
         mounts,
         ..Default::default()
     };

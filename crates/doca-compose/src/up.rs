@@ -118,7 +118,15 @@ impl Compose {
             let s = c.model.service(name).ok_or_else(|| ComposeError::Project(format!("no such service: {name}")))?;
             stack.push(name.to_string());
             if with_deps {
-                for (dep, _, required) in service::dependencies(s, &format!("services.{name}"))? {
+                // volumes_from and network_mode service:X need that service first, as depends_on.
+                let implicit = s
+                    .volumes_from
+                    .iter()
+                    .filter(|v| !v.starts_with("container:"))
+                    .map(|v| v.split(':').next().unwrap_or_default().to_string())
+                    .chain(s.network_mode.as_deref().and_then(|m| m.strip_prefix("service:")).map(String::from))
+                    .map(|d| (d, "service_started".to_string(), true));
+                for (dep, _, required) in service::dependencies(s, &format!("services.{name}"))?.into_iter().chain(implicit) {
                     if c.model.service(&dep).is_none() {
                         if required {
                             return Err(ComposeError::Project(format!("service {name:?} depends on undefined service {dep:?}")));
