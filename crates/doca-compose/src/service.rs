@@ -255,7 +255,7 @@ pub fn request(
                 "max-size" => log_max_size = Some(size(&Value::String(text), &format!("{p}.logging.options.max-size"))?.max(0) as u64),
                 "max-file" => {
                     log_max_files =
-                        Some(text.parse().map_err(|_| err(&format!("{p}.logging.options.max-file"), format!("invalid value {text:?}")))?)
+                        Some(text.parse().map_err(|_| err(&format!("{p}.logging.options.max-file"), format!("invalid value {text:?}")))?);
                 }
                 _ => return Err(err(&format!("{p}.logging.options"), format!("unknown log opt {k:?} for json-file log driver"))),
             }
