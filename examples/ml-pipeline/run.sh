@@ -46,7 +46,7 @@ else
 fi
 doca_as A import -c 'CMD ["bash"]' "$WORK/debian.tar" debian:bookworm >/dev/null
 doca_as A compose build
-for img in db pipeline; do doca_as A push "$REGISTRY/ml-pipeline/$img:1" >/dev/null; done
+doca_as A compose push
 doca_as A compose up -d
 doca_as A compose wait pipeline >/dev/null
 doca_as A compose logs --no-log-prefix pipeline > "$WORK/A.out"

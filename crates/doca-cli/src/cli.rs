@@ -1430,6 +1430,10 @@ pub enum ComposeCommand {
     Build(ComposeBuildArgs),
     /// Pull service images
     Pull(ComposeServicesArgs),
+    /// Push service images
+    Push(ComposeServicesArgs),
+    /// Creates containers for a service
+    Create(ComposeServicesArgs),
     /// Show the doca compose version information
     Version,
     /// List running compose projects

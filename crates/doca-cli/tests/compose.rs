@@ -177,6 +177,9 @@ fn profiles_ls_pause_kill_and_the_one_offs_name() {
     let p = Project::new(
         "services:\n  app:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n  debug:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n    profiles: [debug]\n",
     );
+    // create: made, not started.
+    p.ok(&["create"]);
+    assert_eq!(p.ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"]).0, "app created\n");
     p.ok(&["up", "-d"]);
     assert_eq!(p.ok(&["ps", "--format", "{{.Service}}"]).0, "app\n");
     p.ok(&["--profile", "debug", "up", "-d"]);

@@ -45,6 +45,8 @@ pub struct Up {
     /// `--wait`: return once every service runs (healthy, when it has a health check).
     pub wait: bool,
     pub wait_timeout: Option<Duration>,
+    /// `create`: the containers made, not started.
+    pub no_start: bool,
 }
 
 /// `run`: a one-off container of a service.
@@ -381,6 +383,18 @@ impl Compose {
         Ok(())
     }
 
+    /// `push`: the images of the services that name one.
+    pub fn push(&self, e: &mut Engine, services: &[String], progress: Progress) -> Result<(), ComposeError> {
+        for name in self.order(services, false)? {
+            let s = self.model.service(&name).expect("ordered services exist");
+            if let Some(image) = &s.image {
+                e.push_image(&doca_engine::images::PushImage { name: image.clone(), auth: None }, &|_| {})?;
+                progress("Image", image, "Pushed");
+            }
+        }
+        Ok(())
+    }
+
     /// The containers of these services (all when empty), one-offs left out, by name.
     pub fn service_containers(&self, e: &mut Engine, services: &[String], all: bool) -> Result<Vec<Container>, ComposeError> {
         for s in services {
@@ -489,12 +503,17 @@ impl Compose {
                 .iter()
                 .filter(|c| c.config.labels.get(SERVICE) == Some(name) && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True"))
                 .collect();
-            self.wait_for_dependencies(e, name, s, timeout)?;
+            if !req.no_start {
+                self.wait_for_dependencies(e, name, s, timeout)?;
+            }
             for n in 1..=replicas {
                 let current = mine.iter().find(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse().ok()) == Some(n));
                 if let Some(c) = current {
                     let same = c.config.labels.get(CONFIG_HASH) == Some(&hash);
                     if (same && !req.force_recreate) || req.no_recreate {
+                        if req.no_start {
+                            continue;
+                        }
                         if !c.state.status.is_live() {
                             e.start_container(c.id.as_str(), &StartContainer::default())?;
                             progress("Container", &c.name, "Started");
@@ -513,8 +532,10 @@ impl Compose {
                     e.connect_network(&net)?;
                 }
                 progress("Container", &c.name, "Created");
-                e.start_container(c.id.as_str(), &StartContainer::default())?;
-                progress("Container", &c.name, "Started");
+                if !req.no_start {
+                    e.start_container(c.id.as_str(), &StartContainer::default())?;
+                    progress("Container", &c.name, "Started");
+                }
             }
             // Scaled down: the highest numbers go.
             for c in mine.iter().filter(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse::<u32>().ok()).is_some_and(|x| x > replicas)) {

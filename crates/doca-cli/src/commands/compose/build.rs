@@ -1,4 +1,4 @@
-//! `doca compose build` and `pull`.
+//! `doca compose build`, `pull`, `push` and `create`.
 
 use crate::cli::{ComposeBuildArgs, ComposeServicesArgs};
 use crate::CmdResult;
@@ -11,4 +11,13 @@ pub fn build(e: &mut Engine, c: &Compose, a: ComposeBuildArgs) -> CmdResult {
 
 pub fn pull(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult {
     Ok(c.pull(e, &a.services, &mut super::progress)?)
+}
+
+pub fn push(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult {
+    Ok(c.push(e, &a.services, &mut super::progress)?)
+}
+
+pub fn create(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult {
+    let req = doca_compose::up::Up { services: a.services, no_start: true, ..Default::default() };
+    Ok(c.up(e, &req, &mut super::progress)?)
 }

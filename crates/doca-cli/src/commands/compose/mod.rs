@@ -132,6 +132,8 @@ pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
         ComposeCommand::Run(x) => run::run(e, &c, x),
         ComposeCommand::Build(x) => build::build(e, &c, x),
         ComposeCommand::Pull(x) => build::pull(e, &c, x),
+        ComposeCommand::Push(x) => build::push(e, &c, x),
+        ComposeCommand::Create(x) => build::create(e, &c, x),
         ComposeCommand::Version | ComposeCommand::Ls(_) => unreachable!("answered before a project is loaded"),
         ComposeCommand::Kill(x) => other::kill(e, &c, x),
         ComposeCommand::Pause(x) => other::pause(e, &c, x, true),

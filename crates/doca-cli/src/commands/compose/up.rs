@@ -23,6 +23,7 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
         scale,
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
+        no_start: false,
     };
     // --wait runs detached, as docker compose's does.
     if a.detach || a.wait {
