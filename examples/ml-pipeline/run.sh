@@ -24,6 +24,14 @@ cleanup() {
     nft delete table inet "$tag" 2>/dev/null || true
   done
   [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null || true
+  # The default cgroup parent, when no container is left in it (rmdir of a non-empty one fails;
+  # a monitor removes its container's cgroup a moment after the container is gone).
+  for _ in $(seq 20); do
+    left=0
+    for d in /sys/fs/cgroup/*/doca; do [ -d "$d" ] && { rmdir "$d" 2>/dev/null || left=1; }; done
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
