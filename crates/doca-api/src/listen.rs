@@ -82,7 +82,11 @@ fn systemd_sockets() -> Vec<OwnedFd> {
         .filter(|fd| nix::fcntl::fcntl(unsafe_borrow(*fd), nix::fcntl::FcntlArg::F_GETFD).is_ok())
         .map(|fd| {
             // systemd hands these descriptors to this process alone, once: they are ours to own.
-            from_raw(fd)
+            let owned = from_raw(fd);
+            // They come without FD_CLOEXEC: without it every monitor, runtime and exec the
+            // server starts would hold the API's listening socket for as long as it lives.
+            let _ = nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+            owned
         })
         .collect()
 }

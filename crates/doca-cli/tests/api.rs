@@ -740,13 +740,19 @@ fn exits_by_itself(child: &mut Child) -> Option<std::process::ExitStatus> {
 fn socket_activation_serves_the_passed_socket_and_exits_when_idle() {
     require_root!();
     require_tool!("curl");
-    let t = TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    let e = ContainerEnv::new(env!("CARGO_BIN_EXE_doca"), "doca-apitest");
+    let t = &e.t;
     let sock = t.path("activated.sock");
     // What systemd does for doca.socket: the listening socket as fd 3, LISTEN_FDS=1 and
     // LISTEN_PID=the service's pid (known to the shell that execs doca).
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let inode = {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap().ino()
+    };
     let mut child = Command::new("sh")
-        .args(["-c", r#"exec 3<&0 </dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" serve -H fd:// --timeout 1"#])
+        .args(["-c", r#"exec 3<&0 </dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" serve -H fd:// --timeout 2"#])
         .arg(env!("CARGO_BIN_EXE_doca"))
         .env("DOCA_ROOT", t.root())
         .env("DOCA_RUN_ROOT", t.path("run"))
@@ -754,9 +760,42 @@ fn socket_activation_serves_the_passed_socket_and_exits_when_idle() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = Command::new("curl").args(["-s", "--unix-socket"]).arg(&sock).arg("http://docker/_ping").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK");
-    // Idle for a second after the last connection: the server exits, nothing stays resident.
+    let curl = |args: &[&str]| {
+        let o = Command::new("curl").args(["-s", "--unix-socket"]).arg(&sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(curl(&["http://docker/_ping"]), "OK");
+    // A container started by the activated server: its monitor (and everything else the
+    // server starts) must not hold the API's listening socket, which systemd passes
+    // without FD_CLOEXEC.
+    let create = format!(r#"{{"Image":"busybox","Cmd":["sleep","300"],"HostConfig":{{"CgroupParent":"{}"}}}}"#, e.cgroup);
+    let created = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &create,
+        "http://docker/v1.41/containers/create?name=activated",
+    ]);
+    assert!(created.contains("\"Id\""), "{created}");
+    curl(&["-X", "POST", "http://docker/v1.41/containers/activated/start"]);
+    assert_eq!(t.ok(&["inspect", "-f", "{{.State.Running}}", "activated"]), "true\n");
+    let holders: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == format!("socket:[{inode}]")))
+        })
+        .collect();
+    assert_eq!(holders, [child.id()], "processes holding the API socket");
+    curl(&["-X", "DELETE", "http://docker/v1.41/containers/activated?force=1"]);
+    // Idle for two seconds after the last connection: the server exits, nothing stays resident.
     let status = exits_by_itself(&mut child).expect("the activated server never exited");
     assert!(status.success(), "{status:?}");
 }
