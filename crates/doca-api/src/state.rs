@@ -95,6 +95,12 @@ impl State {
         .await
     }
 
+    /// A container's record (a handler's question before it acts, or answers by state).
+    pub async fn container(self: &Arc<Self>, id: &str) -> ApiResult<doca_engine::containers::Container> {
+        let id = id.to_string();
+        self.engine(move |e| e.container(&id)).await
+    }
+
     pub fn connection_opened(&self) {
         self.connections.fetch_add(1, Ordering::SeqCst);
     }

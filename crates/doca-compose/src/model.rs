@@ -106,14 +106,16 @@ pub fn split_words(s: &str) -> Vec<String> {
     words
 }
 
+/// A scalar as compose reads it where text is wanted: a string as it is, a number or a boolean
+/// as written (`8080`, `true`).
+pub fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), String::from)
+}
+
 /// `environment`, `labels`, `build.args`, `sysctls`: a mapping, or a list of `KEY=VALUE`.
 /// A key without a value is `None` (the environment's value, or unset).
 pub fn key_values(v: &Value, path: &str) -> Result<BTreeMap<String, Option<String>>, ModelError> {
-    let scalar = |x: &Value| match x {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
+    let scalar = |x: &Value| (!x.is_null()).then(|| text(x));
     match v {
         Value::Null => Ok(BTreeMap::new()),
         Value::Object(m) => Ok(m.iter().map(|(k, x)| (k.clone(), scalar(x))).collect()),

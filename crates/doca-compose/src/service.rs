@@ -210,9 +210,8 @@ fn port_specs(v: &Value, path: &str) -> Result<Vec<doca_engine::PortBinding>, Mo
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Object(m) => {
-            let target =
-                m.get("target").map(|t| t.to_string().trim_matches('"').to_string()).ok_or_else(|| err(path, "target is required"))?;
-            let published = m.get("published").map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default();
+            let target = m.get("target").map(crate::model::text).ok_or_else(|| err(path, "target is required"))?;
+            let published = m.get("published").map(crate::model::text).unwrap_or_default();
             let proto = m.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
             match (m.get("host_ip").and_then(Value::as_str), published.is_empty()) {
                 (Some(ip), _) => format!("{ip}:{published}:{target}/{proto}"),
@@ -250,7 +249,7 @@ pub fn request(
         }
         log_driver = Some(driver.to_string());
         for (k, v) in l.get("options").and_then(Value::as_object).into_iter().flatten() {
-            let text = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            let text = crate::model::text(v);
             match k.as_str() {
                 "max-size" => log_max_size = Some(size(&Value::String(text), &format!("{p}.logging.options.max-size"))?.max(0) as u64),
                 "max-file" => {
@@ -326,10 +325,7 @@ pub fn request(
     let expose = s
         .expose
         .iter()
-        .map(|e| {
-            doca_engine::Port::parse(e.as_str().map(String::from).unwrap_or_else(|| e.to_string()).as_str())
-                .map_err(|x| err(&format!("{p}.expose"), x.to_string()))
-        })
+        .map(|e| doca_engine::Port::parse(&crate::model::text(e)).map_err(|x| err(&format!("{p}.expose"), x.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let mut mounts = Vec::new();
     for (i, v) in s.volumes.iter().enumerate() {
@@ -429,7 +425,7 @@ pub fn request(
         env,
         working_dir: s.working_dir.clone(),
         user: s.user.clone(),
-        group_add: s.group_add.iter().map(|g| g.as_str().map(String::from).unwrap_or_else(|| g.to_string())).collect(),
+        group_add: s.group_add.iter().map(crate::model::text).collect(),
         hostname: s.hostname.clone(),
         domainname: s.domainname.clone(),
         tty: s.tty,

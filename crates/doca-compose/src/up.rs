@@ -151,15 +151,7 @@ impl Compose {
     /// The project's containers (one-offs too when `oneoff`), by service.
     pub fn containers(&self, e: &mut Engine, all: bool) -> Result<Vec<Container>, ComposeError> {
         let filters = vec![ContainerFilter::parse(&format!("label={PROJECT}={}", self.project.name))?];
-        let ids: Vec<String> =
-            e.list_containers(&ListContainers { all, last: None, filters })?.into_iter().map(|c| c.id.to_string()).collect();
-        let mut out = Vec::new();
-        for id in ids {
-            if let Ok(c) = e.container(&id) {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        Ok(e.list_containers(&ListContainers { all, last: None, filters })?)
     }
 
     /// A network's or volume's labels: its own, and compose's (project, its key, version).
@@ -222,11 +214,7 @@ impl Compose {
                 ip_range: first("ip_range"),
                 internal: spec.internal,
                 labels,
-                options: spec
-                    .driver_opts
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-                    .collect(),
+                options: spec.driver_opts.iter().map(|(k, v)| (k.clone(), crate::model::text(v))).collect(),
                 ipv6: spec.enable_ipv6.unwrap_or(false),
                 subnet6: None,
                 gateway6: None,
@@ -251,11 +239,7 @@ impl Compose {
                 name: Some(engine_name.clone()),
                 driver: spec.driver.clone(),
                 labels,
-                options: spec
-                    .driver_opts
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-                    .collect(),
+                options: spec.driver_opts.iter().map(|(k, v)| (k.clone(), crate::model::text(v))).collect(),
                 anonymous: false,
             })?;
             progress("Volume", &engine_name, "Created");

@@ -18,10 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub async fn start(ctx: Ctx, id: String) -> ApiResult {
     let state = ctx.state;
-    let c = {
-        let id = id.clone();
-        state.engine(move |e| e.container(&id)).await?
-    };
+    let c = state.container(&id).await?;
     if c.state.status == Status::Running {
         return Ok(empty(StatusCode::NOT_MODIFIED));
     }
@@ -70,8 +67,7 @@ async fn connection(state: &Arc<State>, id: &str, streams: AttachStreams, source
             // The start failed.
             Ok(Err(_)) => return None,
             Err(_) => {
-                let id = id.to_string();
-                let live = state.engine(move |e| e.container(&id)).await.ok().is_some_and(|c| c.state.status.is_live());
+                let live = state.container(id).await.ok().is_some_and(|c| c.state.status.is_live());
                 if live {
                     break;
                 }
@@ -101,10 +97,7 @@ pub async fn attach(mut ctx: Ctx, id: String, ws: bool) -> ApiResult {
     let streams = AttachStreams { stdin: q.bool("stdin"), stdout: q.bool("stdout"), stderr: q.bool("stderr"), cleanup: false };
     let (stream, logs) = (q.bool("stream"), q.bool("logs"));
     let state = Arc::clone(&ctx.state);
-    let c = {
-        let id = id.clone();
-        state.engine(move |e| e.container(&id)).await?
-    };
+    let c = state.container(&id).await?;
     let cid = c.id.to_string();
     // The detach keys end an attach to a terminal (not the container), as the CLI's do.
     let keys = if c.config.tty { DetachKeys::parse(ctx.query.get("detachKeys"))? } else { DetachKeys::default() };
@@ -384,10 +377,7 @@ pub async fn wait(ctx: Ctx, id: String) -> ApiResult {
         c => return Err(ApiError::bad_request(format!("invalid condition: \"{c}\""))),
     };
     let state = ctx.state;
-    let first = {
-        let id = id.clone();
-        state.engine(move |e| e.container(&id)).await?
-    };
+    let first = state.container(&id).await?;
     let (mut w, body) = http::channel();
     tokio::task::spawn_blocking(move || {
         let Ok(mut e) = state.lend() else { return };

@@ -9,12 +9,6 @@ use hyper::{Response, StatusCode};
 use serde_json::json as j;
 use std::io::Write;
 
-/// The container's record, for handlers that answer by its state.
-async fn status_of(ctx: &Ctx, id: &str) -> ApiResult<doca_engine::containers::Container> {
-    let id = id.to_string();
-    ctx.state.engine(move |e| e.container(&id)).await
-}
-
 pub async fn list(ctx: Ctx) -> ApiResult {
     let filters = ctx.query.filters()?.iter().map(|f| ContainerFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
     let limit = ctx.query.int("limit")?.filter(|n| *n > 0).map(|n| n as usize);
@@ -89,7 +83,7 @@ pub async fn logs(ctx: Ctx, id: String) -> ApiResult {
     };
     let req = ContainerLogs { follow: q.bool("follow"), since: time_of("since")?, until: time_of("until")?, tail };
     let timestamps = q.bool("timestamps");
-    let c = status_of(&ctx, &id).await?;
+    let c = ctx.state.container(&id).await?;
     let tty = c.config.tty;
     let (mut w, body) = http::channel();
     let state = ctx.state;
@@ -135,7 +129,7 @@ pub async fn changes(ctx: Ctx, id: String) -> ApiResult {
 }
 
 pub async fn export(ctx: Ctx, id: String) -> ApiResult {
-    status_of(&ctx, &id).await?;
+    ctx.state.container(&id).await?;
     let (mut w, body) = http::channel();
     let state = ctx.state;
     tokio::task::spawn_blocking(move || {
@@ -192,7 +186,7 @@ fn timeout(ctx: &Ctx) -> ApiResult<Option<i64>> {
 pub async fn stop(ctx: Ctx, id: String) -> ApiResult {
     let t = timeout(&ctx)?;
     let signal = ctx.query.get("signal").filter(|s| !s.is_empty()).map(String::from);
-    let c = status_of(&ctx, &id).await?;
+    let c = ctx.state.container(&id).await?;
     if !c.state.status.is_live() {
         return Ok(empty(StatusCode::NOT_MODIFIED));
     }
@@ -214,7 +208,7 @@ pub async fn restart(ctx: Ctx, id: String) -> ApiResult {
 
 pub async fn kill(ctx: Ctx, id: String) -> ApiResult {
     let signal = ctx.query.get("signal").filter(|s| !s.is_empty()).map(String::from);
-    let c = status_of(&ctx, &id).await?;
+    let c = ctx.state.container(&id).await?;
     if !c.state.status.is_live() {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("Container {} is not running", c.id)));
     }

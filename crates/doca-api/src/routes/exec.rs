@@ -69,7 +69,7 @@ pub async fn create(ctx: Ctx, id: String) -> ApiResult {
     if body.cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
-    let c = state.engine(move |e| e.container(&id)).await?;
+    let c = state.container(&id).await?;
     match c.state.status {
         Status::Running => {}
         Status::Paused => {

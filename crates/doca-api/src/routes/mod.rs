@@ -49,7 +49,7 @@ pub async fn route(state: &Arc<State>, req: Request<Incoming>, path: &str, versi
     let m = &method;
     match (m, segs.as_slice()) {
         (&Method::GET | &Method::HEAD, ["_ping"]) => system::ping(ctx),
-        (&Method::GET, ["version"]) => system::version(ctx).await,
+        (&Method::GET, ["version"]) => system::version().await,
         (&Method::GET, ["info"]) => system::info(ctx).await,
         (&Method::GET, ["events"]) => system::events(ctx),
         (&Method::GET, ["system", "df"]) => system::df(ctx).await,

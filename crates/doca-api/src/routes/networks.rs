@@ -48,7 +48,6 @@ struct CreateBody {
     ipam: Option<IpamBody>,
     options: BTreeMap<String, String>,
     labels: BTreeMap<String, String>,
-    attachable: bool,
 }
 
 /// At most one subnet of each family: what doca's networks hold.
@@ -85,7 +84,6 @@ pub async fn create(ctx: Ctx) -> ApiResult {
         subnet6: one(v6.iter().map(|c| c.subnet.as_str()), "IPAM.Config")?,
         gateway6: one(v6.iter().map(|c| c.gateway.as_str()), "IPAM.Config")?,
     };
-    let _ = b.attachable;
     let n = state.engine(move |e| e.create_network(&req)).await?;
     Ok(json(StatusCode::CREATED, &j!({ "Id": n.id, "Warning": "" })))
 }

@@ -21,9 +21,8 @@ pub fn ping(ctx: Ctx) -> ApiResult {
         .expect("response"))
 }
 
-pub async fn version(ctx: Ctx) -> ApiResult {
+pub async fn version() -> ApiResult {
     let v = crate::state::blocking(|| Ok(doca_engine::info::version())).await?;
-    let _ = ctx;
     let components: Vec<serde_json::Value> = v
         .components
         .iter()

@@ -267,13 +267,12 @@ fn port_bindings(r: &super::CreateContainer) -> PortMap {
 impl Engine {
     /// Docker's NetworkSettings: the running endpoints' addresses, published ports (exposed
     /// ones unpublished show null), the namespace.
-    pub(crate) fn network_settings(&mut self, c: &super::Container) -> Result<NetworkSettings, EngineError> {
+    fn network_settings(&mut self, c: &super::Container) -> Result<NetworkSettings, EngineError> {
         let endpoints = self.endpoints_of(c)?;
         let mut ports = PortMap::new();
         for p in self.exposed_ports(c)? {
             ports.insert(p.to_string(), None);
         }
-        let mut networks = BTreeMap::new();
         for e in &endpoints {
             for p in &e.config.ports {
                 for host_ip in crate::networks::host_addresses(p) {
@@ -281,42 +280,8 @@ impl Engine {
                     ports.entry(p.container.to_string()).or_default().get_or_insert_with(Vec::new).push(entry);
                 }
             }
-            networks.insert(
-                e.network.name.clone(),
-                EndpointSettings {
-                    ipam_config: c.config.ip.map(|ip| [("IPv4Address".to_string(), ip.to_string())].into()),
-                    links: None,
-                    // On a user-defined network the short id is an alias, listed first (docker).
-                    aliases: if e.network.name == "bridge" {
-                        nil_if_empty(e.config.aliases.clone())
-                    } else {
-                        Some(std::iter::once(c.id.short().to_string()).chain(e.config.aliases.iter().cloned()).collect())
-                    },
-                    network_id: e.network.id.clone(),
-                    endpoint_id: endpoint_id(&e.network.id, c.id.as_str()),
-                    gateway: e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                    ip_address: e.ip.to_string(),
-                    ip_prefix_len: e.config.prefix,
-                    ipv6_gateway: e.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
-                    global_ipv6_address: e.config.ip6.map(|a| a.to_string()).unwrap_or_default(),
-                    global_ipv6_prefix_len: e.config.prefix6.unwrap_or(0),
-                    mac_address: e.config.mac.clone(),
-                    driver_opts: None,
-                },
-            );
         }
-        if networks.is_empty() {
-            // Not running: the networks it will join, empty as docker shows them.
-            for n in c
-                .config
-                .network
-                .networks()
-                .into_iter()
-                .chain(matches!(c.config.network, super::NetworkMode::None | super::NetworkMode::Host).then(|| c.config.network.name()))
-            {
-                networks.insert(n, EndpointSettings::default());
-            }
-        }
+        let networks = endpoint_networks(c, &endpoints);
         let sandbox = self.netns_path(c);
         let mut s = NetworkSettings {
             sandbox_id: if sandbox.exists() { c.id.to_string() } else { String::new() },
@@ -339,6 +304,53 @@ impl Engine {
         s.networks = networks;
         Ok(s)
     }
+}
+
+/// NetworkSettings.Networks: each running endpoint's settings, or (not running) the networks
+/// the container will join, empty, as docker shows them.
+pub(crate) fn endpoint_networks(
+    c: &super::Container,
+    endpoints: &[crate::networks::attach::Endpoint],
+) -> BTreeMap<String, EndpointSettings> {
+    let mut networks = BTreeMap::new();
+    for e in endpoints {
+        networks.insert(
+            e.network.name.clone(),
+            EndpointSettings {
+                ipam_config: c.config.ip.map(|ip| [("IPv4Address".to_string(), ip.to_string())].into()),
+                links: None,
+                // On a user-defined network the short id is an alias, listed first (docker).
+                aliases: if e.network.name == "bridge" {
+                    nil_if_empty(e.config.aliases.clone())
+                } else {
+                    Some(std::iter::once(c.id.short().to_string()).chain(e.config.aliases.iter().cloned()).collect())
+                },
+                network_id: e.network.id.clone(),
+                endpoint_id: endpoint_id(&e.network.id, c.id.as_str()),
+                gateway: e.config.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                ip_address: e.ip.to_string(),
+                ip_prefix_len: e.config.prefix,
+                ipv6_gateway: e.config.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                global_ipv6_address: e.config.ip6.map(|a| a.to_string()).unwrap_or_default(),
+                global_ipv6_prefix_len: e.config.prefix6.unwrap_or(0),
+                mac_address: e.config.mac.clone(),
+                driver_opts: None,
+            },
+        );
+    }
+    if networks.is_empty() {
+        // Not running: the networks it will join, empty as docker shows them.
+        for n in c
+            .config
+            .network
+            .networks()
+            .into_iter()
+            .chain(matches!(c.config.network, super::NetworkMode::None | super::NetworkMode::Host).then(|| c.config.network.name()))
+        {
+            networks.insert(n, EndpointSettings::default());
+        }
+    }
+    networks
 }
 
 /// An endpoint's id: stable for a container on a network, as docker's is for its life there.

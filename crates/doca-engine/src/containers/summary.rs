@@ -75,8 +75,10 @@ impl Engine {
             let (config, image_size) = &images[&c.image_id];
             let argv = super::spec::command(config, &c.config).unwrap_or_default();
             let live = c.state.status.is_live();
+            // Endpoints exist only while a container runs; read once for its ports and networks.
+            let endpoints = if live { self.endpoints_of(c)? } else { Vec::new() };
             // As docker: only a running container shows its ports.
-            let ports = if live { self.container_ports(c)? } else { Vec::new() };
+            let ports = if live { self.ports_of(c, &endpoints)? } else { Vec::new() };
             let health = if c.state.status == Status::Running { self.container_health(c).map(|h| h.status) } else { None };
             let size_rw = opts.size.then(|| i64::try_from(self.container_size(&c.id)).unwrap_or(i64::MAX));
             let mut labels = config.labels.clone().unwrap_or_default();
@@ -109,7 +111,7 @@ impl Engine {
                 state: c.state.status.as_str().into(),
                 status: status_text(c, health.as_deref(), now),
                 host_config: SummaryHostConfig { network_mode: c.config.network.name() },
-                network_settings: SummaryNetworkSettings { networks: self.network_settings(c)?.networks },
+                network_settings: SummaryNetworkSettings { networks: super::inspect::endpoint_networks(c, &endpoints) },
                 mounts: c.config.mounts.iter().map(|m| self.mount_point(m)).collect(),
             });
         }

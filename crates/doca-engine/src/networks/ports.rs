@@ -199,7 +199,17 @@ impl Engine {
     /// The container's ports as `ps` and `port` show them: each exposed or published
     /// container port, with where the host publishes it while the container runs.
     pub fn container_ports(&mut self, c: &Container) -> Result<Vec<(Port, Option<PublishedPort>)>, EngineError> {
-        let published: Vec<PublishedPort> = self.endpoints_of(c)?.into_iter().flat_map(|e| e.config.ports).collect();
+        let endpoints = self.endpoints_of(c)?;
+        self.ports_of(c, &endpoints)
+    }
+
+    /// The same, from endpoints already read.
+    pub(crate) fn ports_of(
+        &mut self,
+        c: &Container,
+        endpoints: &[super::attach::Endpoint],
+    ) -> Result<Vec<(Port, Option<PublishedPort>)>, EngineError> {
+        let published: Vec<PublishedPort> = endpoints.iter().flat_map(|e| e.config.ports.iter().cloned()).collect();
         let mut out: Vec<(Port, Option<PublishedPort>)> = published.iter().map(|p| (p.container, Some(p.clone()))).collect();
         for p in self.exposed_ports(c)? {
             if !out.iter().any(|(q, _)| *q == p) {
