@@ -360,6 +360,9 @@ pub struct RunArgs {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", visible_alias = "net-alias")]
     pub network_alias: Vec<String>,
+    /// Add link to another container
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
@@ -1636,6 +1639,15 @@ pub struct ComposeConfigArgs {
     /// Print the image names, one per line
     #[arg(long)]
     pub images: bool,
+    /// Print the profile names, one per line
+    #[arg(long)]
+    pub profiles: bool,
+    /// Print the network names, one per line
+    #[arg(long)]
+    pub networks: bool,
+    /// Save to file (default to stdout)
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

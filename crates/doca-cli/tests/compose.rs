@@ -144,7 +144,7 @@ fn config_names_the_service_the_key_and_the_file_of_what_is_wrong() {
     require_root!();
     let p = Project::new(SHOP);
     let (services, _) = p.ok(&["config", "--services"]);
-    assert_eq!(services, "web\ndb\nclient\n");
+    assert_eq!(services, "client\ndb\nweb\n");
     let (yaml, _) = p.ok(&["config"]);
     assert!(yaml.starts_with("name: shop\n") && yaml.contains(&format!("cgroup_parent: {}", p.e.cgroup)), "{yaml}");
     let bad = |text: &str| {
@@ -245,4 +245,36 @@ fn volumes_from_logging_and_devices() {
     assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Config}}", "shop-reader-1"]), "map[max-file:2 max-size:1048576]\n");
     assert!(p.e.t.ok(&["inspect", "-f", "{{.HostConfig.VolumesFrom}}", "shop-reader-1"]).contains("shop-data-1:ro"));
     p.ok(&["down", "-v", "-t", "0"]);
+}
+
+/// A link's alias resolves, to the linked service's container, from the linking container only
+/// (doca had refused links with an alias); naming a service enables its profile.
+#[test]
+fn link_aliases_resolve_for_the_linking_container_only_and_naming_a_service_enables_its_profile() {
+    require_root!();
+    let p = Project::new(
+        "services:\n  db:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n  app:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n    links: ['db:database']\n  other:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n  tool:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n    profiles: [tools]\n",
+    );
+    p.ok(&["up", "-d"]);
+    let db_ip = p.e.t.ok(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "shop-db-1"]);
+    let lookup = |svc: &str| p.compose(&["exec", "-T", svc, "nslookup", "database"]);
+    let o = lookup("app");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success() && out.contains(db_ip.trim()), "{out}");
+    assert!(!lookup("other").status.success(), "the alias is app's own");
+    assert_eq!(p.e.t.ok(&["inspect", "-f", "{{.HostConfig.Links}}", "shop-app-1"]), "[/shop-db-1:/shop-app-1/database]\n");
+    // `config` shows the dependency the link implies.
+    let (yaml, _) = p.ok(&["config"]);
+    assert!(
+        yaml.contains("  app:\n    cgroup_parent:")
+            && yaml.contains(
+                "    depends_on:\n      db:\n        condition: service_started\n        restart: true\n        required: true\n"
+            ),
+        "{yaml}"
+    );
+    // tool is in a profile nobody enabled: not started by `up`, started when named.
+    assert!(!p.ok(&["ps", "--format", "{{.Service}}"]).0.contains("tool"));
+    p.ok(&["up", "-d", "tool"]);
+    assert!(p.ok(&["ps", "--format", "{{.Service}}"]).0.contains("tool"));
+    p.ok(&["--profile", "tools", "down", "-t", "0"]);
 }

@@ -329,6 +329,21 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias_not_on_the_def
     // The default bridge has no name service for containers, as in docker.
     let out = e.t.ok(&e.args("run", &["--rm", "busybox", "sh", "-c", "ping -c1 -w1 pgsrv >/dev/null 2>&1 || echo unresolved"]));
     assert_eq!(out, "unresolved\n");
+    // --link: on a user network the alias is the linking container's own (DNS), on the
+    // default bridge an /etc/hosts entry, as docker's; a link to nothing is refused before
+    // anything is made.
+    let out = e
+        .t
+        .ok(&e.args("run", &["--rm", "--network", "app", "--link", "pgsrv:pg", "busybox", "sh", "-c", "nslookup pg | grep '^Address: '"]));
+    assert_eq!(out, format!("Address: {ip}\n"));
+    e.t.ok(&e.args("run", &["-d", "--name", "bridged", "busybox", "sleep", "300"]));
+    let bridged = e.t.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "bridged"]);
+    let hosts = e.t.ok(&e.args("run", &["--rm", "--link", "bridged:b", "busybox", "sh", "-c", "grep -w b /etc/hosts"]));
+    assert_eq!(hosts, format!("{}\tb bridged\n", bridged.trim()));
+    let before = e.t.ok(&["ps", "-aq"]);
+    assert!(e.t.fails(&e.args("run", &["--link", "nobody:x", "busybox", "true"]), 125).contains("could not get container for nobody"));
+    assert_eq!(e.t.ok(&["ps", "-aq"]), before);
+    e.t.ok(&["rm", "-f", "bridged"]);
     e.t.ok(&["rm", "-f", "pgsrv"]);
     let records = std::fs::read_dir(e.t.dir.path().join("run/networks")).unwrap().flatten().next().unwrap().path().join("records");
     assert_eq!(std::fs::read_to_string(records).unwrap(), "", "names leave with their containers");

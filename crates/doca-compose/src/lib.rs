@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod canonical;
 pub mod dotenv;
 pub mod extends;
 pub mod interpolate;
@@ -14,7 +15,13 @@ pub mod project;
 pub mod service;
 pub mod up;
 
-/// A model as YAML, for `config`.
+/// A model as YAML, for `config`: sequences indented under their keys and long strings on one
+/// line, as compose's encoder (go-yaml v3 with an indent of 2) prints them. Strings a YAML 1.1
+/// reader would take for numbers (`1.1.1.1`) are quoted, which go-yaml leaves plain: the same
+/// values, readable by docker-compose 1.29's PyYAML too.
 pub fn yaml(v: &serde_json::Value) -> Result<String, String> {
-    serde_saphyr::to_string(v).map_err(|e| e.to_string())
+    let mut o = serde_saphyr::SerializerOptions::default();
+    o.compact_list_indent = false;
+    o.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(v, o).map_err(|e| e.to_string())
 }

@@ -231,7 +231,7 @@ pub struct Service {
     pub entrypoint: Option<Command>,
     #[serde(default)]
     pub environment: Value,
-    pub env_file: Option<StringOrList>,
+    pub env_file: Option<Value>,
     #[serde(default)]
     pub ports: Vec<Value>,
     #[serde(default)]
@@ -374,6 +374,41 @@ impl Model {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|(n, _)| n == name).map(|(_, s)| s)
     }
+
+    /// Profiles (Compose Specification, "Profiles"): a service with profiles stays only when
+    /// one of them is enabled (`*` enables all); naming a service on the command line enables
+    /// its profiles. Services without profiles always stay.
+    pub fn enable_profiles(&mut self, profiles: &[String], named: &[String]) {
+        let mut active = profiles.to_vec();
+        for (n, s) in &self.services {
+            if named.contains(n) {
+                active.extend(s.profiles.iter().cloned());
+            }
+        }
+        if !active.iter().any(|p| p == "*") {
+            self.services.retain(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| active.contains(p)));
+        }
+    }
+
+    /// Every service another depends on (`depends_on` that is required, `links`,
+    /// `volumes_from`, `network_mode: service:`) is defined and enabled (compose-go's
+    /// checkConsistency, run after profiles).
+    pub fn check_dependencies(&self) -> Result<(), ModelError> {
+        for (name, s) in &self.services {
+            let path = format!("services.{name}");
+            let mut needed: Vec<String> =
+                crate::service::dependencies(s, &path)?.into_iter().filter(|(_, _, required)| *required).map(|(d, _, _)| d).collect();
+            needed.extend(s.links.iter().map(|l| l.split(':').next().unwrap_or(l).to_string()));
+            needed.extend(
+                s.volumes_from.iter().filter(|v| !v.starts_with("container:")).map(|v| v.split(':').next().unwrap_or(v).to_string()),
+            );
+            needed.extend(s.network_mode.as_deref().and_then(|m| m.strip_prefix("service:")).map(String::from));
+            if let Some(d) = needed.iter().find(|d| self.service(d).is_none()) {
+                return Err(err(path, format!("service {name:?} depends on undefined service {d:?}: invalid compose project")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// serde's message for an unknown field, in compose's words.
@@ -447,6 +482,26 @@ mod tests {
         assert_eq!(split_words(r#"sh -c 'echo "a b"; exit 3'"#), ["sh", "-c", r#"echo "a b"; exit 3"#]);
         assert_eq!(split_words(r#"echo "x \"y\"" z\ w ''"#), ["echo", r#"x "y""#, "z w", ""]);
         assert!(split_words("   ").is_empty());
+    }
+
+    #[test]
+    fn naming_a_service_enables_its_profiles() {
+        let tree = serde_json::json!({"services": {
+            "app": {"image": "a"},
+            "debug": {"image": "d", "profiles": ["debug"]},
+            "shell": {"image": "s", "profiles": ["debug", "tools"]},
+            "bench": {"image": "b", "profiles": ["bench"]}
+        }});
+        let names = |m: &Model| m.services.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let mut m = model(&tree).unwrap();
+        m.enable_profiles(&[], &[]);
+        assert_eq!(names(&m), ["app"]);
+        let mut m = model(&tree).unwrap();
+        m.enable_profiles(&[], &["debug".into()]);
+        assert_eq!(names(&m), ["app", "debug", "shell"]);
+        let mut m = model(&tree).unwrap();
+        m.enable_profiles(&["*".into()], &[]);
+        assert_eq!(names(&m).len(), 4);
     }
 
     #[test]

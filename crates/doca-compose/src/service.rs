@@ -36,8 +36,9 @@ pub struct Context<'a> {
     pub dir: &'a Path,
     pub config_files: &'a [String],
     pub model: &'a crate::model::Model,
-    /// The shell's variables (a bare `environment: [KEY]` takes its value from there).
-    pub shell: &'a BTreeMap<String, String>,
+    /// The project's environment, the shell over `.env` (a bare `environment: [KEY]` takes
+    /// its value from there, as do `env_file`s' references and secrets' `environment`).
+    pub env: &'a BTreeMap<String, String>,
 }
 
 impl Context<'_> {
@@ -121,7 +122,7 @@ pub fn dependencies(s: &Service, path: &str) -> Result<Vec<(String, String, bool
     }
 }
 
-fn size(v: &Value, path: &str) -> Result<i64, ModelError> {
+pub(crate) fn size(v: &Value, path: &str) -> Result<i64, ModelError> {
     match v {
         Value::Number(n) => n.as_i64().ok_or_else(|| err(path, "must be a whole number of bytes")),
         Value::String(s) => doca_engine::containers::parse_size(s).map_err(|e| err(path, e)),
@@ -129,7 +130,7 @@ fn size(v: &Value, path: &str) -> Result<i64, ModelError> {
     }
 }
 
-fn nano_cpus(v: &Value, path: &str) -> Result<i64, ModelError> {
+pub(crate) fn nano_cpus(v: &Value, path: &str) -> Result<i64, ModelError> {
     let f = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.parse().ok(),
@@ -139,7 +140,7 @@ fn nano_cpus(v: &Value, path: &str) -> Result<i64, ModelError> {
     Ok((f * 1e9) as i64)
 }
 
-fn duration_ns(s: Option<&String>, path: &str) -> Result<i64, ModelError> {
+pub(crate) fn duration_ns(s: Option<&String>, path: &str) -> Result<i64, ModelError> {
     match s {
         None => Ok(0),
         Some(s) => doca_engine::containers::parse_go_duration(s)
@@ -149,15 +150,12 @@ fn duration_ns(s: Option<&String>, path: &str) -> Result<i64, ModelError> {
 }
 
 /// A relative bind source made absolute from the project directory (`./data`, `../x`, `~/x`).
-fn host_path(dir: &Path, src: &str) -> String {
-    if let Some(rest) = src.strip_prefix("~/") {
-        return std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest).display().to_string();
-    }
-    if src.starts_with('/') {
-        src.to_string()
-    } else {
-        dir.join(src).display().to_string()
-    }
+pub(crate) fn host_path(dir: &Path, src: &str) -> String {
+    let p = match src.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
+        None => dir.join(src),
+    };
+    crate::canonical::clean(&p.display().to_string())
 }
 
 fn mount(ctx: &Context, v: &Value, path: &str) -> Result<MountSpec, ModelError> {
@@ -277,30 +275,18 @@ pub fn request(
         };
         volumes_from.push(mode.map_or(name.clone(), |m| format!("{name}:{m}")));
     }
-    // links: the linked service already answers to its name on the project's networks; a link
-    // with another alias would need a name doca does not give it yet.
+    // links: `service[:alias]` to its first container, the alias this container's own.
+    let mut links = Vec::new();
     for l in &s.links {
-        if let Some((svc, alias)) = l.split_once(':') {
-            if svc != alias {
-                return Err(err(&format!("{p}.links"), format!("link {l:?}: an alias other than the service's name is not supported yet")));
-            }
-        }
+        let (svc, alias) = l.split_once(':').unwrap_or((l, l));
+        let other = ctx.model.service(svc).ok_or_else(|| err(&format!("{p}.links"), format!("service {svc:?} not found")))?;
+        links.push(format!("{}:{alias}", ctx.container_name(svc, other, 1)));
     }
-    let mut env: Vec<String> = Vec::new();
-    for f in s.env_file.clone().map(StringOrList::into_vec).unwrap_or_default() {
-        let file = host_path(ctx.dir, &f);
-        let text = std::fs::read_to_string(&file).map_err(|e| err(&format!("{p}.env_file"), format!("{file}: {e}")))?;
-        let lookup = |k: &str| ctx.shell.get(k).cloned();
-        for (k, v) in crate::dotenv::parse(&text, &lookup).map_err(|e| err(&format!("{p}.env_file"), format!("{file}: {e}")))? {
-            env.push(format!("{k}={v}"));
-        }
-    }
-    for (k, v) in key_values(&s.environment, &format!("{p}.environment"))? {
-        // Unset in the shell too: not set in the container (compose's rule).
-        if let Some(v) = v.or_else(|| ctx.shell.get(&k).cloned()) {
-            env.push(format!("{k}={v}"));
-        }
-    }
+    // Unset in the project's environment too: not set in the container (compose's rule).
+    let env: Vec<String> = crate::canonical::environment(ctx.dir, ctx.env, s.env_file.as_ref(), Some(&s.environment), p)?
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect();
     let mut labels: BTreeMap<String, String> =
         key_values(&s.labels, &format!("{p}.labels"))?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
     let deps = dependencies(s, p)?;
@@ -468,6 +454,7 @@ pub fn request(
         files: secret_files(ctx, name, s)?,
         devices: s.devices.clone(),
         volumes_from,
+        links,
         log_max_size,
         log_max_files,
         log_driver,
@@ -536,7 +523,7 @@ pub fn secret_files(ctx: &Context, name: &str, s: &Service) -> Result<Vec<doca_e
                     std::fs::read(&file).map_err(|e| err(&path, format!("{file}: {e}")))?
                 }
                 (_, Some(var), _) => {
-                    ctx.shell.get(var).cloned().ok_or_else(|| err(&path, format!("environment variable {var} is not set")))?.into_bytes()
+                    ctx.env.get(var).cloned().ok_or_else(|| err(&path, format!("environment variable {var} is not set")))?.into_bytes()
                 }
                 (_, _, Some(text)) if !secret => text.clone().into_bytes(),
                 _ => return Err(err(&path, format!("{kind}.{}: no file, environment or content", g.source))),

@@ -28,7 +28,8 @@ pub struct Compose {
     pub model: Model,
     pub dir: PathBuf,
     pub config_files: Vec<String>,
-    pub shell: BTreeMap<String, String>,
+    /// The project's environment: the shell over `.env` (or `--env-file`).
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,8 +93,8 @@ struct ImageRule {
 pub type Progress<'a> = &'a mut dyn FnMut(&str, &str, &str);
 
 impl Compose {
-    fn ctx(&self) -> Context<'_> {
-        Context { project: &self.project.name, dir: &self.dir, config_files: &self.config_files, model: &self.model, shell: &self.shell }
+    pub fn ctx(&self) -> Context<'_> {
+        Context { project: &self.project.name, dir: &self.dir, config_files: &self.config_files, model: &self.model, env: &self.env }
     }
 
     /// The hash compose labels a container with: the service's definition as merged, so an
@@ -267,7 +268,7 @@ impl Compose {
                 let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
                 let args = crate::model::key_values(&b.args, &format!("services.{name}.build.args"))?
                     .into_iter()
-                    .filter_map(|(k, v)| v.or_else(|| self.shell.get(&k).cloned()).map(|v| (k, v)))
+                    .filter_map(|(k, v)| v.or_else(|| self.env.get(&k).cloned()).map(|v| (k, v)))
                     .collect();
                 let mut tags = vec![image.clone()];
                 tags.extend(b.tags.clone());

@@ -11,7 +11,15 @@ use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 /// question so that containers joining or leaving, and networks connected, are seen at once.
 fn lookup(list: &std::path::Path, name: &str) -> Option<Vec<IpAddr>> {
     let mut ips = Vec::new();
-    for f in std::fs::read_to_string(list).unwrap_or_default().lines() {
+    let list = std::fs::read_to_string(list).unwrap_or_default();
+    // A link's alias answers as the linked container's name does.
+    let name = list
+        .lines()
+        .filter_map(|l| l.strip_prefix("alias "))
+        .filter_map(|l| l.split_once(' '))
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, target)| target);
+    for f in list.lines().filter(|l| !l.starts_with("alias ")) {
         for line in std::fs::read_to_string(f).unwrap_or_default().lines() {
             let mut it = line.split_whitespace();
             if let (Some(n), Some(ip)) = (it.next(), it.next()) {

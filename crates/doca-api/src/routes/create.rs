@@ -296,12 +296,6 @@ impl CreateBody {
     /// The engine's request, and the further networks to join after create.
     pub fn into_request(self, name: Option<String>) -> ApiResult<(CreateContainer, Vec<ConnectNetwork>)> {
         let h = self.host_config.unwrap_or_default();
-        // Legacy links: on a user-defined network docker makes them DNS aliases, and the names
-        // compose links by (service and container names) already resolve there; on the
-        // default bridge, where links would need /etc/hosts entries, they are refused.
-        if !h.links.is_empty() && matches!(h.network_mode.as_str(), "" | "default" | "bridge") {
-            return Err(ApiError::bad_request("legacy links are not supported on the default bridge: use a user-defined network"));
-        }
         if !h.userns_mode.is_empty() && h.userns_mode != "host" {
             return Err(ApiError::bad_request(format!("user namespace mode {:?} is not supported yet", h.userns_mode)));
         }
@@ -412,6 +406,7 @@ impl CreateBody {
             network,
             ip,
             network_aliases: aliases,
+            links: h.links,
             mac_address: mac,
             dns: h.dns,
             dns_search: h.dns_search,

@@ -242,6 +242,7 @@ pub fn create_request(a: &RunArgs, verb: Verb) -> Result<CreateContainer, Failur
         network,
         ip,
         network_aliases: a.network_alias.clone(),
+        links: a.link.clone(),
         mac_address: a.mac_address.clone(),
         dns: a.dns.clone(),
         dns_search: a.dns_search.clone(),

@@ -135,6 +135,11 @@ pub struct CreateContainer {
     /// in docker's HostConfig).
     pub left_primary: bool,
     pub network_aliases: Vec<String>,
+    /// `--link NAME[:ALIAS]`, stored as `NAME:ALIAS` with the linked container's name: the
+    /// alias resolves, for this container only, to that container's address (through the
+    /// embedded DNS server on user-defined networks, /etc/hosts on the default bridge).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,

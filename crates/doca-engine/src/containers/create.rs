@@ -30,6 +30,19 @@ impl Engine {
         if let super::spec::NetworkMode::Container(other) = &req.network {
             self.container(other)?;
         }
+        // Links name containers that exist now (docker: "could not get container for NAME").
+        let mut links = Vec::new();
+        for l in &req.links {
+            let (target, alias) = l.split_once(':').unwrap_or((l, l));
+            let target = target.trim_start_matches('/');
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            if matches!(req.network, super::NetworkMode::Host | super::NetworkMode::Container(_) | super::NetworkMode::None) {
+                return Err(EngineError::InvalidArgument("conflicting options: links and the network mode".into()));
+            }
+            let linked =
+                self.container(target).map_err(|_| EngineError::InvalidArgument(format!("could not get container for {target}")))?;
+            links.push(format!("{}:{alias}", linked.name));
+        }
         // The spec is built once now for its checks (command, capabilities, working directory,
         // seccomp profile); start builds it again with the real user and rootfs.
         spec::oci_spec(&image_config, &RunOptions::from_request(req, "check", Default::default(), "/".into(), String::new()))?;
@@ -44,7 +57,7 @@ impl Engine {
             name: String::new(),
             image_id: image.id.clone(),
             created: doca_image::config::rfc3339_nano(crate::now()),
-            config: req.clone(),
+            config: CreateContainer { links, ..req.clone() },
             state: ContainerState::default(),
         };
         // With the host's network a container keeps the host's name unless given one, and

@@ -170,7 +170,8 @@ fn host_config(c: &Container) -> HostConfig {
         group_add: nil_if_empty(r.group_add.clone()),
         ipc_mode: if r.ipc_host { "host" } else { "private" }.into(),
         cgroup: String::new(),
-        links: None,
+        // docker's form: `/NAME:/SELF/ALIAS`.
+        links: nil_if_empty(r.links.iter().filter_map(|l| l.split_once(':')).map(|(n, a)| format!("/{n}:/{}/{a}", c.name)).collect()),
         oom_score_adj: r.oom_score_adj,
         pid_mode: if r.pid_host { "host" } else { "" }.into(),
         privileged: r.privileged,

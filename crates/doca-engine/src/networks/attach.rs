@@ -420,10 +420,17 @@ impl Engine {
         self.container_paths(&c.id).run.join("dns-records")
     }
 
-    /// The records files of the container's user-defined networks, for its DNS server.
+    /// The records files of the container's user-defined networks, for its DNS server, and its
+    /// links' aliases (`alias ALIAS NAME`: ALIAS answers as NAME does, for this container only,
+    /// and follows NAME to its address of the moment).
     pub(crate) fn write_dns_list(&mut self, c: &Container) -> Result<(), EngineError> {
         let nets: Vec<Network> = self.endpoints_of(c)?.into_iter().map(|e| e.network).filter(|n| n.name != "bridge").collect();
-        let text: String = nets.iter().map(|n| format!("{}\n", self.records_path(n).display())).collect();
+        let mut text: String = nets.iter().map(|n| format!("{}\n", self.records_path(n).display())).collect();
+        for l in &c.config.links {
+            if let Some((name, alias)) = l.split_once(':') {
+                text.push_str(&format!("alias {alias} {name}\n"));
+            }
+        }
         let path = self.dns_list_path(c);
         let io = EngineError::io("write", &path);
         let tmp = path.with_extension("tmp");
@@ -472,6 +479,17 @@ impl Engine {
             None => None,
         };
         let mut hosts = hosts_file(c, hostname, &ips, gateway)?;
+        // Links on the default bridge, which has no DNS server: the linked container's address
+        // there, as docker writes it (`IP ALIAS NAME`).
+        if endpoints.iter().any(|e| e.network.name == "bridge") {
+            for l in &c.config.links {
+                let Some((name, alias)) = l.split_once(':') else { continue };
+                let Ok(other) = self.container(name) else { continue };
+                if let Some(e) = self.endpoints_of(&other)?.into_iter().find(|e| e.network.name == "bridge") {
+                    hosts.push_str(&format!("{}\t{alias} {name}\n", e.ip));
+                }
+            }
+        }
         if c.config.network != NetworkMode::Host {
             for ip6 in endpoints.iter().filter_map(|e| e.config.ip6) {
                 hosts.push_str(&format!("{ip6}\t{hostname}\n"));

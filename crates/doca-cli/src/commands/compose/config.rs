@@ -1,36 +1,53 @@
-//! `doca compose config`: the project's model, merged and interpolated.
+//! `doca compose config`: the project in its canonical form, as `docker compose config`
+//! prints it (doca_compose::canonical), or one list of its names.
 
 use crate::cli::ComposeConfigArgs;
 use crate::output::print;
 use crate::{CmdResult, Failure};
+use doca_compose::canonical::{canonical, render, ConfigRequest};
 use doca_compose::up::Compose;
 
+fn lines<I: IntoIterator<Item = String>>(items: I) -> CmdResult {
+    let mut v: Vec<String> = items.into_iter().collect();
+    v.sort();
+    v.dedup();
+    print(&v.iter().map(|n| format!("{n}\n")).collect::<String>())
+}
+
 pub fn run(c: &Compose, a: ComposeConfigArgs) -> CmdResult {
+    let services: Vec<String> = c.model.services.iter().map(|(n, _)| n.clone()).collect();
+    let tree = c.project.model.to_json();
+    // Validated whole even when only names are asked for (compose's rule: `-q` checks).
+    let model = canonical(&tree, &ConfigRequest { name: &c.project.name, dir: &c.dir, env: &c.env, services: &services })
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    let keys = |section: &str| -> Vec<String> {
+        model.get(section).and_then(|s| s.as_object()).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    };
     if a.quiet {
         return Ok(());
     }
     if a.services {
-        return print(&c.model.services.iter().map(|(n, _)| format!("{n}\n")).collect::<String>());
+        return lines(services);
     }
     if a.volumes {
-        return print(&c.model.volumes.keys().map(|n| format!("{n}\n")).collect::<String>());
+        return lines(keys("volumes"));
+    }
+    if a.networks {
+        return lines(keys("networks"));
+    }
+    if a.profiles {
+        // Every profile the project defines, enabled or not.
+        let all = tree.get("services").and_then(|s| s.as_object()).into_iter().flatten().flat_map(|(_, s)| {
+            s.get("profiles").and_then(|p| p.as_array()).into_iter().flatten().filter_map(|p| p.as_str().map(String::from))
+        });
+        return lines(all.collect::<Vec<_>>());
     }
     if a.images {
-        let ctx_images: String = c
-            .model
-            .services
-            .iter()
-            .map(|(n, s)| format!("{}\n", s.image.clone().unwrap_or_else(|| format!("{}-{n}", c.project.name))))
-            .collect();
-        return print(&ctx_images);
+        return lines(c.model.services.iter().map(|(n, s)| c.ctx().image(n, s)));
     }
-    let mut tree = c.project.model.to_json();
-    if let Some(o) = tree.as_object_mut() {
-        o.insert("name".into(), serde_json::json!(c.project.name));
-    }
-    match a.format.as_str() {
-        "json" => print(&format!("{}\n", serde_json::to_string_pretty(&tree).expect("json"))),
-        "yaml" => print(&doca_compose::yaml(&tree).map_err(Failure::failed)?),
-        f => Err(Failure::failed(format!("unsupported format {f:?}: yaml or json"))),
+    let text = render(&model, &a.format).map_err(Failure::failed)?;
+    match &a.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| Failure::failed(format!("{}: {e}", path.display()))),
+        None => print(&text),
     }
 }

@@ -81,7 +81,7 @@ fn load(a: &ComposeArgs) -> Result<Compose, Failure> {
         name: a.project_name.clone(),
         directory_name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         shell: shell.clone(),
-        dotenv,
+        dotenv: dotenv.clone(),
         read: None,
     })
     .map_err(|e| Failure::failed(e.to_string()))?;
@@ -89,16 +89,38 @@ fn load(a: &ComposeArgs) -> Result<Compose, Failure> {
         eprintln!("WARN[0000] {w}");
     }
     let mut model = doca_compose::model::model(&project.model.to_json()).map_err(|e| Failure::failed(e.to_string()))?;
-    // Profiles: a service with profiles runs only when one of them is enabled (--profile,
-    // COMPOSE_PROFILES); services without profiles always do.
     let mut active: Vec<String> = a.profile.clone();
     if let Some(p) = shell.get("COMPOSE_PROFILES").filter(|p| !p.is_empty()) {
         active.extend(p.split(',').map(|s| s.trim().to_string()));
     }
-    if !active.iter().any(|p| p == "*") {
-        model.services.retain(|(_, s)| s.profiles.is_empty() || s.profiles.iter().any(|p| active.contains(p)));
+    model.enable_profiles(&active, &a.command.named_services());
+    model.check_dependencies().map_err(|e| Failure::failed(e.to_string()))?;
+    // The project's environment: the shell over `.env`/`--env-file`.
+    let mut env: std::collections::BTreeMap<String, String> = dotenv.into_iter().collect();
+    env.extend(shell);
+    Ok(Compose { project, model, dir, config_files: files.iter().map(|f| f.display().to_string()).collect(), env })
+}
+
+impl ComposeCommand {
+    /// The services a command names on its command line (their profiles are enabled).
+    fn named_services(&self) -> Vec<String> {
+        use ComposeCommand as C;
+        match self {
+            C::Up(x) => x.services.clone(),
+            C::Logs(x) => x.services.clone(),
+            C::Stop(x) | C::Restart(x) => x.services.clone(),
+            C::Rm(x) => x.services.clone(),
+            C::Kill(x) => x.services.clone(),
+            C::Build(x) => x.services.clone(),
+            C::Exec(x) => vec![x.service.clone()],
+            C::Run(x) => vec![x.service.clone()],
+            C::Port(x) => vec![x.service.clone()],
+            C::Start(x) | C::Pull(x) | C::Push(x) | C::Create(x) | C::Pause(x) | C::Unpause(x) | C::Top(x) | C::Images(x) | C::Wait(x) => {
+                x.services.clone()
+            }
+            C::Config(_) | C::Down(_) | C::Ps(_) | C::Version | C::Ls(_) => Vec::new(),
+        }
     }
-    Ok(Compose { project, model, dir, config_files: files.iter().map(|f| f.display().to_string()).collect(), shell })
 }
 
 /// docker compose's progress line for one object.
