@@ -523,3 +523,40 @@ fn udp_published_ports_answer_over_ipv6_through_the_relay() {
     assert!(e.t.ok(&["port", "echo"]).contains(&format!("9000/udp -> :::{port}")));
     e.t.ok(&["rm", "-f", "echo"]);
 }
+
+/// Starts at once on one network each wrote the network's names as they saw them, and the last
+/// writer's rename dropped the others' (found when `compose up` began starting independent
+/// services together: a dependent's `No such file` on the records, names missing).
+#[test]
+fn concurrent_starts_on_one_network_keep_every_name() {
+    require_root!();
+    let e = env();
+    let p = free_prefix();
+    e.t.ok(&["network", "create", "--subnet", &format!("{p}.0/24"), "busy"]);
+    const N: usize = 12;
+    // Three rounds: one round loses a name about one time in three without the lock.
+    for round in 0..3 {
+        std::thread::scope(|s| {
+            for i in 0..N {
+                let e = &e;
+                s.spawn(move || {
+                    e.t.ok(&e.args("run", &["-d", "--name", &format!("peer{i}"), "--network", "busy", "busybox", "sleep", "300"]))
+                });
+            }
+        });
+        let records = std::fs::read_dir(e.t.dir.path().join("run/networks")).unwrap().flatten().next().unwrap().path().join("records");
+        let text = std::fs::read_to_string(records).unwrap();
+        for i in 0..N {
+            assert!(text.lines().any(|l| l.starts_with(&format!("peer{i} {p}."))), "round {round}: peer{i} missing:\n{text}");
+        }
+        let out = e.t.ok(&e.args(
+            "run",
+            &["--rm", "--network", "busy", "busybox", "sh", "-c", "for i in $(seq 0 11); do nslookup peer$i >/dev/null && echo ok; done"],
+        ));
+        assert_eq!(out, "ok\n".repeat(N));
+        let names: Vec<String> = (0..N).map(|i| format!("peer{i}")).collect();
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(names.iter().map(String::as_str));
+        e.t.ok(&rm);
+    }
+}

@@ -95,8 +95,26 @@ pub fn networks(s: &Service, path: &str) -> Result<Vec<(String, ServiceNetwork)>
     Ok(out)
 }
 
-/// `depends_on`: (service, condition, required).
+/// A service's dependencies: (service, condition, required). `depends_on`, then what
+/// `links`, `volumes_from` and `network_mode`/`ipc`/`pid: service:NAME` imply (compose-go's
+/// normalize adds those as started, required dependencies).
 pub fn dependencies(s: &Service, path: &str) -> Result<Vec<(String, String, bool)>, ModelError> {
+    let mut deps = declared_dependencies(s, path)?;
+    let implied = s
+        .links
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(l))
+        .chain(s.volumes_from.iter().filter(|v| !v.starts_with("container:")).map(|v| v.split(':').next().unwrap_or(v)))
+        .chain([&s.network_mode, &s.ipc, &s.pid].into_iter().filter_map(|m| m.as_deref().and_then(|m| m.strip_prefix("service:"))));
+    for d in implied {
+        if !deps.iter().any(|(n, _, _)| n == d) {
+            deps.push((d.to_string(), "service_started".to_string(), true));
+        }
+    }
+    Ok(deps)
+}
+
+fn declared_dependencies(s: &Service, path: &str) -> Result<Vec<(String, String, bool)>, ModelError> {
     match &s.depends_on {
         Value::Null => Ok(Vec::new()),
         Value::Array(a) => a

@@ -121,15 +121,7 @@ impl Compose {
             let s = c.model.service(name).ok_or_else(|| ComposeError::Project(format!("no such service: {name}")))?;
             stack.push(name.to_string());
             if with_deps {
-                // volumes_from and network_mode service:X need that service first, as depends_on.
-                let implicit = s
-                    .volumes_from
-                    .iter()
-                    .filter(|v| !v.starts_with("container:"))
-                    .map(|v| v.split(':').next().unwrap_or_default().to_string())
-                    .chain(s.network_mode.as_deref().and_then(|m| m.strip_prefix("service:")).map(String::from))
-                    .map(|d| (d, "service_started".to_string(), true));
-                for (dep, _, required) in service::dependencies(s, &format!("services.{name}"))?.into_iter().chain(implicit) {
+                for (dep, _, required) in service::dependencies(s, &format!("services.{name}"))? {
                     if c.model.service(&dep).is_none() {
                         if required {
                             return Err(ComposeError::Project(format!("service {name:?} depends on undefined service {dep:?}")));
@@ -471,61 +463,57 @@ impl Compose {
                 }
             }
         }
-        let ctx = self.ctx();
         let timeout = req.wait_timeout.unwrap_or(Duration::from_secs(300));
+        // By dependency level, shallowest first; the services of one level (independent of
+        // each other) start at once, each thread with an engine of its own, as docker compose
+        // starts independent services concurrently. Images are made first, one at a time.
+        let mut levels: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
         for name in &order {
-            let s = self.model.service(name).expect("ordered services exist");
-            self.ensure_image(e, name, s, ImageRule { build: req.build, no_build: req.no_build, ..Default::default() }, progress)?;
-            let hash = self.config_hash(name);
-            let replicas = req
-                .scale
-                .get(name)
-                .copied()
-                .or(s.scale)
-                .or_else(|| s.deploy.as_ref().and_then(|d| d.get("replicas")).and_then(serde_json::Value::as_u64).map(|n| n as u32))
-                .unwrap_or(1);
-            let mine: Vec<&Container> = existing
-                .iter()
-                .filter(|c| c.config.labels.get(SERVICE) == Some(name) && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True"))
-                .collect();
-            if !req.no_start {
-                self.wait_for_dependencies(e, name, s, timeout)?;
+            levels.entry(self.depth(name, &mut Vec::new())).or_default().push(name);
+        }
+        let config = e.config().clone();
+        for (_, level) in levels {
+            for name in &level {
+                let s = self.model.service(name).expect("ordered services exist");
+                self.ensure_image(e, name, s, ImageRule { build: req.build, no_build: req.no_build, ..Default::default() }, progress)?;
             }
-            for n in 1..=replicas {
-                let current = mine.iter().find(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse().ok()) == Some(n));
-                if let Some(c) = current {
-                    let same = c.config.labels.get(CONFIG_HASH) == Some(&hash);
-                    if (same && !req.force_recreate) || req.no_recreate {
-                        if req.no_start {
-                            continue;
-                        }
-                        if !c.state.status.is_live() {
-                            e.start_container(c.id.as_str(), &StartContainer::default())?;
-                            progress("Container", &c.name, "Started");
-                        } else {
-                            progress("Container", &c.name, "Running");
-                        }
-                        continue;
-                    }
-                    e.remove_container(c.id.as_str(), true, false)?;
-                    progress("Container", &c.name, "Recreate");
+            if let [name] = level.as_slice() {
+                self.up_service(e, name, req, &existing, timeout, progress)?;
+                continue;
+            }
+            type Lines = Vec<(String, String, String)>;
+            let results: Vec<(Lines, Result<(), ComposeError>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = level
+                    .iter()
+                    .map(|name| {
+                        let (config, existing) = (config.clone(), &existing);
+                        scope.spawn(move || {
+                            let mut lines: Lines = Vec::new();
+                            let r = Engine::open(config).map_err(ComposeError::from).and_then(|mut e| {
+                                self.up_service(&mut e, name, req, existing, timeout, &mut |k, n, a| {
+                                    lines.push((k.to_string(), n.to_string(), a.to_string()))
+                                })
+                            });
+                            (lines, r)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Err(ComposeError::Project("a service's start failed".into())))))
+                    .collect()
+            });
+            let mut first_err = None;
+            for (lines, r) in results {
+                for (k, n, a) in lines {
+                    progress(&k, &n, &a);
                 }
-                let (create, connect) = service::request(&ctx, name, s, n, &hash)?;
-                let c = e.create_container(&create)?;
-                for mut net in connect {
-                    net.container = c.id.to_string();
-                    e.connect_network(&net)?;
-                }
-                progress("Container", &c.name, "Created");
-                if !req.no_start {
-                    e.start_container(c.id.as_str(), &StartContainer::default())?;
-                    progress("Container", &c.name, "Started");
+                if let Err(e) = r {
+                    first_err.get_or_insert(e);
                 }
             }
-            // Scaled down: the highest numbers go.
-            for c in mine.iter().filter(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse::<u32>().ok()).is_some_and(|x| x > replicas)) {
-                e.remove_container(c.id.as_str(), true, false)?;
-                progress("Container", &c.name, "Removed");
+            if let Some(e) = first_err {
+                return Err(e);
             }
         }
         if req.wait {
@@ -548,6 +536,77 @@ impl Compose {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// One service's containers brought to the model: each replica kept, started, recreated
+    /// (its configuration changed) or made, once the service's dependencies are ready; the
+    /// replicas above the scale removed.
+    fn up_service(
+        &self,
+        e: &mut Engine,
+        name: &str,
+        req: &Up,
+        existing: &[Container],
+        timeout: Duration,
+        progress: Progress,
+    ) -> Result<(), ComposeError> {
+        let ctx = self.ctx();
+        let s = self.model.service(name).expect("ordered services exist");
+        let hash = self.config_hash(name);
+        let replicas = req
+            .scale
+            .get(name)
+            .copied()
+            .or(s.scale)
+            .or_else(|| s.deploy.as_ref().and_then(|d| d.get("replicas")).and_then(serde_json::Value::as_u64).map(|n| n as u32))
+            .unwrap_or(1);
+        let mine: Vec<&Container> = existing
+            .iter()
+            .filter(|c| {
+                c.config.labels.get(SERVICE).map(String::as_str) == Some(name)
+                    && c.config.labels.get(ONEOFF).map(String::as_str) != Some("True")
+            })
+            .collect();
+        if !req.no_start {
+            self.wait_for_dependencies(e, name, s, timeout)?;
+        }
+        for n in 1..=replicas {
+            let current = mine.iter().find(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse().ok()) == Some(n));
+            if let Some(c) = current {
+                let same = c.config.labels.get(CONFIG_HASH) == Some(&hash);
+                if (same && !req.force_recreate) || req.no_recreate {
+                    if req.no_start {
+                        continue;
+                    }
+                    if !c.state.status.is_live() {
+                        e.start_container(c.id.as_str(), &StartContainer::default())?;
+                        progress("Container", &c.name, "Started");
+                    } else {
+                        progress("Container", &c.name, "Running");
+                    }
+                    continue;
+                }
+                e.remove_container(c.id.as_str(), true, false)?;
+                progress("Container", &c.name, "Recreate");
+            }
+            let (create, connect) = service::request(&ctx, name, s, n, &hash)?;
+            let c = e.create_container(&create)?;
+            for mut net in connect {
+                net.container = c.id.to_string();
+                e.connect_network(&net)?;
+            }
+            progress("Container", &c.name, "Created");
+            if !req.no_start {
+                e.start_container(c.id.as_str(), &StartContainer::default())?;
+                progress("Container", &c.name, "Started");
+            }
+        }
+        // Scaled down: the highest numbers go.
+        for c in mine.iter().filter(|c| c.config.labels.get(NUMBER).and_then(|x| x.parse::<u32>().ok()).is_some_and(|x| x > replicas)) {
+            e.remove_container(c.id.as_str(), true, false)?;
+            progress("Container", &c.name, "Removed");
         }
         Ok(())
     }

@@ -376,6 +376,10 @@ impl Engine {
         if net.name == "bridge" {
             return Ok(());
         }
+        // Read and written whole under the networks' lock: two starts at once (compose starts
+        // independent services together) would otherwise each write the endpoints they saw,
+        // and the last rename would drop the other's names.
+        let _lock = self.lock_networks()?;
         let rows = self.store.db.read(|tx| tx.endpoints())?;
         let mut text = String::new();
         for r in rows.iter().filter(|r| r.network_id == net.id) {
@@ -397,6 +401,7 @@ impl Engine {
         std::fs::create_dir_all(dir).map_err(&io)?;
         // Renamed into place: the DNS server reads it whole or not at all.
         let tmp = dir.join(format!(".records-{}", std::process::id()));
+        // (Unique to this writer while the lock is held, across processes and threads.)
         std::fs::write(&tmp, text).map_err(&io)?;
         std::fs::rename(&tmp, &path).map_err(&io)
     }
