@@ -491,7 +491,7 @@ impl Compose {
                             let mut lines: Lines = Vec::new();
                             let r = Engine::open(config).map_err(ComposeError::from).and_then(|mut e| {
                                 self.up_service(&mut e, name, req, existing, timeout, &mut |k, n, a| {
-                                    lines.push((k.to_string(), n.to_string(), a.to_string()))
+                                    lines.push((k.to_string(), n.to_string(), a.to_string()));
                                 })
                             });
                             (lines, r)
