@@ -1455,6 +1455,38 @@ pub enum ComposeCommand {
     Port(ComposePortArgs),
     /// Block until the first service container stops
     Wait(ComposeServicesArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(ComposeCpArgs),
+    /// Receive real time events from containers
+    Events(ComposeEventsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeCpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Include containers created by the run command
+    #[arg(long)]
+    pub all: bool,
+    /// SERVICE:SRC_PATH or SRC_PATH|-
+    pub src: String,
+    /// DEST_PATH|- or SERVICE:DEST_PATH
+    pub dest: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ComposeEventsArgs {
+    /// Output events as a stream of json objects
+    #[arg(long)]
+    pub json: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

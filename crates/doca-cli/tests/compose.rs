@@ -278,3 +278,45 @@ fn link_aliases_resolve_for_the_linking_container_only_and_naming_a_service_enab
     assert!(p.ok(&["ps", "--format", "{{.Service}}"]).0.contains("tool"));
     p.ok(&["--profile", "tools", "down", "-t", "0"]);
 }
+
+/// `cp` in and out of a service's container, `--all` into every replica; `events` streams the
+/// project's container events without compose's labels, as lines or `--json`.
+#[test]
+fn cp_and_events() {
+    require_root!();
+    let p = Project::new("services:\n  app:\n    image: busybox\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n    scale: 2\n");
+    p.ok(&["up", "-d"]);
+    let mut events =
+        p.e.t.cmd().args(["compose", "events", "--json"]).current_dir(&p.dir).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::fs::write(p.dir.join("in.txt"), "copied-in\n").unwrap();
+    p.ok(&["cp", "in.txt", "app:/tmp/in.txt"]);
+    assert_eq!(p.e.t.ok(&["exec", "shop-app-1", "cat", "/tmp/in.txt"]), "copied-in\n");
+    assert!(!p.e.t.run(&["exec", "shop-app-2", "cat", "/tmp/in.txt"]).status.success(), "only the first replica");
+    p.ok(&["cp", "--all", "in.txt", "app:/tmp/all.txt"]);
+    assert_eq!(p.e.t.ok(&["exec", "shop-app-2", "cat", "/tmp/all.txt"]), "copied-in\n");
+    p.ok(&["exec", "-T", "--index", "2", "app", "sh", "-c", "echo from-two > /tmp/out.txt"]);
+    p.ok(&["cp", "--index", "2", "app:/tmp/out.txt", "out.txt"]);
+    assert_eq!(std::fs::read_to_string(p.dir.join("out.txt")).unwrap(), "from-two\n");
+    assert!(String::from_utf8_lossy(&p.compose(&["cp", "nope:/x", "y"]).stderr).contains("no such service: nope"));
+    // Read as it streams, until both replicas' deaths are in (the stream never ends by itself).
+    let stdout = events.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    p.ok(&["stop", "-t", "0"]);
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    while lines.iter().filter(|v| v["action"] == "die").count() < 2 {
+        let l = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("die events");
+        lines.push(serde_json::from_str(&l).unwrap());
+    }
+    events.kill().unwrap();
+    let _ = events.wait();
+    let out: Vec<String> = lines.iter().map(|v| v.to_string()).collect();
+    assert!(lines.iter().all(|v| v["type"] == "container" && v["service"] == "app"), "{out:?}");
+    assert!(lines.iter().all(|v| v["attributes"]["name"].as_str().is_some_and(|n| n.starts_with("shop-app-"))), "{out:?}");
+    assert!(!out.concat().contains("com.docker.compose."), "{out:?}");
+}

@@ -421,6 +421,25 @@ pub fn request(
         Some(r) => RestartPolicy::parse(r).map_err(|e| err(&format!("{p}.restart"), e.to_string()))?,
         None => RestartPolicy::No,
     };
+    // deploy.restart_policy, when given, decides (docker compose's getRestartPolicy): `any`
+    // is always, `on-failure` counts max_attempts, `none` is no.
+    let restart = match s.deploy.as_ref().and_then(|d| d.get("restart_policy")) {
+        None => restart,
+        Some(rp) => {
+            let attempts = rp.get("max_attempts").and_then(Value::as_u64).unwrap_or(0) as u32;
+            match rp.get("condition").and_then(Value::as_str).unwrap_or("any") {
+                "any" => RestartPolicy::Always,
+                "on-failure" => RestartPolicy::OnFailure { max_retries: attempts },
+                "none" => RestartPolicy::No,
+                c => {
+                    return Err(err(
+                        &format!("{p}.deploy.restart_policy.condition"),
+                        format!("invalid condition {c:?}: any, on-failure or none"),
+                    ))
+                }
+            }
+        }
+    };
     let mut req = CreateContainer {
         image: ctx.image(name, s),
         name: Some(ctx.container_name(name, s, number)),
@@ -550,4 +569,38 @@ pub fn secret_files(ctx: &Context, name: &str, s: &Service) -> Result<Vec<doca_e
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_of(yaml: &str, service: &str) -> Result<CreateContainer, ModelError> {
+        let tree = crate::node::parse(yaml, "compose.yaml").unwrap().to_json();
+        let model = crate::model::model(&tree).unwrap();
+        let env = BTreeMap::new();
+        let ctx = Context { project: "p", dir: Path::new("/srv/p"), config_files: &[], model: &model, env: &env };
+        let s = model.service(service).unwrap();
+        request(&ctx, service, s, 1, "hash").map(|(r, _)| r)
+    }
+
+    #[test]
+    fn deploy_restart_policy_decides_the_restart_policy() {
+        let r = |policy: &str| {
+            request_of(&format!("services:\n  a:\n    image: x\n    restart: always\n    deploy: {{restart_policy: {policy}}}\n"), "a")
+                .map(|r| r.restart)
+        };
+        assert_eq!(r("{condition: on-failure, max_attempts: 3}").unwrap(), RestartPolicy::OnFailure { max_retries: 3 });
+        assert_eq!(r("{condition: none}").unwrap(), RestartPolicy::No);
+        assert_eq!(r("{}").unwrap(), RestartPolicy::Always);
+        assert!(r("{condition: sometimes}").unwrap_err().to_string().contains("services.a.deploy.restart_policy.condition"));
+    }
+
+    #[test]
+    fn links_name_the_first_container_of_the_linked_service() {
+        let yaml = "services:\n  db:\n    image: pg\n  web:\n    image: w\n    links: ['db:database', db]\n";
+        assert_eq!(request_of(yaml, "web").unwrap().links, ["p-db-1:database", "p-db-1:db"]);
+        let bad = "services:\n  web:\n    image: w\n    links: [nope]\n";
+        assert!(request_of(bad, "web").unwrap_err().to_string().contains("service \"nope\" not found"));
+    }
 }

@@ -4,7 +4,9 @@
 
 mod build;
 mod config;
+mod cp;
 mod down;
+mod events;
 mod exec;
 mod lifecycle;
 mod logs;
@@ -115,6 +117,8 @@ impl ComposeCommand {
             C::Exec(x) => vec![x.service.clone()],
             C::Run(x) => vec![x.service.clone()],
             C::Port(x) => vec![x.service.clone()],
+            C::Events(x) => x.services.clone(),
+            C::Cp(x) => [&x.src, &x.dest].into_iter().filter_map(|p| p.split_once(':').map(|(s, _)| s.to_string())).collect(),
             C::Start(x) | C::Pull(x) | C::Push(x) | C::Create(x) | C::Pause(x) | C::Unpause(x) | C::Top(x) | C::Images(x) | C::Wait(x) => {
                 x.services.clone()
             }
@@ -164,5 +168,7 @@ pub fn run(e: &mut Engine, a: ComposeArgs) -> CmdResult {
         ComposeCommand::Images(x) => other::images(e, &c, x),
         ComposeCommand::Port(x) => other::port(e, &c, x),
         ComposeCommand::Wait(x) => other::wait(e, &c, x),
+        ComposeCommand::Cp(x) => cp::run(e, &c, x),
+        ComposeCommand::Events(x) => events::run(e, &c, x),
     }
 }
