@@ -34,19 +34,8 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeEventsArgs) -> CmdResult {
             format!("{v}\n")
         } else {
             let attrs: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06} container {} {} ({})\n",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                t.microsecond(),
-                ev.action,
-                ev.actor.id,
-                attrs.join(", ")
-            )
+            let f = time::format_description::parse("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]").expect("format");
+            format!("{} container {} {} ({})\n", t.format(&f).unwrap_or_default(), ev.action, ev.actor.id, attrs.join(", "))
         };
         out.write_all(line.as_bytes()).and_then(|_| out.flush())
     })?;
