@@ -34,7 +34,8 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeEventsArgs) -> CmdResult {
             format!("{v}\n")
         } else {
             let attrs: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let f = time::format_description::parse("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]").expect("format");
+            let f = time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]")
+                .expect("format");
             format!("{} container {} {} ({})\n", t.format(&f).unwrap_or_default(), ev.action, ev.actor.id, attrs.join(", "))
         };
         out.write_all(line.as_bytes()).and_then(|_| out.flush())
