@@ -1651,6 +1651,9 @@ pub struct ComposeBuildArgs {
     /// Always attempt to pull a newer version of the image
     #[arg(long)]
     pub pull: bool,
+    /// Set build-time variables for services
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
     pub services: Vec<String>,
 }
 
@@ -1723,6 +1726,12 @@ pub struct ComposeUpArgs {
     /// Produce monochrome output
     #[arg(long = "no-color")]
     pub no_color: bool,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pub pull: Option<String>,
+    /// Use this timeout in seconds for container shutdown when attached or when containers are already running
+    #[arg(short, long)]
+    pub timeout: Option<i64>,
     pub services: Vec<String>,
 }
 
@@ -1737,6 +1746,9 @@ pub struct ComposeDownArgs {
     /// Specify a shutdown timeout in seconds
     #[arg(short, long)]
     pub timeout: Option<i64>,
+    /// Remove images used by services: "local" removes only images that don't have a custom tag ("local"|"all")
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -1753,4 +1765,9 @@ pub struct ComposePsArgs {
     /// Format the output: table or json
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Filter services by status: paused, restarting, removing, running, dead, created, exited
+    #[arg(long)]
+    pub status: Vec<String>,
+    #[arg(value_name = "SERVICE")]
+    pub service_names: Vec<String>,
 }

@@ -320,3 +320,34 @@ fn cp_and_events() {
     assert!(lines.iter().all(|v| v["attributes"]["name"].as_str().is_some_and(|n| n.starts_with("shop-app-"))), "{out:?}");
     assert!(!out.concat().contains("com.docker.compose."), "{out:?}");
 }
+
+/// `build --build-arg` over the file's args (two services built at once), `up --pull never`
+/// with an image nobody has, `ps --status` and a service name, `down --rmi local` (the images
+/// compose named, not the ones the file names).
+#[test]
+fn build_args_pull_never_ps_status_and_down_rmi() {
+    require_root!();
+    let p = Project::new(
+        "services:\n  one:\n    build: {context: ./web, dockerfile_inline: \"FROM busybox\\nARG GREETING=file\\nRUN echo $$GREETING > /greeting\\n\", args: {GREETING: from-file}}\n    command: sleep 300\n    cgroup_parent: ${CGROUP}\n  two:\n    build: ./web\n    command: sh -c 'exit 3'\n    cgroup_parent: ${CGROUP}\n",
+    );
+    let (_, err) = p.ok(&["build", "--build-arg", "GREETING=from-flag"]);
+    assert!(err.contains("Image shop-one  Built") && err.contains("Image shop-two  Built"), "{err}");
+    p.ok(&["up", "-d"]);
+    assert_eq!(p.e.t.ok(&["exec", "shop-one-1", "cat", "/greeting"]), "from-flag\n");
+    let _ = p.e.t.run(&["wait", "shop-two-1"]);
+    assert_eq!(p.ok(&["ps", "--status", "exited", "--format", "{{.Service}}"]).0, "two\n");
+    assert_eq!(p.ok(&["ps", "-a", "one", "--format", "{{.Service}}"]).0, "one\n");
+    let o = p.compose(&["ps", "nope"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no such service: nope"));
+    // A service whose image is nowhere, with --pull never: refused by name, nothing made for it.
+    std::fs::write(p.dir.join("compose.yaml"), "services:\n  ghost:\n    image: nowhere/ghost:1\n    cgroup_parent: ${CGROUP}\n").unwrap();
+    let o = p.compose(&["up", "-d", "--pull", "never"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("nowhere/ghost:1"), "{o:?}");
+    assert!(!p.e.t.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("ghost"));
+    // down --rmi local: the built images go, the busybox they came from stays.
+    std::fs::write(p.dir.join("compose.yaml"), "services:\n  one:\n    build: ./web\n  two:\n    build: ./web\n").unwrap();
+    let (_, err) = p.ok(&["down", "--rmi", "local", "-t", "0", "--remove-orphans"]);
+    assert!(err.contains("Image shop-one  Removed") && err.contains("Image shop-two  Removed"), "{err}");
+    let images = p.e.t.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains("shop-") && images.contains("busybox"), "{images}");
+}

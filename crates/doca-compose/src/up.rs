@@ -48,6 +48,11 @@ pub struct Up {
     pub wait_timeout: Option<Duration>,
     /// `create`: the containers made, not started.
     pub no_start: bool,
+    /// `--pull always|missing|never`.
+    pub pull: Option<String>,
+    /// `-t`: seconds a container being recreated gets to stop (its stop_grace_period, or the
+    /// engine's default, when not given).
+    pub timeout: Option<i64>,
 }
 
 /// `run`: a one-off container of a service.
@@ -76,17 +81,24 @@ pub struct Down {
     pub volumes: bool,
     pub remove_orphans: bool,
     pub timeout: Option<i64>,
+    /// `--rmi all` (every service's image) or `local` (the images compose named, those of
+    /// services built without an `image:`).
+    pub rmi: Option<String>,
 }
 
 /// When a service's image is built or pulled.
-#[derive(Debug, Clone, Copy, Default)]
-struct ImageRule {
+#[derive(Debug, Clone, Default)]
+pub struct ImageRule {
     /// Build even when the image exists (`up --build`, `build`).
-    build: bool,
-    no_build: bool,
-    no_cache: bool,
+    pub build: bool,
+    pub no_build: bool,
+    pub no_cache: bool,
     /// Pull the base images again (`build --pull`).
-    pull: bool,
+    pub pull: bool,
+    /// `up --pull always|missing|never`, over each service's `pull_policy`.
+    pub pull_policy: Option<String>,
+    /// `build --build-arg KEY=VALUE`, over each service's `build.args`.
+    pub build_args: Vec<(String, String)>,
 }
 
 /// A line of progress, as docker compose prints them (` ✔ Container web-1  Started`).
@@ -241,11 +253,15 @@ impl Compose {
     }
 
     /// The image of a service, built (`build`, or `--build`) or pulled when missing.
-    fn ensure_image(&self, e: &mut Engine, name: &str, s: &Service, rule: ImageRule, progress: Progress) -> Result<(), ComposeError> {
+    /// A service's image made present as its pull policy says (compose's `pull_policy`:
+    /// `always` pulls at each up, `missing` when absent, `never` refuses an absent one, `build`
+    /// builds at each up), built when it has a build section and no image yet (or `--build`).
+    fn ensure_image(&self, e: &mut Engine, name: &str, s: &Service, rule: &ImageRule, progress: Progress) -> Result<(), ComposeError> {
         let image = self.ctx().image(name, s);
         let present = e.resolve_image(&image).is_ok();
+        let policy = rule.pull_policy.as_deref().or(s.pull_policy.as_deref()).unwrap_or("missing");
         match &s.build {
-            Some(spec) if !rule.no_build && (rule.build || !present) => {
+            Some(spec) if !rule.no_build && (rule.build || !present || policy == "build") => {
                 let b = match spec {
                     crate::model::BuildSpec::Context(c) => crate::model::Build { context: Some(c.clone()), ..Default::default() },
                     crate::model::BuildSpec::Full(b) => (**b).clone(),
@@ -258,10 +274,11 @@ impl Compose {
                         .map_err(|err| ComposeError::Project(format!("services.{name}.build: {}: {err}", dockerfile_path.display())))?,
                 };
                 let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
-                let args = crate::model::key_values(&b.args, &format!("services.{name}.build.args"))?
+                let mut args: BTreeMap<String, String> = crate::model::key_values(&b.args, &format!("services.{name}.build.args"))?
                     .into_iter()
                     .filter_map(|(k, v)| v.or_else(|| self.env.get(&k).cloned()).map(|v| (k, v)))
                     .collect();
+                args.extend(rule.build_args.iter().cloned());
                 let mut tags = vec![image.clone()];
                 tags.extend(b.tags.clone());
                 let build_id = doca_engine::containers::ContainerId::random()?.short().to_string();
@@ -272,7 +289,7 @@ impl Compose {
                         dockerfile_name: b.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into()),
                         ignore,
                         tags,
-                        build_args: args,
+                        build_args: args.into_iter().collect(),
                         target: b.target.clone(),
                         no_cache: rule.no_cache || b.no_cache.unwrap_or(false),
                         labels: crate::model::key_values(&b.labels, &format!("services.{name}.build.labels"))?
@@ -291,8 +308,12 @@ impl Compose {
                 built?;
                 progress("Image", &image, "Built");
             }
+            None if policy == "always" => {
+                e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
+                progress("Image", &image, "Pulled");
+            }
             _ if present => {}
-            _ if s.pull_policy.as_deref() == Some("never") => return Err(EngineError::NoSuchImage(image).into()),
+            _ if policy == "never" => return Err(EngineError::NoSuchImage(image).into()),
             _ => {
                 e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
                 progress("Image", &image, "Pulled");
@@ -337,14 +358,61 @@ impl Compose {
     }
 
     /// `build`: the services that have a build section, built again.
-    pub fn build(&self, e: &mut Engine, services: &[String], no_cache: bool, pull: bool, progress: Progress) -> Result<(), ComposeError> {
-        for name in self.order(services, false)? {
-            let s = self.model.service(&name).expect("ordered services exist");
-            if s.build.is_some() {
-                self.ensure_image(e, &name, s, ImageRule { build: true, no_cache, pull, ..Default::default() }, progress)?;
+    /// `build`: every service with a build section, built at once (builds are independent of
+    /// each other, as in docker compose, which hands them to BuildKit together).
+    pub fn build(&self, e: &mut Engine, services: &[String], rule: &ImageRule, progress: Progress) -> Result<(), ComposeError> {
+        let rule = ImageRule { build: true, ..rule.clone() };
+        let built: Vec<String> =
+            self.order(services, false)?.into_iter().filter(|n| self.model.service(n).is_some_and(|s| s.build.is_some())).collect();
+        self.in_parallel(e, &built, progress, &|e, name, progress| {
+            self.ensure_image(e, name, self.model.service(name).expect("ordered services exist"), &rule, progress)
+        })
+    }
+
+    /// `work` for each item, at once: a thread and an engine each, their progress lines
+    /// printed in item order once all are done, the first failure returned. One item is done
+    /// here, on the caller's engine.
+    fn in_parallel(
+        &self,
+        e: &mut Engine,
+        items: &[String],
+        progress: Progress,
+        work: &(dyn Fn(&mut Engine, &str, Progress) -> Result<(), ComposeError> + Sync),
+    ) -> Result<(), ComposeError> {
+        if let [one] = items {
+            return work(e, one, progress);
+        }
+        type Lines = Vec<(String, String, String)>;
+        let config = e.config().clone();
+        let results: Vec<(Lines, Result<(), ComposeError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .iter()
+                .map(|item| {
+                    let config = config.clone();
+                    scope.spawn(move || {
+                        let mut lines: Lines = Vec::new();
+                        let r = Engine::open(config)
+                            .map_err(ComposeError::from)
+                            .and_then(|mut e| work(&mut e, item, &mut |k, n, a| lines.push((k.to_string(), n.to_string(), a.to_string()))));
+                        (lines, r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Err(ComposeError::Project("a worker panicked".into())))))
+                .collect()
+        });
+        let mut first_err = None;
+        for (lines, r) in results {
+            for (k, n, a) in lines {
+                progress(&k, &n, &a);
+            }
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
             }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     /// `pull`: the images of the services that are not built.
@@ -405,7 +473,7 @@ impl Compose {
             self.ensure_networks(e, std::slice::from_ref(&req.service), progress)?;
             self.ensure_volumes(e, progress)?;
         }
-        self.ensure_image(e, &req.service, s, ImageRule::default(), progress)?;
+        self.ensure_image(e, &req.service, s, &ImageRule::default(), progress)?;
         let (mut create, connect) = service::request(&self.ctx(), &req.service, s, 1, &self.config_hash(&req.service))?;
         let suffix = doca_engine::containers::ContainerId::random()?.short().to_string();
         create.name = Some(req.name.clone().unwrap_or_else(|| format!("{}-{}-run-{suffix}", self.project.name, req.service)));
@@ -467,54 +535,16 @@ impl Compose {
         // By dependency level, shallowest first; the services of one level (independent of
         // each other) start at once, each thread with an engine of its own, as docker compose
         // starts independent services concurrently. Images are made first, one at a time.
-        let mut levels: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
+        let mut levels: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for name in &order {
-            levels.entry(self.depth(name, &mut Vec::new())).or_default().push(name);
+            levels.entry(self.depth(name, &mut Vec::new())).or_default().push(name.clone());
         }
-        let config = e.config().clone();
+        let rule = ImageRule { build: req.build, no_build: req.no_build, pull_policy: req.pull.clone(), ..Default::default() };
         for (_, level) in levels {
             for name in &level {
-                let s = self.model.service(name).expect("ordered services exist");
-                self.ensure_image(e, name, s, ImageRule { build: req.build, no_build: req.no_build, ..Default::default() }, progress)?;
+                self.ensure_image(e, name, self.model.service(name).expect("ordered services exist"), &rule, progress)?;
             }
-            if let [name] = level.as_slice() {
-                self.up_service(e, name, req, &existing, timeout, progress)?;
-                continue;
-            }
-            type Lines = Vec<(String, String, String)>;
-            let results: Vec<(Lines, Result<(), ComposeError>)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = level
-                    .iter()
-                    .map(|name| {
-                        let (config, existing) = (config.clone(), &existing);
-                        scope.spawn(move || {
-                            let mut lines: Lines = Vec::new();
-                            let r = Engine::open(config).map_err(ComposeError::from).and_then(|mut e| {
-                                self.up_service(&mut e, name, req, existing, timeout, &mut |k, n, a| {
-                                    lines.push((k.to_string(), n.to_string(), a.to_string()));
-                                })
-                            });
-                            (lines, r)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Err(ComposeError::Project("a service's start failed".into())))))
-                    .collect()
-            });
-            let mut first_err = None;
-            for (lines, r) in results {
-                for (k, n, a) in lines {
-                    progress(&k, &n, &a);
-                }
-                if let Err(e) = r {
-                    first_err.get_or_insert(e);
-                }
-            }
-            if let Some(e) = first_err {
-                return Err(e);
-            }
+            self.in_parallel(e, &level, progress, &|e, name, progress| self.up_service(e, name, req, &existing, timeout, progress))?;
         }
         if req.wait {
             let deadline = Instant::now() + timeout;
@@ -587,6 +617,10 @@ impl Compose {
                         progress("Container", &c.name, "Running");
                     }
                     continue;
+                }
+                // Stopped as `stop` stops it (its signal, then the grace period), not killed.
+                if c.state.status.is_live() {
+                    e.stop_container(c.id.as_str(), req.timeout, None)?;
                 }
                 e.remove_container(c.id.as_str(), true, false)?;
                 progress("Container", &c.name, "Recreate");
@@ -679,6 +713,22 @@ impl Compose {
         for n in e.list_networks(&[filter])? {
             e.remove_network(&n.id)?;
             progress("Network", &n.name, "Removed");
+        }
+        if let Some(which) = &req.rmi {
+            let ctx = self.ctx();
+            let mut images: Vec<String> =
+                self.model.services.iter().filter(|(_, s)| which == "all" || s.image.is_none()).map(|(n, s)| ctx.image(n, s)).collect();
+            images.sort();
+            images.dedup();
+            for image in images {
+                // An image already gone, or still used by another project's container, is left
+                // as docker compose leaves it: said, not an error.
+                match e.remove_image(&doca_engine::images::RemoveImage { name: image.clone(), force: false }) {
+                    Ok(_) => progress("Image", &image, "Removed"),
+                    Err(EngineError::NoSuchImage(_)) => {}
+                    Err(err) => progress("Warning", &image, &format!("image {image} not removed: {err}")),
+                }
+            }
         }
         if req.volumes {
             let filter = doca_engine::volumes::VolumeFilter::parse(&format!("label={PROJECT}={}", self.project.name))?;

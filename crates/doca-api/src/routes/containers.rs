@@ -284,7 +284,7 @@ pub async fn update(ctx: Ctx, id: String) -> ApiResult {
 pub async fn remove(ctx: Ctx, id: String) -> ApiResult {
     let (force, volumes) = (ctx.query.bool("force"), ctx.query.bool("v"));
     if ctx.query.bool("link") {
-        return Err(ApiError::bad_request("doca has no legacy links to remove"));
+        return Err(ApiError::bad_request("removing a link (`rm --link`) is not supported: remove the linking container"));
     }
     ctx.state.engine(move |e| e.remove_container(&id, force, volumes)).await?;
     Ok(empty(StatusCode::NO_CONTENT))

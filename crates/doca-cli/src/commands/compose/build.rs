@@ -1,12 +1,25 @@
 //! `doca compose build`, `pull`, `push` and `create`.
 
 use crate::cli::{ComposeBuildArgs, ComposeServicesArgs};
-use crate::CmdResult;
-use doca_compose::up::Compose;
+use crate::{CmdResult, Failure};
+use doca_compose::up::{Compose, ImageRule};
 use doca_engine::Engine;
 
 pub fn build(e: &mut Engine, c: &Compose, a: ComposeBuildArgs) -> CmdResult {
-    Ok(c.build(e, &a.services, a.no_cache, a.pull, &mut super::progress)?)
+    let mut build_args = Vec::new();
+    for b in &a.build_arg {
+        // `KEY` alone takes the value from the environment, as docker compose's.
+        match b.split_once('=') {
+            Some((k, v)) => build_args.push((k.to_string(), v.to_string())),
+            None => match c.env.get(b) {
+                Some(v) => build_args.push((b.clone(), v.clone())),
+                None if b.is_empty() => return Err(Failure::failed("invalid --build-arg \"\": want KEY=VALUE")),
+                None => {}
+            },
+        }
+    }
+    let rule = ImageRule { no_cache: a.no_cache, pull: a.pull, build_args, ..Default::default() };
+    Ok(c.build(e, &a.services, &rule, &mut super::progress)?)
 }
 
 pub fn pull(e: &mut Engine, c: &Compose, a: ComposeServicesArgs) -> CmdResult {

@@ -11,7 +11,16 @@ use serde_json::json;
 
 pub fn run(e: &mut Engine, c: &Compose, a: ComposePsArgs) -> CmdResult {
     let filters = vec![ContainerFilter::parse(&format!("label={PROJECT}={}", c.project.name))?];
-    let mut list = e.container_summaries(&ListContainers { all: a.all, last: None, filters }, SummaryOptions::default())?;
+    for svc in &a.service_names {
+        if c.model.service(svc).is_none() {
+            return Err(crate::Failure::failed(format!("no such service: {svc}")));
+        }
+    }
+    // `--status` asks for stopped states too, as docker compose's does.
+    let all = a.all || !a.status.is_empty();
+    let mut list = e.container_summaries(&ListContainers { all, last: None, filters }, SummaryOptions::default())?;
+    list.retain(|s| a.service_names.is_empty() || s.labels.get(SERVICE).is_some_and(|n| a.service_names.contains(n)));
+    list.retain(|s| a.status.is_empty() || a.status.contains(&s.state));
     list.sort_by(|x, y| x.names.cmp(&y.names));
     if a.services {
         let mut names: Vec<String> = list.iter().filter_map(|s| s.labels.get(SERVICE).cloned()).collect();

@@ -24,13 +24,15 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(std::time::Duration::from_secs),
         no_start: false,
+        pull: a.pull.clone(),
+        timeout: a.timeout,
     };
     // --wait runs detached, as docker compose's does.
     if a.detach || a.wait {
         return Ok(c.up(e, &req, &mut super::progress)?);
     }
     // Attached: Ctrl-C stops the project's containers, as docker compose does.
-    stop_on_signal(e.config().clone(), c.project.name.clone());
+    stop_on_signal(e.config().clone(), c.project.name.clone(), a.timeout);
     c.up(e, &req, &mut super::progress)?;
     let containers = c.service_containers(e, &a.services, true)?;
     let names: Vec<&str> = containers.iter().map(|k| k.name.as_str()).collect();
@@ -73,7 +75,7 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
             code = e.container(&name)?.state.exit_code;
         }
         for k in containers.iter().rev() {
-            let k = e.stop_container(k.id.as_str(), None, None)?;
+            let k = e.stop_container(k.id.as_str(), a.timeout, None)?;
             super::progress("Container", &k.name, "Stopped");
         }
     }
@@ -82,7 +84,7 @@ pub fn run(e: &mut Engine, c: &Compose, a: ComposeUpArgs) -> CmdResult {
 
 /// SIGINT, SIGTERM or SIGHUP while attached: the project's containers are stopped, then doca
 /// exits as a shell does on SIGINT.
-fn stop_on_signal(engine: doca_engine::EngineConfig, project: String) {
+fn stop_on_signal(engine: doca_engine::EngineConfig, project: String, timeout: Option<i64>) {
     super::super::attach_io::on_interrupt(move || {
         eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
         let Ok(mut e) = doca_engine::Engine::open(engine) else { return };
@@ -91,7 +93,7 @@ fn stop_on_signal(engine: doca_engine::EngineConfig, project: String) {
         };
         let list = e.list_containers(&doca_engine::containers::ListContainers { all: false, last: None, filters: vec![f] });
         for k in list.unwrap_or_default() {
-            if e.stop_container(k.id.as_str(), None, None).is_ok() {
+            if e.stop_container(k.id.as_str(), timeout, None).is_ok() {
                 super::progress("Container", &k.name, "Stopped");
             }
         }
