@@ -252,7 +252,6 @@ impl Compose {
         Ok(())
     }
 
-    /// The image of a service, built (`build`, or `--build`) or pulled when missing.
     /// A service's image made present as its pull policy says (compose's `pull_policy`:
     /// `always` pulls at each up, `missing` when absent, `never` refuses an absent one, `build`
     /// builds at each up), built when it has a build section and no image yet (or `--build`).
@@ -308,12 +307,8 @@ impl Compose {
                 built?;
                 progress("Image", &image, "Built");
             }
-            None if policy == "always" => {
-                e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
-                progress("Image", &image, "Pulled");
-            }
-            _ if present => {}
-            _ if policy == "never" => return Err(EngineError::NoSuchImage(image).into()),
+            _ if present && !(s.build.is_none() && policy == "always") => {}
+            _ if !present && policy == "never" => return Err(EngineError::NoSuchImage(image).into()),
             _ => {
                 e.pull_image(&doca_engine::images::PullImage { reference: image.clone(), platform: None, auth: None }, &|_| {})?;
                 progress("Image", &image, "Pulled");
@@ -357,7 +352,6 @@ impl Compose {
         Ok(())
     }
 
-    /// `build`: the services that have a build section, built again.
     /// `build`: every service with a build section, built at once (builds are independent of
     /// each other, as in docker compose, which hands them to BuildKit together).
     pub fn build(&self, e: &mut Engine, services: &[String], rule: &ImageRule, progress: Progress) -> Result<(), ComposeError> {
