@@ -363,6 +363,9 @@ pub struct RunArgs {
     /// Add link to another container
     #[arg(long)]
     pub link: Vec<String>,
+    /// User namespace to use: "auto" (a range of ids of its own) or "host"
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,

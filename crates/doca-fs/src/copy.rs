@@ -17,6 +17,37 @@ pub struct CopyOptions {
     /// The destination is a container's: refuse to write into its /proc, /sys and the like,
     /// where a write as host root sets the host kernel's state.
     pub confined_dest: bool,
+    /// The container's side is seen through its user namespace's id map (its idmapped
+    /// rootfs): owners move between the container's ids and the host's on the way.
+    pub ids: Option<IdShift>,
+}
+
+/// A container's ids on the host: its id N is `uid + N` (gids: `gid + N`), for N < `size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdShift {
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+    /// Copying into the container (else out of it).
+    pub into: bool,
+}
+
+/// The owner to give a copy of a file owned by `uid`:`gid`, or None to leave the copier's.
+fn owner(uid: u32, gid: u32, opts: CopyOptions) -> Option<(u32, u32)> {
+    // The overflow id (65534) for what the container's map does not cover, as the kernel shows it.
+    let shift = |id: u32, base: u32, size: u32, into: bool| match into {
+        true if id < size => base + id,
+        true => base + 65534.min(size - 1),
+        false if id >= base && id - base < size => id - base,
+        false => 65534,
+    };
+    match (opts.owner, opts.ids) {
+        (true, None) => Some((uid, gid)),
+        (true, Some(m)) => Some((shift(uid, m.uid, m.size, m.into), shift(gid, m.gid, m.size, m.into))),
+        // The copier's owner is root: the container's root, into a container.
+        (false, Some(m)) if m.into => Some((m.uid, m.gid)),
+        (false, _) => None,
+    }
 }
 
 /// Copies every entry of directory `src` into `dst` (docker's `SRC/.`).
@@ -42,7 +73,7 @@ pub fn copy(src: &Entry, dst: &Dir, name: &OsStr, opts: CopyOptions) -> Result<(
         Kind::Dir => {
             let to = dst.mkdir(name, 0o700)?;
             copy_contents(src, &to, opts)?;
-            to.finish(st, opts.owner)
+            to.finish(st, owner(st.st_uid, st.st_gid, opts))
         }
         Kind::File => {
             let mut from = src.open_file()?;
@@ -50,14 +81,14 @@ pub fn copy(src: &Entry, dst: &Dir, name: &OsStr, opts: CopyOptions) -> Result<(
             let mut to = dst.create_file(name, 0o600)?;
             let path = dst.path().join(name);
             std::io::copy(&mut from, &mut to).map_err(|source| FsError::Write { path: path.clone(), source })?;
-            finish(to.as_fd(), st, opts.owner, &path)
+            finish(to.as_fd(), st, owner(st.st_uid, st.st_gid, opts), &path)
         }
         Kind::Symlink => {
             let target = src.readlink()?;
             dst.remove_nondir(name)?;
             dst.symlink(name, &target)?;
-            if opts.owner {
-                dst.chown(name, st.st_uid, st.st_gid)?;
+            if let Some((u, g)) = owner(st.st_uid, st.st_gid, opts) {
+                dst.chown(name, u, g)?;
             }
             Ok(())
         }
@@ -65,8 +96,8 @@ pub fn copy(src: &Entry, dst: &Dir, name: &OsStr, opts: CopyOptions) -> Result<(
         kind @ (Kind::Fifo | Kind::CharDevice | Kind::BlockDevice) => {
             dst.remove_nondir(name)?;
             dst.mknod(name, kind, st.st_mode & 0o7777, st.st_rdev)?;
-            if opts.owner {
-                dst.chown(name, st.st_uid, st.st_gid)?;
+            if let Some((u, g)) = owner(st.st_uid, st.st_gid, opts) {
+                dst.chown(name, u, g)?;
             }
             Ok(())
         }

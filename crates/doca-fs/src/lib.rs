@@ -30,7 +30,7 @@ use std::path::{Component, Path, PathBuf};
 
 mod copy;
 mod walk;
-pub use copy::{copy, copy_contents, CopyOptions};
+pub use copy::{copy, copy_contents, CopyOptions, IdShift};
 pub use walk::walk;
 
 #[derive(Debug, thiserror::Error)]
@@ -384,7 +384,8 @@ impl Dir {
             .map_err(io("chown", &self.child_path(name)))
     }
     /// Mode, owner (optional) and times of this directory.
-    pub fn finish(&self, st: &rfs::Stat, owner: bool) -> Result<()> {
+    /// Mode and times from `st`, and the owner given (else the creator's stays).
+    pub fn finish(&self, st: &rfs::Stat, owner: Option<(u32, u32)>) -> Result<()> {
         finish(self.fd.as_fd(), st, owner, &self.path)
     }
 }
@@ -395,10 +396,10 @@ impl AsFd for Dir {
     }
 }
 
-/// Mode, owner (with `owner`) and times of an opened file or directory, from `st`.
-pub(crate) fn finish(fd: BorrowedFd, st: &rfs::Stat, owner: bool, path: &Path) -> Result<()> {
-    if owner {
-        rfs::fchown(fd, Some(rfs::Uid::from_raw(st.st_uid)), Some(rfs::Gid::from_raw(st.st_gid))).map_err(io("chown", path))?;
+/// Mode and times of an opened file or directory from `st`, and `owner` when given.
+pub(crate) fn finish(fd: BorrowedFd, st: &rfs::Stat, owner: Option<(u32, u32)>, path: &Path) -> Result<()> {
+    if let Some((uid, gid)) = owner {
+        rfs::fchown(fd, Some(rfs::Uid::from_raw(uid)), Some(rfs::Gid::from_raw(gid))).map_err(io("chown", path))?;
     }
     // After chown, which clears setuid and setgid bits.
     rfs::fchmod(fd, Mode::from_raw_mode(st.st_mode & 0o7777)).map_err(io("chmod", path))?;

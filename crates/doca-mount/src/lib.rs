@@ -2,13 +2,16 @@
 //! mount(2) call), and the rest passed to the filesystem as data. Shared by the runtime (OCI
 //! `mounts[].options`) and the engine (the local volume driver's `o=`), which must read the
 //! same names the same way; kept out of both so the engine does not link the runtime. Also the
-//! sealed view of an executable (`SealedExe`) the runtime, the engine and the monitor share.
+//! sealed view of an executable (`SealedExe`) the runtime, the engine and the monitor share,
+//! and mount_setattr(2) (`setattr`), which both use on detached mounts.
 
-#![forbid(unsafe_code)]
+// Unsafe only where a system call has no safe wrapper yet (setattr.rs), each use explained.
+#![deny(unsafe_code)]
 
 use nix::mount::MsFlags;
 
 mod sealed;
+pub mod setattr;
 pub use sealed::{RuntimeProgram, SealedExe};
 
 /// Mount options split as mount(2) wants them.

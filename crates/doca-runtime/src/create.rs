@@ -141,6 +141,14 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
             n.path().clone().map(|p| (p, f))
         })
         .collect();
+    // With a new user namespace, the namespaces given by path that belong to the host's (the
+    // engine's network namespace) are joined before it is made, by the process that makes the
+    // init: from inside the new one, setns(2) into them is refused (EPERM: it needs
+    // CAP_SYS_ADMIN over their owner). runc's nsexec joins first and unshares after, too. A
+    // mount namespace is still joined by the init, in its new user namespace, where it mounts.
+    type Joins = Vec<(PathBuf, CloneFlags)>;
+    let (early, joins): (Joins, Joins) =
+        joins.into_iter().partition(|(_, f)| flags.contains(CloneFlags::CLONE_NEWUSER) && *f != CloneFlags::CLONE_NEWNS);
     let parent_end = std::os::fd::AsRawFd::as_raw_fd(&parent_sock);
     let cb = Box::new(|| {
         let sock = child_sock.take().expect("cloned once");
@@ -186,7 +194,8 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
             .map_err(|e| RuntimeError::Sys(format!("clone into new namespaces: {}", e.desc().to_lowercase())))
     };
     let pid = match user_ns {
-        None => clone_init(CloneFlags::empty())?,
+        None if early.is_empty() => clone_init(CloneFlags::empty())?,
+        None => crate::userns::spawn_with(|| crate::userns::join_all(&early), clone_init)?,
         Some(path) => crate::userns::spawn_in(&path, linux, clone_init)?,
     };
     undo.child = Some(pid);

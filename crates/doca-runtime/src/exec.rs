@@ -27,11 +27,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
 }
 
-/// Namespaces to join, in setns order. The user namespace first: joining it gives the rights
-/// the other joins need (CAP_SYS_ADMIN in the user namespace that owns each), and a process
-/// exec'd into a container with a user namespace must not keep the host's root (runc orders
-/// them the same way). Mount last, so the others are opened while the host's /proc is still
-/// our /proc.
+/// Namespaces to open, in this order (joined in `helper_main`'s). A process exec'd into a
+/// container with a user namespace must not keep the host's root: it ends in that namespace.
+/// Mount last, so the others are opened while the host's /proc is still our /proc.
 const NAMESPACES: [(&str, CloneFlags); 8] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
@@ -137,8 +135,27 @@ fn helper_main(
     for p in &state.cgroup_paths {
         std::fs::write(p.join("cgroup.procs"), std::process::id().to_string()).map_err(RuntimeError::io("join cgroup", p))?;
     }
-    for (fd, flag) in &namespaces {
-        nix::sched::setns(fd, *flag).map_err(|e| RuntimeError::Sys(format!("join {flag:?} namespace: {}", e.desc().to_lowercase())))?;
+    // The user namespace last but for what only it opens: the others are joined while we
+    // still have the rights over their owners (root's over a network namespace the engine made
+    // outside the container's user namespace, which the container's root has none over); one
+    // refused now (EPERM: owned by a user namespace only joining it gives rights in, as when
+    // the runtime is not root) is joined after it.
+    let join = |fd: &OwnedFd, flag: CloneFlags| {
+        nix::sched::setns(fd, flag).map_err(|e| RuntimeError::Sys(format!("join {flag:?} namespace: {}", e.desc().to_lowercase())))
+    };
+    let user = namespaces.iter().find(|(_, f)| *f == CloneFlags::CLONE_NEWUSER);
+    let mut after = Vec::new();
+    for (fd, flag) in namespaces.iter().filter(|(_, f)| *f != CloneFlags::CLONE_NEWUSER) {
+        match nix::sched::setns(fd, *flag) {
+            Err(nix::Error::EPERM) if user.is_some() => after.push((fd, *flag)),
+            r => r.map_err(|e| RuntimeError::Sys(format!("join {flag:?} namespace: {}", e.desc().to_lowercase())))?,
+        }
+    }
+    if let Some((fd, flag)) = user {
+        join(fd, *flag)?;
+    }
+    for (fd, flag) in after {
+        join(fd, flag)?;
     }
     drop(namespaces);
     // SAFETY: still single-threaded.

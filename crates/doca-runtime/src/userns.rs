@@ -21,12 +21,28 @@ use std::path::Path;
 /// returns the pid of the process `clone` made, a child of the caller.
 pub fn spawn_in(path: &Path, linux: &Linux, clone: impl FnOnce(CloneFlags) -> Result<Pid>) -> Result<Pid> {
     let ns = std::fs::File::open(path).map_err(RuntimeError::io("open user namespace", path))?;
+    spawn_with(|| join(&ns, path, linux), clone)
+}
+
+/// Namespaces given by path, joined by this process.
+pub fn join_all(joins: &[(std::path::PathBuf, CloneFlags)]) -> Result<()> {
+    for (p, f) in joins {
+        let fd = std::fs::File::open(p).map_err(RuntimeError::io("open namespace", p))?;
+        nix::sched::setns(fd, *f).map_err(|e| RuntimeError::Sys(format!("join namespace {}: {}", p.display(), e.desc().to_lowercase())))?;
+    }
+    Ok(())
+}
+
+/// Runs `prepare` (joining namespaces) then `clone` in an intermediate process forked for the
+/// purpose, passing the flags `clone` must add (CLONE_PARENT, so what it makes is the caller's
+/// child); returns the pid of the process `clone` made.
+pub fn spawn_with(prepare: impl FnOnce() -> Result<()>, clone: impl FnOnce(CloneFlags) -> Result<Pid>) -> Result<Pid> {
     let (parent, child) = sync::pair()?;
     // SAFETY: doca-runc is single-threaded, so the forked copy may run ordinary code.
-    match unsafe { fork() }.map_err(RuntimeError::sys("fork to join the user namespace"))? {
+    match unsafe { fork() }.map_err(RuntimeError::sys("fork to join namespaces"))? {
         ForkResult::Child => {
             drop(parent);
-            let msg = match join(&ns, path, linux).and_then(|()| clone(CloneFlags::CLONE_PARENT)) {
+            let msg = match prepare().and_then(|()| clone(CloneFlags::CLONE_PARENT)) {
                 Ok(pid) => Msg::Pid(pid.as_raw()),
                 Err(e) => Msg::Failed { message: e.to_string(), code: e.exit_code() },
             };
@@ -43,7 +59,7 @@ pub fn spawn_in(path: &Path, linux: &Linux, clone: impl FnOnce(CloneFlags) -> Re
             match got? {
                 Some(Msg::Pid(pid)) => Ok(Pid::from_raw(pid)),
                 Some(Msg::Failed { message, code }) => Err(RuntimeError::Init { message, code }),
-                other => Err(RuntimeError::Sys(format!("joining the user namespace {}: no pid came back ({other:?})", path.display()))),
+                other => Err(RuntimeError::Sys(format!("joining namespaces: no pid came back ({other:?})"))),
             }
         }
     }

@@ -82,7 +82,10 @@ pub fn private_root(dir: &Path) -> Result<(), StoreError> {
     let io = |op: &'static str| move |source| StoreError::Io { op, path: dir.to_path_buf(), source };
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("create"))?;
     let m = std::fs::metadata(dir).map_err(io("stat"))?;
-    if m.permissions().mode() & 0o077 != 0 {
+    // Execute-only for others (0711) is kept: the run root is made so for containers with a
+    // user namespace, whose root (another uid on the host) must reach its own directory in it
+    // (doca-engine containers/userns.rs); nobody may list or write it.
+    if m.permissions().mode() & 0o066 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io("chmod"))?;
     }
     Ok(())

@@ -296,9 +296,6 @@ impl CreateBody {
     /// The engine's request, and the further networks to join after create.
     pub fn into_request(self, name: Option<String>) -> ApiResult<(CreateContainer, Vec<ConnectNetwork>)> {
         let h = self.host_config.unwrap_or_default();
-        if !h.userns_mode.is_empty() && h.userns_mode != "host" {
-            return Err(ApiError::bad_request(format!("user namespace mode {:?} is not supported yet", h.userns_mode)));
-        }
         let mut network = if self.network_disabled { NetworkMode::None } else { NetworkMode::parse(&h.network_mode) };
         let endpoints = self.networking_config.unwrap_or_default().endpoints_config;
         let mut ip = None;
@@ -407,6 +404,7 @@ impl CreateBody {
             ip,
             network_aliases: aliases,
             links: h.links,
+            userns: h.userns_mode,
             mac_address: mac,
             dns: h.dns,
             dns_search: h.dns_search,

@@ -243,6 +243,7 @@ pub fn create_request(a: &RunArgs, verb: Verb) -> Result<CreateContainer, Failur
         ip,
         network_aliases: a.network_alias.clone(),
         links: a.link.clone(),
+        userns: a.userns.clone().unwrap_or_default(),
         mac_address: a.mac_address.clone(),
         dns: a.dns.clone(),
         dns_search: a.dns_search.clone(),

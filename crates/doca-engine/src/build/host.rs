@@ -365,7 +365,7 @@ impl BuildHost for Host<'_> {
         let epoch = step.epoch;
         let mut write = |w: &mut dyn Write| -> std::io::Result<()> {
             if upper.is_dir() {
-                crate::containers::diff::write_tar(&upper, crate::containers::diff::TarKind::Layer, epoch, w)
+                crate::containers::diff::write_tar(&upper, crate::containers::diff::TarKind::Layer, epoch, None, w)
                     .map_err(|e| std::io::Error::other(e.to_string()))
             } else {
                 tar::Builder::new(w).finish()

@@ -69,7 +69,7 @@ impl Engine {
         }
         let mut write_layer = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
             if upper.is_dir() {
-                write_tar(&upper, TarKind::Layer, None, w).map_err(|e| std::io::Error::other(e.to_string()))
+                write_tar(&upper, TarKind::Layer, None, None, w).map_err(|e| std::io::Error::other(e.to_string()))
             } else {
                 // A container never started has no writable layer yet: an empty layer.
                 tar::Builder::new(w).finish()

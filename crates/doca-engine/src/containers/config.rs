@@ -148,6 +148,14 @@ pub struct CreateContainer {
     pub publish: Vec<doca_net::PortBinding>,
     pub publish_all: bool,
     pub expose: Vec<doca_net::Port>,
+    /// `--userns`: "" (the configured default), "host" or "auto" (a user namespace with a range
+    /// of ids of its own).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userns: String,
+    /// The container's ids on the host, when it has a user namespace: chosen at create and
+    /// kept for its life (userns.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_map: Option<super::userns::IdMap>,
     /// `--ipc host`, `--pid host`, `--uts host`.
     pub ipc_host: bool,
     pub pid_host: bool,

@@ -149,20 +149,26 @@ impl Engine {
 
     /// Runs `f` on the container's root: a running container's through its init (its volumes
     /// and binds seen), a stopped one's mounted for the call, under its lock.
-    fn with_root<T>(&mut self, name: &str, f: impl FnOnce(&Root) -> Result<T, EngineError>) -> Result<T, EngineError> {
+    /// `f` also learns whether the root is seen through the container's user namespace's id
+    /// map (a running one's idmapped rootfs), where owners are the host's ids.
+    fn with_root<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&Root, Option<super::userns::IdMap>) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
         let c = self.container(name)?;
         if c.state.status.is_live() {
-            return f(&self.live_root(&c)?);
+            return f(&self.live_root(&c)?, c.config.id_map);
         }
         let _lock = self.lock_container(&c.id)?;
         let c = self.container(c.id.as_str())?;
         if c.state.status.is_live() {
-            return f(&self.live_root(&c)?);
+            return f(&self.live_root(&c)?, c.config.id_map);
         }
         let paths = self.container_paths(&c.id);
         self.unmount_container(&c.id)?;
-        self.mount_container_rootfs(&c.image_id, &paths.dir)?;
-        let r = Root::open(&paths.merged()).map_err(EngineError::from).and_then(|root| f(&root));
+        self.mount_container_rootfs(&c)?;
+        let r = Root::open(&paths.merged()).map_err(EngineError::from).and_then(|root| f(&root, None));
         self.unmount_container(&c.id)?;
         r
     }
@@ -170,7 +176,7 @@ impl Engine {
     /// What docker's `HEAD /containers/{id}/archive` tells of a path in the container
     /// (`X-Docker-Container-Path-Stat`), resolved inside its root, the last link not followed.
     pub fn container_path_stat(&mut self, name: &str, path: &str) -> Result<PathStat, EngineError> {
-        let r = self.with_root(name, |root| {
+        let r = self.with_root(name, |root, _| {
             let e = root.resolve(Path::new(path), false)?;
             let st = e.stat();
             let link_target = if e.kind() == doca_fs::Kind::Symlink { e.readlink()?.to_string_lossy().into_owned() } else { String::new() };
@@ -193,7 +199,7 @@ impl Engine {
 
     #[tracing::instrument(level = "debug", skip_all, fields(container = name), err(level = "debug"))]
     pub fn copy_files(&mut self, name: &str, req: &CopyRequest, opts: CopyOptions) -> Result<(), EngineError> {
-        let result = self.with_root(name, |root| copy_with_root(root, req, opts));
+        let result = self.with_root(name, |root, ids| copy_with_root(root, req, opts, ids));
         // A missing source, in docker's words: the container-side path as given, or the host
         // path as lstat(2) saw it.
         result.map_err(|e| match (e, req) {
@@ -209,19 +215,20 @@ impl Engine {
     }
 }
 
-fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions) -> Result<(), EngineError> {
+fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions, ids: Option<super::userns::IdMap>) -> Result<(), EngineError> {
     let host = Root::host()?;
+    let shift = |into: bool| ids.map(|m| doca_fs::IdShift { uid: m.uid, gid: m.gid, size: m.size, into });
     let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
     match req {
         CopyRequest::FromContainer { src, dest } => {
             let dest = absolute(dest);
             // Device nodes a container made stay in it (CopyOptions::devices).
-            let fs = FsCopy { owner: opts.keep_owner, devices: false, confined_dest: false };
+            let fs = FsCopy { owner: opts.keep_owner, devices: false, confined_dest: false, ids: shift(false) };
             copy(Side { root, path: Path::new(src) }, Side { root: &host, path: &dest }, opts.follow_link, fs)
         }
         CopyRequest::ToContainer { src, dest } => {
             let src = absolute(src);
-            let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true };
+            let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true, ids: shift(true) };
             copy(Side { root: &host, path: &src }, Side { root, path: Path::new(dest) }, opts.follow_link, fs)
         }
         CopyRequest::IntoDirectory { src, dest } => {
@@ -233,7 +240,7 @@ fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions) -> Result<(
                 Err(e) => return Err(e.into()),
             }
             let src = PathBuf::from(format!("{}/.", absolute(src).display()));
-            let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true };
+            let fs = FsCopy { owner: opts.keep_owner, devices: true, confined_dest: true, ids: shift(true) };
             copy(Side { root: &host, path: &src }, Side { root, path: Path::new(dest) }, false, fs)
         }
     }

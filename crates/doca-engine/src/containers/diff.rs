@@ -74,9 +74,11 @@ impl Engine {
         let mounted_here = !c.state.status.is_live();
         if mounted_here {
             self.unmount_container(&c.id)?;
-            self.mount_container_rootfs(&c.image_id, &paths.dir)?;
+            self.mount_container_rootfs(&c)?;
         }
-        let result = write_tar(&paths.merged(), TarKind::Filesystem, None, out);
+        // A running container with a user namespace has its rootfs idmapped.
+        let ids = if mounted_here { None } else { c.config.id_map };
+        let result = write_tar(&paths.merged(), TarKind::Filesystem, None, ids, out);
         if mounted_here {
             self.unmount_container(&c.id)?;
         }
@@ -96,7 +98,22 @@ pub(crate) enum TarKind {
 }
 
 /// `clamp`: no mtime later than this (a reproducible build's SOURCE_DATE_EPOCH).
-pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+/// `ids`: `root` is seen through a user namespace's id map (a running container's idmapped
+/// rootfs): owners are written as the container's ids.
+pub(crate) fn write_tar(
+    root: &Path,
+    kind: TarKind,
+    clamp: Option<i64>,
+    ids: Option<super::userns::IdMap>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), EngineError> {
+    let owner = |uid: u32, gid: u32| match ids {
+        None => (uid, gid),
+        Some(m) => {
+            let back = |id: u32, base: u32| if id >= base && id - base < m.size { id - base } else { 65534 };
+            (back(uid, m.uid), back(gid, m.gid))
+        }
+    };
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
     // (device, inode) → the first path archived: a file's other names are link entries, as
@@ -118,9 +135,10 @@ pub(crate) fn write_tar(root: &Path, kind: TarKind, clamp: Option<i64>, out: &mu
         }
         let mut h = tar::Header::new_gnu();
         h.set_mode(st.st_mode & 0o7777);
-        h.set_uid(u64::from(st.st_uid));
-        h.set_gid(u64::from(st.st_gid));
-        names.label(&mut h, st.st_uid, st.st_gid);
+        let (uid, gid) = owner(st.st_uid, st.st_gid);
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
+        names.label(&mut h, uid, gid);
         if ft == FileType::RegularFile && st.st_nlink > 1 {
             if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
                 h.set_entry_type(tar::EntryType::Link);

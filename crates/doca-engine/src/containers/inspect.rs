@@ -180,7 +180,7 @@ fn host_config(c: &Container) -> HostConfig {
         security_opt: nil_if_empty(security_opts(c)),
         tmpfs: r.tmpfs.clone(),
         uts_mode: if r.uts_host { "host" } else { "" }.into(),
-        userns_mode: String::new(),
+        userns_mode: r.userns.clone(),
         shm_size: r.shm_size.unwrap_or(64 << 20),
         sysctls: r.sysctls.clone(),
         runtime: if r.runtime.is_empty() { "doca".into() } else { r.runtime.clone() },

@@ -29,6 +29,7 @@ pub mod summary;
 pub mod sysctl;
 pub mod top;
 pub mod user;
+pub mod userns;
 pub mod validate;
 
 pub use attach::{Attach, AttachEvent, AttachInput, AttachStreams, DetachKeys};

@@ -48,6 +48,7 @@ impl Engine {
                 let _ = rt.delete_force(c.id.as_str());
             }
         }
+        self.release_userns_area(&c.id, true);
         let paths = self.container_paths(&c.id);
         for d in [&paths.dir, &paths.run] {
             match std::fs::remove_dir_all(d) {

@@ -4,6 +4,7 @@
 //! build step) also gets docker's init layer between the image and its writable layer.
 
 use crate::{Engine, EngineError};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// A mounted container rootfs.
@@ -47,7 +48,7 @@ const INIT_LAYER: [(&str, InitEntry); 10] = [
 /// leaves no half layer). Its directories take the modes and owners the image's have; a path
 /// below something that is not a directory in the image is left alone (a directory here would
 /// hide the image's symlink).
-fn init_layer(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf, EngineError> {
+fn init_layer(lowers: &[PathBuf], dir: &Path, targets: &[(String, InitEntry)]) -> Result<PathBuf, EngineError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let init = dir.join("init");
     if init.is_dir() {
@@ -71,8 +72,12 @@ fn init_layer(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf, EngineError> {
         Ok(())
     };
     mkdir(&tmp, 0o755, None)?;
-    'paths: for (path, entry) in INIT_LAYER {
+    let extra = targets.iter().map(|(p, e)| (p.trim_start_matches('/'), *e));
+    'paths: for (path, entry) in INIT_LAYER.into_iter().chain(extra) {
         let rel = Path::new(path);
+        if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            continue;
+        }
         if in_image(rel).is_some() {
             continue;
         }
@@ -98,20 +103,58 @@ fn init_layer(lowers: &[PathBuf], dir: &Path) -> Result<PathBuf, EngineError> {
     Ok(init)
 }
 
+/// What the runtime mounts over in a container with a user namespace: made in its init layer
+/// (owned as the image's parents are, root's otherwise), because the runtime, which would
+/// create a missing one, writes as the host's root, whom the container's idmapped writable
+/// layer records as an id the container does not have.
+fn mount_targets(c: &super::Container) -> Vec<(String, InitEntry)> {
+    use super::mounts::MountKind;
+    let mut out = Vec::new();
+    for m in &c.config.mounts {
+        let file = m.kind == MountKind::Bind && std::fs::metadata(&m.source).is_ok_and(|md| !md.is_dir());
+        out.push((m.target.clone(), if file { InitEntry::File } else { InitEntry::Dir }));
+    }
+    out.extend(c.config.tmpfs.keys().map(|t| (t.clone(), InitEntry::Dir)));
+    out.extend(c.config.files.iter().map(|f| (f.target.clone(), InitEntry::File)));
+    if c.config.init {
+        out.push((super::spec::INIT_PATH.to_string(), InitEntry::File));
+    }
+    out
+}
+
 impl Engine {
-    /// A container's rootfs: its image, docker's init layer, its own writable layer.
-    pub fn mount_container_rootfs(&mut self, image: &doca_store::Digest, dir: &Path) -> Result<Rootfs, EngineError> {
-        self.mount_layers(image, dir, true)
+    /// A container's rootfs: its image, docker's init layer, its own writable layer, as the
+    /// files are on disk (what `cp`, `diff` and `export` of a stopped container read).
+    pub fn mount_container_rootfs(&mut self, c: &super::Container) -> Result<Rootfs, EngineError> {
+        let dir = self.container_paths(&c.id).dir;
+        let targets = if c.config.id_map.is_some() { mount_targets(c) } else { Vec::new() };
+        self.mount_layers(&c.image_id, &dir, Some(&targets), None)
+    }
+
+    /// The same rootfs seen through the container's user namespace: every layer, and the
+    /// writable one, idmapped (`userns::mount_userns`), so the container's root owns what the
+    /// image's root owns, and what it writes is stored under its own ids.
+    pub(crate) fn mount_container_rootfs_idmapped(&mut self, c: &super::Container, userns: &OwnedFd) -> Result<Rootfs, EngineError> {
+        let dir = self.container_paths(&c.id).dir;
+        self.mount_layers(&c.image_id, &dir, Some(&mount_targets(c)), Some(userns))
     }
 
     /// Mounts `image`'s layers with a fresh writable layer in `dir` (`upper/`, `work/`,
     /// `merged/`), as a build step runs on them. An image of one layer still gets an overlay,
     /// so every container writes only to its own upper directory.
     pub fn mount_rootfs(&mut self, image: &doca_store::Digest, dir: &Path) -> Result<Rootfs, EngineError> {
-        self.mount_layers(image, dir, false)
+        self.mount_layers(image, dir, None, None)
     }
 
-    fn mount_layers(&mut self, image: &doca_store::Digest, dir: &Path, with_init: bool) -> Result<Rootfs, EngineError> {
+    /// The overlay of `image`'s layers (with the init layer and its extra mount targets when
+    /// `init` is given) and `dir`'s writable layer; through `userns`'s id map when given.
+    fn mount_layers(
+        &mut self,
+        image: &doca_store::Digest,
+        dir: &Path,
+        init: Option<&[(String, InitEntry)]>,
+        userns: Option<&OwnedFd>,
+    ) -> Result<Rootfs, EngineError> {
         let layers = self.store.db.read(|tx| tx.layers(image))?;
         if layers.is_empty() {
             return Err(EngineError::InvalidArgument(format!("image {image} has no layers")));
@@ -126,8 +169,8 @@ impl Engine {
             }
         }
         let mut lowers = lowers;
-        if with_init {
-            lowers.insert(0, init_layer(&lowers, dir)?);
+        if let Some(targets) = init {
+            lowers.insert(0, init_layer(&lowers, dir, targets)?);
         }
         let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
         for d in [&upper, &work, &merged] {
@@ -138,15 +181,58 @@ impl Engine {
         // its files. Above it, the container's directory stays root's alone.
         std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(|e| EngineError::InvalidArgument(format!("chmod {}: {e}", upper.display())))?;
-        let data = format!("lowerdir={},upperdir={},workdir={}", lower_dirs(&lowers), upper.display(), work.display());
+        // Through a user namespace's map: each layer and the directory holding the writable
+        // layer and its work directory (which overlayfs wants on one mount) idmapped at
+        // `dir/idmap/`, the overlay made of those, then they are detached (the overlay holds
+        // its layers).
+        let (lowers, rw) = match userns {
+            None => (lowers, dir.to_path_buf()),
+            Some(ns) => {
+                let idmap = dir.join("idmap");
+                detach_all(&idmap);
+                let mut mapped = Vec::new();
+                for (i, l) in lowers.iter().enumerate() {
+                    let at = idmap.join(format!("l{i}"));
+                    std::fs::create_dir_all(&at).map_err(EngineError::io("create", &at))?;
+                    if let Err(e) = super::userns::mount_idmapped(l, &at, ns) {
+                        detach_all(&idmap);
+                        return Err(e);
+                    }
+                    mapped.push(at);
+                }
+                let at = idmap.join("rw");
+                std::fs::create_dir_all(&at).map_err(EngineError::io("create", &at))?;
+                if let Err(e) = super::userns::mount_idmapped(dir, &at, ns) {
+                    detach_all(&idmap);
+                    return Err(e);
+                }
+                (mapped, at)
+            }
+        };
+        let data =
+            format!("lowerdir={},upperdir={},workdir={}", lower_dirs(&lowers), rw.join("upper").display(), rw.join("work").display());
         // mount(2) takes one page of options (overlayfs.rst): with very many layers, docker's
         // overlay2 shortens the paths; doca says so rather than failing obscurely.
-        if data.len() >= 4096 {
-            return Err(EngineError::InvalidArgument(format!("image {image}: {} layers do not fit in one overlay mount", lowers.len())));
+        let mounted = if data.len() >= 4096 {
+            Err(EngineError::InvalidArgument(format!("image {image}: {} layers do not fit in one overlay mount", lowers.len())))
+        } else {
+            nix::mount::mount(Some("overlay"), &merged, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_str()))
+                .map_err(|e| EngineError::InvalidArgument(format!("mount overlay on {}: {}", merged.display(), e.desc().to_lowercase())))
+        };
+        if userns.is_some() {
+            detach_all(&dir.join("idmap"));
         }
-        nix::mount::mount(Some("overlay"), &merged, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_str()))
-            .map_err(|e| EngineError::InvalidArgument(format!("mount overlay on {}: {}", merged.display(), e.desc().to_lowercase())))?;
+        mounted?;
         Ok(Rootfs { merged, upper })
+    }
+}
+
+/// Detaches whatever is mounted on the entries of `dir` (idmapped layers and volumes): a
+/// crashed start may have left some.
+pub(crate) fn detach_all(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        // Stacked attachments come off one at a time.
+        while nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH).is_ok() {}
     }
 }
 

@@ -321,6 +321,17 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     if !nodes.is_empty() {
         linux.set_devices(Some(nodes));
     }
+    // A user namespace of its own: the container's ids are its range on the host.
+    if let Some(map) = &r.id_map {
+        let mapping = |host: u32| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default().container_id(0u32).host_id(host).size(map.size).build().map_err(bad)
+        };
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.push(namespace(LinuxNamespaceType::User, None)?);
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(vec![mapping(map.uid)?]));
+        linux.set_gid_mappings(Some(vec![mapping(map.gid)?]));
+    }
     if let Some(p) = profile {
         let seccomp: LinuxSeccomp =
             serde_json::from_value(p).map_err(|e| EngineError::InvalidArgument(format!("container spec: seccomp profile: {e}")))?;

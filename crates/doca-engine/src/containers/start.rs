@@ -109,15 +109,26 @@ impl Engine {
         if c.config.files.is_empty() {
             return Ok(Vec::new());
         }
-        let dir = self.container_paths(&c.id).dir.join("files");
+        let dir = self.bind_dir(c).join("files");
         crate::private_dir(&dir)?;
+        // The init opens them as the container's root.
+        if let Some(m) = &c.config.id_map {
+            std::os::unix::fs::chown(&dir, Some(m.uid), Some(m.gid)).map_err(EngineError::io("chown", &dir))?;
+        }
         let mut out = Vec::new();
         for (i, f) in c.config.files.iter().enumerate() {
             let file = dir.join(i.to_string());
             let _ = std::fs::remove_file(&file);
             std::fs::write(&file, &f.content)
                 .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(f.mode & 0o7777)))
-                .and_then(|_| std::os::unix::fs::chown(&file, Some(f.uid), Some(f.gid)))
+                .and_then(|_| {
+                    // Owned, on the host, by the ids the container's ids are there.
+                    let (uid, gid) = match &c.config.id_map {
+                        Some(m) => (m.host_uid(f.uid).unwrap_or(f.uid), m.host_gid(f.gid).unwrap_or(f.gid)),
+                        None => (f.uid, f.gid),
+                    };
+                    std::os::unix::fs::chown(&file, Some(uid), Some(gid))
+                })
                 .map_err(EngineError::io("write", &file))?;
             out.push(spec::bind_mount(&f.target, &file, &["rbind", "ro", "rprivate"])?);
         }
@@ -226,10 +237,20 @@ impl Engine {
     /// The OCI mounts of the container's volumes, binds and tmpfs. An empty volume mounted
     /// where the image has content is first filled with it, owners and modes kept (docker's
     /// copy-up; `nocopy` skips it); a missing `-v` bind source is made a directory.
-    fn mount_objects(&mut self, c: &Container, rootfs: &Path) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
+    /// The container's volumes, binds and tmpfs mounts, as OCI mounts. With a user namespace
+    /// (`userns`), a volume is mounted idmapped at `<area>/volumes/N` first, so that
+    /// its files keep the container's ids on disk, as the layers do; binds are not (a host
+    /// file's owner stays the host's).
+    fn mount_objects(
+        &mut self,
+        c: &Container,
+        rootfs: &Path,
+        userns: Option<&std::os::fd::OwnedFd>,
+    ) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
         use super::mounts::MountKind;
         let mut out = Vec::new();
-        for m in &c.config.mounts {
+        let idmapped = self.bind_dir(c).join("volumes");
+        for (i, m) in c.config.mounts.iter().enumerate() {
             let rw = if m.readonly { "ro" } else { "rw" };
             let propagation = m.propagation.clone().unwrap_or_else(|| "rprivate".into());
             match m.kind {
@@ -240,6 +261,15 @@ impl Engine {
                     if !m.nocopy {
                         copy_up(rootfs, &m.target, &data)?;
                     }
+                    let data = match userns {
+                        None => data,
+                        Some(ns) => {
+                            let at = idmapped.join(i.to_string());
+                            std::fs::create_dir_all(&at).map_err(EngineError::io("create", &at))?;
+                            super::userns::mount_idmapped(&data, &at, ns)?;
+                            at
+                        }
+                    };
                     out.push(spec::bind_mount(&m.target, &data, &["rbind", rw, &propagation])?);
                 }
                 MountKind::Bind => {
@@ -288,6 +318,8 @@ impl Engine {
 
     pub(crate) fn unmount_container(&self, id: &ContainerId) -> Result<(), EngineError> {
         let paths = self.container_paths(id);
+        super::rootfs::detach_all(&paths.dir.join("idmap"));
+        self.release_userns_area(id, false);
         super::rootfs::Rootfs { merged: paths.merged(), upper: paths.dir.join("upper") }.unmount()
     }
 
@@ -311,7 +343,7 @@ impl Engine {
         if runtime.root.join(c.id.as_str()).exists() {
             let _ = runtime.delete_force(c.id.as_str());
         }
-        let rootfs = self.mount_container_rootfs(&c.image_id, &paths.dir)?;
+        let rootfs = self.mount_container_rootfs(c)?;
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
@@ -321,7 +353,33 @@ impl Engine {
         if c.config.init {
             opts.init = Some(self.init_binary()?);
         }
-        opts.mounts = self.mount_objects(c, &rootfs.merged)?;
+        // With a user namespace: volumes are filled from the image (copy-up) through the rootfs
+        // as it is on disk, then mounted idmapped, and the rootfs mounted again, idmapped.
+        let userns = match &c.config.id_map {
+            Some(map) => Some((super::userns::mount_userns(map)?, self.userns_area(&c.id, map)?)),
+            None => None,
+        };
+        opts.mounts = self.mount_objects(c, &rootfs.merged, userns.as_ref().map(|(ns, _)| ns))?;
+        if let Some((ns, area)) = &userns {
+            // (The rootfs alone: the volumes just mounted in the area stay.)
+            rootfs.unmount()?;
+            let rootfs = self.mount_container_rootfs_idmapped(c, ns)?;
+            // Bound into the area, where the container's root reaches it (userns_area).
+            let io = |p: &Path| {
+                let p = p.to_path_buf();
+                move |e: nix::Error| EngineError::InvalidArgument(format!("bind {}: {}", p.display(), e.desc().to_lowercase()))
+            };
+            let at = area.join("rootfs");
+            std::fs::create_dir_all(&at).map_err(EngineError::io("create", &at))?;
+            nix::mount::mount(Some(&rootfs.merged), &at, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).map_err(io(&at))?;
+            opts.rootfs = at;
+            if let Some(init) = opts.init.take() {
+                let at = area.join("docker-init");
+                std::fs::File::create(&at).map_err(EngineError::io("create", &at))?;
+                nix::mount::mount(Some(&init), &at, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).map_err(io(&at))?;
+                opts.init = Some(at);
+            }
+        }
         opts.netns = self.setup_network(c)?;
         let endpoints = self.endpoints_of(c)?;
         opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
@@ -406,6 +464,9 @@ impl Engine {
         let mut line = String::new();
         let read = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         let _ = child.wait();
+        // The runtime has made its mounts (or failed): what the area held for it is held by the
+        // container's own mounts now.
+        self.release_userns_area(&c.id, false);
         read.map_err(|e| io("read from", &helpers.shim, e))?;
         tracing::debug!(container = %c.id, reply = %line.trim(), log = %shim_log.display(), "monitor replied");
         let (pid, monitor) = match serde_json::from_str::<Reply>(line.trim()) {
@@ -438,9 +499,9 @@ fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError
         // Nothing (or no directory) there in the image: nothing to copy.
         _ => return Ok(()),
     };
-    let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false };
+    let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false, ids: None };
     doca_fs::copy_contents(&src, &data, opts)?;
-    Ok(data.finish(src.stat(), true)?)
+    Ok(data.finish(src.stat(), Some((src.stat().st_uid, src.stat().st_gid)))?)
 }
 
 #[cfg(test)]

@@ -20,6 +20,30 @@ pub fn check_create(req: &CreateContainer) -> Result<(), EngineError> {
         return Err(EngineError::Usage("Conflicting options: --restart and --rm".into()));
     }
     let net = &req.network;
+    // dockerd's (daemon/daemon_unix.go verifyPlatformContainerSettings with user namespaces):
+    // what needs the host's namespaces cannot have one of its own.
+    match req.userns.as_str() {
+        "" | "host" => {}
+        "auto" => {
+            let conflict = if req.privileged {
+                Some("privileged mode is incompatible with user namespaces")
+            } else if req.pid_host {
+                Some("--pid=host is incompatible with user namespaces")
+            } else if *net == NetworkMode::Host {
+                Some("--network=host is incompatible with user namespaces")
+            } else if req.ipc_host {
+                Some("--ipc=host is incompatible with user namespaces")
+            } else if req.uts_host {
+                Some("--uts=host is incompatible with user namespaces")
+            } else {
+                None
+            };
+            if let Some(c) = conflict {
+                return Err(invalid(format!("{c}: run the container with --userns=host")));
+            }
+        }
+        other => return Err(invalid(format!("invalid user namespace mode {other:?}: auto or host"))),
+    }
     let user_network = matches!(net, NetworkMode::Bridge(n) if n != "bridge");
     if !req.network_aliases.is_empty() && !user_network {
         return Err(EngineError::Usage("network-scoped aliases are only supported for user-defined networks".into()));

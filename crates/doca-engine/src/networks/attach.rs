@@ -454,7 +454,7 @@ impl Engine {
             return Ok(());
         }
         let embedded_dns = self.endpoints_of(c)?.iter().any(|e| e.network.name != "bridge");
-        let file = self.container_paths(&c.id).dir.join("resolv.conf");
+        let file = self.bind_dir(c).join("resolv.conf");
         let content = resolv_file(c, true, embedded_dns);
         if std::fs::read_to_string(&file).ok().as_deref() == Some(content.as_str()) {
             return Ok(());
@@ -470,7 +470,7 @@ impl Engine {
         hostname: &str,
         endpoints: &[Endpoint],
     ) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
-        let dir = self.container_paths(&c.id).dir;
+        let dir = self.bind_dir(c);
         let own_netns = !matches!(c.config.network, NetworkMode::Host);
         let ips: Vec<Ipv4Addr> = endpoints.iter().map(|e| e.ip).collect();
         // `host-gateway`: the host as the container reaches it, its first network's gateway
@@ -512,6 +512,11 @@ impl Engine {
             // 0644: every user of the container reads them (bind-mounted, as docker's).
             std::fs::write(&file, content)
                 .and_then(|_| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
+                // The container's root edits them, as in docker, also from a user namespace.
+                .and_then(|_| match &c.config.id_map {
+                    Some(m) => std::os::unix::fs::chown(&file, Some(m.uid), Some(m.gid)),
+                    None => Ok(()),
+                })
                 .map_err(EngineError::io("write", &file))?;
             out.push(crate::containers::spec::bind_mount(&target, &file, &["rbind", "rprivate"])?);
         }

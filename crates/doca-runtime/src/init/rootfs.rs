@@ -12,7 +12,7 @@ pub use doca_mount::{parse_options, MountOptions};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -155,8 +155,18 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup: &Cgroup) -> Result<()> {
         }
     } else {
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        mount(source.as_deref().or(Some(Path::new(typ))), fd_path(&fd).as_str(), Some(typ), flags, data)
-            .map_err(RuntimeError::sys(&what))?;
+        match mount(source.as_deref().or(Some(Path::new(typ))), fd_path(&fd).as_str(), Some(typ), flags, data) {
+            // A user namespace may mount sysfs only for a network namespace it owns; a container
+            // that joins one made outside it (the engine's) gets the host's /sys, read-only, as
+            // runc gives it (libcontainer/rootfs_linux.go, "sysfs" in a user namespace).
+            Err(nix::Error::EPERM) if typ == "sysfs" && in_user_namespace() => {
+                mount(Some("/sys"), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    .map_err(RuntimeError::sys(format!("bind /sys on {}", dest.display())))?;
+                let fd = open_target(rootfs, &target)?;
+                recursive_read_only(&fd).map_err(|e| RuntimeError::Sys(format!("make {} read-only: {e}", dest.display())))?;
+            }
+            r => r.map_err(RuntimeError::sys(&what))?,
+        }
     }
     if !opts.propagation.is_empty() {
         // The descriptor still names the covered directory; the new mount sits on the path.
@@ -171,32 +181,15 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup: &Cgroup) -> Result<()> {
     Ok(())
 }
 
+/// Whether this process is in a user namespace other than the initial one (whose map is the
+/// whole id space, user_namespaces(7)).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
 /// mount_setattr(2) with MOUNT_ATTR_RDONLY and AT_RECURSIVE (Linux 5.12+).
 fn recursive_read_only(fd: &OwnedFd) -> std::io::Result<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: mount_setattr reads `attr` (size given) and an empty path relative to a valid fd.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    doca_mount::setattr::recursive_read_only(fd.as_fd())
 }
 
 /// The container sees its own cgroup: a tmpfs with one bind mount per hierarchy of the
