@@ -261,7 +261,14 @@ impl Engine {
             default_runtime: "doca".into(),
             // No daemon: containers never depend on a doca process staying up.
             live_restore_enabled: true,
-            security_options: vec!["name=seccomp,profile=builtin".into()],
+            // dockerd lists "name=userns" when containers get a user namespace by default.
+            security_options: {
+                let mut o = vec!["name=seccomp,profile=builtin".to_string()];
+                if crate::containers::userns::Settings::load().is_ok_and(|s| !s.userns_remap.is_empty()) {
+                    o.push("name=userns".into());
+                }
+                o
+            },
             warnings,
         })
     }

@@ -279,8 +279,11 @@ mod tests {
         assert_eq!((b.uid, b.gid), (100000 + RANGE, 500000 + RANGE));
         // Two blocks of gids: the pool holds two containers.
         assert_eq!(first_free(&pool, &[a, b]), None);
-        // A range recorded elsewhere in the pool (a config's "default") is skipped too.
-        let odd = IdMap { uid: 100000 + 10, gid: 0, size: RANGE };
-        assert_eq!(first_free(&pool, &[odd]).map(|m| m.uid), Some(100000 + RANGE));
+        // A range that overlaps blocks by its uids alone takes them: one off the block
+        // boundaries covers blocks 0 and 1, and the pool has only two blocks of gids.
+        let odd = IdMap { uid: 100000 + 10, gid: 900000, size: RANGE };
+        assert_eq!(first_free(&pool, &[odd]), None);
+        let by_uid = IdMap { uid: 100000, gid: 900000, size: RANGE };
+        assert_eq!(first_free(&pool, &[by_uid]).map(|m| m.uid), Some(100000 + RANGE));
     }
 }
