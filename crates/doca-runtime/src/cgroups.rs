@@ -69,6 +69,30 @@ pub struct Cgroup {
     pub dirs: Vec<(Hierarchy, PathBuf)>,
 }
 
+/// The first limit `r` asks for (memory, cpu, pids, block I/O, huge pages, unified), by its
+/// spec name; device rules are not limits.
+pub fn limits_asked(r: &LinuxResources) -> Option<&'static str> {
+    if r.memory().as_ref().is_some_and(|m| m.limit().is_some() || m.reservation().is_some() || m.swap().is_some()) {
+        return Some("memory");
+    }
+    if r.cpu().as_ref().is_some_and(|c| c.quota().is_some() || c.shares().is_some() || c.cpus().is_some() || c.period().is_some()) {
+        return Some("cpu");
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() > 0) {
+        return Some("pids");
+    }
+    if r.block_io().is_some() {
+        return Some("blockIO");
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Some("hugepageLimits");
+    }
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Some("unified");
+    }
+    None
+}
+
 impl Cgroup {
     /// `cgroups_path` from the spec (absolute, or relative to the hierarchy root; runc's
     /// "slice:prefix:name" systemd form is refused: doca never needs systemd).

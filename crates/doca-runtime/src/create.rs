@@ -106,10 +106,26 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(RuntimeError::io("chmod", &fifo))?;
 
     let linux = spec.linux().as_ref().expect("validated");
-    let cgroup = Cgroup::for_host(linux.cgroups_path().as_deref(), &opts.id)?;
-    cgroup.create()?;
+    let mut cgroup = Cgroup::for_host(linux.cgroups_path().as_deref(), &opts.id)?;
+    // Rootless (runc's `--rootless auto`): a user with no cgroup of their own to write runs
+    // the container without one, unless the spec asks for limits, which would then be silently
+    // lost: those are refused, naming why. Device rules are left to the user namespace, in
+    // which no device can be made anyway.
+    let rootless = !nix::unistd::geteuid().is_root();
+    match cgroup.create() {
+        Ok(()) => {}
+        Err(e) if rootless => {
+            if let Some(what) = linux.resources().as_ref().and_then(crate::cgroups::limits_asked) {
+                return Err(RuntimeError::Spec(format!(
+                    "linux.resources.{what}: rootless, and no cgroup to apply it in ({e}): a delegated cgroup (cgroup v2) is needed"
+                )));
+            }
+            cgroup = Cgroup { dirs: Vec::new() };
+        }
+        Err(e) => return Err(e),
+    }
     undo.cgroup = Some(cgroup.clone());
-    if let Some(r) = linux.resources() {
+    if let (Some(r), false) = (linux.resources(), cgroup.dirs.is_empty()) {
         cgroup.apply(r)?;
     }
 
@@ -283,13 +299,35 @@ fn enter_for_children(linux: &oci_spec::runtime::Linux) -> Result<()> {
     Ok(())
 }
 
-/// user_namespaces(7): the maps are written once, by us (root in the parent namespace), before
-/// the init goes on; "containerID hostID size" per line.
+/// user_namespaces(7): the maps are written once, before the init goes on; "containerID
+/// hostID size" per line. Root writes them. A user writes a map of their own id alone (gids
+/// only once setgroups(2) is denied in the namespace, which the kernel requires of an
+/// unprivileged writer); other maps go through newuidmap(1)/newgidmap(1) (Debian's `uidmap`),
+/// which check them against /etc/subuid and /etc/subgid, as runc's rootless mode does.
 fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
-    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
-        let text: String = maps.iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+    let root = nix::unistd::geteuid().is_root();
+    for (file, maps, own, helper) in [
+        ("uid_map", linux.uid_mappings(), nix::unistd::geteuid().as_raw(), "newuidmap"),
+        ("gid_map", linux.gid_mappings(), nix::unistd::getegid().as_raw(), "newgidmap"),
+    ] {
+        let maps: Vec<_> = maps.iter().flatten().collect();
+        let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
         let p = format!("/proc/{pid}/{file}");
-        std::fs::write(&p, &text).map_err(|e| RuntimeError::Sys(format!("write {} to {p}: {e}", text.trim().replace('\n', ", "))))?;
+        let written = if root || matches!(maps.as_slice(), [m] if m.size() == 1 && m.host_id() == own) {
+            if !root && file == "gid_map" {
+                let sg = format!("/proc/{pid}/setgroups");
+                std::fs::write(&sg, "deny").map_err(|e| RuntimeError::Sys(format!("write deny to {sg}: {e}")))?;
+            }
+            std::fs::write(&p, &text).map_err(|e| e.to_string())
+        } else {
+            let args: Vec<String> = maps.iter().flat_map(|m| [m.container_id(), m.host_id(), m.size()].map(|n| n.to_string())).collect();
+            match std::process::Command::new(helper).arg(pid.to_string()).args(&args).output() {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(format!("{helper}: {}", String::from_utf8_lossy(&o.stderr).trim())),
+                Err(e) => Err(format!("{helper}: {e} (install Debian's uidmap)")),
+            }
+        };
+        written.map_err(|e| RuntimeError::Sys(format!("write {} to {p}: {e}", text.trim().replace('\n', ", "))))?;
     }
     Ok(())
 }

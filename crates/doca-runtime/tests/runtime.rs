@@ -963,3 +963,62 @@ fn exec_through_a_proc_self_exe_trap_cannot_overwrite_doca_runc() {
     assert_eq!(doca_testkit::sha256_hex(&std::fs::read(&copy).unwrap()), digest, "doca-runc on the host changed:\n{out}");
     assert!(rt(&["delete", "--force", &b.id]).success());
 }
+
+/// Rootless (runc's `--rootless auto`): an unprivileged user runs a bundle of its own. Its uid
+/// is the container's root through a one-id map the runtime writes itself (after denying
+/// setgroups, as the kernel requires of an unprivileged writer); with no cgroup it may write,
+/// the container runs without one, and limits it could not apply are refused by name rather
+/// than dropped.
+#[test]
+fn an_unprivileged_user_runs_a_bundle_of_its_own() {
+    require_root!();
+    doca_testkit::require_tool!("setpriv");
+    let user_spec = |s: &mut Value| {
+        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+        // devpts's gid=5 names a group the one-id map does not have.
+        for m in s["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev/pts" {
+                let opts: Vec<Value> =
+                    m["options"].as_array().unwrap().iter().filter(|o| !o.as_str().unwrap().starts_with("gid=")).cloned().collect();
+                m["options"] = json!(opts);
+            }
+        }
+    };
+    let as_user = |b: &Bundle| {
+        let bin = b.dir.path().join("doca-runc");
+        std::fs::copy(runc_path(), &bin).unwrap();
+        let st = Command::new("chown").args(["-R", "65534:65534"]).arg(b.dir.path()).status().unwrap();
+        assert!(st.success());
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .arg("--root")
+            .arg(b.root())
+            .args(["run", "--bundle"])
+            .arg(b.dir.path())
+            .arg(&b.id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let b = Bundle::new(|s| {
+        args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok"]);
+        user_spec(s);
+        s["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    let o = as_user(&b);
+    assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["0", "0", "65534", "1", "devnull-ok"], "{}", stderr(&o));
+    assert!(o.status.success());
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    let limited = Bundle::new(|s| {
+        args(s, &["true"]);
+        user_spec(s);
+        s["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
+    });
+    let o = as_user(&limited);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("linux.resources.memory: rootless"), "{}", stderr(&o));
+    assert!(limited.leftovers().is_empty(), "{:?}", limited.leftovers());
+}

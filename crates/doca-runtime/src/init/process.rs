@@ -94,7 +94,17 @@ pub fn user_and_capabilities(p: &Process) -> Result<()> {
     nix::sys::prctl::set_keepcaps(true).map_err(RuntimeError::sys("prctl(PR_SET_KEEPCAPS)"))?;
     let mut groups: Vec<nix::unistd::Gid> = user.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
     groups.dedup();
-    nix::unistd::setgroups(&groups).map_err(RuntimeError::sys("setgroups"))?;
+    // In a user namespace whose gid map a user wrote, setgroups(2) is denied
+    // (user_namespaces(7)): no supplementary groups are possible there, so none asked for is
+    // fine and some asked for is an error that says why (runc's rootless rule).
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    match (denied, groups.is_empty()) {
+        (true, true) => {}
+        (true, false) => {
+            return Err(RuntimeError::Spec("process.user.additionalGids: setgroups is denied in this user namespace (rootless)".into()))
+        }
+        (false, _) => nix::unistd::setgroups(&groups).map_err(RuntimeError::sys("setgroups"))?,
+    }
     let gid = nix::unistd::Gid::from_raw(user.gid());
     let uid = nix::unistd::Uid::from_raw(user.uid());
     nix::unistd::setresgid(gid, gid, gid).map_err(RuntimeError::sys(format!("setgid {}", user.gid())))?;
