@@ -75,6 +75,20 @@ fn the_containers_root_is_an_unprivileged_id_and_two_containers_never_share_ids(
     let execs = std::process::Command::new("pgrep").args(["-u", &START.to_string(), "-f", "sleep 200"]).output().unwrap();
     assert!(execs.status.success(), "the exec'd process runs as the container's host id");
     assert_eq!(env.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", &a]), "auto\n");
+    // doca's init and a tmpfs, mounted over targets made for the namespace's root.
+    let init = env.run_ok(&[
+        "--rm",
+        "--userns",
+        "auto",
+        "--init",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 17 /proc/1/cmdline; echo; touch /scratch/x && stat -c %u /scratch/x",
+    ]);
+    assert_eq!(init, "/sbin/docker-init\n0\n");
     // A freed range is given again.
     env.ok(&["rm", "-f", &a]);
     let c = env.run_ok(&["-d", "--userns", "auto", "busybox", "sleep", "300"]).trim().to_string();

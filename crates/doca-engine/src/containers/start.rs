@@ -375,7 +375,9 @@ impl Engine {
             opts.rootfs = at;
             if let Some(init) = opts.init.take() {
                 let at = area.join("docker-init");
-                std::fs::File::create(&at).map_err(EngineError::io("create", &at))?;
+                // A mount point, never truncated: were the last start's bind still there, it
+                // would be doca-init itself.
+                std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&at).map_err(EngineError::io("create", &at))?;
                 nix::mount::mount(Some(&init), &at, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>).map_err(io(&at))?;
                 opts.init = Some(at);
             }
