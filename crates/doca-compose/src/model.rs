@@ -311,6 +311,8 @@ pub struct Service {
     pub mac_address: Option<String>,
     pub oom_score_adj: Option<i32>,
     pub cgroup_parent: Option<String>,
+    /// `userns_mode`: "host", or "auto" (doca's: a user namespace of its own).
+    pub userns_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -456,6 +456,7 @@ pub fn request(
         network,
         ip,
         network_aliases: aliases,
+        userns: s.userns_mode.clone().unwrap_or_default(),
         mac_address: s.mac_address.clone(),
         dns: s.dns.clone().map(StringOrList::into_vec).unwrap_or_default(),
         dns_search: s.dns_search.clone().map(StringOrList::into_vec).unwrap_or_default(),
@@ -594,6 +595,12 @@ mod tests {
         assert_eq!(r("{condition: none}").unwrap(), RestartPolicy::No);
         assert_eq!(r("{}").unwrap(), RestartPolicy::Always);
         assert!(r("{condition: sometimes}").unwrap_err().to_string().contains("services.a.deploy.restart_policy.condition"));
+    }
+
+    #[test]
+    fn userns_mode_reaches_the_request() {
+        assert_eq!(request_of("services:\n  a:\n    image: x\n    userns_mode: auto\n", "a").unwrap().userns, "auto");
+        assert_eq!(request_of("services:\n  a:\n    image: x\n", "a").unwrap().userns, "");
     }
 
     #[test]
