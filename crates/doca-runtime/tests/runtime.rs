@@ -986,38 +986,75 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
             }
         }
     };
-    let as_user = |b: &Bundle| {
+    // doca-runc as uid 65534, on a bundle that user owns; output in files, as `Bundle::cmd`.
+    let as_user = |b: &Bundle, args: &[&str]| {
         let bin = b.dir.path().join("doca-runc");
-        std::fs::copy(runc_path(), &bin).unwrap();
-        let st = Command::new("chown").args(["-R", "65534:65534"]).arg(b.dir.path()).status().unwrap();
-        assert!(st.success());
-        Command::new("setpriv")
+        if !bin.exists() {
+            std::fs::copy(runc_path(), &bin).unwrap();
+            let st = Command::new("chown").args(["-R", "65534:65534"]).arg(b.dir.path()).status().unwrap();
+            assert!(st.success());
+        }
+        let (out, err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+        let status = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&bin)
             .arg("--root")
             .arg(b.root())
-            .args(["run", "--bundle"])
-            .arg(b.dir.path())
-            .arg(&b.id)
+            .args(args)
             .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output { status, stdout: read(out), stderr: read(err) }
+    };
+    let run = |b: &Bundle| {
+        let dir = b.dir.path().to_str().unwrap().to_string();
+        as_user(b, &["run", "--bundle", &dir, &b.id])
     };
     let b = Bundle::new(|s| {
         args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok"]);
         user_spec(s);
         s["linux"].as_object_mut().unwrap().remove("resources");
     });
-    let o = as_user(&b);
+    let o = run(&b);
     assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["0", "0", "65534", "1", "devnull-ok"], "{}", stderr(&o));
     assert!(o.status.success());
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    // The lifecycle, and exec: into the container's namespaces (its network namespace is its
+    // user namespace's, joined after it), as the container's root.
+    let d = Bundle::new(|s| {
+        args(s, &["sleep", "1000"]);
+        user_spec(s);
+        s["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    let dir = d.dir.path().to_str().unwrap().to_string();
+    assert!(as_user(&d, &["create", "--bundle", &dir, &d.id]).status.success());
+    assert!(as_user(&d, &["start", &d.id]).status.success());
+    let o = as_user(&d, &["exec", &d.id, "sh", "-c", "id -u; cat /proc/self/uid_map; ip link | grep -c LOOPBACK"]);
+    assert_eq!(stdout(&o).split_whitespace().collect::<Vec<_>>(), ["0", "0", "65534", "1", "1"], "{}", stderr(&o));
+    assert!(as_user(&d, &["kill", &d.id, "KILL"]).status.success());
+    for _ in 0..200 {
+        if String::from_utf8_lossy(&as_user(&d, &["state", &d.id]).stdout).contains("\"stopped\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(as_user(&d, &["delete", &d.id]).status.success());
+    assert!(d.leftovers().is_empty(), "{:?}", d.leftovers());
     let limited = Bundle::new(|s| {
         args(s, &["true"]);
         user_spec(s);
         s["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
     });
-    let o = as_user(&limited);
+    let o = run(&limited);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("linux.resources.memory: rootless"), "{}", stderr(&o));
     assert!(limited.leftovers().is_empty(), "{:?}", limited.leftovers());
