@@ -1,5 +1,7 @@
 //! doca-runc against the real kernel, as root: lifecycle, the process as the spec says, the
 //! filesystem protections, cgroup v1 limits, errors that leave nothing behind, and attacks.
+//! scripts/test.sh runs the file a second time rootless (`DOCA_RT_ROOTLESS=1`): doca-runc as
+//! uid 65534 on bundles that user owns; the tests of what only root can do say why and return.
 
 use doca_testkit::require_root;
 use serde_json::{json, Value};
@@ -17,8 +19,58 @@ fn runc_path() -> PathBuf {
     std::env::var_os("DOCA_TEST_RUNC").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_doca-runc").into())
 }
 
+/// `DOCA_RT_ROOTLESS=1` (scripts/test.sh's second pass): doca-runc runs as uid 65534, the
+/// user every bundle then belongs to, each spec with a user namespace that maps that user to
+/// root (runc's rootless mode). A test of what only root can do says so and returns.
+fn rootless() -> bool {
+    std::env::var_os("DOCA_RT_ROOTLESS").is_some()
+}
+
+/// What rootless runs: a copy of the runtime the unprivileged user can reach.
+fn rootless_runc() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("doca-rt-rootless-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let bin = dir.join("doca-runc");
+        std::fs::copy(runc_path(), &bin).unwrap();
+        bin
+    })
+}
+
 fn runc() -> Command {
+    if rootless() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(rootless_runc());
+        return c;
+    }
     Command::new(runc_path())
+}
+
+/// Returns from a test of what a rootless runtime cannot do, saying why.
+macro_rules! rootful_only {
+    ($why:expr) => {
+        if rootless() {
+            eprintln!("skipped rootless: {}", $why);
+            return;
+        }
+    };
+}
+
+/// The spec of a rootless container: a user namespace mapping uid 65534 to root, and no
+/// devpts gid=5 (a group the one-id map does not have).
+fn rootless_spec(s: &mut Value) {
+    s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    for m in s["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev/pts" {
+            let opts: Vec<Value> =
+                m["options"].as_array().unwrap().iter().filter(|o| !o.as_str().unwrap().starts_with("gid=")).cloned().collect();
+            m["options"] = json!(opts);
+        }
+    }
 }
 
 impl Bundle {
@@ -29,7 +81,7 @@ impl Bundle {
         std::fs::create_dir(&rootfs).unwrap();
         let st = Command::new("tar").arg("-C").arg(&rootfs).arg("-xf").arg(doca_testkit::busybox_tar()).status().unwrap();
         assert!(st.success());
-        let st = runc().args(["spec", "--bundle"]).arg(dir.path()).status().unwrap();
+        let st = Command::new(runc_path()).args(["spec", "--bundle"]).arg(dir.path()).status().unwrap();
         assert!(st.success());
         let p = dir.path().join("config.json");
         let mut spec: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -37,8 +89,15 @@ impl Bundle {
         let id =
             format!("doca-rt-{}-{}", std::process::id(), dir.path().file_name().unwrap().to_string_lossy().trim_start_matches("doca-rt-"));
         spec["linux"]["cgroupsPath"] = json!(format!("/doca-test/{id}"));
+        if rootless() {
+            rootless_spec(&mut spec);
+        }
         edit(&mut spec);
         std::fs::write(&p, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+        if rootless() {
+            let st = Command::new("chown").args(["-R", "65534:65534"]).arg(dir.path()).status().unwrap();
+            assert!(st.success());
+        }
         Bundle { dir, id }
     }
     fn root(&self) -> PathBuf {
@@ -199,6 +258,7 @@ fn lifecycle_create_start_state_kill_delete() {
 #[test]
 fn the_process_runs_as_the_spec_says() {
     require_root!();
+    rootful_only!("it sets ids outside a one-id map and lowers oom_score_adj");
     let b = Bundle::new(|s| {
         args(s, &["sh", "-c", "hostname; echo $$; pwd; id -u; id -g; id -G; ulimit -n; grep -E 'NoNewPrivs|CapEff|CapBnd' /proc/self/status; cat /proc/self/oom_score_adj; echo $GREETING; ls /proc/self/fd | wc -l"]);
         s["hostname"] = json!("box");
@@ -269,6 +329,7 @@ fn masked_readonly_paths_and_readonly_root() {
 #[test]
 fn cgroup_v1_limits_are_applied() {
     require_root!();
+    rootful_only!("limits need a cgroup the user may write (none is delegated on cgroup v1)");
     let b = Bundle::new(|s| {
         args(s, &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
         s["linux"]["resources"] = json!({
@@ -408,6 +469,10 @@ fn seccomp_profiles_are_enforced() {
 fn hooks_run_in_order_with_the_state_on_stdin() {
     require_root!();
     let out = tempfile::tempdir().unwrap();
+    if rootless() {
+        // The hooks run as the runtime's user.
+        std::os::unix::fs::chown(out.path(), Some(65534), Some(65534)).unwrap();
+    }
     let d = out.path().to_str().unwrap().to_string();
     let host = |kind: &str, extra: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {d}/order; {extra}")]});
     let b = Bundle::new(|s| {
@@ -514,6 +579,10 @@ fn terminal_master_goes_to_the_console_socket() {
     });
     let sock_path = b.dir.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    if rootless() {
+        // The runtime connects as its user.
+        std::os::unix::fs::chown(&sock_path, Some(65534), Some(65534)).unwrap();
+    }
     let receiver = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let master = doca_runtime::sync::recv_fd(&conn).unwrap();
@@ -537,6 +606,7 @@ fn terminal_master_goes_to_the_console_socket() {
 #[test]
 fn pause_resume_ps_update_and_stats() {
     require_root!();
+    rootful_only!("pause needs a freezer cgroup the user may write");
     let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
     let bundle = b.dir.path().to_str().unwrap().to_string();
     assert!(b.cmd(&["run", "-d", "--bundle", &bundle, &b.id]).status.success());
@@ -570,6 +640,7 @@ fn pause_resume_ps_update_and_stats() {
 #[test]
 fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     require_root!();
+    rootful_only!("its map names ids only root may map");
     let b = Bundle::new(|s| {
         args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok; sleep 1000"]);
         s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
@@ -617,6 +688,7 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
 #[test]
 fn a_user_namespace_given_by_path_is_joined_and_exec_enters_it() {
     require_root!();
+    rootful_only!("its namespace maps ids only root may map");
     let owner = |b: &Bundle| {
         let st = Command::new("chown").args(["-R", "100000:100000"]).arg(b.dir.path().join("rootfs")).status().unwrap();
         assert!(st.success());
@@ -666,6 +738,7 @@ fn a_user_namespace_given_by_path_is_joined_and_exec_enters_it() {
 #[test]
 fn personality_pid_namespace_by_path_and_no_pivot() {
     require_root!();
+    rootful_only!("it joins a pid namespace root made");
     // LINUX32: the 32-bit execution domain.
     let b = Bundle::new(|s| {
         args(s, &["uname", "-m"]);
@@ -710,6 +783,7 @@ fn personality_pid_namespace_by_path_and_no_pivot() {
 #[test]
 fn time_namespace_offsets_apply_to_run_and_exec() {
     require_root!();
+    rootful_only!("a time namespace is unshared before the user namespace that would allow it exists");
     let b = Bundle::new(|s| {
         args(s, &["sleep", "1000"]);
         s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
@@ -751,6 +825,7 @@ fn time_namespace_offsets_apply_to_run_and_exec() {
 #[test]
 fn the_runtime_binary_is_unreachable_through_proc_exe() {
     require_root!();
+    rootful_only!("exec into a created container opens the init's namespaces, which a non-dumpable init keeps from its own user (proc(5)); the container cannot exec before start either");
     let runtime = std::fs::canonicalize(runc_path()).unwrap();
     let before = std::fs::read(&runtime).unwrap();
     let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
@@ -772,6 +847,7 @@ fn the_runtime_binary_is_unreachable_through_proc_exe() {
 #[test]
 fn a_mount_namespace_given_by_path_is_joined() {
     require_root!();
+    rootful_only!("it joins a mount namespace root made");
     // A namespace copied from the host's (so the bundle is visible in it), pinned by a process.
     let mut holder = std::process::Command::new("unshare").args(["--mount", "--propagation", "private", "sleep", "1000"]).spawn().unwrap();
     let ns = format!("/proc/{}/ns/mnt", holder.id());
@@ -807,6 +883,7 @@ fn a_mount_namespace_given_by_path_is_joined() {
 #[test]
 fn events_report_oom_kills_as_they_happen() {
     require_root!();
+    rootful_only!("a memory limit needs a cgroup the user may write");
     if !Path::new("/sys/fs/cgroup/memory").is_dir() {
         eprintln!("skipped: no memory controller");
         return;
@@ -880,6 +957,7 @@ fn host_global_sysctls_are_refused_and_the_host_is_untouched() {
 #[test]
 fn runc_specs_default_config_runs() {
     require_root!();
+    rootful_only!("it runs runc with its rootful default spec");
     doca_testkit::require_tool!("runc");
     let b = Bundle::new(|_| {});
     let dir = b.dir.path();
@@ -973,19 +1051,7 @@ fn exec_through_a_proc_self_exe_trap_cannot_overwrite_doca_runc() {
 fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     require_root!();
     doca_testkit::require_tool!("setpriv");
-    let user_spec = |s: &mut Value| {
-        s["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
-        s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
-        s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
-        // devpts's gid=5 names a group the one-id map does not have.
-        for m in s["mounts"].as_array_mut().unwrap() {
-            if m["destination"] == "/dev/pts" {
-                let opts: Vec<Value> =
-                    m["options"].as_array().unwrap().iter().filter(|o| !o.as_str().unwrap().starts_with("gid=")).cloned().collect();
-                m["options"] = json!(opts);
-            }
-        }
-    };
+    rootful_only!("it switches to the user itself");
     // doca-runc as uid 65534, on a bundle that user owns; output in files, as `Bundle::cmd`.
     let as_user = |b: &Bundle, args: &[&str]| {
         let bin = b.dir.path().join("doca-runc");
@@ -1021,7 +1087,7 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     };
     let b = Bundle::new(|s| {
         args(s, &["sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok"]);
-        user_spec(s);
+        rootless_spec(s);
         s["linux"].as_object_mut().unwrap().remove("resources");
     });
     let o = run(&b);
@@ -1032,7 +1098,7 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     // user namespace's, joined after it), as the container's root.
     let d = Bundle::new(|s| {
         args(s, &["sleep", "1000"]);
-        user_spec(s);
+        rootless_spec(s);
         s["linux"].as_object_mut().unwrap().remove("resources");
     });
     let dir = d.dir.path().to_str().unwrap().to_string();
@@ -1051,7 +1117,7 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     assert!(d.leftovers().is_empty(), "{:?}", d.leftovers());
     let limited = Bundle::new(|s| {
         args(s, &["true"]);
-        user_spec(s);
+        rootless_spec(s);
         s["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
     });
     let o = run(&limited);

@@ -53,9 +53,12 @@ fn has(spec: &Spec, t: LinuxNamespaceType) -> bool {
 fn init(ctx: &InitContext) -> Result<std::convert::Infallible> {
     // Until execve this process is doca-runc's image. Not dumpable, no process of the container
     // can open it through /proc/1/exe and overwrite the runtime on the host (CVE-2019-5736).
-    // execve of the container's program makes it dumpable again.
-    nix::sys::prctl::set_dumpable(false).map_err(|e| RuntimeError::Sys(format!("prctl(PR_SET_DUMPABLE): {}", e.desc().to_lowercase())))?;
+    // execve of the container's program makes it dumpable again. Made so once the runtime has
+    // written the user namespace's maps (the Go): a non-dumpable process's /proc files are
+    // root's, and a rootless runtime could not open them. Until then nothing of the container
+    // runs, and only the runtime's own user could reach this process.
     let hook_state = wait_go(&ctx.sync)?;
+    nix::sys::prctl::set_dumpable(false).map_err(|e| RuntimeError::Sys(format!("prctl(PR_SET_DUMPABLE): {}", e.desc().to_lowercase())))?;
     let start_hooks_state: Option<String>;
     if ctx.cgroupns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
