@@ -26,23 +26,12 @@ fn rootless() -> bool {
     std::env::var_os("DOCA_RT_ROOTLESS").is_some()
 }
 
-/// What rootless runs: a copy of the runtime the unprivileged user can reach.
-fn rootless_runc() -> &'static Path {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("doca-rt-rootless-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let bin = dir.join("doca-runc");
-        std::fs::copy(runc_path(), &bin).unwrap();
-        bin
-    })
-}
-
-fn runc() -> Command {
+/// doca-runc for the bundle in `dir`: rootless, as uid 65534 from the copy `Bundle::new` put
+/// in the bundle (the user reaches it there; it goes with the bundle).
+fn runc(dir: &Path) -> Command {
     if rootless() {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(rootless_runc());
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(dir.join("doca-runc"));
         return c;
     }
     Command::new(runc_path())
@@ -95,6 +84,7 @@ impl Bundle {
         edit(&mut spec);
         std::fs::write(&p, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
         if rootless() {
+            std::fs::copy(runc_path(), dir.path().join("doca-runc")).unwrap();
             let st = Command::new("chown").args(["-R", "65534:65534"]).arg(dir.path()).status().unwrap();
             assert!(st.success());
         }
@@ -108,7 +98,7 @@ impl Bundle {
     fn cmd(&self, args: &[&str]) -> Output {
         let out = tempfile::tempfile().unwrap();
         let err = tempfile::tempfile().unwrap();
-        let status = runc()
+        let status = runc(self.dir.path())
             .arg("--root")
             .arg(self.root())
             .args(args)
@@ -199,7 +189,7 @@ fn a_container_killed_from_outside_exits_137() {
     require_root!();
     let b = Bundle::new(|s| args(s, &["sleep", "1000"]));
     let bundle = b.dir.path().to_str().unwrap().to_string();
-    let mut run = runc()
+    let mut run = runc(b.dir.path())
         .arg("--root")
         .arg(b.root())
         .args(["run", "--bundle", &bundle, &b.id])
@@ -651,7 +641,7 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     assert!(st.success());
     let bundle = b.dir.path().to_str().unwrap().to_string();
     let log = b.dir.path().join("out");
-    let mut child = runc()
+    let mut child = runc(b.dir.path())
         .arg("--root")
         .arg(b.root())
         .args(["run", "--bundle", &bundle, &b.id])
