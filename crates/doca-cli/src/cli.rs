@@ -1686,6 +1686,8 @@ pub struct ComposeConfigArgs {
     /// Save to file (default to stdout)
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Only these services (and what they depend on)
+    pub services_named: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -145,6 +145,9 @@ fn config_names_the_service_the_key_and_the_file_of_what_is_wrong() {
     let p = Project::new(SHOP);
     let (services, _) = p.ok(&["config", "--services"]);
     assert_eq!(services, "client\ndb\nweb\n");
+    // `config SERVICE`: that service and what it depends on.
+    assert_eq!(p.ok(&["config", "--services", "db"]).0, "db\n");
+    assert!(p.ok(&["config", "client"]).0.contains("  client:\n"));
     let (yaml, _) = p.ok(&["config"]);
     assert!(yaml.starts_with("name: shop\n") && yaml.contains(&format!("cgroup_parent: {}", p.e.cgroup)), "{yaml}");
     let bad = |text: &str| {

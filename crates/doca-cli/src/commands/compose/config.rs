@@ -15,7 +15,12 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> CmdResult {
 }
 
 pub fn run(c: &Compose, a: ComposeConfigArgs) -> CmdResult {
-    let services: Vec<String> = c.model.services.iter().map(|(n, _)| n.clone()).collect();
+    // `config SERVICE...`: those and what they depend on, as compose-go's WithSelectedServices.
+    let services: Vec<String> = if a.services_named.is_empty() {
+        c.model.services.iter().map(|(n, _)| n.clone()).collect()
+    } else {
+        c.order(&a.services_named, true).map_err(|e| Failure::failed(e.to_string()))?
+    };
     let tree = c.project.model.to_json();
     // Validated whole even when only names are asked for (compose's rule: `-q` checks).
     let model = canonical(&tree, &ConfigRequest { name: &c.project.name, dir: &c.dir, env: &c.env, services: &services })

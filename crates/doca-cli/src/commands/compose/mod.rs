@@ -122,7 +122,8 @@ impl ComposeCommand {
             C::Start(x) | C::Pull(x) | C::Push(x) | C::Create(x) | C::Pause(x) | C::Unpause(x) | C::Top(x) | C::Images(x) | C::Wait(x) => {
                 x.services.clone()
             }
-            C::Config(_) | C::Down(_) | C::Ps(_) | C::Version | C::Ls(_) => Vec::new(),
+            C::Config(x) => x.services_named.clone(),
+            C::Down(_) | C::Ps(_) | C::Version | C::Ls(_) => Vec::new(),
         }
     }
 }
