@@ -93,28 +93,11 @@ impl Bundle {
     fn root(&self) -> PathBuf {
         self.dir.path().join("state")
     }
-    /// Runs doca-runc with its output in files: a created container inherits the runtime's
-    /// stdio (as with runc), so pipes would stay open until the container exits.
+    /// Runs doca-runc on this bundle's state root (`captured`).
     fn cmd(&self, args: &[&str]) -> Output {
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = runc(self.dir.path())
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Output { status, stdout: read(out), stderr: read(err) }
+        let mut c = runc(self.dir.path());
+        c.arg("--root").arg(self.root()).args(args);
+        captured(c)
     }
     fn run(&self) -> Output {
         let b = self.dir.path().to_str().unwrap().to_string();
@@ -159,6 +142,22 @@ impl Drop for Bundle {
             let _ = std::fs::remove_dir(e.path().join("doca-test"));
         }
     }
+}
+
+/// Runs `c` with its output in files: a created container inherits the runtime's stdio (as
+/// with runc), so pipes would stay open until the container exits.
+fn captured(mut c: Command) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = c.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(err.try_clone().unwrap()).status().unwrap();
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output { status, stdout: read(out), stderr: read(err) }
 }
 
 fn stdout(o: &Output) -> String {
@@ -1042,7 +1041,7 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     require_root!();
     doca_testkit::require_tool!("setpriv");
     rootful_only!("it switches to the user itself");
-    // doca-runc as uid 65534, on a bundle that user owns; output in files, as `Bundle::cmd`.
+    // doca-runc as uid 65534, on a bundle that user owns.
     let as_user = |b: &Bundle, args: &[&str]| {
         let bin = b.dir.path().join("doca-runc");
         if !bin.exists() {
@@ -1050,26 +1049,9 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
             let st = Command::new("chown").args(["-R", "65534:65534"]).arg(b.dir.path()).status().unwrap();
             assert!(st.success());
         }
-        let (out, err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
-        let status = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .arg("--root")
-            .arg(b.root())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut v = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        Output { status, stdout: read(out), stderr: read(err) }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&bin).arg("--root").arg(b.root()).args(args);
+        captured(c)
     };
     let run = |b: &Bundle| {
         let dir = b.dir.path().to_str().unwrap().to_string();
