@@ -240,3 +240,33 @@ fn what_needs_the_hosts_namespaces_is_refused_with_a_user_namespace() {
     }
     assert_eq!(env.ok(&["ps", "-aq"]), before, "nothing was made");
 }
+
+/// `userns_mode: auto` in a compose project: each service's containers get a range of their
+/// own, and a volume two services share is each one's root's.
+#[test]
+fn compose_services_get_ranges_of_their_own_and_share_a_volume() {
+    require_root!();
+    let env = Env::new();
+    let dir = env.e.t.path("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "services:\n  writer:\n    image: busybox\n    userns_mode: auto\n    cgroup_parent: {c}\n    command: sh -c 'echo w > /data/w; sleep 300'\n    volumes: [shared:/data]\n  reader:\n    image: busybox\n    userns_mode: auto\n    cgroup_parent: {c}\n    command: sleep 300\n    volumes: [shared:/data]\n    depends_on: [writer]\nvolumes:\n  shared: {{}}\n",
+        c = env.e.cgroup
+    );
+    std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+    let compose = |args: &[&str]| {
+        let o = env.e.t.cmd().env("DOCA_CONFIG", &env.config).arg("compose").args(args).current_dir(&dir).output().unwrap();
+        assert!(o.status.success(), "compose {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    compose(&["up", "-d"]);
+    let (map_w, _) = env.host_uid("proj-writer-1");
+    let (map_r, _) = env.host_uid("proj-reader-1");
+    assert_ne!(map_w, map_r, "each container its own range");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.run(&["exec", "proj-reader-1", "test", "-f", "/data/w"]).status.code() != Some(0) && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(env.ok(&["exec", "proj-reader-1", "stat", "-c", "%u", "/data/w"]), "0\n", "the writer's root's file is the reader's root's");
+    compose(&["down", "-v", "-t", "0"]);
+}
