@@ -42,6 +42,14 @@ impl Env {
         self.ok(&self.e.args("run", args))
     }
 
+    /// Until `path` exists in container `id` (its command writes it), for 20 s at most.
+    fn wait_file(&self, id: &str, path: &str) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.run(&["exec", id, "test", "-f", path]).status.code() != Some(0) && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     fn host_uid(&self, id: &str) -> (String, u32) {
         let pid = self.ok(&["inspect", "-f", "{{.State.Pid}}", id]).trim().to_string();
         let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
@@ -174,10 +182,7 @@ fn layers_volumes_cp_and_export_keep_the_containers_own_ids() {
         ])
         .trim()
         .to_string();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.run(&["exec", &a, "test", "-f", "/data/v"]).status.code() != Some(0) && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_file(&a, "/data/v");
     let upper = env.e.t.root().join("containers").join(&a).join("upper");
     let owner = |p: PathBuf| {
         let m = std::fs::metadata(p).unwrap();
@@ -263,10 +268,7 @@ fn compose_services_get_ranges_of_their_own_and_share_a_volume() {
     let (map_w, _) = env.host_uid("proj-writer-1");
     let (map_r, _) = env.host_uid("proj-reader-1");
     assert_ne!(map_w, map_r, "each container its own range");
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.run(&["exec", "proj-reader-1", "test", "-f", "/data/w"]).status.code() != Some(0) && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_file("proj-reader-1", "/data/w");
     assert_eq!(env.ok(&["exec", "proj-reader-1", "stat", "-c", "%u", "/data/w"]), "0\n", "the writer's root's file is the reader's root's");
     compose(&["down", "-v", "-t", "0"]);
 }
