@@ -211,6 +211,10 @@ fn layers_volumes_cp_and_export_keep_the_containers_own_ids() {
     // The volume, in another container with another range: its root's file.
     let b = env.run_ok(&["--rm", "--userns", "auto", "-v", "data:/data", "busybox", "stat", "-c", "%u", "/data/v"]);
     assert_eq!(b, "0\n");
+    // A fresh volume over an image directory is filled from it with the image's ids on disk
+    // (read through the idmapped rootfs).
+    env.run_ok(&["--rm", "--userns", "auto", "-v", "etc:/etc", "busybox", "true"]);
+    assert_eq!(owner(env.e.t.root().join("volumes/etc/_data/passwd")), (0, 0));
     env.ok(&["rm", "-f", &a]);
 }
 

@@ -32,18 +32,26 @@ pub struct IdShift {
     pub into: bool,
 }
 
+impl IdShift {
+    /// `uid`:`gid` moved to the other side: into the container, a container id to its host id;
+    /// out, a host id to the container's. The overflow id (65534) for what the container's map
+    /// does not cover, as the kernel shows it.
+    pub fn owner(&self, uid: u32, gid: u32) -> (u32, u32) {
+        let shift = |id: u32, base: u32| match self.into {
+            true if id < self.size => base + id,
+            true => base + 65534.min(self.size - 1),
+            false if id >= base && id - base < self.size => id - base,
+            false => 65534,
+        };
+        (shift(uid, self.uid), shift(gid, self.gid))
+    }
+}
+
 /// The owner to give a copy of a file owned by `uid`:`gid`, or None to leave the copier's.
 fn owner(uid: u32, gid: u32, opts: CopyOptions) -> Option<(u32, u32)> {
-    // The overflow id (65534) for what the container's map does not cover, as the kernel shows it.
-    let shift = |id: u32, base: u32, size: u32, into: bool| match into {
-        true if id < size => base + id,
-        true => base + 65534.min(size - 1),
-        false if id >= base && id - base < size => id - base,
-        false => 65534,
-    };
     match (opts.owner, opts.ids) {
         (true, None) => Some((uid, gid)),
-        (true, Some(m)) => Some((shift(uid, m.uid, m.size, m.into), shift(gid, m.gid, m.size, m.into))),
+        (true, Some(m)) => Some(m.owner(uid, gid)),
         // The copier's owner is root: the container's root, into a container.
         (false, Some(m)) if m.into => Some((m.uid, m.gid)),
         (false, _) => None,

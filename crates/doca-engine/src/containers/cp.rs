@@ -217,7 +217,7 @@ impl Engine {
 
 fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions, ids: Option<super::userns::IdMap>) -> Result<(), EngineError> {
     let host = Root::host()?;
-    let shift = |into: bool| ids.map(|m| doca_fs::IdShift { uid: m.uid, gid: m.gid, size: m.size, into });
+    let shift = |into: bool| ids.map(|m| m.shift(into));
     let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
     match req {
         CopyRequest::FromContainer { src, dest } => {

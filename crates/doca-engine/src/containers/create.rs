@@ -51,41 +51,8 @@ impl Engine {
         }
         super::runtime::OciRuntime::resolve(&req.runtime, &super::runtime::Helpers::locate()?, &self.config().run_root)?;
 
-        // The user namespace: asked for (`--userns auto`), or the configured default; a range
-        // of ids chosen under a lock, so that two creates at once never share one.
-        let _userns_lock;
-        let id_map = match (
-            req.userns.as_str(),
-            req.privileged || req.pid_host || req.ipc_host || req.uts_host || req.network == super::NetworkMode::Host,
-        ) {
-            ("host", _) => None,
-            ("auto", _) | ("", false) => {
-                let settings = super::userns::Settings::load()?;
-                let mode = if req.userns == "auto" { "auto" } else { settings.userns_remap.as_str() };
-                match mode {
-                    "" => None,
-                    _ => {
-                        let pool = settings.subordinate_ids()?;
-                        _userns_lock = self.lock_userns()?;
-                        let used: Vec<super::userns::IdMap> = if mode == "default" {
-                            Vec::new()
-                        } else {
-                            self.containers()?.iter().filter_map(|c| c.config.id_map).collect()
-                        };
-                        Some(super::userns::first_free(&pool, &used).ok_or_else(|| {
-                            EngineError::InvalidArgument(format!(
-                                "no free range of {} ids left in root's subordinate ids ({} uids from {})",
-                                super::userns::RANGE,
-                                pool.uid.count,
-                                pool.uid.start
-                            ))
-                        })?)
-                    }
-                }
-            }
-            // The configured default gives way to what needs the host's namespaces (dockerd's rule).
-            (_, _) => None,
-        };
+        // Held until the record (with its range of ids) is in the store.
+        let (id_map, _userns_lock) = self.choose_id_map(req)?;
         let id = ContainerId::random()?;
         let mut c = Container {
             id: id.clone(),

@@ -107,13 +107,7 @@ pub(crate) fn write_tar(
     ids: Option<super::userns::IdMap>,
     out: &mut dyn std::io::Write,
 ) -> Result<(), EngineError> {
-    let owner = |uid: u32, gid: u32| match ids {
-        None => (uid, gid),
-        Some(m) => {
-            let back = |id: u32, base: u32| if id >= base && id - base < m.size { id - base } else { 65534 };
-            (back(uid, m.uid), back(gid, m.gid))
-        }
-    };
+    let owner = |uid: u32, gid: u32| ids.map_or((uid, gid), |m| m.shift(false).owner(uid, gid));
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
     // (device, inode) → the first path archived: a file's other names are link entries, as

@@ -247,14 +247,6 @@ impl Engine {
         doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive).map_err(EngineError::io("lock", &path))
     }
 
-    /// Held while a container's range of ids is chosen and recorded (userns.rs).
-    pub(crate) fn lock_userns(&self) -> Result<doca_store::lock::StoreLock, EngineError> {
-        let dir = self.config().run_root.join("locks");
-        crate::private_dir(&dir)?;
-        let path = dir.join("userns");
-        doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive).map_err(EngineError::io("lock", &path))
-    }
-
     /// Removes the lock file of a deleted container. A process still waiting on it then finds
     /// no record and says so.
     pub(crate) fn forget_container_lock(&self, id: &ContainerId) {

@@ -238,7 +238,8 @@ impl Engine {
     /// where the image has content is first filled with it, owners and modes kept (docker's
     /// copy-up; `nocopy` skips it); a missing `-v` bind source is made a directory.
     /// The container's volumes, binds and tmpfs mounts, as OCI mounts. With a user namespace
-    /// (`userns`), a volume is mounted idmapped at `<area>/volumes/N` first, so that
+    /// (`userns`), a volume is filled from the idmapped rootfs with the container's ids and
+    /// mounted idmapped at `<area>/volumes/N` first, so that
     /// its files keep the container's ids on disk, as the layers do; binds are not (a host
     /// file's owner stays the host's).
     fn mount_objects(
@@ -259,7 +260,8 @@ impl Engine {
                     self.acquire_volume(&v, &c.id)?;
                     let data = self.volume_data_checked(&v)?;
                     if !m.nocopy {
-                        copy_up(rootfs, &m.target, &data)?;
+                        // Through an idmapped rootfs, owners go back to the container's ids.
+                        copy_up(rootfs, &m.target, &data, c.config.id_map.map(|m| m.shift(false)))?;
                     }
                     let data = match userns {
                         None => data,
@@ -343,7 +345,16 @@ impl Engine {
         if runtime.root.join(c.id.as_str()).exists() {
             let _ = runtime.delete_force(c.id.as_str());
         }
-        let rootfs = self.mount_container_rootfs(c)?;
+        // With a user namespace the rootfs is seen through its id map (userns.rs), and bound
+        // into the container's area below.
+        let userns = match &c.config.id_map {
+            Some(map) => Some((super::userns::mount_userns(map)?, self.userns_area(&c.id, map)?)),
+            None => None,
+        };
+        let rootfs = match &userns {
+            Some((ns, _)) => self.mount_container_rootfs_idmapped(c, ns)?,
+            None => self.mount_container_rootfs(c)?,
+        };
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
@@ -353,17 +364,8 @@ impl Engine {
         if c.config.init {
             opts.init = Some(self.init_binary()?);
         }
-        // With a user namespace: volumes are filled from the image (copy-up) through the rootfs
-        // as it is on disk, then mounted idmapped, and the rootfs mounted again, idmapped.
-        let userns = match &c.config.id_map {
-            Some(map) => Some((super::userns::mount_userns(map)?, self.userns_area(&c.id, map)?)),
-            None => None,
-        };
         opts.mounts = self.mount_objects(c, &rootfs.merged, userns.as_ref().map(|(ns, _)| ns))?;
-        if let Some((ns, area)) = &userns {
-            // (The rootfs alone: the volumes just mounted in the area stay.)
-            rootfs.unmount()?;
-            let rootfs = self.mount_container_rootfs_idmapped(c, ns)?;
+        if let Some((_, area)) = &userns {
             // Bound into the area, where the container's root reaches it (userns_area).
             let io = |p: &Path| {
                 let p = p.to_path_buf();
@@ -488,7 +490,7 @@ impl Engine {
 /// modes kept, and gives the volume's root the directory's owner and mode. Both sides through
 /// doca-fs: the image's directory is resolved inside the rootfs, and the volume's `_data` is
 /// opened from its own directory, never through a symlink.
-fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError> {
+fn copy_up(rootfs: &Path, target: &str, volume: &Path, ids: Option<doca_fs::IdShift>) -> Result<(), EngineError> {
     let (Some(vdir), Some(data)) = (volume.parent(), volume.file_name()) else {
         return Err(EngineError::Internal(format!("volume path {}", volume.display())));
     };
@@ -501,9 +503,10 @@ fn copy_up(rootfs: &Path, target: &str, volume: &Path) -> Result<(), EngineError
         // Nothing (or no directory) there in the image: nothing to copy.
         _ => return Ok(()),
     };
-    let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false, ids: None };
+    let opts = doca_fs::CopyOptions { owner: true, devices: true, confined_dest: false, ids };
     doca_fs::copy_contents(&src, &data, opts)?;
-    Ok(data.finish(src.stat(), Some((src.stat().st_uid, src.stat().st_gid)))?)
+    let (uid, gid) = (src.stat().st_uid, src.stat().st_gid);
+    Ok(data.finish(src.stat(), Some(ids.map_or((uid, gid), |m| m.owner(uid, gid))))?)
 }
 
 #[cfg(test)]

@@ -36,6 +36,12 @@ impl IdMap {
     pub fn host_gid(&self, id: u32) -> Option<u32> {
         (id < self.size).then(|| self.gid + id)
     }
+
+    /// How owners move between the container's ids and the host's: `into` the container, or
+    /// out of it (its idmapped rootfs seen from the host).
+    pub fn shift(&self, into: bool) -> doca_fs::IdShift {
+        doca_fs::IdShift { uid: self.uid, gid: self.gid, size: self.size, into }
+    }
 }
 
 /// A subordinate range: `start`, `count` ids.
@@ -201,6 +207,43 @@ pub fn mount_idmapped(src: &Path, target: &Path, userns: &OwnedFd) -> Result<(),
 }
 
 impl crate::Engine {
+    /// A new container's ids: none with `--userns host`, or when it needs the host's
+    /// namespaces and only the configured default would give it a user namespace (dockerd's
+    /// rule); else a range (`auto`: the first free one; the config's `default`: the first,
+    /// shared). The lock returned must be held until the container's record is stored, so that
+    /// two creates at once never take one range.
+    pub(crate) fn choose_id_map(
+        &mut self,
+        req: &super::CreateContainer,
+    ) -> Result<(Option<IdMap>, Option<doca_store::lock::StoreLock>), EngineError> {
+        let host_namespaces = req.privileged || req.pid_host || req.ipc_host || req.uts_host || req.network == super::NetworkMode::Host;
+        let asked = match req.userns.as_str() {
+            "auto" => true,
+            "" if !host_namespaces => false,
+            _ => return Ok((None, None)),
+        };
+        let settings = Settings::load()?;
+        let mode = if asked { "auto" } else { settings.userns_remap.as_str() };
+        if mode.is_empty() {
+            return Ok((None, None));
+        }
+        let pool = settings.subordinate_ids()?;
+        let dir = self.config().run_root.join("locks");
+        crate::private_dir(&dir)?;
+        let path = dir.join("userns");
+        let lock =
+            doca_store::lock::StoreLock::acquire(&path, doca_store::lock::LockMode::Exclusive).map_err(EngineError::io("lock", &path))?;
+        let used: Vec<IdMap> =
+            if mode == "default" { Vec::new() } else { self.containers()?.iter().filter_map(|c| c.config.id_map).collect() };
+        let map = first_free(&pool, &used).ok_or_else(|| {
+            EngineError::InvalidArgument(format!(
+                "no free range of {RANGE} ids left in root's subordinate ids ({} uids from {})",
+                pool.uid.count, pool.uid.start
+            ))
+        })?;
+        Ok((Some(map), Some(lock)))
+    }
+
     /// Where a container with a user namespace keeps what its init opens by path (its rootfs,
     /// the files and volumes bound into it): `<run_root>/userns/<id>`, 0700 and owned by the
     /// container's root on the host, under directories that are execute-only for others
