@@ -492,9 +492,12 @@ int main(void) {
 "#;
 
 /// UDP published without an address answers on [::] too, its replies relayed back to the
-/// client (issue 17, item 18).
+/// client (issue 17, item 18). The first datagram reaches the container before its server
+/// listens: the relay's socket for that client then reads ECONNREFUSED (the container's ICMP
+/// port unreachable), and the relay used to stop relaying that client's replies for good (CI
+/// failed when the server started late under load).
 #[test]
-fn udp_published_ports_answer_over_ipv6_through_the_relay() {
+fn udp_published_ports_answer_over_ipv6_through_the_relay_even_when_the_server_starts_late() {
     require_root!();
     if !std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6").is_ok_and(|v| v.trim() == "0") {
         eprintln!("skipped: the host has no IPv6");
@@ -506,10 +509,17 @@ fn udp_published_ports_answer_over_ipv6_through_the_relay() {
     std::fs::copy(doca_testkit::c_program("udpecho", UDP_ECHO), tools.join("udpecho")).unwrap();
     let port = free_port();
     let mount = format!("{}:/tools:ro", tools.display());
-    e.t.ok(&e.args("run", &["-d", "--name", "echo", "-v", &mount, "-p", &format!("{port}:9000/udp"), "busybox", "/tools/udpecho"]));
+    let wait_then_serve = "while [ ! -e /tools/go ]; do sleep 0.05; done; exec /tools/udpecho";
+    e.t.ok(
+        &e.args("run", &["-d", "--name", "echo", "-v", &mount, "-p", &format!("{port}:9000/udp"), "busybox", "sh", "-c", wait_then_serve])
+    );
     let sock = std::net::UdpSocket::bind("[::1]:0").unwrap();
     sock.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
     let mut buf = [0u8; 64];
+    // Nothing listens yet: this datagram is refused inside the container, and no reply comes.
+    sock.send_to(b"too early", format!("[::1]:{port}")).unwrap();
+    assert!(sock.recv_from(&mut buf).is_err(), "a reply before the server started");
+    std::fs::write(tools.join("go"), "").unwrap();
     let mut got = None;
     // The server may still be starting (seconds on a loaded host, as when every test runs
     // at once): ask again until it answers.

@@ -61,27 +61,51 @@ fn relay_tcp(listener: TcpListener, target: SocketAddr) {
     }
 }
 
+/// How long a UDP client's socket lives without a datagram either way (docker-proxy's
+/// `UDPConnTrackTimeout`).
+const UDP_IDLE: std::time::Duration = std::time::Duration::from_secs(90);
+
 fn relay_udp(sock: UdpSocket, target: SocketAddr) {
-    let mut clients: std::collections::HashMap<SocketAddr, UdpSocket> = std::collections::HashMap::new();
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let clients: Arc<Mutex<HashMap<SocketAddr, UdpSocket>>> = Arc::default();
     let mut buf = vec![0u8; 65536];
     loop {
         let Ok((n, from)) = sock.recv_from(&mut buf) else { return };
-        if !clients.contains_key(&from) {
-            if clients.len() >= MAX_UDP_CLIENTS {
+        let mut map = clients.lock().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(&from) {
+            if map.len() >= MAX_UDP_CLIENTS {
                 continue;
             }
             let Ok(out) = UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect(target).map(|_| s)) else { continue };
             let (Ok(replies), Ok(back)) = (out.try_clone(), sock.try_clone()) else { continue };
+            let _ = replies.set_read_timeout(Some(UDP_IDLE));
+            let clients = Arc::clone(&clients);
             std::thread::spawn(move || {
-                let mut b = vec![0u8; 65536];
-                while let Ok(n) = replies.recv(&mut b) {
-                    if back.send_to(&b[..n], from).is_err() {
-                        return;
-                    }
-                }
+                relay_replies(&replies, &back, from);
+                clients.lock().unwrap_or_else(|e| e.into_inner()).remove(&from);
             });
-            clients.insert(from, out);
+            map.insert(from, out);
         }
-        let _ = clients[&from].send(&buf[..n]);
+        let _ = map[&from].send(&buf[..n]);
+    }
+}
+
+/// Sends `from`'s replies back until it has been idle for `UDP_IDLE`. A datagram that reached
+/// the container before its server listened comes back as an ICMP port unreachable, which a
+/// connected socket reports on its next `recv` as `ECONNREFUSED`: that is no reason to stop
+/// relaying (the client asks again once the server is up).
+fn relay_replies(replies: &UdpSocket, back: &UdpSocket, from: SocketAddr) {
+    let mut b = vec![0u8; 65536];
+    loop {
+        match replies.recv(&mut b) {
+            Ok(n) => {
+                if back.send_to(&b[..n], from).is_err() {
+                    return;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::Interrupted) => {}
+            Err(_) => return,
+        }
     }
 }
