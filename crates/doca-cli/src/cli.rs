@@ -7,11 +7,11 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "doca", version, about = "A daemonless, docker-compatible container engine", disable_help_subcommand = true)]
 pub struct Cli {
-    /// Root of doca's store
-    #[arg(long, global = true, env = "DOCA_ROOT", default_value = doca_engine::DEFAULT_ROOT)]
+    /// Root of doca's store (an ordinary user's: $XDG_DATA_HOME/doca or ~/.local/share/doca)
+    #[arg(long, global = true, env = "DOCA_ROOT", default_value_os_t = default_root())]
     pub root: PathBuf,
-    /// Root of doca's runtime state
-    #[arg(long = "run-root", global = true, env = "DOCA_RUN_ROOT", default_value = doca_engine::DEFAULT_RUN_ROOT)]
+    /// Root of doca's runtime state (an ordinary user's: $XDG_RUNTIME_DIR/doca or /tmp/doca-run-UID)
+    #[arg(long = "run-root", global = true, env = "DOCA_RUN_ROOT", default_value_os_t = default_run_root())]
     pub run_root: PathBuf,
     /// Enable debug mode (diagnostics on stderr, as --log-level debug)
     #[arg(short = 'D', long)]
@@ -21,6 +21,23 @@ pub struct Cli {
     pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Root's store is the host's; an ordinary user gets one of their own (rootless doca).
+fn default_root() -> PathBuf {
+    if doca_engine::rootless::is_rootless() {
+        doca_engine::rootless::default_root()
+    } else {
+        doca_engine::DEFAULT_ROOT.into()
+    }
+}
+
+fn default_run_root() -> PathBuf {
+    if doca_engine::rootless::is_rootless() {
+        doca_engine::rootless::default_run_root()
+    } else {
+        doca_engine::DEFAULT_RUN_ROOT.into()
+    }
 }
 
 #[derive(Subcommand, Debug)]

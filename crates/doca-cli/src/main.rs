@@ -94,6 +94,9 @@ fn main() -> ExitCode {
     // container's config, run what a container put in its layer, or hold doca's locks.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     USER_UMASK.store(old.bits(), std::sync::atomic::Ordering::Relaxed);
+    if std::env::args_os().nth(1).is_some_and(|a| a == doca_engine::rootless::PAUSE_ARG) {
+        return doca_engine::rootless::pause_main();
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -111,6 +114,14 @@ fn main() -> ExitCode {
     if let Err(f) = logging(&cli) {
         eprintln!("{}", f.message);
         return ExitCode::from(f.code);
+    }
+    // An ordinary user's doca runs in the user namespace of their pause process: joined here,
+    // while doca has one thread (setns(2) of a user namespace requires it).
+    if !matches!(cli.command, cli::Command::Version(_)) {
+        if let Err(e) = doca_engine::rootless::enter(&cli.run_root) {
+            eprintln!("Error: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
     }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

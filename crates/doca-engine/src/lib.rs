@@ -12,6 +12,7 @@ pub mod images;
 pub mod info;
 pub mod networks;
 pub mod prune;
+pub mod rootless;
 mod staging;
 pub mod system;
 mod tail;

@@ -343,7 +343,7 @@ impl Unpacker {
             }
             let dir = self.dirs.enter(parent)?;
             if hidden == ".wh..opq" {
-                rfs::fsetxattr(dir, "trusted.overlay.opaque", b"y", XattrFlags::empty())?;
+                rfs::fsetxattr(dir, doca_mount::userns::overlay_opaque_xattr(), b"y", XattrFlags::empty())?;
             } else if !hidden.starts_with(".wh.") && !hidden.is_empty() {
                 create_replacing(dir, hidden, || rfs::mknodat(dir, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0)))?;
             }
@@ -393,7 +393,8 @@ impl Unpacker {
                 let dir = self.dirs.enter(parent)?;
                 create_replacing(dir, name, || rfs::symlinkat(target.as_str(), dir, name))?;
                 self.content_size += target.len() as u64;
-                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
+                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| chown_failed(&meta, e))?;
                 rfs::utimensat(dir, name, &meta.mtime, AtFlags::SYMLINK_NOFOLLOW)?;
             }
             EntryType::Link => {
@@ -428,9 +429,17 @@ impl Unpacker {
                 };
                 let h = e.header();
                 let dev = rfs::makedev(h.device_major().ok().flatten().unwrap_or(0), h.device_minor().ok().flatten().unwrap_or(0));
+                // In a user namespace (rootless doca) no device can be made: the node is left
+                // out, as moby's pkg/archive does in one (a container gets its devices from the
+                // runtime, never from its image).
+                if ft != FileType::Fifo && !doca_mount::userns::in_initial() {
+                    tracing::debug!(entry = %comps.join("/"), "device node left out in a user namespace");
+                    return Ok(());
+                }
                 let dir = self.dirs.enter(parent)?;
                 create_replacing(dir, name, || rfs::mknodat(dir, name, ft, Mode::from_raw_mode(0o600), dev))?;
-                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)?;
+                rfs::chownat(dir, name, Some(uid(meta.uid)), Some(gid(meta.gid)), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| chown_failed(&meta, e))?;
                 // The node was just created by us in a directory we hold: chmodat cannot be
                 // redirected through a symlink here. (xattrs on nodes would need an fd we cannot
                 // safely open; layers do not carry them.)
@@ -460,6 +469,30 @@ impl Unpacker {
     }
 }
 
+/// chown(2) gives EINVAL for an id its user namespace does not map: rootless doca maps the
+/// user's subordinate ids, and a layer with owners beyond them cannot be stored as it is.
+fn chown_failed(m: &Meta, e: Errno) -> EntryFail {
+    if e == Errno::INVAL && !doca_mount::userns::in_initial() {
+        return EntryFail::Bad(format!(
+            "owner {}:{} is not mapped in this user namespace: rootless doca has only the ids of the user's lines in /etc/subuid \
+             and /etc/subgid (give the user a range of 65536 ids or more)",
+            m.uid, m.gid
+        ));
+    }
+    e.into()
+}
+
+/// Whether an xattr of a layer is written to disk. overlayfs's private attributes
+/// (`trusted.overlay.*`, and `user.overlay.*` which a rootless mount reads as its own) are the
+/// store's to set from the layer's whiteouts, never the layer's: an image must not make a
+/// directory opaque or redirect a lookup by carrying them. In a user namespace `trusted.*`
+/// cannot be set at all (CAP_SYS_ADMIN in the initial one: xattr(7)).
+fn kept_xattr(name: &str) -> bool {
+    !(name.starts_with("trusted.overlay.")
+        || name.starts_with("user.overlay.")
+        || (name.starts_with("trusted.") && !doca_mount::userns::in_initial()))
+}
+
 fn uid(u: u32) -> Uid {
     Uid::from_raw(u)
 }
@@ -470,7 +503,7 @@ fn gid(g: u32) -> Gid {
 /// Owner, then mode (chown clears setuid/setgid), then xattrs (chown also clears
 /// security.capability), in that order.
 fn apply_fd(fd: impl AsFd, m: &Meta) -> Result<(), EntryFail> {
-    rfs::fchown(&fd, Some(uid(m.uid)), Some(gid(m.gid)))?;
+    rfs::fchown(&fd, Some(uid(m.uid)), Some(gid(m.gid))).map_err(|e| chown_failed(m, e))?;
     rfs::fchmod(&fd, Mode::from_raw_mode(m.mode & 0o7777))?;
     for (k, v) in &m.xattrs {
         rfs::fsetxattr(&fd, k.as_str(), v, XattrFlags::empty()).map_err(|e| EntryFail::Bad(format!("set xattr {k}: {e}")))?;
@@ -503,7 +536,12 @@ fn meta<R: Read>(e: &mut tar::Entry<R>) -> Result<Meta, EntryFail> {
                         m.mtime = t;
                     }
                 }
-                k if k.starts_with("SCHILY.xattr.") => m.xattrs.push((k["SCHILY.xattr.".len()..].to_string(), val.to_vec())),
+                k if k.starts_with("SCHILY.xattr.") => {
+                    let name = &k["SCHILY.xattr.".len()..];
+                    if kept_xattr(name) {
+                        m.xattrs.push((name.to_string(), val.to_vec()));
+                    }
+                }
                 k if k.starts_with("GNU.sparse.") => {
                     let sp = m.sparse.get_or_insert_with(PaxSparse::default);
                     let n = || {

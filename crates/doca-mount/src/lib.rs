@@ -12,6 +12,7 @@ use nix::mount::MsFlags;
 
 mod sealed;
 pub mod setattr;
+pub mod userns;
 pub use sealed::{RuntimeProgram, SealedExe};
 
 /// Mount options split as mount(2) wants them.

@@ -109,9 +109,10 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     let mut cgroup = Cgroup::for_host(linux.cgroups_path().as_deref(), &opts.id)?;
     // Rootless (runc's `--rootless auto`): a user with no cgroup of their own to write runs
     // the container without one, unless the spec asks for limits, which would then be silently
-    // lost: those are refused, naming why. Device rules are left to the user namespace, in
+    // lost: those are refused, naming why. Root of a user namespace (rootless doca) is rootless
+    // too. Device rules are left to the user namespace, in
     // which no device can be made anyway.
-    let rootless = !nix::unistd::geteuid().is_root();
+    let rootless = !nix::unistd::geteuid().is_root() || !doca_mount::userns::in_initial();
     match cgroup.create() {
         Ok(()) => {}
         Err(e) if rootless => {

@@ -44,16 +44,7 @@ use crate::CmdResult;
 use doca_engine::{Engine, EngineConfig};
 
 fn engine(cli: &Cli) -> Result<Engine, crate::Failure> {
-    // doca runs as root (rootless use is issue 20's next part): a user who cannot open the
-    // store is told that, not "permission denied" on a file they never named.
-    let refused = |e: &doca_engine::EngineError| e.to_string().to_lowercase().contains("permission denied");
-    match Engine::open(EngineConfig { root: cli.root.clone(), run_root: cli.run_root.clone() }) {
-        Ok(e) => Ok(e),
-        Err(e) if !nix::unistd::geteuid().is_root() && refused(&e) => Err(crate::Failure::failed(format!(
-            "doca needs root: {e} (rootless doca, an ordinary user's own store, is not there yet: run it as root or with sudo)"
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(Engine::open(EngineConfig { root: cli.root.clone(), run_root: cli.run_root.clone() })?)
 }
 
 pub fn run(cli: Cli) -> CmdResult {

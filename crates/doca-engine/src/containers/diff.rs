@@ -150,7 +150,7 @@ pub(crate) fn write_tar(
                 // Directories are named with a trailing slash, as docker's and GNU tar's are.
                 let dir_name = format!("{}/", rel_name.display());
                 b.append_data(&mut h, &dir_name, std::io::empty()).map_err(werr)?;
-                if kind == TarKind::Layer && e.xattr("trusted.overlay.opaque").as_deref() == Some(b"y") {
+                if kind == TarKind::Layer && e.xattr(doca_mount::userns::overlay_opaque_xattr()).as_deref() == Some(b"y") {
                     let mut o = tar::Header::new_gnu();
                     o.set_entry_type(tar::EntryType::Regular);
                     o.set_mode(0o600);

@@ -210,7 +210,13 @@ impl Engine {
             }
         };
         let data =
-            format!("lowerdir={},upperdir={},workdir={}", lower_dirs(&lowers), rw.join("upper").display(), rw.join("work").display());
+            format!(
+            "lowerdir={},upperdir={},workdir={}{}",
+            lower_dirs(&lowers),
+            rw.join("upper").display(),
+            rw.join("work").display(),
+            doca_mount::userns::overlay_options()
+        );
         // mount(2) takes one page of options (overlayfs.rst): with very many layers, docker's
         // overlay2 shortens the paths; doca says so rather than failing obscurely.
         let mounted = if data.len() >= 4096 {

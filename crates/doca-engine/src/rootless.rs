@@ -1,0 +1,317 @@
+//! Rootless doca (issue 20): an ordinary user runs every command on a store of their own,
+//! as root of a user namespace that maps them to root and their subordinate ids (subuid(5),
+//! subgid(5)) to the ids after it, as Podman does.
+//!
+//! The namespace, and a mount namespace beside it in which containers' filesystems are
+//! mounted, must outlive each command: a container started by `run -d` is stopped by a later
+//! `stop`, and `cp` reaches its mounts. A *pause process* holds both: the first command that
+//! needs them starts it (`doca __rootless-pause`, which unshares them, waits until newuidmap(1)
+//! and newgidmap(1) have written its maps, then sleeps), and every command joins them with
+//! setns(2) before anything else runs. Its pid and start time are in `<run root>/pause.pid`,
+//! written under `<run root>/pause.lock`, so two first commands make one.
+//!
+//! setns(2) into a user namespace is refused to a multi-threaded process: `enter` must run
+//! before the command starts a thread.
+
+use crate::containers::userns::{parse_subids, SubIds};
+use crate::containers::record::MonitorId;
+use std::io::{BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The first argument of the pause process.
+pub const PAUSE_ARG: &str = "__rootless-pause";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootlessError {
+    #[error("rootless: {path}: {reason}")]
+    Unsafe { path: PathBuf, reason: String },
+    #[error("rootless: {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("rootless: {0}")]
+    Setup(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RootlessError {
+    let what = what.into();
+    move |source| RootlessError::Io { what, source }
+}
+
+/// Whether this doca is an ordinary user's: not root, or root only of a user namespace (a
+/// command that a rootless doca runs, such as the monitor's, is already in its namespace).
+pub fn is_rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || !doca_mount::userns::in_initial()
+}
+
+/// The user this doca acts for, as the host knows them.
+fn host_uid() -> u32 {
+    let uid = nix::unistd::geteuid().as_raw();
+    if doca_mount::userns::in_initial() {
+        uid
+    } else {
+        doca_mount::userns::host_uid(uid).unwrap_or(uid)
+    }
+}
+
+/// `$XDG_DATA_HOME/doca`, else `~/.local/share/doca` (Podman's choice, and the XDG base
+/// directory specification's place for a user's data).
+pub fn default_root() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
+        Some(d) => PathBuf::from(d).join("doca"),
+        None => {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid()))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.dir)
+                    .unwrap_or_else(|| PathBuf::from("/"))
+            });
+            home.join(".local/share/doca")
+        }
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/doca`, else `/tmp/doca-run-UID` (Podman's fallback, without a login
+/// manager to make the runtime directory). Checked by `private_run_root` before use: /tmp
+/// is every user's, and another may have made that name first.
+pub fn default_run_root() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| Path::new(v).is_absolute()) {
+        Some(d) => PathBuf::from(d).join("doca"),
+        None => PathBuf::from(format!("/tmp/doca-run-{}", host_uid())),
+    }
+}
+
+/// Creates `dir` (0700) if missing, and accepts it only as a real directory of this user that
+/// nobody else can enter: a directory or a symlink planted there by another local user would
+/// get them doca's sockets, locks and the pause process's pid.
+pub fn private_run_root(dir: &Path) -> Result<(), RootlessError> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(format!("create {}", dir.display()))(e)),
+    }
+    let m = std::fs::symlink_metadata(dir).map_err(io(format!("stat {}", dir.display())))?;
+    let uid = nix::unistd::geteuid().as_raw();
+    let reason = if !m.is_dir() {
+        Some("not a directory (a symlink?)".to_string())
+    } else if m.uid() != uid {
+        Some(format!("owned by uid {}, not by this user", m.uid()))
+    } else if m.mode() & 0o077 != 0 {
+        Some(format!("mode {:o} lets other users in", m.mode() & 0o7777))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(RootlessError::Unsafe { path: dir.to_path_buf(), reason: format!("{reason}: refusing it as doca's run root") }),
+        None => Ok(()),
+    }
+}
+
+/// The ids the pause process's namespace maps after root: the user's subordinate ranges, if
+/// both files have one and newuidmap/newgidmap are installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subordinates {
+    pub uid: SubIds,
+    pub gid: SubIds,
+}
+
+/// The user's first lines in /etc/subuid and /etc/subgid, by name or uid.
+pub fn subordinates() -> Option<Subordinates> {
+    let uid = host_uid();
+    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let read = |f: &str| std::fs::read_to_string(f).ok().and_then(|t| parse_subids(&t, &name, uid));
+    Some(Subordinates { uid: read("/etc/subuid")?, gid: read("/etc/subgid")? })
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
+}
+
+/// What limits this rootless doca: said by `doca info`, and in refusals.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Limits {
+    /// The user's subordinate ranges are mapped (else only the user's own id, as root).
+    pub subordinate_ids: bool,
+    /// Why `-m`, `--cpus` and `--pids-limit` are refused, if they are.
+    pub no_cgroups: Option<String>,
+}
+
+/// Joins the user's pause process's namespaces, starting it first if it is not running.
+/// Does nothing for root, or in a process already inside them.
+pub fn enter(run_root: &Path) -> Result<(), RootlessError> {
+    if nix::unistd::geteuid().is_root() || !doca_mount::userns::in_initial() {
+        return Ok(());
+    }
+    private_run_root(run_root)?;
+    let lock_path = run_root.join("pause.lock");
+    let _lock = doca_store::StoreLock::acquire(&lock_path, doca_store::LockMode::Exclusive)
+        .map_err(io(format!("lock {}", lock_path.display())))?;
+    let pid_file = run_root.join("pause.pid");
+    let pause = match read_pid_file(&pid_file) {
+        Some(p) if p.alive() => p,
+        _ => {
+            let p = start_pause()?;
+            let tmp = run_root.join("pause.pid.tmp");
+            std::fs::write(&tmp, format!("{} {}\n", p.pid, p.start_time)).map_err(io(format!("write {}", tmp.display())))?;
+            std::fs::rename(&tmp, &pid_file).map_err(io(format!("write {}", pid_file.display())))?;
+            p
+        }
+    };
+    join(pause)
+}
+
+fn read_pid_file(path: &Path) -> Option<MonitorId> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut f = text.split_whitespace();
+    Some(MonitorId { pid: f.next()?.parse().ok()?, start_time: f.next()?.parse().ok()? })
+}
+
+/// setns(2) into the pause process's user and mount namespaces. Joining a mount namespace
+/// sets the working directory to its root: it is set back by name (the namespace sees the
+/// host's directories: its mounts propagate from the host's).
+fn join(pause: MonitorId) -> Result<(), RootlessError> {
+    use nix::sched::{setns, CloneFlags};
+    let cwd = std::env::current_dir().ok();
+    let open = |ns: &str| {
+        let p = format!("/proc/{}/ns/{ns}", pause.pid);
+        std::fs::File::open(&p).map_err(io(format!("open {p}")))
+    };
+    let (user, mnt) = (open("user")?, open("mnt")?);
+    // The pid was checked alive with its start time before these opens, and is checked again
+    // after: the namespaces are that process's, not a recycled pid's.
+    if !pause.alive() {
+        return Err(RootlessError::Setup(format!("the pause process {} ended while joining it: run the command again", pause.pid)));
+    }
+    setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|e| RootlessError::Setup(format!("join the user namespace: {}", e.desc())))?;
+    setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(|e| RootlessError::Setup(format!("join the mount namespace: {}", e.desc())))?;
+    if let Some(d) = cwd {
+        let _ = std::env::set_current_dir(d);
+    }
+    Ok(())
+}
+
+/// Starts the pause process and writes its maps: the user as root and the subordinate ranges
+/// after it with newuidmap/newgidmap, or with neither the user's id alone (a process may map
+/// its own id into a namespace it made, once setgroups(2) is denied there:
+/// user_namespaces(7) "Writing deny to the /proc/pid/setgroups file").
+fn start_pause() -> Result<MonitorId, RootlessError> {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().map_err(io("find doca's own binary"))?;
+    let mut child = Command::new(exe)
+        .arg(PAUSE_ARG)
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io("start the pause process"))?;
+    let pid = child.id() as i32;
+    let mut to = child.stdin.take().expect("piped");
+    let mut from = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    let result = (|| {
+        from.read_line(&mut line).map_err(io("read from the pause process"))?;
+        if line.trim() != "unshared" {
+            return Err(RootlessError::Setup(format!("the pause process could not make a user namespace: {}", line.trim())));
+        }
+        write_maps(pid)?;
+        to.write_all(b"mapped\n").map_err(io("write to the pause process"))?;
+        line.clear();
+        from.read_line(&mut line).map_err(io("read from the pause process"))?;
+        if line.trim() != "ready" {
+            return Err(RootlessError::Setup(format!("the pause process failed: {}", line.trim())));
+        }
+        MonitorId::of(pid).ok_or_else(|| RootlessError::Setup("the pause process ended at once".into()))
+    })();
+    if result.is_err() {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut err);
+        let _ = child.wait();
+        if !err.trim().is_empty() {
+            return Err(RootlessError::Setup(format!("{}: {}", result.err().map(|e| e.to_string()).unwrap_or_default(), err.trim())));
+        }
+    }
+    // The pause process is nobody's child to wait for: once this command exits it is
+    // reparented and reaped by the host's init when it ends.
+    result
+}
+
+fn write_maps(pid: i32) -> Result<(), RootlessError> {
+    let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    match (subordinates(), tool("newuidmap"), tool("newgidmap")) {
+        (Some(s), Some(nu), Some(ng)) => {
+            let run = |prog: &Path, own: u32, sub: SubIds| -> Result<(), RootlessError> {
+                let out = std::process::Command::new(prog)
+                    .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into(), sub.start.to_string(), sub.count.to_string()])
+                    .output()
+                    .map_err(io(format!("run {}", prog.display())))?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(RootlessError::Setup(format!("{}: {}", prog.display(), String::from_utf8_lossy(&out.stderr).trim())))
+                }
+            };
+            run(&nu, uid, s.uid)?;
+            run(&ng, gid, s.gid)
+        }
+        _ => {
+            let w = |file: &str, text: String| {
+                let p = format!("/proc/{pid}/{file}");
+                std::fs::write(&p, text).map_err(io(format!("write {p}")))
+            };
+            w("uid_map", format!("0 {uid} 1\n"))?;
+            w("setgroups", "deny".into())?;
+            w("gid_map", format!("0 {gid} 1\n"))
+        }
+    }
+}
+
+/// The pause process: unshares a user namespace, says so on stdout, waits for "mapped" on
+/// stdin, becomes its root, unshares a mount namespace that receives the host's mounts but
+/// sends none back (MS_SLAVE: mount_namespaces(7)), says "ready", and sleeps until killed.
+/// In a session of its own, so that the terminal's ^C to the first command does not end it.
+pub fn pause_main() -> std::process::ExitCode {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    let fail = |what: &str, e: nix::Error| {
+        println!("{what}: {}", e.desc());
+        std::process::ExitCode::FAILURE
+    };
+    let _ = nix::unistd::setsid();
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER) {
+        return fail("unshare a user namespace", e);
+    }
+    println!("unshared");
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "mapped" {
+        return std::process::ExitCode::FAILURE;
+    }
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    if let Err(e) = nix::unistd::setresgid(root_gid, root_gid, root_gid) {
+        return fail("become root of the namespace (gid)", e);
+    }
+    if let Err(e) = nix::unistd::setresuid(root_uid, root_uid, root_uid) {
+        return fail("become root of the namespace (uid)", e);
+    }
+    // Denied when only the user's own id is mapped: the user's groups then stay as they were.
+    let _ = nix::unistd::setgroups(&[]);
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
+        return fail("unshare a mount namespace", e);
+    }
+    if let Err(e) = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>) {
+        return fail("make the mounts slaves", e);
+    }
+    println!("ready");
+    // Nothing of the first command is held: stdio is the pipes it reads, and they must close.
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+    loop {
+        nix::unistd::pause();
+    }
+}

@@ -1,0 +1,69 @@
+//! Whether this process runs in the initial user namespace, and what follows from it for
+//! overlayfs. Rootless doca (issue 20) runs as root of a user namespace of its own: overlayfs
+//! there can only keep its private attributes (opaque directories, whiteouts made by copy-up)
+//! as `user.overlay.*` with the `userxattr` mount option (kernel 5.11+,
+//! Documentation/filesystems/overlayfs.rst "User xattr"), since `trusted.*` needs
+//! CAP_SYS_ADMIN in the initial namespace. The layers a store holds are unpacked, mounted and
+//! diffed with the one prefix that store's processes can use.
+
+use std::sync::OnceLock;
+
+/// uid_map of the initial user namespace: every id, unshifted (user_namespaces(7)).
+fn is_identity_map(map: &str) -> bool {
+    let f: Vec<&str> = map.split_whitespace().collect();
+    f == ["0", "0", "4294967295"]
+}
+
+/// Whether this process is in the initial user namespace (read once).
+pub fn in_initial() -> bool {
+    static INITIAL: OnceLock<bool> = OnceLock::new();
+    *INITIAL.get_or_init(|| std::fs::read_to_string("/proc/self/uid_map").map(|m| is_identity_map(&m)).unwrap_or(true))
+}
+
+/// The host uid that `id` of this process's user namespace is (the first line of
+/// /proc/self/uid_map that covers it).
+pub fn host_uid(id: u32) -> Option<u32> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    map.lines().find_map(|l| {
+        let mut f = l.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);
+        (u64::from(id) >= inside && u64::from(id) < inside + count).then(|| (outside + u64::from(id) - inside) as u32)
+    })
+}
+
+/// The prefix of overlayfs's private xattrs for mounts this process makes.
+pub fn overlay_xattr_prefix() -> &'static str {
+    if in_initial() {
+        "trusted.overlay."
+    } else {
+        "user.overlay."
+    }
+}
+
+/// The opaque-directory attribute (overlayfs.rst "whiteouts and opaque directories").
+pub fn overlay_opaque_xattr() -> &'static str {
+    if in_initial() {
+        "trusted.overlay.opaque"
+    } else {
+        "user.overlay.opaque"
+    }
+}
+
+/// Extra overlayfs mount options for this process: `userxattr` in a user namespace.
+pub fn overlay_options() -> &'static str {
+    if in_initial() {
+        ""
+    } else {
+        ",userxattr"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_whole_unshifted_range_is_the_initial_namespace() {
+        assert!(super::is_identity_map("         0          0 4294967295\n"));
+        assert!(!super::is_identity_map("         0       1000          1\n"));
+        assert!(!super::is_identity_map("0 0 1\n1 100000 65536\n"));
+    }
+}
