@@ -2,13 +2,21 @@
 //! as root of a user namespace that maps them to root and their subordinate ids (subuid(5),
 //! subgid(5)) to the ids after it, as Podman does.
 //!
-//! The namespace, and a mount namespace beside it in which containers' filesystems are
-//! mounted, must outlive each command: a container started by `run -d` is stopped by a later
-//! `stop`, and `cp` reaches its mounts. A *pause process* holds both: the first command that
-//! needs them starts it (`doca __rootless-pause`, which unshares them, waits until newuidmap(1)
-//! and newgidmap(1) have written its maps, then sleeps), and every command joins them with
-//! setns(2) before anything else runs. Its pid and start time are in `<run root>/pause.pid`,
-//! written under `<run root>/pause.lock`, so two first commands make one.
+//! The namespace, a mount namespace in which containers' filesystems are mounted, and a
+//! network namespace that is the user's "host" for doca's networks, must outlive each
+//! command: a container started by `run -d` is stopped by a later `stop`, and `cp` reaches its
+//! mounts. A *pause process* holds them: the first command that needs them starts it
+//! (`doca __rootless-pause`, which unshares them, waits until newuidmap(1) and newgidmap(1)
+//! have written its maps, then sleeps), and every command joins them with setns(2) before
+//! anything else runs. Its pid and start time are in `<run root>/pause.pid`, written under
+//! `<run root>/pause.lock`, so two first commands make one.
+//!
+//! The network namespace is what Docker's rootless mode (RootlessKit) gives dockerd: bridges,
+//! the firewall table and the embedded DNS work in it as root's do on the host, and
+//! `--network host` is it, not the host's own. slirp4netns(1) connects it to the host: the
+//! containers' traffic leaves through the host's sockets (never to the host's loopback:
+//! `--disable-host-loopback`, the escape of CVE-2020-8558's kind), and published ports are
+//! its host forwards (`networks::slirp`), exiting with the pause process.
 //!
 //! setns(2) into a user namespace is refused to a multi-threaded process: `enter` must run
 //! before the command starts a thread.
@@ -150,7 +158,7 @@ pub fn enter(run_root: &Path) -> Result<(), RootlessError> {
     let pause = match read_pid_file(&pid_file) {
         Some(p) if p.alive() => p,
         _ => {
-            let p = start_pause()?;
+            let p = start_pause(run_root)?;
             let tmp = run_root.join("pause.pid.tmp");
             std::fs::write(&tmp, format!("{} {}\n", p.pid, p.start_time)).map_err(io(format!("write {}", tmp.display())))?;
             std::fs::rename(&tmp, &pid_file).map_err(io(format!("write {}", pid_file.display())))?;
@@ -166,7 +174,7 @@ fn read_pid_file(path: &Path) -> Option<MonitorId> {
     Some(MonitorId { pid: f.next()?.parse().ok()?, start_time: f.next()?.parse().ok()? })
 }
 
-/// setns(2) into the pause process's user and mount namespaces. Joining a mount namespace
+/// setns(2) into the pause process's user, mount and network namespaces. Joining a mount namespace
 /// sets the working directory to its root: it is set back by name (the namespace sees the
 /// host's directories: its mounts propagate from the host's).
 fn join(pause: MonitorId) -> Result<(), RootlessError> {
@@ -176,16 +184,26 @@ fn join(pause: MonitorId) -> Result<(), RootlessError> {
         let p = format!("/proc/{}/ns/{ns}", pause.pid);
         std::fs::File::open(&p).map_err(io(format!("open {p}")))
     };
-    let (user, mnt) = (open("user")?, open("mnt")?);
+    let (user, mnt, net) = (open("user")?, open("mnt")?, open("net")?);
     // The pid was checked alive with its start time before these opens, and is checked again
     // after: the namespaces are that process's, not a recycled pid's.
     if !pause.alive() {
         return Err(RootlessError::Setup(format!("the pause process {} ended while joining it: run the command again", pause.pid)));
     }
     setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|e| RootlessError::Setup(format!("join the user namespace: {}", e.desc())))?;
+    doca_mount::userns::changed();
     setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(|e| RootlessError::Setup(format!("join the mount namespace: {}", e.desc())))?;
+    setns(&net, CloneFlags::CLONE_NEWNET).map_err(|e| RootlessError::Setup(format!("join the network namespace: {}", e.desc())))?;
     if let Some(d) = cwd {
         let _ = std::env::set_current_dir(d);
+    }
+    // doca runs the host's administration tools (nft) as root of its namespace: an ordinary
+    // user's PATH lacks their directories. (One thread still: nothing reads the environment
+    // concurrently.)
+    let path = std::env::var("PATH").unwrap_or_default();
+    let missing: Vec<&str> = ["/usr/local/sbin", "/usr/sbin", "/sbin"].into_iter().filter(|d| !path.split(':').any(|p| p == *d)).collect();
+    if !missing.is_empty() {
+        std::env::set_var("PATH", if path.is_empty() { missing.join(":") } else { format!("{path}:{}", missing.join(":")) });
     }
     Ok(())
 }
@@ -194,7 +212,7 @@ fn join(pause: MonitorId) -> Result<(), RootlessError> {
 /// after it with newuidmap/newgidmap, or with neither the user's id alone (a process may map
 /// its own id into a namespace it made, once setgroups(2) is denied there:
 /// user_namespaces(7) "Writing deny to the /proc/pid/setgroups file").
-fn start_pause() -> Result<MonitorId, RootlessError> {
+fn start_pause(run_root: &Path) -> Result<MonitorId, RootlessError> {
     use std::process::{Command, Stdio};
     let exe = std::env::current_exe().map_err(io("find doca's own binary"))?;
     let mut child = Command::new(exe)
@@ -209,6 +227,7 @@ fn start_pause() -> Result<MonitorId, RootlessError> {
     let pid = child.id() as i32;
     let mut to = child.stdin.take().expect("piped");
     let mut from = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    // (`from` ends up as slirp4netns's stdin: once "ready" is read nothing more is buffered.)
     let mut line = String::new();
     let result = (|| {
         from.read_line(&mut line).map_err(io("read from the pause process"))?;
@@ -224,6 +243,17 @@ fn start_pause() -> Result<MonitorId, RootlessError> {
         }
         MonitorId::of(pid).ok_or_else(|| RootlessError::Setup("the pause process ended at once".into()))
     })();
+    let result = result.and_then(|p| {
+        // slirp4netns ends when the pause process does: its --exit-fd is the read end of the
+        // pause process's stdout, which nobody writes to again and closes when it exits.
+        let exit_fd = std::process::Stdio::from(std::os::fd::OwnedFd::from(from.into_inner()));
+        // Without it the user's containers still run, with no way out of the namespace:
+        // said now, and by `doca info` and a refused `-p` later.
+        if let Err(e) = start_slirp4netns(run_root, p, exit_fd) {
+            eprintln!("WARNING: {e}: containers on networks have no way out, and ports cannot be published");
+        }
+        Ok(p)
+    });
     if result.is_err() {
         let _ = child.kill();
         let mut err = String::new();
@@ -236,6 +266,45 @@ fn start_pause() -> Result<MonitorId, RootlessError> {
     // The pause process is nobody's child to wait for: once this command exits it is
     // reparented and reaped by the host's init when it ends.
     result
+}
+
+/// The slirp4netns API socket (`networks::slirp`) in `run_root`.
+pub fn slirp_socket(run_root: &Path) -> PathBuf {
+    run_root.join("slirp4netns.sock")
+}
+
+/// Connects the pause process's network namespace to the host: a tap device `tap0` with
+/// 10.0.2.100/24, the default route and DNS at 10.0.2.3 (slirp4netns(1) `--configure`), and
+/// the API socket for host forwards. Without slirp4netns the namespace has no way out, and
+/// `doca info` says so. Waits until it is configured (`--ready-fd`).
+fn start_slirp4netns(run_root: &Path, pause: MonitorId, exit_fd: std::process::Stdio) -> Result<(), RootlessError> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let Some(prog) = tool("slirp4netns") else { return Ok(()) };
+    let api = slirp_socket(run_root);
+    let _ = std::fs::remove_file(&api);
+    let mut child = Command::new(&prog)
+        .args(["--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--exit-fd=0", "--ready-fd=1"])
+        .arg(format!("--api-socket={}", api.display()))
+        .arg(format!("--userns-path=/proc/{}/ns/user", pause.pid))
+        .arg(pause.pid.to_string())
+        .arg("tap0")
+        .stdin(exit_fd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io(format!("run {}", prog.display())))?;
+    let mut ready = [0u8; 1];
+    let ok = child.stdout.take().expect("piped").read(&mut ready).is_ok_and(|n| n == 1);
+    if !ok {
+        let mut err = String::new();
+        let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
+        let _ = child.kill();
+        let _ = child.wait();
+        let hint = if err.contains("/dev/net/tun") { " (/dev/net/tun must be mode 0666, as Debian's udev rules make it)" } else { "" };
+        return Err(RootlessError::Setup(format!("slirp4netns failed: {}{hint}", err.trim().lines().next().unwrap_or(""))));
+    }
+    Ok(())
 }
 
 fn write_maps(pid: i32) -> Result<(), RootlessError> {
@@ -270,7 +339,8 @@ fn write_maps(pid: i32) -> Result<(), RootlessError> {
 
 /// The pause process: unshares a user namespace, says so on stdout, waits for "mapped" on
 /// stdin, becomes its root, unshares a mount namespace that receives the host's mounts but
-/// sends none back (MS_SLAVE: mount_namespaces(7)), says "ready", and sleeps until killed.
+/// sends none back (MS_SLAVE: mount_namespaces(7)) and a network namespace with its loopback
+/// up, says "ready", and sleeps until killed.
 /// In a session of its own, so that the terminal's ^C to the first command does not end it.
 pub fn pause_main() -> std::process::ExitCode {
     use nix::mount::{mount, MsFlags};
@@ -298,17 +368,25 @@ pub fn pause_main() -> std::process::ExitCode {
     }
     // Denied when only the user's own id is mapped: the user's groups then stay as they were.
     let _ = nix::unistd::setgroups(&[]);
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
-        return fail("unshare a mount namespace", e);
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET) {
+        return fail("unshare a mount and a network namespace", e);
+    }
+    let lo = doca_net::link::Netlink::open().and_then(|mut nl| match nl.index("lo")? {
+        Some(i) => nl.set_up(i, None),
+        None => Ok(()),
+    });
+    if let Err(e) = lo {
+        println!("bring up lo: {e}");
+        return std::process::ExitCode::FAILURE;
     }
     if let Err(e) = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>) {
         return fail("make the mounts slaves", e);
     }
     println!("ready");
-    // Nothing of the first command is held: stdio is the pipes it reads, and they must close.
+    // Nothing of the first command is held but stdout, slirp4netns's exit signal (never
+    // written to again): stdin and stderr are the first command's pipes.
     if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdin(&null);
-        let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
     }
     loop {

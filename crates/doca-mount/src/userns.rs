@@ -6,7 +6,10 @@
 //! CAP_SYS_ADMIN in the initial namespace. The layers a store holds are unpacked, mounted and
 //! diffed with the one prefix that store's processes can use.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// What `in_initial` found: 0 not yet read, 1 the initial namespace, 2 another.
+static INITIAL: AtomicU8 = AtomicU8::new(0);
 
 /// uid_map of the initial user namespace: every id, unshifted (user_namespaces(7)).
 fn is_identity_map(map: &str) -> bool {
@@ -14,10 +17,22 @@ fn is_identity_map(map: &str) -> bool {
     f == ["0", "0", "4294967295"]
 }
 
-/// Whether this process is in the initial user namespace (read once).
+/// Whether this process is in the initial user namespace (read once, until `changed`).
 pub fn in_initial() -> bool {
-    static INITIAL: OnceLock<bool> = OnceLock::new();
-    *INITIAL.get_or_init(|| std::fs::read_to_string("/proc/self/uid_map").map(|m| is_identity_map(&m)).unwrap_or(true))
+    match INITIAL.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let initial = std::fs::read_to_string("/proc/self/uid_map").map(|m| is_identity_map(&m)).unwrap_or(true);
+            INITIAL.store(if initial { 1 } else { 2 }, Ordering::Relaxed);
+            initial
+        }
+    }
+}
+
+/// Says that this process joined another user namespace (setns(2)): `in_initial` reads again.
+pub fn changed() {
+    INITIAL.store(0, Ordering::Relaxed);
 }
 
 /// The host uid that `id` of this process's user namespace is (the first line of

@@ -23,7 +23,9 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     if status == Status::Stopped {
         return Err(RuntimeError::Sys("container not running".into()));
     }
-    if all {
+    // Without a cgroup (rootless, none delegated) the container's processes are those of its
+    // pid namespace, which end with its init (pid_namespaces(7)): the init is signalled.
+    if all && !state.cgroup_paths.is_empty() {
         for pid in crate::cgroups::pids(&state.cgroup_paths) {
             let _ = send(Pid::from_raw(pid), sig);
         }

@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod connect;
 pub mod ports;
+mod slirp;
 
 pub use connect::ConnectNetwork;
 pub use ports::{host_addresses, publishes_on_ipv6};
@@ -192,7 +193,10 @@ impl Engine {
     /// The lock lives in /run, which only root can write: in /run/lock (mode 1777) any local
     /// user could make the file first and hold it, hanging every doca network change.
     fn lock_networks(&self) -> Result<StoreLock, EngineError> {
-        StoreLock::acquire(std::path::Path::new(NETWORKS_LOCK), LockMode::Exclusive)
+        // Rootless, the host is the user's network namespace, and the lock the user's own.
+        let rootless_lock = self.config().run_root.join("networks.lock");
+        let path = if crate::rootless::is_rootless() { rootless_lock.as_path() } else { std::path::Path::new(NETWORKS_LOCK) };
+        StoreLock::acquire(path, LockMode::Exclusive)
             .map_err(|e| EngineError::Internal(format!("lock networks: {e}")))
     }
 
@@ -453,7 +457,11 @@ impl Engine {
                 n.config.subnet.map(|subnet| BridgeRules { bridge: n.config.bridge.clone(), subnet, internal: n.config.internal })
             })
             .collect();
-        let ports = self.published_port_rules()?;
+        let mut ports = self.published_port_rules()?;
+        if crate::rootless::is_rootless() {
+            slirp::sync(&crate::rootless::slirp_socket(&self.config().run_root), &ports)?;
+            ports = slirp::namespace_rules(&ports);
+        }
         let script = nft::ruleset(&nets, &ports).replace(&format!("inet {}", nft::TABLE), &format!("inet {}", self.firewall_table()));
         nft::Nft.apply(&script)?;
         Ok(())
