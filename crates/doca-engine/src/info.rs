@@ -208,6 +208,11 @@ impl Engine {
         if !swap {
             warnings.push("WARNING: No swap limit support".to_string());
         }
+        let no_cgroups = crate::rootless::no_cgroups();
+        if crate::rootless::is_rootless() {
+            warnings.extend(crate::rootless::warnings(&self.config().run_root));
+        }
+        let limits = no_cgroups.is_none();
         let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default();
         Ok(Info {
             containers: containers.len(),
@@ -222,13 +227,13 @@ impl Engine {
                 network: vec!["bridge".into(), "host".into(), "null".into()],
                 log: vec!["json-file".into()],
             },
-            memory_limit: cg.supports("memory", "memory.limit_in_bytes"),
-            swap_limit: swap,
-            cpu_cfs_period: cg.supports("cpu", "cpu.cfs_period_us"),
-            cpu_cfs_quota: cg.supports("cpu", "cpu.cfs_quota_us"),
-            cpu_shares: cg.supports("cpu", "cpu.shares"),
-            cpu_set: cg.supports("cpuset", "cpuset.cpus"),
-            pids_limit: cg.supports("pids", "pids.max"),
+            memory_limit: limits && cg.supports("memory", "memory.limit_in_bytes"),
+            swap_limit: limits && swap,
+            cpu_cfs_period: limits && cg.supports("cpu", "cpu.cfs_period_us"),
+            cpu_cfs_quota: limits && cg.supports("cpu", "cpu.cfs_quota_us"),
+            cpu_shares: limits && cg.supports("cpu", "cpu.shares"),
+            cpu_set: limits && cg.supports("cpuset", "cpuset.cpus"),
+            pids_limit: limits && cg.supports("pids", "pids.max"),
             ipv4_forwarding: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1"),
             debug: false,
             system_time: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
@@ -264,6 +269,10 @@ impl Engine {
             // dockerd lists "name=userns" when containers get a user namespace by default.
             security_options: {
                 let mut o = vec!["name=seccomp,profile=builtin".to_string()];
+                // As dockerd in rootless mode lists it.
+                if crate::rootless::is_rootless() {
+                    o.push("name=rootless".into());
+                }
                 if crate::containers::userns::Settings::load().is_ok_and(|s| !s.userns_remap.is_empty()) {
                     o.push("name=userns".into());
                 }

@@ -135,13 +135,44 @@ fn tool(name: &str) -> Option<PathBuf> {
     ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
-/// What limits this rootless doca: said by `doca info`, and in refusals.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Limits {
-    /// The user's subordinate ranges are mapped (else only the user's own id, as root).
-    pub subordinate_ids: bool,
-    /// Why `-m`, `--cpus` and `--pids-limit` are refused, if they are.
-    pub no_cgroups: Option<String>,
+/// Why a rootless doca has no cgroup to put containers in, or None when it has one (or is
+/// root's). Delegation needs cgroup v2 with a subtree the user may write (systemd's
+/// `user@.service` delegates one); on cgroup v1, as on this project's test machines, a user has
+/// none: limits, pause and stats need one.
+pub fn no_cgroups() -> Option<String> {
+    if !is_rootless() {
+        return None;
+    }
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return Some("and this host has cgroup v1, which gives an ordinary user no cgroup of their own (delegation needs cgroup v2)".into());
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    match nix::unistd::access(&dir.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK) {
+        Ok(()) => None,
+        Err(_) => Some(format!("and the user's cgroup {} is not delegated to them (systemd's user@.service delegates one)", dir.display())),
+    }
+}
+
+/// What `doca info` warns of in rootless use: what is refused, and why.
+pub fn warnings(run_root: &Path) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(why) = no_cgroups() {
+        w.push(format!("WARNING: rootless, {why}: --memory, --cpus, --pids-limit and the other limits, pause, and stats' figures are not available"));
+    }
+    let mapped = std::fs::read_to_string("/proc/self/uid_map").map(|m| m.lines().count()).unwrap_or(0);
+    if mapped < 2 {
+        w.push(
+            "WARNING: rootless, only the user's own id is mapped (no lines for the user in /etc/subuid and /etc/subgid, or no newuidmap \
+             from the uidmap package): files of other owners in images cannot be stored"
+                .into(),
+        );
+    }
+    if !slirp_socket(run_root).exists() {
+        w.push("WARNING: rootless, the user's network namespace has no way out and ports cannot be published (slirp4netns is missing or failed)".into());
+    }
+    w
 }
 
 /// Joins the user's pause process's namespaces, starting it first if it is not running.

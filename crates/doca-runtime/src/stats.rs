@@ -48,7 +48,30 @@ pub fn stats(state: &State) -> Result<Value> {
 
 /// Every process in the container.
 pub fn pids(state: &State) -> Vec<i32> {
+    if state.cgroup_paths.is_empty() {
+        return pid_namespace_members(state.pid);
+    }
     crate::cgroups::pids(&state.cgroup_paths)
+}
+
+/// A container without a cgroup (rootless, none delegated): the processes in its init's pid
+/// namespace (the same /proc/PID/ns/pid), the init included. A container that shares another
+/// pid namespace has only its init found.
+fn pid_namespace_members(init: i32) -> Vec<i32> {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(own) = ns(&init.to_string()) else { return Vec::new() };
+    if std::fs::read_link("/proc/self/ns/pid").ok().as_ref() == Some(&own) {
+        return vec![init];
+    }
+    let mut out: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&own))
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// How many times the kernel's OOM killer has killed in the container's memory cgroup: v1's

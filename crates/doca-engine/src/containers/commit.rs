@@ -63,7 +63,10 @@ impl Engine {
             .map(|l| LayerBlob { digest: l.blob, media_type: l.media_type })
             .collect();
         let upper = self.container_paths(&c.id).dir.join("upper");
-        let rt = if req.pause && c.state.status == Status::Running { Some(self.runtime_of(&c)?) } else { None };
+        // Rootless without a cgroup there is no freezer: the layer is read from the running
+        // container, as `--pause=false` does (Podman's default).
+        let pause = req.pause && crate::rootless::no_cgroups().is_none();
+        let rt = if pause && c.state.status == Status::Running { Some(self.runtime_of(&c)?) } else { None };
         if let Some(rt) = &rt {
             rt.pause(c.id.as_str())?;
         }

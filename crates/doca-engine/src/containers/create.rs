@@ -10,6 +10,9 @@ impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(image = %req.image, name = ?req.name), err(level = "debug"))]
     pub fn create_container(&mut self, req: &CreateContainer) -> Result<Container, EngineError> {
         super::validate::check_create(req)?;
+        if let (Some(why), Some(flag)) = (crate::rootless::no_cgroups(), limit_flag(&req.resources)) {
+            return Err(EngineError::InvalidArgument(format!("{flag}: rootless, {why}: the limit would not hold, so it is refused")));
+        }
         let image = self.resolve_image(&req.image)?.image;
         let image_config = self.image_config(&image.id)?.config.unwrap_or_default();
         if let Some(n) = &req.name {
@@ -192,4 +195,23 @@ impl Engine {
 /// This host's name, as uname(2) gives it (what `hostname` prints on the host).
 fn host_name() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+/// The first limit flag `r` sets that needs a cgroup (docker's flag names).
+fn limit_flag(r: &super::config::Resources) -> Option<&'static str> {
+    [
+        (r.memory != 0, "--memory"),
+        (r.memory_swap != 0, "--memory-swap"),
+        (r.memory_reservation != 0, "--memory-reservation"),
+        (r.nano_cpus != 0, "--cpus"),
+        (r.cpu_shares != 0, "--cpu-shares"),
+        (r.cpu_quota != 0, "--cpu-quota"),
+        (r.cpu_period != 0, "--cpu-period"),
+        (!r.cpuset_cpus.is_empty(), "--cpuset-cpus"),
+        (!r.cpuset_mems.is_empty(), "--cpuset-mems"),
+        (r.pids_limit > 0, "--pids-limit"),
+        (r.oom_kill_disable, "--oom-kill-disable"),
+    ]
+    .into_iter()
+    .find_map(|(set, flag)| set.then_some(flag))
 }

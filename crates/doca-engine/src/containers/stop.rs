@@ -116,6 +116,9 @@ impl Engine {
             Status::Paused => return Err(EngineError::Conflict(format!("Container {} is already paused", c.id))),
             _ => return Err(Self::not_running(&c)),
         }
+        if let Some(why) = crate::rootless::no_cgroups() {
+            return Err(EngineError::InvalidArgument(format!("cannot pause container {}: rootless, {why}", c.name)));
+        }
         self.runtime_of(&c)?.pause(c.id.as_str())?;
         c.state.status = Status::Paused;
         self.save_state(&c)?;
