@@ -14,8 +14,9 @@ export DEBIAN_FRONTEND=noninteractive
 # docker.io: its docker CLI (20.10, /usr/bin/docker) is the client `doca serve` is tested with
 # (its dockerd is never started by the tests); docker-compose (1.29) and python3-venv (for the
 # Docker SDK for Python from PyPI) are the other clients; debootstrap: the Debian base of the
-# shipped example (examples/ml-pipeline).
-PKGS="busybox-static skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv debootstrap"
+# shipped example (examples/ml-pipeline); slirp4netns (and uidmap's newuidmap/newgidmap):
+# rootless doca's way out of the user's network namespace.
+PKGS="busybox-static slirp4netns skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv debootstrap"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -31,6 +32,16 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq $missing >/dev/null
   if [ -n "$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
+# Rootless doca's tests run as an ordinary user with subordinate ids (useradd(8) gives a new
+# user a range in /etc/subuid and /etc/subgid; added here if it did not).
+if ! id doca-test >/dev/null 2>&1; then
+  useradd -m -U -s /bin/sh doca-test
+fi
+grep -q '^doca-test:' /etc/subuid || usermod --add-subuids 3000000000-3000065535 doca-test
+grep -q '^doca-test:' /etc/subgid || usermod --add-subgids 3000000000-3000065535 doca-test
+# An ordinary user opens /dev/net/tun for slirp4netns: Debian's udev rules make it 0666, and a
+# host without udev (a container, this VM) leaves the kernel's 0600.
+if [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup.sh: cargo not found: doca needs Rust 1.85 or newer (rustup); Debian 12's cargo is too old" >&2
   exit 1

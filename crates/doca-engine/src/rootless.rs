@@ -21,8 +21,8 @@
 //! setns(2) into a user namespace is refused to a multi-threaded process: `enter` must run
 //! before the command starts a thread.
 
-use crate::containers::userns::{parse_subids, SubIds};
 use crate::containers::record::MonitorId;
+use crate::containers::userns::{parse_subids, SubIds};
 use std::io::{BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -144,7 +144,9 @@ pub fn no_cgroups() -> Option<String> {
         return None;
     }
     if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        return Some("and this host has cgroup v1, which gives an ordinary user no cgroup of their own (delegation needs cgroup v2)".into());
+        return Some(
+            "and this host has cgroup v1, which gives an ordinary user no cgroup of their own (delegation needs cgroup v2)".into(),
+        );
     }
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
@@ -159,7 +161,9 @@ pub fn no_cgroups() -> Option<String> {
 pub fn warnings(run_root: &Path) -> Vec<String> {
     let mut w = Vec::new();
     if let Some(why) = no_cgroups() {
-        w.push(format!("WARNING: rootless, {why}: --memory, --cpus, --pids-limit and the other limits, pause, and stats' figures are not available"));
+        w.push(format!(
+            "WARNING: rootless, {why}: --memory, --cpus, --pids-limit and the other limits, pause, and stats' figures are not available"
+        ));
     }
     let mapped = std::fs::read_to_string("/proc/self/uid_map").map(|m| m.lines().count()).unwrap_or(0);
     if mapped < 2 {
@@ -183,8 +187,8 @@ pub fn enter(run_root: &Path) -> Result<(), RootlessError> {
     }
     private_run_root(run_root)?;
     let lock_path = run_root.join("pause.lock");
-    let _lock = doca_store::StoreLock::acquire(&lock_path, doca_store::LockMode::Exclusive)
-        .map_err(io(format!("lock {}", lock_path.display())))?;
+    let _lock =
+        doca_store::StoreLock::acquire(&lock_path, doca_store::LockMode::Exclusive).map_err(io(format!("lock {}", lock_path.display())))?;
     let pid_file = run_root.join("pause.pid");
     let pause = match read_pid_file(&pid_file) {
         Some(p) if p.alive() => p,
@@ -274,29 +278,27 @@ fn start_pause(run_root: &Path) -> Result<MonitorId, RootlessError> {
         }
         MonitorId::of(pid).ok_or_else(|| RootlessError::Setup("the pause process ended at once".into()))
     })();
-    let result = result.and_then(|p| {
-        // slirp4netns ends when the pause process does: its --exit-fd is the read end of the
-        // pause process's stdout, which nobody writes to again and closes when it exits.
-        let exit_fd = std::process::Stdio::from(std::os::fd::OwnedFd::from(from.into_inner()));
-        // Without it the user's containers still run, with no way out of the namespace:
-        // said now, and by `doca info` and a refused `-p` later.
-        if let Err(e) = start_slirp4netns(run_root, p, exit_fd) {
-            eprintln!("WARNING: {e}: containers on networks have no way out, and ports cannot be published");
+    let pause = match result {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut err);
+            let _ = child.wait();
+            return Err(if err.trim().is_empty() { e } else { RootlessError::Setup(format!("{e}: {}", err.trim())) });
         }
-        Ok(p)
-    });
-    if result.is_err() {
-        let _ = child.kill();
-        let mut err = String::new();
-        let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut err);
-        let _ = child.wait();
-        if !err.trim().is_empty() {
-            return Err(RootlessError::Setup(format!("{}: {}", result.err().map(|e| e.to_string()).unwrap_or_default(), err.trim())));
-        }
+    };
+    // slirp4netns ends when the pause process does: its --exit-fd is the read end of the
+    // pause process's stdout, which nobody writes to again and closes when it exits.
+    let exit_fd = std::process::Stdio::from(std::os::fd::OwnedFd::from(from.into_inner()));
+    // Without it the user's containers still run, with no way out of the namespace: said now,
+    // and by `doca info` and a refused `-p` later.
+    if let Err(e) = start_slirp4netns(run_root, pause, exit_fd) {
+        eprintln!("WARNING: {e}: containers on networks have no way out, and ports cannot be published");
     }
     // The pause process is nobody's child to wait for: once this command exits it is
     // reparented and reaped by the host's init when it ends.
-    result
+    Ok(pause)
 }
 
 /// The slirp4netns API socket (`networks::slirp`) in `run_root`.
@@ -344,7 +346,15 @@ fn write_maps(pid: i32) -> Result<(), RootlessError> {
         (Some(s), Some(nu), Some(ng)) => {
             let run = |prog: &Path, own: u32, sub: SubIds| -> Result<(), RootlessError> {
                 let out = std::process::Command::new(prog)
-                    .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into(), sub.start.to_string(), sub.count.to_string()])
+                    .args([
+                        pid.to_string(),
+                        "0".into(),
+                        own.to_string(),
+                        "1".into(),
+                        "1".into(),
+                        sub.start.to_string(),
+                        sub.count.to_string(),
+                    ])
                     .output()
                     .map_err(io(format!("run {}", prog.display())))?;
                 if out.status.success() {

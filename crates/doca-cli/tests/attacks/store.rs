@@ -52,9 +52,10 @@ fn a_local_user_reaches_nothing_in_the_store() {
     assert!(!out.lines().skip(1).any(|l| l.trim() == "0"), "a local user ran a container's setuid binary as root:\n{out}");
     assert!(!out.contains("LOCKED"), "a local user took one of doca's locks:\n{out}");
     assert!(!out.contains("containers\n") && !out.contains("doca.db\n"), "a local user listed the store:\n{out}");
-    // doca itself, run by that user on this store: refused, saying it needs root.
+    // doca itself, run by that user (rootless) on this store: refused, naming the run root
+    // that is not theirs.
     let own = as_nobody(&format!("DOCA_ROOT={} DOCA_RUN_ROOT={} {} ps", root.display(), run.display(), e.t.bin.display()));
-    assert!(own.contains("doca needs root") && !own.contains("hunter2"), "{own}");
+    assert!(own.contains("refusing it as doca's run root") && !own.contains("hunter2"), "{own}");
     // And the modes that make it so.
     for (p, want) in [
         (root.clone(), 0o700),

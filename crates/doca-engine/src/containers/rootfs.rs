@@ -209,8 +209,7 @@ impl Engine {
                 (mapped, at)
             }
         };
-        let data =
-            format!(
+        let data = format!(
             "lowerdir={},upperdir={},workdir={}{}",
             lower_dirs(&lowers),
             rw.join("upper").display(),

@@ -196,8 +196,7 @@ impl Engine {
         // Rootless, the host is the user's network namespace, and the lock the user's own.
         let rootless_lock = self.config().run_root.join("networks.lock");
         let path = if crate::rootless::is_rootless() { rootless_lock.as_path() } else { std::path::Path::new(NETWORKS_LOCK) };
-        StoreLock::acquire(path, LockMode::Exclusive)
-            .map_err(|e| EngineError::Internal(format!("lock networks: {e}")))
+        StoreLock::acquire(path, LockMode::Exclusive).map_err(|e| EngineError::Internal(format!("lock networks: {e}")))
     }
 
     pub fn networks(&mut self) -> Result<Vec<Network>, EngineError> {

@@ -1,0 +1,400 @@
+//! Rootless doca, for real: an ordinary user (`doca-test`, made with subordinate ids by
+//! scripts/setup.sh) runs doca on a store of their own, in the user namespace of their pause
+//! process. Each test has its own store, run root, pause process and slirp4netns, all gone at
+//! the end. The user is root inside and themselves outside; what the container does with files
+//! it can reach gets it no more than the user has; layers built rootless are the layers built
+//! as root; networks resolve names, publish ports on the host, and never reach the host's
+//! loopback; what needs a cgroup is refused by name.
+
+use doca_testkit::{busybox_tar, require_root};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const USER: &str = "doca-test";
+
+/// The test user's uid, gid and first subordinate uid.
+struct User {
+    uid: u32,
+    gid: u32,
+    sub_uid: u32,
+}
+
+fn user() -> User {
+    let id = |flag: &str| -> u32 {
+        let o = Command::new("id").args([flag, USER]).output().unwrap();
+        assert!(o.status.success(), "no user {USER}: scripts/setup.sh makes it (useradd with subordinate ids)");
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap();
+    let sub_uid = subuid
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{USER}:")))
+        .and_then(|r| r.split(':').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{USER} has no line in /etc/subuid: scripts/setup.sh adds one"));
+    User { uid: id("-u"), gid: id("-g"), sub_uid }
+}
+
+/// A rootless doca of the test's own: the binaries and the busybox fixture where the user
+/// reaches them, and the user's XDG directories (store, run root) in `home`.
+struct Rootless {
+    dir: tempfile::TempDir,
+    user: User,
+}
+
+impl Rootless {
+    fn new() -> Rootless {
+        let user = user();
+        let dir = tempfile::Builder::new().prefix("doca-rootless-").tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let here = Path::new(env!("CARGO_BIN_EXE_doca")).parent().unwrap();
+        for b in ["doca", "doca-shim", "doca-runc"] {
+            std::fs::copy(here.join(b), bin.join(b)).unwrap();
+        }
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(busybox_tar(), dir.path().join("busybox.tar")).unwrap();
+        std::fs::set_permissions(dir.path().join("busybox.tar"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let home = dir.path().join("home");
+        for d in [home.clone(), home.join("run")] {
+            std::fs::create_dir(&d).unwrap();
+            std::os::unix::fs::chown(&d, Some(user.uid), Some(user.gid)).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        Rootless { dir, user }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn store(&self) -> PathBuf {
+        self.home().join("data/doca")
+    }
+
+    fn run_root(&self) -> PathBuf {
+        self.home().join("run/doca")
+    }
+
+    /// doca as the user, with a login's environment and nothing of root's.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.args([&format!("--reuid={USER}"), &format!("--regid={USER}"), "--init-groups", "--"])
+            .arg(self.dir.path().join("bin/doca"))
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.home())
+            .env("XDG_DATA_HOME", self.home().join("data"))
+            .env("XDG_RUNTIME_DIR", self.home().join("run"))
+            .env("HTTPS_PROXY", doca_testkit::OFFLINE_PROXY)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "rootless doca {args:?} failed ({:?}):\n{}{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn ok_owned(&self, args: &[String]) -> String {
+        self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "rootless doca {args:?}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    fn busybox(&self) {
+        self.ok(&["import", "-c", "CMD [\"sh\"]", "busybox.tar", "busybox"]);
+    }
+
+    /// A directory of the user's, for bind mounts.
+    fn user_dir(&self, name: &str) -> PathBuf {
+        let d = self.dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(self.user.uid), Some(self.user.gid)).unwrap();
+        d
+    }
+
+    fn pause_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.run_root().join("pause.pid")).ok()?.split_whitespace().next()?.parse().ok()
+    }
+}
+
+impl Drop for Rootless {
+    /// Containers and networks first (their processes are the user's), then the pause
+    /// process, whose namespaces take every mount and interface with them, and slirp4netns,
+    /// which ends with it.
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.run(&["rm", "-f", "-v", id]);
+        }
+        if let Some(pid) = self.pause_pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            for _ in 0..200 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        let sock = self.run_root().join("slirp4netns.sock").display().to_string();
+        for _ in 0..200 {
+            let o = Command::new("pgrep").args(["-f", &sock]).output().unwrap();
+            if o.stdout.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+/// The host's view of `p`: owner and digest of its content.
+fn owner(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).uid()
+}
+
+#[test]
+fn a_user_is_root_inside_themselves_outside_and_keeps_a_store_of_their_own() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    let u = &rl.user;
+    let out = rl.ok(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["0"], "{out}");
+    assert_eq!(lines[1], ["0", &u.uid.to_string(), "1"], "the user is the container's root: {out}");
+    assert_eq!(lines[2], ["1", &u.sub_uid.to_string(), "65536"], "the other ids are the user's subordinate ones: {out}");
+    // Files the container makes land as the user, or as the user's subordinate ids.
+    let w = rl.user_dir("w");
+    rl.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/w", w.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /w/mine; echo b > /w/theirs; chown 1234:1234 /w/theirs",
+    ]);
+    assert_eq!(owner(&w.join("mine")), u.uid);
+    assert_eq!(owner(&w.join("theirs")), u.sub_uid + 1233);
+    // The store and the run root are the user's, private, where XDG says.
+    for d in [rl.store(), rl.run_root()] {
+        let m = std::fs::metadata(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        assert_eq!((m.uid(), m.mode() & 0o077), (u.uid, 0), "{}", d.display());
+    }
+    assert!(rl.store().join("doca.db").exists());
+    let info = rl.ok(&["info", "--format", "{{json .SecurityOptions}} {{.DockerRootDir}}"]);
+    assert!(info.contains("name=rootless") && info.contains(&rl.store().display().to_string()), "{info}");
+    // The usual lifecycle: a detached container, exec, logs, cp, commit, stop, rm.
+    let id = rl.ok(&["run", "-d", "--name", "life", "busybox", "sh", "-c", "echo started; exec sleep 300"]).trim().to_string();
+    assert_eq!(rl.ok(&["exec", "life", "sh", "-c", "echo made > /made; id -u"]), "0\n");
+    assert!(rl.ok(&["logs", "life"]).contains("started"));
+    let out = rl.user_dir("out");
+    rl.ok(&["cp", "life:/made", &out.join("made").display().to_string()]);
+    assert_eq!(std::fs::read_to_string(out.join("made")).unwrap(), "made\n");
+    assert_eq!(owner(&out.join("made")), u.uid);
+    rl.ok(&["commit", "life", "snap"]);
+    assert_eq!(rl.ok(&["run", "--rm", "--network", "none", "snap", "cat", "/made"]), "made\n");
+    assert!(rl.ok(&["top", "life"]).contains("sleep 300"), "top finds the container's processes without a cgroup");
+    rl.ok(&["stop", "-t", "1", "life"]);
+    rl.ok(&["rm", &id]);
+    // A named volume keeps data, with the container's owners shifted as any file.
+    rl.ok(&["run", "--rm", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f; chown 5:5 /data/f"]);
+    assert_eq!(rl.ok(&["run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f"]), "kept\n");
+    assert_eq!(owner(&rl.store().join("volumes/keep/_data/f")), u.sub_uid + 4);
+}
+
+#[test]
+fn a_layer_built_rootless_is_the_layer_built_as_root() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    let ctx = rl.user_dir("ctx");
+    // Owners beyond the user's own id, a setuid file, a symlink, a whiteout and an opaque
+    // directory: what a rootless store keeps differently on disk (user.overlay.* xattrs, ids
+    // shifted) and must write out as root's does.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN mkdir -p /opq/sub && echo a > /opq/a && chown 1234:5678 /opq/a && chmod 4755 /opq/a && ln -s /opq/a /link\n\
+         RUN rm -rf /opq && mkdir /opq && echo b > /opq/b && rm /bin/true\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(ctx.join("Dockerfile"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let build = ["build", "-q", "--network", "none", "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "-t", "same"];
+    let mut args = build.to_vec();
+    let ctx_s = ctx.display().to_string();
+    args.push(&ctx_s);
+    rl.ok(&args);
+    let root = doca_testkit::TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    root.busybox("busybox");
+    root.ok(&args);
+    let layers = |out: String| -> Vec<String> { serde_json::from_str(out.trim()).unwrap() };
+    let fmt = ["image", "inspect", "--format", "{{json .RootFS.Layers}}", "same"];
+    let (rootless, rootful) = (layers(rl.ok(&fmt)), layers(root.ok(&fmt)));
+    assert_eq!(rootless.len(), 3, "{rootless:?}");
+    assert_eq!(rootless, rootful, "the layers built rootless differ from root's");
+    // And the saved archive says so in OCI terms: the whiteout and the opaque marker.
+    let out = rl.user_dir("saved");
+    let tar = out.join("same.tar");
+    rl.ok(&["save", "-o", &tar.display().to_string(), "same"]);
+    let listing = Command::new("sh")
+        .arg("-c")
+        .arg(format!("cd {0} && tar -xf same.tar && for l in blobs/sha256/*; do tar -tf $l 2>/dev/null; done", out.display()))
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(names.contains("bin/.wh.true") && names.contains("opq/.wh..wh..opq"), "{names}");
+}
+
+#[test]
+fn owners_beyond_the_users_ids_are_refused_by_name_and_the_store_is_unchanged() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    let mut layer = doca_testkit::Layer::new();
+    layer.file_with("far", b"x", 0o644, 70_000, 70_000);
+    let archive = rl.dir.path().join("far.tar");
+    std::fs::write(&archive, doca_testkit::one_layer_archive(layer.finish(), "far:latest")).unwrap();
+    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = doca_testkit::fingerprint(&rl.store());
+    let err = rl.fails(&["load", "-i", "far.tar"], 125);
+    assert!(err.contains("70000") && err.contains("/etc/subuid"), "{err}");
+    assert_eq!(doca_testkit::fingerprint(&rl.store()), before, "a refused load changed the store");
+}
+
+#[test]
+fn what_the_container_does_to_files_of_the_host_gets_it_no_more_than_the_user_has() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    // A directory and a file of root's (the user can read them, not change them), bound
+    // read-write: the container's root is the user, not root.
+    let d = rl.dir.path().join("roots");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(d.join("victim"), "root's\n").unwrap();
+    std::fs::set_permissions(d.join("victim"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let script = "echo owned >> /r/victim; chmod 666 /r/victim; chown 0:0 /r/victim; rm -f /r/victim; touch /r/planted; \
+                  mknod /r/disk b 8 0; ln /r/victim /r/hard; cat /r/victim";
+    let out = rl.run(&["run", "--rm", "-v", &format!("{}:/r", d.display()), "busybox", "sh", "-c", script]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "root's\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "root's\n");
+    let m = std::fs::metadata(d.join("victim")).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777, m.nlink()), (0, 0o644, 1));
+    let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["victim"], "the container made files in root's directory");
+    // The runtime binary the container could reach through /proc/self/exe is the user's
+    // copy, sealed: writing it fails and it is unchanged.
+    let runc = rl.dir.path().join("bin/doca-runc");
+    let before = doca_testkit::sha256_hex(&std::fs::read(&runc).unwrap());
+    let _ = rl.run(&["run", "--rm", "busybox", "sh", "-c", "for p in /proc/[0-9]*; do echo x > $p/exe; done 2>/dev/null; true"]);
+    assert_eq!(doca_testkit::sha256_hex(&std::fs::read(&runc).unwrap()), before);
+}
+
+#[test]
+fn networks_resolve_names_publish_ports_and_never_reach_the_hosts_loopback() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    rl.ok(&["network", "create", "--subnet", "10.231.7.0/24", "app"]);
+    let port = doca_testkit::free_port();
+    let serve = "mkdir /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www";
+    rl.ok(&["run", "-d", "--name", "web", "--network", "app", "-p", &format!("{port}:80"), "busybox", "sh", "-c", serve]);
+    // By name from another container on the network (the embedded DNS, as root's).
+    let fetch = "for i in $(seq 50); do wget -q -O- http://web/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1";
+    assert_eq!(rl.ok(&["run", "--rm", "--network", "app", "busybox", "sh", "-c", fetch]), "hello\n");
+    // From the host, through the published port.
+    let mut got = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let _ = s.read_to_string(&mut got);
+            if got.contains("hello") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(got.contains("hello"), "the published port did not answer on the host: {got:?}");
+    assert!(rl.ok(&["port", "web"]).contains(&format!("80/tcp -> 0.0.0.0:{port}")));
+    // The host's loopback is not the containers' (slirp4netns --disable-host-loopback): a
+    // listener there is never reached, by the gateway's address or any other way out.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let lport = listener.local_addr().unwrap().port();
+    let probe = format!("for a in 10.0.2.2 10.0.2.100 10.0.2.3 127.0.0.1; do nc -w 1 $a {lport} </dev/null; done; true");
+    rl.ok(&["run", "--rm", "--network", "app", "busybox", "sh", "-c", &probe]);
+    rl.ok(&["run", "--rm", "--network", "host", "busybox", "sh", "-c", &probe]);
+    assert!(listener.accept().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "a container reached the host's loopback");
+    // Ports below the unprivileged start are refused, naming the sysctl.
+    let err = rl.fails(&["run", "-d", "--name", "low", "-p", "80:80", "busybox", "sleep", "30"], 125);
+    assert!(err.contains("net.ipv4.ip_unprivileged_port_start"), "{err}");
+    // Gone with the container.
+    rl.ok(&["rm", "-f", "web"]);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port outlived its container");
+    // compose, on the same user's engine.
+    let proj = rl.user_dir("proj");
+    std::fs::write(
+        proj.join("compose.yaml"),
+        format!("services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{serve}\"]\n  client:\n    image: busybox\n    depends_on: [web]\n    command: [\"sh\", \"-c\", \"{fetch}\"]\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(proj.join("compose.yaml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = format!("{}/compose.yaml", proj.display());
+    let compose =
+        |args: &[&'static str]| -> Vec<String> { ["compose", "-f", &file, "-p", "rl"].iter().chain(args).map(|s| s.to_string()).collect() };
+    rl.ok_owned(&(compose(&["up", "-d"])));
+    // The client fetches the web service by name and exits 0 with what it got.
+    assert_eq!(rl.ok_owned(&(compose(&["wait", "client"]))).trim(), "0");
+    assert!(rl.ok_owned(&(compose(&["logs", "--no-log-prefix", "client"]))).contains("hello"));
+    rl.ok_owned(&(compose(&["down", "-t", "0"])));
+}
+
+#[test]
+fn limits_and_pause_without_a_delegated_cgroup_are_refused_by_name() {
+    require_root!();
+    let rl = Rootless::new();
+    rl.busybox();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("skipped: this host has cgroup v2, where a user may have a delegated cgroup");
+        return;
+    }
+    for flag in [["--memory", "64m"], ["--cpus", "1"], ["--pids-limit", "10"]] {
+        let err = rl.fails(&["run", "--rm", flag[0], flag[1], "busybox", "true"], 125);
+        assert!(err.contains(flag[0]) && err.contains("cgroup v1"), "{err}");
+    }
+    assert_eq!(rl.ok(&["ps", "-aq"]), "", "a refused run left a container");
+    rl.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "300"]);
+    let err = rl.fails(&["pause", "busy"], 1);
+    assert!(err.contains("cannot pause container busy: rootless"), "{err}");
+    let info = rl.run(&["info"]);
+    assert!(String::from_utf8_lossy(&info.stderr).contains("WARNING: rootless"), "{}", String::from_utf8_lossy(&info.stderr));
+}
