@@ -15,8 +15,9 @@ export DEBIAN_FRONTEND=noninteractive
 # (its dockerd is never started by the tests); docker-compose (1.29) and python3-venv (for the
 # Docker SDK for Python from PyPI) are the other clients; debootstrap: the Debian base of the
 # shipped example (examples/ml-pipeline); slirp4netns (and uidmap's newuidmap/newgidmap):
-# rootless doca's way out of the user's network namespace.
-PKGS="busybox-static slirp4netns skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv debootstrap"
+# rootless doca's way out of the user's network namespace; fuse-overlayfs: rootless doca's
+# rootfs for --userns=keep-id, and where the kernel refuses overlayfs in a user namespace.
+PKGS="busybox-static slirp4netns fuse-overlayfs skopeo podman attr gzip zstd xz-utils uidmap file ca-certificates libseccomp-dev pkg-config procps bsdutils nftables iproute2 docker-registry apache2-utils curl runc openssl gcc libc6-dev docker.io docker-compose python3-venv debootstrap"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -39,9 +40,12 @@ if ! id doca-test >/dev/null 2>&1; then
 fi
 grep -q '^doca-test:' /etc/subuid || usermod --add-subuids 3000000000-3000065535 doca-test
 grep -q '^doca-test:' /etc/subgid || usermod --add-subgids 3000000000-3000065535 doca-test
-# An ordinary user opens /dev/net/tun for slirp4netns: Debian's udev rules make it 0666, and a
-# host without udev (a container, this VM) leaves the kernel's 0600.
-if [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
+# An ordinary user opens /dev/net/tun for slirp4netns and /dev/fuse for fuse-overlayfs:
+# Debian's udev rules make them 0666, and a host without udev (a container, this VM) leaves
+# the kernel's 0600.
+for dev in /dev/net/tun /dev/fuse; do
+  if [ -c "$dev" ]; then chmod 0666 "$dev"; fi
+done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup.sh: cargo not found: doca needs Rust 1.85 or newer (rustup); Debian 12's cargo is too old" >&2
   exit 1

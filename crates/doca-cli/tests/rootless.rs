@@ -139,6 +139,22 @@ impl Rootless {
         d
     }
 
+    /// The user's doca configuration (`$XDG_CONFIG_HOME/doca/config.json`, here `~/.config`).
+    fn configure(&self, json: &str) {
+        let dir = self.home().join(".config/doca");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), json).unwrap();
+        for p in [self.home().join(".config"), dir.clone(), dir.join("config.json")] {
+            std::os::unix::fs::chown(&p, Some(self.user.uid), Some(self.user.gid)).unwrap();
+        }
+    }
+
+    /// fuse-overlayfs daemons mounted on this test's store.
+    fn fuse_daemons(&self) -> usize {
+        let o = Command::new("pgrep").args(["-f", &format!("fuse-overlayfs.*{}", self.store().display())]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    }
+
     fn pause_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.run_root().join("pause.pid")).ok()?.split_whitespace().next()?.parse().ok()
     }
@@ -230,15 +246,14 @@ fn a_user_is_root_inside_themselves_outside_and_keeps_a_store_of_their_own() {
     assert_eq!(owner(&rl.store().join("volumes/keep/_data/f")), u.sub_uid + 4);
 }
 
-#[test]
-fn a_layer_built_rootless_is_the_layer_built_as_root() {
-    require_root!();
-    let rl = Rootless::new();
+/// Builds a Dockerfile whose layers hold owners beyond the user's own id, a setuid file, a
+/// symlink, a whiteout and an opaque directory (what a rootless store keeps differently on
+/// disk: user.overlay.* xattrs or fuse-overlayfs's, ids shifted) rootless and as root, and
+/// asserts that the layers are the same, and that the saved archive has the OCI whiteout and
+/// opaque marker.
+fn assert_layers_built_rootless_are_roots(rl: &Rootless) {
     rl.busybox();
     let ctx = rl.user_dir("ctx");
-    // Owners beyond the user's own id, a setuid file, a symlink, a whiteout and an opaque
-    // directory: what a rootless store keeps differently on disk (user.overlay.* xattrs, ids
-    // shifted) and must write out as root's does.
     std::fs::write(
         ctx.join("Dockerfile"),
         "FROM busybox\n\
@@ -260,7 +275,6 @@ fn a_layer_built_rootless_is_the_layer_built_as_root() {
     let (rootless, rootful) = (layers(rl.ok(&fmt)), layers(root.ok(&fmt)));
     assert_eq!(rootless.len(), 3, "{rootless:?}");
     assert_eq!(rootless, rootful, "the layers built rootless differ from root's");
-    // And the saved archive says so in OCI terms: the whiteout and the opaque marker.
     let out = rl.user_dir("saved");
     let tar = out.join("same.tar");
     rl.ok(&["save", "-o", &tar.display().to_string(), "same"]);
@@ -271,6 +285,90 @@ fn a_layer_built_rootless_is_the_layer_built_as_root() {
         .unwrap();
     let names = String::from_utf8_lossy(&listing.stdout);
     assert!(names.contains("bin/.wh.true") && names.contains("opq/.wh..wh..opq"), "{names}");
+}
+
+#[test]
+fn a_layer_built_rootless_is_the_layer_built_as_root() {
+    require_root!();
+    assert_layers_built_rootless_are_roots(&Rootless::new());
+}
+
+/// Where the kernel refuses overlayfs in a user namespace, or where the user configures it
+/// (`mount-program`), fuse-overlayfs mounts every rootfs: the layers it writes are root's too
+/// (its opaque marker is `user.fuseoverlayfs.opaque`, not the kernel's).
+#[test]
+fn a_layer_built_on_fuse_overlayfs_is_the_layer_built_as_root() {
+    require_root!();
+    doca_testkit::require_tool!("fuse-overlayfs");
+    let rl = Rootless::new();
+    rl.configure(r#"{"mount-program": "/usr/bin/fuse-overlayfs"}"#);
+    assert!(rl.ok(&["info"]).contains("Mount Program: /usr/bin/fuse-overlayfs"));
+    assert_layers_built_rootless_are_roots(&rl);
+    // Containers run on it, and it goes with them.
+    rl.ok(&["run", "-d", "--name", "on-fuse", "busybox", "sleep", "300"]);
+    let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", rl.pause_pid().unwrap())).unwrap();
+    assert!(mounts.lines().any(|l| l.contains(" fuse.fuse-overlayfs ")), "{mounts}");
+    rl.ok(&["rm", "-f", "on-fuse"]);
+    assert_eq!(rl.fuse_daemons(), 0, "fuse-overlayfs outlived its container");
+}
+
+/// `--userns=keep-id` (Podman's): the user is themselves inside too, named in the container's
+/// passwd; their files bound in keep their owner both ways; the image's root-owned files stay
+/// root's inside and in what is committed; root is refused it, and rootless `--userns=auto`.
+#[test]
+fn keep_id_makes_the_user_themselves_inside_and_keeps_owners_both_ways() {
+    require_root!();
+    doca_testkit::require_tool!("fuse-overlayfs");
+    let rl = Rootless::new();
+    rl.busybox();
+    let u = &rl.user;
+    // HOME is the user's home from the host's passwd, as Podman's entry has it.
+    let home = String::from_utf8(Command::new("getent").args(["passwd", USER]).output().unwrap().stdout).unwrap();
+    let home = home.trim().split(':').nth(5).unwrap().to_string();
+    let out =
+        rl.ok(&["run", "--rm", "--userns", "keep-id", "busybox", "sh", "-c", "id -u; id -g; id -un; echo $HOME; stat -c %u /bin/busybox"]);
+    assert_eq!(out, format!("{0}\n{1}\n{USER}\n{home}\n0\n", u.uid, u.gid), "{out}");
+    let w = rl.user_dir("project");
+    std::fs::write(w.join("mine"), "m\n").unwrap();
+    std::os::unix::fs::chown(w.join("mine"), Some(u.uid), Some(u.gid)).unwrap();
+    let bind = format!("{}:/project", w.display());
+    let out = rl.ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c %u /project/mine; echo n > /project/new",
+    ]);
+    assert_eq!(out, format!("{}\n", u.uid));
+    assert_eq!(owner(&w.join("new")), u.uid, "the user's write landed as another id");
+    // The container's root is the first subordinate id, not the user.
+    rl.ok(&["run", "--rm", "--userns", "keep-id", "--user", "0", "-v", &bind, "busybox", "touch", "/project/by-root"]);
+    assert_eq!(owner(&w.join("by-root")), u.sub_uid);
+    // What a keep-id container writes is stored under its own ids: committed, root's file is
+    // root's and the user's is the user's, without the keep-id passwd entry.
+    rl.ok(&["run", "--name", "kid", "--userns", "keep-id", "busybox", "sh", "-c", "echo u > /tmp/user-file"]);
+    rl.ok(&["run", "--name", "rid", "--userns", "keep-id", "--user", "0", "busybox", "sh", "-c", "echo r > /root-file; rm /bin/ls"]);
+    let diff = rl.ok(&["diff", "rid"]);
+    assert!(diff.contains("D /bin/ls") && !diff.contains("passwd"), "{diff}");
+    rl.ok(&["commit", "kid", "k-snap"]);
+    rl.ok(&["commit", "rid", "r-snap"]);
+    assert_eq!(rl.ok(&["run", "--rm", "k-snap", "stat", "-c", "%u", "/tmp/user-file"]), format!("{}\n", u.uid));
+    assert_eq!(rl.ok(&["run", "--rm", "r-snap", "stat", "-c", "%u", "/root-file"]), "0\n");
+    assert!(!rl.ok(&["run", "--rm", "r-snap", "cat", "/etc/passwd"]).contains(USER), "the keep-id entry went into the layer");
+    rl.ok(&["rm", "kid", "rid"]);
+    assert_eq!(rl.fuse_daemons(), 0, "fuse-overlayfs outlived its container");
+    let err = rl.fails(&["run", "--rm", "--userns", "auto", "busybox", "true"], 125);
+    assert!(err.contains("--userns=auto"), "{err}");
+    let root = doca_testkit::TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    root.busybox("busybox");
+    let o = root.run(&["run", "--rm", "--userns", "keep-id", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keep-id is only supported in rootless mode"));
 }
 
 #[test]

@@ -213,6 +213,12 @@ impl Engine {
             warnings.extend(crate::rootless::warnings(&self.config().run_root));
         }
         let limits = no_cgroups.is_none();
+        let mut driver_status =
+            vec![["Backing Filesystem".into(), backing_fs(&self.config().root)], ["Supports d_type".into(), "true".into()]];
+        // A configured FUSE mounter (rootfs.rs), as `podman info` names its mount program.
+        if let Ok(Some(p)) = crate::containers::rootfs::mount_program(false) {
+            driver_status.push(["Mount Program".into(), p.display().to_string()]);
+        }
         let env = |k: &str| std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default();
         Ok(Info {
             containers: containers.len(),
@@ -221,7 +227,7 @@ impl Engine {
             containers_stopped: containers.len() - running - paused,
             images,
             driver: "overlay2".into(),
-            driver_status: vec![["Backing Filesystem".into(), backing_fs(&self.config().root)], ["Supports d_type".into(), "true".into()]],
+            driver_status,
             plugins: Plugins {
                 volume: vec!["local".into()],
                 network: vec!["bridge".into(), "host".into(), "null".into()],

@@ -66,17 +66,19 @@ fn host_uid() -> u32 {
 pub fn default_root() -> PathBuf {
     match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
         Some(d) => PathBuf::from(d).join("doca"),
-        None => {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid()))
-                    .ok()
-                    .flatten()
-                    .map(|u| u.dir)
-                    .unwrap_or_else(|| PathBuf::from("/"))
-            });
-            home.join(".local/share/doca")
-        }
+        None => home().join(".local/share/doca"),
     }
+}
+
+/// The user's home: `$HOME`, else their passwd entry's.
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid()))
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
+            .unwrap_or_else(|| PathBuf::from("/"))
+    })
 }
 
 /// `$XDG_RUNTIME_DIR/doca`, else `/tmp/doca-run-UID` (Podman's fallback, without a login
@@ -131,7 +133,9 @@ pub fn subordinates() -> Option<Subordinates> {
     Some(Subordinates { uid: read("/etc/subuid")?, gid: read("/etc/subgid")? })
 }
 
-fn tool(name: &str) -> Option<PathBuf> {
+/// A helper program (slirp4netns, fuse-overlayfs) from the system's directories only: never
+/// one that the caller's PATH puts first.
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 

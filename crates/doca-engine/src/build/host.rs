@@ -362,10 +362,11 @@ impl BuildHost for Host<'_> {
         let lowers: Vec<PathBuf> =
             self.engine.store.db.read(|tx| tx.layers(&c.image_id))?.iter().map(|l| self.engine.store.snapshots.path(&l.chain_id)).collect();
         Self::remove_mount_stubs(&upper, &lowers, &targets);
+        let top_first: Vec<PathBuf> = lowers.iter().rev().cloned().collect();
         let epoch = step.epoch;
         let mut write = |w: &mut dyn Write| -> std::io::Result<()> {
             if upper.is_dir() {
-                crate::containers::diff::write_tar(&upper, crate::containers::diff::TarKind::Layer, epoch, None, w)
+                crate::containers::diff::write_tar(&upper, crate::containers::diff::TarKind::Layer(&top_first), epoch, None, w)
                     .map_err(|e| std::io::Error::other(e.to_string()))
             } else {
                 tar::Builder::new(w).finish()

@@ -63,6 +63,8 @@ impl Engine {
             .map(|l| LayerBlob { digest: l.blob, media_type: l.media_type })
             .collect();
         let upper = self.container_paths(&c.id).dir.join("upper");
+        let lowers: Vec<std::path::PathBuf> =
+            self.store.db.read(|tx| tx.layers(&c.image_id))?.iter().rev().map(|l| self.store.snapshots.path(&l.chain_id)).collect();
         // Rootless without a cgroup there is no freezer: the layer is read from the running
         // container, as `--pause=false` does (Podman's default).
         let pause = req.pause && crate::rootless::no_cgroups().is_none();
@@ -72,7 +74,7 @@ impl Engine {
         }
         let mut write_layer = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
             if upper.is_dir() {
-                write_tar(&upper, TarKind::Layer, None, None, w).map_err(|e| std::io::Error::other(e.to_string()))
+                write_tar(&upper, TarKind::Layer(&lowers), None, None, w).map_err(|e| std::io::Error::other(e.to_string()))
             } else {
                 // A container never started has no writable layer yet: an empty layer.
                 tar::Builder::new(w).finish()

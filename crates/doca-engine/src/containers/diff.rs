@@ -50,8 +50,11 @@ impl Engine {
         }
         let lowers: Vec<doca_fs::Root> = lowers.iter().map(|l| doca_fs::Root::open(l)).collect::<Result<_, _>>()?;
         walk(&upper, &mut |e| {
-            let (rel, st) = (e.path(), e.stat());
-            let is_whiteout = e.kind() == doca_fs::Kind::CharDevice && st.st_rdev == 0;
+            let rel = e.path();
+            if is_fuse_opaque_marker(e) {
+                return Ok(());
+            }
+            let is_whiteout = is_whiteout(e);
             let in_image = lowers.iter().any(|l| l.resolve(rel, false).is_ok());
             let kind = if is_whiteout {
                 ChangeKind::Deleted
@@ -86,15 +89,36 @@ impl Engine {
     }
 }
 
+/// An overlay whiteout: a 0/0 character device (overlayfs.rst "whiteouts and opaque
+/// directories").
+fn is_whiteout(e: &doca_fs::Entry) -> bool {
+    e.kind() == doca_fs::Kind::CharDevice && e.stat().st_rdev == 0
+}
+
+/// fuse-overlayfs's opaque markers in an upper layer it wrote, beside its xattr: a
+/// `.wh..wh..opq` file and a `.wh..opq` whiteout.
+fn is_fuse_opaque_marker(e: &doca_fs::Entry) -> bool {
+    match e.path().file_name().and_then(|n| n.to_str()) {
+        Some(".wh..wh..opq") => e.kind() == doca_fs::Kind::File,
+        Some(".wh..opq") => is_whiteout(e),
+        _ => false,
+    }
+}
+
+/// fuse-overlayfs's opaque-directory attribute (its main.c `OPAQUE_XATTR`), where it may not
+/// write `trusted.overlay.opaque`.
+const FUSE_OPAQUE_XATTR: &str = "user.fuseoverlayfs.opaque";
+
 /// What a tar of a directory is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TarKind {
+pub(crate) enum TarKind<'a> {
     /// A whole filesystem (`export`).
     Filesystem,
     /// An overlay upper directory as an image layer (`commit`): whiteouts (0/0 character
     /// devices) become `.wh.NAME` files and opaque directories get `.wh..wh..opq`, the OCI
-    /// layer format (image-spec layer.md "Whiteouts"); hard links stay links.
-    Layer,
+    /// layer format (image-spec layer.md "Whiteouts"); hard links stay links. The layers
+    /// below it (top first) tell which opaque markers hide something (`write_tar`).
+    Layer(&'a [PathBuf]),
 }
 
 /// `clamp`: no mtime later than this (a reproducible build's SOURCE_DATE_EPOCH).
@@ -114,12 +138,37 @@ pub(crate) fn write_tar(
     // docker's archives keep them (an export once held each Debian perl link as a full copy).
     let mut links: std::collections::HashMap<(u64, u64), PathBuf> = std::collections::HashMap::new();
     let names = OwnerNames::of_host();
+    let (layer, lowers) = match kind {
+        TarKind::Layer(l) => (true, l.iter().map(|p| doca_fs::Root::open(p)).collect::<Result<Vec<_>, _>>()?),
+        TarKind::Filesystem => (false, Vec::new()),
+    };
+    // An opaque marker is written once per directory, and only where the layers below have
+    // something there to hide: fuse-overlayfs marks every directory it creates opaque (with
+    // its xattr, a `.wh..wh..opq` file and a `.wh..opq` whiteout), the kernel only one made
+    // where a deleted entry was; without it, the layer is the kernel's (and root's) byte for
+    // byte, and means the same.
+    let mut opaque_written: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    let mut opaque = |b: &mut tar::Builder<&mut dyn std::io::Write>, dir: &Path| -> Result<(), EngineError> {
+        let abs = Path::new("/").join(dir);
+        let hides = lowers.iter().find_map(|l| l.resolve(&abs, false).ok()).is_some_and(|e| !is_whiteout(&e));
+        if !hides || !opaque_written.insert(abs) {
+            return Ok(());
+        }
+        let mut o = tar::Header::new_gnu();
+        o.set_entry_type(tar::EntryType::Regular);
+        o.set_mode(0o600);
+        o.set_size(0);
+        b.append_data(&mut o, dir.join(".wh..wh..opq"), std::io::empty()).map_err(werr)
+    };
     walk(root, &mut |e| {
         let (rel, st) = (e.path(), e.stat());
         let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let rel_name = rel.strip_prefix("/").unwrap_or(rel);
         let ft = FileType::from_raw_mode(st.st_mode);
-        if kind == TarKind::Layer && ft == FileType::CharacterDevice && st.st_rdev == 0 {
+        if layer && is_fuse_opaque_marker(e) {
+            return opaque(&mut b, rel_name.parent().unwrap_or(Path::new("")));
+        }
+        if layer && is_whiteout(e) {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Regular);
             h.set_mode(0o600);
@@ -150,12 +199,10 @@ pub(crate) fn write_tar(
                 // Directories are named with a trailing slash, as docker's and GNU tar's are.
                 let dir_name = format!("{}/", rel_name.display());
                 b.append_data(&mut h, &dir_name, std::io::empty()).map_err(werr)?;
-                if kind == TarKind::Layer && e.xattr(doca_mount::userns::overlay_opaque_xattr()).as_deref() == Some(b"y") {
-                    let mut o = tar::Header::new_gnu();
-                    o.set_entry_type(tar::EntryType::Regular);
-                    o.set_mode(0o600);
-                    o.set_size(0);
-                    b.append_data(&mut o, rel_name.join(".wh..wh..opq"), std::io::empty()).map_err(werr)?;
+                // The kernel's marker, or fuse-overlayfs's (rootfs.rs) in an upper layer it wrote.
+                let marked = |x: &str| e.xattr(x).as_deref() == Some(b"y");
+                if layer && (marked(doca_mount::userns::overlay_opaque_xattr()) || marked(FUSE_OPAQUE_XATTR)) {
+                    opaque(&mut b, rel_name)?;
                 }
             }
             FileType::RegularFile => {

@@ -3,7 +3,7 @@
 //! the request, as dockerd's exec does.
 
 use super::record::Status;
-use super::start::resolve_user;
+use super::start::resolve_user_in;
 use crate::{Engine, EngineError};
 use oci_spec::runtime::{Process, Spec};
 use std::path::PathBuf;
@@ -137,7 +137,8 @@ impl Engine {
         }
         super::spec::merge_env(&mut env, &req.env);
         if let Some(u) = req.user.as_deref().filter(|u| !u.is_empty()) {
-            let user = resolve_user(&paths.merged(), u, &[])?;
+            let (passwd, group) = self.user_files(&c, &paths.merged());
+            let user = resolve_user_in(passwd.as_deref(), group.as_deref(), u, &[])?;
             let mut ou = p.user().clone();
             ou.set_uid(user.uid);
             ou.set_gid(user.gid);

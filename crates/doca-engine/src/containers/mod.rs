@@ -13,6 +13,7 @@ pub mod diff;
 pub mod exec;
 pub mod health;
 pub mod inspect;
+pub mod keepid;
 pub mod list;
 pub mod logs;
 pub mod mounts;

@@ -3,9 +3,22 @@
 //! the container's volatile filesystem; removing the container removes it. A container (not a
 //! build step) also gets docker's init layer between the image and its writable layer.
 
+use super::keepid::KeepId;
 use crate::{Engine, EngineError};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+/// How the owners of a rootfs's files are seen.
+#[derive(Clone, Copy)]
+pub(crate) enum Ids<'a> {
+    /// As they are on disk.
+    Disk,
+    /// Through a user namespace's map: each layer idmapped by the kernel (root's
+    /// `--userns=auto`, userns.rs).
+    Idmapped(&'a OwnedFd),
+    /// Through a keep-id container's map, by fuse-overlayfs (keepid.rs).
+    KeepId(&'a KeepId),
+}
 
 /// A mounted container rootfs.
 #[derive(Debug)]
@@ -128,32 +141,34 @@ impl Engine {
     pub fn mount_container_rootfs(&mut self, c: &super::Container) -> Result<Rootfs, EngineError> {
         let dir = self.container_paths(&c.id).dir;
         let targets = if c.config.id_map.is_some() { mount_targets(c) } else { Vec::new() };
-        self.mount_layers(&c.image_id, &dir, Some(&targets), None)
+        self.mount_layers(&c.image_id, &dir, Some(&targets), Ids::Disk)
     }
 
-    /// The same rootfs seen through the container's user namespace: every layer, and the
-    /// writable one, idmapped (`userns::mount_userns`), so the container's root owns what the
-    /// image's root owns, and what it writes is stored under its own ids.
-    pub(crate) fn mount_container_rootfs_idmapped(&mut self, c: &super::Container, userns: &OwnedFd) -> Result<Rootfs, EngineError> {
+    /// The same rootfs seen through the container's user namespace (`ids`): every layer, and
+    /// the writable one, idmapped (`userns::mount_userns`) or mapped by fuse-overlayfs (keep-id),
+    /// so the container's root owns what the image's root owns, and what it writes is stored
+    /// under its own ids.
+    pub(crate) fn mount_container_rootfs_as(&mut self, c: &super::Container, ids: Ids<'_>) -> Result<Rootfs, EngineError> {
         let dir = self.container_paths(&c.id).dir;
-        self.mount_layers(&c.image_id, &dir, Some(&mount_targets(c)), Some(userns))
+        let targets = if c.config.id_map.is_some() { mount_targets(c) } else { Vec::new() };
+        self.mount_layers(&c.image_id, &dir, Some(&targets), ids)
     }
 
     /// Mounts `image`'s layers with a fresh writable layer in `dir` (`upper/`, `work/`,
     /// `merged/`), as a build step runs on them. An image of one layer still gets an overlay,
     /// so every container writes only to its own upper directory.
     pub fn mount_rootfs(&mut self, image: &doca_store::Digest, dir: &Path) -> Result<Rootfs, EngineError> {
-        self.mount_layers(image, dir, None, None)
+        self.mount_layers(image, dir, None, Ids::Disk)
     }
 
     /// The overlay of `image`'s layers (with the init layer and its extra mount targets when
-    /// `init` is given) and `dir`'s writable layer; through `userns`'s id map when given.
+    /// `init` is given) and `dir`'s writable layer, its owners seen as `ids` says.
     fn mount_layers(
         &mut self,
         image: &doca_store::Digest,
         dir: &Path,
         init: Option<&[(String, InitEntry)]>,
-        userns: Option<&OwnedFd>,
+        ids: Ids<'_>,
     ) -> Result<Rootfs, EngineError> {
         let layers = self.store.db.read(|tx| tx.layers(image))?;
         if layers.is_empty() {
@@ -181,13 +196,18 @@ impl Engine {
         // its files. Above it, the container's directory stays root's alone.
         std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(|e| EngineError::InvalidArgument(format!("chmod {}: {e}", upper.display())))?;
+        let keep_id = match ids {
+            Ids::KeepId(k) => Some(k),
+            _ => None,
+        };
+        let program = mount_program(keep_id.is_some())?;
         // Through a user namespace's map: each layer and the directory holding the writable
         // layer and its work directory (which overlayfs wants on one mount) idmapped at
         // `dir/idmap/`, the overlay made of those, then they are detached (the overlay holds
         // its layers).
-        let (lowers, rw) = match userns {
-            None => (lowers, dir.to_path_buf()),
-            Some(ns) => {
+        let (lowers, rw) = match ids {
+            Ids::Disk | Ids::KeepId(_) => (lowers, dir.to_path_buf()),
+            Ids::Idmapped(ns) => {
                 let idmap = dir.join("idmap");
                 detach_all(&idmap);
                 let mut mapped = Vec::new();
@@ -209,27 +229,108 @@ impl Engine {
                 (mapped, at)
             }
         };
-        let data = format!(
-            "lowerdir={},upperdir={},workdir={}{}",
-            lower_dirs(&lowers),
-            rw.join("upper").display(),
-            rw.join("work").display(),
-            doca_mount::userns::overlay_options()
-        );
-        // mount(2) takes one page of options (overlayfs.rst): with very many layers, docker's
-        // overlay2 shortens the paths; doca says so rather than failing obscurely.
-        let mounted = if data.len() >= 4096 {
-            Err(EngineError::InvalidArgument(format!("image {image}: {} layers do not fit in one overlay mount", lowers.len())))
-        } else {
-            nix::mount::mount(Some("overlay"), &merged, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_str()))
-                .map_err(|e| EngineError::InvalidArgument(format!("mount overlay on {}: {}", merged.display(), e.desc().to_lowercase())))
+        let (upper_dir, work_dir) = (rw.join("upper"), rw.join("work"));
+        let layers = OverlayDirs { image, lowers: &lowers, upper: &upper_dir, work: &work_dir, merged: &merged };
+        let mounted = match program {
+            Some(program) => fuse_overlay(&program, &layers, keep_id),
+            None => match kernel_overlay(&layers) {
+                // The kernel refuses overlayfs in this user namespace (before Linux 5.11, or
+                // a distribution's policy): fuse-overlayfs where it is installed.
+                Err(e) if !doca_mount::userns::in_initial() => match crate::rootless::tool("fuse-overlayfs") {
+                    Some(program) => fuse_overlay(&program, &layers, None),
+                    None => Err(e),
+                },
+                r => r,
+            },
         };
-        if userns.is_some() {
+        if matches!(ids, Ids::Idmapped(_)) {
             detach_all(&dir.join("idmap"));
         }
         mounted?;
         Ok(Rootfs { merged, upper })
     }
+}
+
+/// The directories of one overlay mount.
+struct OverlayDirs<'a> {
+    image: &'a doca_store::Digest,
+    lowers: &'a [PathBuf],
+    upper: &'a Path,
+    work: &'a Path,
+    merged: &'a Path,
+}
+
+/// The FUSE program to mount overlays with: the configured `mount-program`, or, for a keep-id
+/// container (whose map the kernel cannot give a filesystem it does not own), fuse-overlayfs.
+/// None: the kernel's overlayfs.
+pub(crate) fn mount_program(keep_id: bool) -> Result<Option<PathBuf>, EngineError> {
+    if let Some(p) = super::userns::Settings::load()?.mount_program {
+        return Ok(Some(p));
+    }
+    if !keep_id {
+        return Ok(None);
+    }
+    crate::rootless::tool("fuse-overlayfs").map(Some).ok_or_else(|| {
+        EngineError::InvalidArgument(
+            "--userns=keep-id needs fuse-overlayfs (Debian's fuse-overlayfs package) to map the image's owners".into(),
+        )
+    })
+}
+
+/// The kernel's overlayfs.
+fn kernel_overlay(d: &OverlayDirs<'_>) -> Result<(), EngineError> {
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}{}",
+        lower_dirs(d.lowers),
+        d.upper.display(),
+        d.work.display(),
+        doca_mount::userns::overlay_options()
+    );
+    // mount(2) takes one page of options (overlayfs.rst): with very many layers, docker's
+    // overlay2 shortens the paths; doca says so rather than failing obscurely.
+    if data.len() >= 4096 {
+        return Err(EngineError::InvalidArgument(format!("image {}: {} layers do not fit in one overlay mount", d.image, d.lowers.len())));
+    }
+    nix::mount::mount(Some("overlay"), d.merged, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_str()))
+        .map_err(|e| EngineError::InvalidArgument(format!("mount overlay on {}: {}", d.merged.display(), e.desc().to_lowercase())))
+}
+
+/// fuse-overlayfs(1): the same layers, and with a keep-id map, owners shifted as its user
+/// namespace shifts them back (`uidmapping=`, `gidmapping=`: keepid.rs). It reads the layers'
+/// whiteouts and `user.overlay.opaque` as the kernel does, and marks opaque directories of the
+/// upper layer with `user.fuseoverlayfs.opaque` (diff.rs reads both). The program returns
+/// once the mount is made, leaving a daemon that ends when it is unmounted; its output goes to
+/// a file, not a pipe the daemon would hold open.
+fn fuse_overlay(program: &Path, d: &OverlayDirs<'_>, keep_id: Option<&KeepId>) -> Result<(), EngineError> {
+    let mut opts = format!("lowerdir={},upperdir={},workdir={}", lower_dirs(d.lowers), d.upper.display(), d.work.display());
+    if let Some(k) = keep_id {
+        opts.push_str(&format!(
+            ",uidmapping={},gidmapping={}",
+            super::keepid::fuse_option(&k.uid_map),
+            super::keepid::fuse_option(&k.gid_map)
+        ));
+    }
+    // Beside the work directory (root's alone, as the container's directory is).
+    let log_path = d.work.with_extension("fuse.log");
+    let log = std::fs::File::create(&log_path).map_err(EngineError::io("create", &log_path))?;
+    let status = std::process::Command::new(program)
+        .arg("-o")
+        .arg(&opts)
+        .arg(d.merged)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .status()
+        .map_err(|e| EngineError::InvalidArgument(format!("run {}: {e}", program.display())));
+    let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&log_path);
+    let status = status?;
+    if status.success() {
+        return Ok(());
+    }
+    // "unknown argument ignored" lines are its noise about the mount's flags.
+    let said: Vec<&str> = said.lines().filter(|l| !l.starts_with("unknown argument ignored")).collect();
+    Err(EngineError::InvalidArgument(format!("mount {} on {}: {}: {}", program.display(), d.merged.display(), status, said.join("; "))))
 }
 
 /// Detaches whatever is mounted on the entries of `dir` (idmapped layers and volumes): a

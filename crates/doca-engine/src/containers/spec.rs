@@ -68,11 +68,23 @@ pub struct RunOptions<'a> {
     pub mounts: Vec<Mount>,
     /// The network namespace to join (made and configured by the engine before start).
     pub netns: Option<PathBuf>,
+    /// `--userns=keep-id`'s user namespace (rootless).
+    pub keep_id: Option<super::keepid::KeepId>,
 }
 
 impl<'a> RunOptions<'a> {
     pub fn from_request(req: &'a CreateContainer, hostname: &str, user: ExecUser, rootfs: PathBuf, cgroups_path: String) -> Self {
-        RunOptions { req, hostname: hostname.to_string(), user, rootfs, cgroups_path, init: None, mounts: Vec::new(), netns: None }
+        RunOptions {
+            req,
+            hostname: hostname.to_string(),
+            user,
+            rootfs,
+            cgroups_path,
+            init: None,
+            mounts: Vec::new(),
+            netns: None,
+            keep_id: None,
+        }
     }
 }
 
@@ -331,6 +343,27 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
         linux.set_namespaces(Some(ns));
         linux.set_uid_mappings(Some(vec![mapping(map.uid)?]));
         linux.set_gid_mappings(Some(vec![mapping(map.gid)?]));
+    }
+    // keep-id: a user namespace inside the rootless user's, the user's id moved back to its
+    // host value (keepid.rs).
+    if let Some(k) = &o.keep_id {
+        let ranges = |map: &[super::keepid::IdRange]| {
+            map.iter()
+                .map(|r| {
+                    oci_spec::runtime::LinuxIdMappingBuilder::default()
+                        .container_id(r.container)
+                        .host_id(r.parent)
+                        .size(r.size)
+                        .build()
+                        .map_err(bad)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.push(namespace(LinuxNamespaceType::User, None)?);
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(ranges(&k.uid_map)?));
+        linux.set_gid_mappings(Some(ranges(&k.gid_map)?));
     }
     if let Some(p) = profile {
         let seccomp: LinuxSeccomp =

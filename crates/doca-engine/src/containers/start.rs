@@ -45,15 +45,25 @@ pub(crate) fn read_in_root(root: &Path, path: &str) -> Option<String> {
 }
 
 /// The user a container's process runs as: `--user` or the image's User, then `--group-add`.
+#[cfg(test)]
 pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str, group_add: &[String]) -> Result<ExecUser, EngineError> {
     let passwd = read_in_root(rootfs, "etc/passwd");
     let group = read_in_root(rootfs, "etc/group");
-    let mut u = user::resolve(spec_user, passwd.as_deref(), group.as_deref())?;
+    resolve_user_in(passwd.as_deref(), group.as_deref(), spec_user, group_add)
+}
+
+/// `resolve_user` against the given passwd and group files.
+pub(crate) fn resolve_user_in(
+    passwd: Option<&str>,
+    group: Option<&str>,
+    spec_user: &str,
+    group_add: &[String],
+) -> Result<ExecUser, EngineError> {
+    let mut u = user::resolve(spec_user, passwd, group)?;
     for g in group_add {
         let gid = match g.parse::<u32>() {
             Ok(n) => n,
             Err(_) => group
-                .as_deref()
                 .unwrap_or("")
                 .lines()
                 .find_map(|l| {
@@ -102,6 +112,42 @@ fn ipv6_relays(endpoints: &[crate::networks::attach::Endpoint]) -> Vec<doca_shim
 }
 
 impl Engine {
+    /// The passwd and group files a container's users are looked up in: its image's, or
+    /// those `keep_id_files` gave it.
+    pub(crate) fn user_files(&self, c: &Container, rootfs: &Path) -> (Option<String>, Option<String>) {
+        if c.config.userns == "keep-id" {
+            let dir = self.container_paths(&c.id).dir;
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+            if let (Some(p), Some(g)) = (read("passwd"), read("group")) {
+                return (Some(p), Some(g));
+            }
+        }
+        (read_in_root(rootfs, "etc/passwd"), read_in_root(rootfs, "etc/group"))
+    }
+
+    /// A keep-id container's /etc/passwd and /etc/group: the image's, with the user's entries
+    /// where it has none, written in the container's directory and bound over the image's
+    /// (its layer is never changed: `commit` and `diff` do not see them, as Podman's).
+    fn keep_id_files(&self, c: &Container, rootfs: &Path, k: &super::keepid::KeepId) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
+        let dir = self.container_paths(&c.id).dir;
+        let mut out = Vec::new();
+        for (name, content) in [
+            ("passwd", k.passwd(&read_in_root(rootfs, "etc/passwd").unwrap_or_default())),
+            ("group", k.group(&read_in_root(rootfs, "etc/group").unwrap_or_default())),
+        ] {
+            let file = dir.join(name);
+            // 0644, as the files they stand for: every user of the container reads them.
+            std::fs::write(&file, content)
+                .and_then(|_| std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)))
+                .map_err(EngineError::io("write", &file))?;
+            let target = format!("/etc/{name}");
+            if !c.config.mounts.iter().any(|m| m.target.trim_end_matches('/') == target) {
+                out.push(spec::bind_mount(&target, &file, &["rbind", "ro", "rprivate"])?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The request's files (secrets, configs), written afresh into the container's directory
     /// (root's, 0700) with their owners and modes, as read-only bind mounts.
     fn container_files(&self, c: &Container) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
@@ -351,16 +397,28 @@ impl Engine {
             Some(map) => Some((super::userns::mount_userns(map)?, self.userns_area(&c.id, map)?)),
             None => None,
         };
-        let rootfs = match &userns {
-            Some((ns, _)) => self.mount_container_rootfs_idmapped(c, ns)?,
-            None => self.mount_container_rootfs(c)?,
+        let keep_id = if c.config.userns == "keep-id" { Some(super::keepid::KeepId::of_user()?) } else { None };
+        let rootfs = match (&userns, &keep_id) {
+            (Some((ns, _)), _) => self.mount_container_rootfs_as(c, super::rootfs::Ids::Idmapped(ns))?,
+            (None, Some(k)) => self.mount_container_rootfs_as(c, super::rootfs::Ids::KeepId(k))?,
+            (None, None) => self.mount_container_rootfs(c)?,
         };
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
-        let user = resolve_user(&rootfs.merged, c.config.user.as_deref().or(image.user.as_deref()).unwrap_or(""), &c.config.group_add)?;
+        // keep-id: the user's own ids unless `--user` says otherwise, named in the passwd
+        // and group files the container gets (keepid.rs).
+        let mut user_mounts = Vec::new();
+        if let Some(k) = &keep_id {
+            user_mounts = self.keep_id_files(c, &rootfs.merged, k)?;
+        }
+        let default_user = keep_id.as_ref().map(|k| format!("{}:{}", k.uid, k.gid));
+        let spec_user = c.config.user.as_deref().or(default_user.as_deref()).or(image.user.as_deref()).unwrap_or("");
+        let (passwd, group) = self.user_files(c, &rootfs.merged);
+        let user = resolve_user_in(passwd.as_deref(), group.as_deref(), spec_user, &c.config.group_add)?;
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
         let parent = c.config.cgroup_parent.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/doca".into());
         let cgroups_path = format!("/{}/{}", parent.trim_matches('/'), c.id);
         let mut opts = RunOptions::from_request(&c.config, &hostname, user, rootfs.merged.clone(), cgroups_path.clone());
+        opts.keep_id = keep_id;
         if c.config.init {
             opts.init = Some(self.init_binary()?);
         }
@@ -388,6 +446,7 @@ impl Engine {
         let endpoints = self.endpoints_of(c)?;
         opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
         opts.mounts.extend(self.container_files(c)?);
+        opts.mounts.extend(user_mounts);
         let mut spec = spec::oci_spec(&image, &opts)?;
         if let (Some((rows, cols)), Some(p), true) = (req.console_size.or(c.config.console_size), spec.process_mut().as_mut(), c.config.tty)
         {

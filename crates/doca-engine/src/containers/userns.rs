@@ -63,6 +63,12 @@ pub struct Settings {
     /// The ids to give containers, instead of root's lines in /etc/subuid and /etc/subgid.
     #[serde(default, rename = "subordinate-ids")]
     pub subordinate_ids: Option<SubordinateIds>,
+    /// A FUSE program that mounts the overlay of every rootfs instead of the kernel
+    /// (containers-storage.conf's `mount_program`): fuse-overlayfs. Rootless doca uses it
+    /// without being told where the kernel refuses overlayfs in a user namespace, and for
+    /// `--userns=keep-id` (keepid.rs).
+    #[serde(default, rename = "mount-program")]
+    pub mount_program: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -73,8 +79,20 @@ pub struct SubordinateIds {
 }
 
 impl Settings {
+    /// `$DOCA_CONFIG`, else root's `/etc/doca/config.json`, or an ordinary user's
+    /// `$XDG_CONFIG_HOME/doca/config.json` (`~/.config/doca/config.json`), as Podman's
+    /// rootless configuration sits in `~/.config/containers`.
     pub fn path() -> std::path::PathBuf {
-        std::env::var_os("DOCA_CONFIG").map(Into::into).unwrap_or_else(|| "/etc/doca/config.json".into())
+        if let Some(p) = std::env::var_os("DOCA_CONFIG") {
+            return p.into();
+        }
+        if !crate::rootless::is_rootless() {
+            return "/etc/doca/config.json".into();
+        }
+        match std::env::var_os("XDG_CONFIG_HOME").filter(|v| Path::new(v).is_absolute()) {
+            Some(d) => Path::new(&d).join("doca/config.json"),
+            None => crate::rootless::home().join(".config/doca/config.json"),
+        }
     }
 
     pub fn load() -> Result<Settings, EngineError> {
@@ -217,6 +235,16 @@ impl crate::Engine {
         req: &super::CreateContainer,
     ) -> Result<(Option<IdMap>, Option<doca_store::lock::StoreLock>), EngineError> {
         let host_namespaces = req.privileged || req.pid_host || req.ipc_host || req.uts_host || req.network == super::NetworkMode::Host;
+        if crate::rootless::is_rootless() {
+            // A rootless container is in the user's namespace (rootless.rs), or, with keep-id,
+            // in one of its own made at start (keepid.rs): no range of root's ids.
+            return match req.userns.as_str() {
+                "auto" => Err(EngineError::InvalidArgument(
+                    "--userns=auto: rootless containers share the user's subordinate ids (use --userns=keep-id, or run as root)".into(),
+                )),
+                _ => Ok((None, None)),
+            };
+        }
         let asked = match req.userns.as_str() {
             "auto" => true,
             "" if !host_namespaces => false,

@@ -42,7 +42,12 @@ pub fn check_create(req: &CreateContainer) -> Result<(), EngineError> {
                 return Err(invalid(format!("{c}: run the container with --userns=host")));
             }
         }
-        other => return Err(invalid(format!("invalid user namespace mode {other:?}: auto or host"))),
+        // Podman's rule: only an ordinary user has an id of their own to keep.
+        "keep-id" if !crate::rootless::is_rootless() => {
+            return Err(invalid("--userns=keep-id is only supported in rootless mode: as root, use --userns=auto"))
+        }
+        "keep-id" => {}
+        other => return Err(invalid(format!("invalid user namespace mode {other:?}: auto, host or keep-id"))),
     }
     let user_network = matches!(net, NetworkMode::Bridge(n) if n != "bridge");
     if !req.network_aliases.is_empty() && !user_network {
