@@ -95,7 +95,10 @@ fn main() -> ExitCode {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     USER_UMASK.store(old.bits(), std::sync::atomic::Ordering::Relaxed);
     if std::env::args_os().nth(1).is_some_and(|a| a == doca_engine::rootless::PAUSE_ARG) {
-        return doca_engine::rootless::pause_main();
+        return doca_engine::rootless::pause_main(std::env::args_os().nth(2).map(Into::into));
+    }
+    if std::env::args_os().nth(1).is_some_and(|a| a == doca_engine::rootless::PORTS_ARG) {
+        return doca_engine::rootless::ports_main(std::env::args_os().skip(2));
     }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,

@@ -3,8 +3,9 @@
 //! process. Each test has its own store, run root, pause process and slirp4netns, all gone at
 //! the end. The user is root inside and themselves outside; what the container does with files
 //! it can reach gets it no more than the user has; layers built rootless are the layers built
-//! as root; networks resolve names, publish ports on the host, and never reach the host's
-//! loopback; what needs a cgroup is refused by name.
+//! as root (on the kernel's overlayfs and on fuse-overlayfs); networks resolve names, publish
+//! ports on the host, and never reach the host's loopback; `--userns=keep-id` keeps the user's
+//! ids; what needs a cgroup is refused by name.
 
 use doca_testkit::{busybox_tar, require_root};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -455,6 +456,12 @@ fn networks_resolve_names_publish_ports_and_never_reach_the_hosts_loopback() {
     // Ports below the unprivileged start are refused, naming the sysctl.
     let err = rl.fails(&["run", "-d", "--name", "low", "-p", "80:80", "busybox", "sleep", "30"], 125);
     assert!(err.contains("net.ipv4.ip_unprivileged_port_start"), "{err}");
+    // A port a host program holds is refused with docker's words (the namespace's own check
+    // cannot see the host's sockets: the helper's bind does).
+    let taken = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let err = rl.fails(&["run", "-d", "--name", "clash", "-p", &format!("{taken_port}:80"), "busybox", "sleep", "30"], 125);
+    assert!(err.contains("address already in use") && err.contains(&taken_port), "{err}");
     // Gone with the container.
     rl.ok(&["rm", "-f", "web"]);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port outlived its container");

@@ -25,6 +25,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Where the pty master goes when process.terminal is set.
     pub console_socket: Option<PathBuf>,
+    /// runc's `--rootless`: None (`auto`) when not root of the initial user namespace.
+    pub rootless: Option<bool>,
 }
 
 /// Takes back a half-made container unless disarmed.
@@ -112,7 +114,7 @@ pub fn create(opts: &CreateOptions) -> Result<State> {
     // lost: those are refused, naming why. Root of a user namespace (rootless doca) is rootless
     // too. Device rules are left to the user namespace, in
     // which no device can be made anyway.
-    let rootless = !nix::unistd::geteuid().is_root() || !doca_mount::userns::in_initial();
+    let rootless = opts.rootless.unwrap_or_else(|| !nix::unistd::geteuid().is_root() || !doca_mount::userns::in_initial());
     match cgroup.create() {
         Ok(()) => {}
         Err(e) if rootless => {

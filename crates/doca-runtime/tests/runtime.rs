@@ -1087,6 +1087,19 @@ fn an_unprivileged_user_runs_a_bundle_of_its_own() {
     }
     assert!(as_user(&d, &["delete", &d.id]).status.success());
     assert!(d.leftovers().is_empty(), "{:?}", d.leftovers());
+    // runc's `--rootless false`: the user asks for cgroups, and gets the cgroup error, not a
+    // container without one.
+    let strict = Bundle::new(|s| {
+        args(s, &["true"]);
+        rootless_spec(s);
+        s["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    let dir = strict.dir.path().to_str().unwrap().to_string();
+    let o = as_user(&strict, &["--rootless", "false", "run", "--bundle", &dir, &strict.id]);
+    assert!(!o.status.success() && stderr(&o).contains("cgroup"), "{}", stderr(&o));
+    assert!(strict.leftovers().is_empty(), "{:?}", strict.leftovers());
+    let o = as_user(&strict, &["--rootless", "sometimes", "state", &strict.id]);
+    assert!(!o.status.success() && stderr(&o).contains("sometimes"), "{}", stderr(&o));
     let limited = Bundle::new(|s| {
         args(s, &["true"]);
         rootless_spec(s);

@@ -46,13 +46,17 @@ pub struct ShimConfig {
     pub proxies: Vec<ProxyConfig>,
 }
 
-/// One published port's IPv6 relay: `[::]:port` → `target` (the container's address).
+/// One published port's relay: `[::]:port` → `target` (the container's address).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProxyConfig {
     /// "tcp" or "udp".
     pub proto: String,
     pub port: u16,
     pub target: String,
+    /// The socket to relay from, inherited from the engine (rootless: one the port helper made
+    /// on the host's network, `hostports`); else the monitor binds `[::]:port`, IPv6 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd: Option<i32>,
 }
 
 /// 127.0.0.11:53 inside the container's network namespace.

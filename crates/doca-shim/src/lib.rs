@@ -13,6 +13,7 @@ pub mod config;
 pub mod dns;
 pub mod fdpass;
 pub mod health;
+pub mod hostports;
 pub mod log;
 pub mod logfile;
 pub mod monitor;

@@ -16,6 +16,13 @@ fn main() {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cfg = doca_shim::ShimConfig::load(std::path::Path::new(&path)).unwrap_or_else(|e| fail(&e));
     doca_shim::log::set_debug(cfg.debug);
+    // The relays' inherited sockets are this monitor's alone: nothing it starts (the runtime,
+    // health checks, the exit command) may hold a published port.
+    for fd in cfg.proxies.iter().filter_map(|p| p.fd) {
+        // SAFETY: the engine passed this descriptor open for this process (ProxyConfig::fd).
+        let owned = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = nix::fcntl::fcntl(owned, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    }
     // Fork once so that the engine's wait for this process returns at once and the monitor is
     // reparented away from the engine; the new session leaves any terminal behind.
     // SAFETY: the process is single-threaded here.

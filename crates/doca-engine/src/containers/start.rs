@@ -107,6 +107,7 @@ fn ipv6_relays(endpoints: &[crate::networks::attach::Endpoint]) -> Vec<doca_shim
             proto: p.container.proto.name().to_string(),
             port: p.host_port,
             target: format!("{ip}:{}", p.container.port),
+            fd: None,
         })
         .collect()
 }
@@ -444,6 +445,10 @@ impl Engine {
         }
         opts.netns = self.setup_network(c)?;
         let endpoints = self.endpoints_of(c)?;
+        // Rootless, published ports are sockets on the host's network that the monitor relays
+        // (networks/rootless.rs); as root, DNAT does it and the monitor relays only IPv6.
+        let (proxies, host_sockets) =
+            if crate::rootless::is_rootless() { self.host_port_relays(c, &endpoints)? } else { (ipv6_relays(&endpoints), Vec::new()) };
         opts.mounts.extend(self.etc_files(c, &hostname, &endpoints)?);
         opts.mounts.extend(self.container_files(c)?);
         opts.mounts.extend(user_mounts);
@@ -511,12 +516,20 @@ impl Engine {
                 _ => None,
             },
             debug: tracing::enabled!(tracing::Level::DEBUG),
-            proxies: ipv6_relays(&endpoints),
+            proxies,
         };
         let shim_json = paths.run.join("shim.json");
         std::fs::write(&shim_json, serde_json::to_vec_pretty(&shim_cfg).expect("json")).map_err(|e| io("write", &shim_json, e))?;
         let shim_log = paths.run.join("shim.log");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&shim_log).map_err(|e| io("open", &shim_log, e))?;
+        // The monitor inherits the host sockets (ProxyConfig::fd, made close-on-exec again
+        // there); this process closes its copies once it has started. A command started by
+        // another thread meanwhile (`doca serve`) could inherit them too: it would hold the
+        // user's own port a while longer, nothing more.
+        for fd in &host_sockets {
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+                .map_err(|e| EngineError::Internal(format!("pass a published port's socket to the monitor: {e}")))?;
+        }
         let mut child = Command::new(&helpers.shim)
             .arg(&shim_json)
             .stdin(Stdio::null())
@@ -524,6 +537,7 @@ impl Engine {
             .stderr(Stdio::from(log))
             .spawn()
             .map_err(|e| io("run", &helpers.shim, e))?;
+        drop(host_sockets);
         let mut line = String::new();
         let read = std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         let _ = child.wait();

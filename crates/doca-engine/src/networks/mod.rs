@@ -6,7 +6,7 @@
 pub mod attach;
 pub mod connect;
 pub mod ports;
-mod slirp;
+mod rootless;
 
 pub use connect::ConnectNetwork;
 pub use ports::{host_addresses, publishes_on_ipv6};
@@ -458,8 +458,7 @@ impl Engine {
             .collect();
         let mut ports = self.published_port_rules()?;
         if crate::rootless::is_rootless() {
-            slirp::sync(&crate::rootless::slirp_socket(&self.config().run_root), &ports)?;
-            ports = slirp::namespace_rules(&ports);
+            ports = rootless::namespace_rules(&ports);
         }
         let script = nft::ruleset(&nets, &ports).replace(&format!("inet {}", nft::TABLE), &format!("inet {}", self.firewall_table()));
         nft::Nft.apply(&script)?;

@@ -6,9 +6,12 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "doca-runc", version, about = "doca's OCI runtime, with runc's command line")]
 pub struct Cli {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = "/run/doca-runc")]
+    /// Root directory for container state (rootless: $XDG_RUNTIME_DIR/doca-runc, as runc's)
+    #[arg(long, global = true, default_value_os_t = default_root())]
     pub root: PathBuf,
+    /// Rootless mode: true, false or auto (rootless when not root of the initial user namespace)
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub rootless: String,
     /// Write errors to this file instead of stderr only
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -23,6 +26,26 @@ pub struct Cli {
     pub systemd_cgroup: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
+}
+
+/// runc's state root: `/run/doca-runc` for root; for another user, under their
+/// `$XDG_RUNTIME_DIR` (runc's `$XDG_RUNTIME_DIR/runc`), as they cannot write /run.
+fn default_root() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if !nix::unistd::geteuid().is_root() => PathBuf::from(d).join("doca-runc"),
+        _ => PathBuf::from("/run/doca-runc"),
+    }
+}
+
+impl Cli {
+    /// `--rootless` as the runtime takes it: None for auto.
+    pub fn rootless(&self) -> Option<bool> {
+        match self.rootless.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Subcommand)]

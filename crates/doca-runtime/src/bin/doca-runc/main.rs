@@ -58,7 +58,7 @@ fn report(log: Option<&Path>, json: bool, msg: &str) {
     }
 }
 
-fn create_opts(root: &Path, a: &CreateArgs) -> anyhow::Result<CreateOptions> {
+fn create_opts(root: &Path, a: &CreateArgs, rootless: Option<bool>) -> anyhow::Result<CreateOptions> {
     Ok(CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -67,6 +67,7 @@ fn create_opts(root: &Path, a: &CreateArgs) -> anyhow::Result<CreateOptions> {
         preserve_fds: a.io.preserve_fds,
         no_pivot: a.no_pivot,
         console_socket: a.io.console_socket.clone(),
+        rootless,
     })
 }
 
@@ -75,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         anyhow::bail!(RuntimeError::Unsupported("--systemd-cgroup".into(), "doca manages cgroups through cgroupfs; drop the flag".into()));
     }
     let root = cli.root.as_path();
+    let rootless = cli.rootless();
     // The commands that put a process into a container run from a sealed copy of doca-runc,
     // so that the container can never reach this binary through /proc/PID/exe (CVE-2019-5736).
     if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec(_)) {
@@ -94,11 +96,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             std::fs::write(&p, serde_json::to_vec_pretty(&spec)?).with_context(|| format!("write {}", p.display()))?;
         }
         Cmd::Create(a) => {
-            create(&create_opts(root, &a)?)?;
+            create(&create_opts(root, &a, rootless)?)?;
         }
         Cmd::Start { id } => doca_runtime::start::start(root, &id)?,
         Cmd::Run { create: a, detach } => {
-            let state = create(&create_opts(root, &a)?)?;
+            let state = create(&create_opts(root, &a, rootless)?)?;
             doca_runtime::signals::forward_to(state.pid);
             if let Err(e) = doca_runtime::start::start(root, &a.id) {
                 let _ = doca_runtime::delete::delete(root, &a.id, true);

@@ -15,8 +15,10 @@
 //! the firewall table and the embedded DNS work in it as root's do on the host, and
 //! `--network host` is it, not the host's own. slirp4netns(1) connects it to the host: the
 //! containers' traffic leaves through the host's sockets (never to the host's loopback:
-//! `--disable-host-loopback`, the escape of CVE-2020-8558's kind), and published ports are
-//! its host forwards (`networks::slirp`), exiting with the pause process.
+//! `--disable-host-loopback`, the escape of CVE-2020-8558's kind), exiting with the pause
+//! process. Published ports are sockets that a port helper, started by the pause process
+//! before it left the host's network, makes there (doca-shim `hostports`,
+//! `networks::rootless`).
 //!
 //! setns(2) into a user namespace is refused to a multi-threaded process: `enter` must run
 //! before the command starts a thread.
@@ -29,6 +31,23 @@ use std::path::{Path, PathBuf};
 
 /// The first argument of the pause process.
 pub const PAUSE_ARG: &str = "__rootless-pause";
+
+/// The first argument of the port helper (`ports_main`).
+pub const PORTS_ARG: &str = "__rootless-ports";
+
+/// The port helper: `doca __rootless-ports SOCKET PARENT-PID`, started by the pause process on
+/// the host's network (doca-shim `hostports`).
+pub fn ports_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    let (Some(sock), Some(parent)) = (args.next(), args.next().and_then(|p| p.to_str()?.parse().ok())) else {
+        return std::process::ExitCode::FAILURE;
+    };
+    doca_shim::hostports::serve(Path::new(&sock), parent)
+}
+
+/// The port helper's socket in `run_root`.
+pub fn ports_socket(run_root: &Path) -> PathBuf {
+    doca_shim::hostports::socket(run_root)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootlessError {
@@ -178,7 +197,10 @@ pub fn warnings(run_root: &Path) -> Vec<String> {
         );
     }
     if !slirp_socket(run_root).exists() {
-        w.push("WARNING: rootless, the user's network namespace has no way out and ports cannot be published (slirp4netns is missing or failed)".into());
+        w.push(
+            "WARNING: rootless, containers on networks have no way out of the user's network namespace (slirp4netns is missing or failed)"
+                .into(),
+        );
     }
     w
 }
@@ -254,8 +276,10 @@ fn join(pause: MonitorId) -> Result<(), RootlessError> {
 fn start_pause(run_root: &Path) -> Result<MonitorId, RootlessError> {
     use std::process::{Command, Stdio};
     let exe = std::env::current_exe().map_err(io("find doca's own binary"))?;
+    let sock = ports_socket(&std::path::absolute(run_root).map_err(io("resolve the run root"))?);
     let mut child = Command::new(exe)
         .arg(PAUSE_ARG)
+        .arg(sock)
         .env_clear()
         .current_dir("/")
         .stdin(Stdio::piped())
@@ -298,7 +322,7 @@ fn start_pause(run_root: &Path) -> Result<MonitorId, RootlessError> {
     // Without it the user's containers still run, with no way out of the namespace: said now,
     // and by `doca info` and a refused `-p` later.
     if let Err(e) = start_slirp4netns(run_root, pause, exit_fd) {
-        eprintln!("WARNING: {e}: containers on networks have no way out, and ports cannot be published");
+        eprintln!("WARNING: {e}: containers on networks have no way out");
     }
     // The pause process is nobody's child to wait for: once this command exits it is
     // reparented and reaped by the host's init when it ends.
@@ -385,9 +409,10 @@ fn write_maps(pid: i32) -> Result<(), RootlessError> {
 /// The pause process: unshares a user namespace, says so on stdout, waits for "mapped" on
 /// stdin, becomes its root, unshares a mount namespace that receives the host's mounts but
 /// sends none back (MS_SLAVE: mount_namespaces(7)) and a network namespace with its loopback
-/// up, says "ready", and sleeps until killed.
+/// up, says "ready", and sleeps until killed. Before the network namespace, it starts the port
+/// helper on `ports_socket` (doca-shim `hostports`).
 /// In a session of its own, so that the terminal's ^C to the first command does not end it.
-pub fn pause_main() -> std::process::ExitCode {
+pub fn pause_main(ports_socket: Option<PathBuf>) -> std::process::ExitCode {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     let fail = |what: &str, e: nix::Error| {
@@ -413,6 +438,25 @@ pub fn pause_main() -> std::process::ExitCode {
     }
     // Denied when only the user's own id is mapped: the user's groups then stay as they were.
     let _ = nix::unistd::setgroups(&[]);
+    // The port helper stays on the host's network (doca-shim `hostports`), and ends with
+    // this process. Its stdio is nothing of the first command's pipes: slirp4netns's exit
+    // signal is this process's stdout closing, which a copy must not delay.
+    if let Some(sock) = ports_socket {
+        let helper = std::env::current_exe().and_then(|exe| {
+            std::process::Command::new(exe)
+                .arg(PORTS_ARG)
+                .arg(sock)
+                .arg(std::process::id().to_string())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+        });
+        if let Err(e) = helper {
+            println!("start the port helper: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET) {
         return fail("unshare a mount and a network namespace", e);
     }
