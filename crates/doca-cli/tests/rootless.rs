@@ -362,6 +362,28 @@ fn keep_id_makes_the_user_themselves_inside_and_keeps_owners_both_ways() {
     assert_eq!(rl.ok(&["run", "--rm", "r-snap", "stat", "-c", "%u", "/root-file"]), "0\n");
     assert!(!rl.ok(&["run", "--rm", "r-snap", "cat", "/etc/passwd"]).contains(USER), "the keep-id entry went into the layer");
     rl.ok(&["rm", "kid", "rid"]);
+    // cp and export of a running keep-id container give the container's ids, not those its
+    // mapped rootfs shows doca.
+    rl.ok(&["run", "-d", "--name", "live", "--userns", "keep-id", "busybox", "sleep", "300"]);
+    rl.ok(&["exec", "--user", "0", "live", "sh", "-c", "echo r > /root-made"]);
+    rl.ok(&["exec", "live", "sh", "-c", "echo u > /tmp/user-made"]);
+    let out = rl.user_dir("live-out");
+    rl.ok(&["cp", "-a", "live:/root-made", &out.display().to_string()]);
+    assert_eq!(owner(&out.join("root-made")), u.uid, "root's file came out as another id");
+    let listing = rl
+        .cmd(&["export", "live"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|c| Command::new("tar").args(["-tvn", "--numeric-owner"]).stdin(c.stdout.unwrap()).output())
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let line = |name: &str| listing.lines().find(|l| l.ends_with(name)).unwrap_or_else(|| panic!("{name} not in {listing}")).to_string();
+    assert!(line("root-made").contains(" 0/0 "), "{}", line("root-made"));
+    assert!(line("tmp/user-made").contains(&format!(" {}/{} ", u.uid, u.gid)), "{}", line("tmp/user-made"));
+    assert!(line("bin/busybox").contains(" 0/0 "), "{}", line("bin/busybox"));
+    rl.ok(&["cp", &out.join("root-made").display().to_string(), "live:/copied-in"]);
+    assert_eq!(rl.ok(&["exec", "live", "stat", "-c", "%u", "/copied-in"]), "0\n", "a file copied in is the container's root's");
+    rl.ok(&["rm", "-f", "live"]);
     assert_eq!(rl.fuse_daemons(), 0, "fuse-overlayfs outlived its container");
     let err = rl.fails(&["run", "--rm", "--userns", "auto", "busybox", "true"], 125);
     assert!(err.contains("--userns=auto"), "{err}");

@@ -22,28 +22,68 @@ pub struct CopyOptions {
     pub ids: Option<IdShift>,
 }
 
-/// A container's ids on the host: its id N is `uid + N` (gids: `gid + N`), for N < `size`.
+/// One run of a user namespace's map: the container's ids `inside..inside + size` are
+/// `outside..outside + size` where the copier sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub size: u32,
+}
+
+/// At most this many runs per map: a range of its own is one (`--userns=auto`), a rootless
+/// keep-id map three.
+pub const MAX_RANGES: usize = 3;
+
+/// A container's ids as the copier sees them (through an idmapped or fuse-mapped rootfs), for
+/// owners to move between the two sides on the way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdShift {
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u32,
+    pub uids: [IdRange; MAX_RANGES],
+    pub gids: [IdRange; MAX_RANGES],
     /// Copying into the container (else out of it).
     pub into: bool,
 }
 
 impl IdShift {
-    /// `uid`:`gid` moved to the other side: into the container, a container id to its host id;
-    /// out, a host id to the container's. The overflow id (65534) for what the container's map
-    /// does not cover, as the kernel shows it.
-    pub fn owner(&self, uid: u32, gid: u32) -> (u32, u32) {
-        let shift = |id: u32, base: u32| match self.into {
-            true if id < self.size => base + id,
-            true => base + 65534.min(self.size - 1),
-            false if id >= base && id - base < self.size => id - base,
-            false => 65534,
+    /// One range: the container's id N is `uid + N` (gids: `gid + N`), for N < `size`.
+    pub fn range(uid: u32, gid: u32, size: u32, into: bool) -> IdShift {
+        let one = |outside| {
+            let mut r = [IdRange::default(); MAX_RANGES];
+            r[0] = IdRange { inside: 0, outside, size };
+            r
         };
-        (shift(uid, self.uid), shift(gid, self.gid))
+        IdShift { uids: one(uid), gids: one(gid), into }
+    }
+
+    /// The runs of a map (at most `MAX_RANGES`; None for more).
+    pub fn ranges(uids: &[IdRange], gids: &[IdRange], into: bool) -> Option<IdShift> {
+        let fill = |from: &[IdRange]| {
+            let mut r = [IdRange::default(); MAX_RANGES];
+            (from.len() <= MAX_RANGES).then(|| {
+                r[..from.len()].copy_from_slice(from);
+                r
+            })
+        };
+        Some(IdShift { uids: fill(uids)?, gids: fill(gids)?, into })
+    }
+
+    /// `uid`:`gid` moved to the other side: into the container, a container id to the id the
+    /// copier sees; out, the other way. The overflow id (65534) for what the map does not
+    /// cover, as the kernel shows it.
+    pub fn owner(&self, uid: u32, gid: u32) -> (u32, u32) {
+        let runs = |rs: &[IdRange; MAX_RANGES]| rs.iter().filter(|r| r.size > 0).copied().collect::<Vec<_>>();
+        let (us, gs) = (runs(&self.uids), runs(&self.gids));
+        let to_outside =
+            |rs: &[IdRange], id: u32| rs.iter().find(|r| id >= r.inside && id - r.inside < r.size).map(|r| r.outside + (id - r.inside));
+        let to_inside =
+            |rs: &[IdRange], id: u32| rs.iter().find(|r| id >= r.outside && id - r.outside < r.size).map(|r| r.inside + (id - r.outside));
+        let shift = |rs: &[IdRange], id: u32| match self.into {
+            // An id the container has not: its overflow id, else its first.
+            true => to_outside(rs, id).or_else(|| to_outside(rs, 65534)).unwrap_or_else(|| rs.first().map_or(id, |r| r.outside)),
+            false => to_inside(rs, id).unwrap_or(65534),
+        };
+        (shift(&us, uid), shift(&gs, gid))
     }
 }
 
@@ -53,7 +93,7 @@ fn owner(uid: u32, gid: u32, opts: CopyOptions) -> Option<(u32, u32)> {
         (true, None) => Some((uid, gid)),
         (true, Some(m)) => Some(m.owner(uid, gid)),
         // The copier's owner is root: the container's root, into a container.
-        (false, Some(m)) if m.into => Some((m.uid, m.gid)),
+        (false, Some(m)) if m.into => Some(m.owner(0, 0)),
         (false, _) => None,
     }
 }
@@ -110,5 +150,30 @@ pub fn copy(src: &Entry, dst: &Dir, name: &OsStr, opts: CopyOptions) -> Result<(
             Ok(())
         }
         Kind::Socket => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn owners_move_through_every_run_of_a_map() {
+        // A range of its own: container N is 100000 + N.
+        let auto = IdShift::range(100000, 200000, 65536, true);
+        assert_eq!(auto.owner(0, 5), (100000, 200005));
+        assert_eq!(auto.owner(70000, 70000), (100000 + 65534, 200000 + 65534), "beyond the map: the overflow id");
+        assert_eq!(IdShift { into: false, ..auto }.owner(100007, 7), (7, 65534));
+        // keep-id for uid 1001: container 0..1001 are 1..1002, 1001 is 0, the rest in place.
+        let runs = [
+            IdRange { inside: 0, outside: 1, size: 1001 },
+            IdRange { inside: 1001, outside: 0, size: 1 },
+            IdRange { inside: 1002, outside: 1002, size: 64535 },
+        ];
+        let keep = IdShift::ranges(&runs, &runs, false).unwrap();
+        assert_eq!(keep.owner(1, 0), (0, 1001));
+        assert_eq!(keep.owner(1002, 5000), (1002, 5000));
+        assert_eq!(IdShift { into: true, ..keep }.owner(0, 1001), (1, 0));
+        assert!(IdShift::ranges(&[IdRange::default(); 4], &runs, true).is_none());
     }
 }

@@ -30,7 +30,7 @@ use std::path::{Component, Path, PathBuf};
 
 mod copy;
 mod walk;
-pub use copy::{copy, copy_contents, CopyOptions, IdShift};
+pub use copy::{copy, copy_contents, CopyOptions, IdRange, IdShift};
 pub use walk::walk;
 
 #[derive(Debug, thiserror::Error)]

@@ -154,16 +154,16 @@ impl Engine {
     fn with_root<T>(
         &mut self,
         name: &str,
-        f: impl FnOnce(&Root, Option<super::userns::IdMap>) -> Result<T, EngineError>,
+        f: impl FnOnce(&Root, Option<doca_fs::IdShift>) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
         let c = self.container(name)?;
         if c.state.status.is_live() {
-            return f(&self.live_root(&c)?, c.config.id_map);
+            return f(&self.live_root(&c)?, self.seen_ids(&c)?);
         }
         let _lock = self.lock_container(&c.id)?;
         let c = self.container(c.id.as_str())?;
         if c.state.status.is_live() {
-            return f(&self.live_root(&c)?, c.config.id_map);
+            return f(&self.live_root(&c)?, self.seen_ids(&c)?);
         }
         let paths = self.container_paths(&c.id);
         self.unmount_container(&c.id)?;
@@ -215,9 +215,9 @@ impl Engine {
     }
 }
 
-fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions, ids: Option<super::userns::IdMap>) -> Result<(), EngineError> {
+fn copy_with_root(root: &Root, req: &CopyRequest, opts: CopyOptions, ids: Option<doca_fs::IdShift>) -> Result<(), EngineError> {
     let host = Root::host()?;
-    let shift = |into: bool| ids.map(|m| m.shift(into));
+    let shift = |into: bool| ids.map(|m| doca_fs::IdShift { into, ..m });
     let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
     match req {
         CopyRequest::FromContainer { src, dest } => {

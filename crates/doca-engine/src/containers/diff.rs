@@ -80,7 +80,7 @@ impl Engine {
             self.mount_container_rootfs(&c)?;
         }
         // A running container with a user namespace has its rootfs idmapped.
-        let ids = if mounted_here { None } else { c.config.id_map };
+        let ids = if mounted_here { None } else { self.seen_ids(&c)? };
         let result = write_tar(&paths.merged(), TarKind::Filesystem, None, ids, out);
         if mounted_here {
             self.unmount_container(&c.id)?;
@@ -123,15 +123,15 @@ pub(crate) enum TarKind<'a> {
 
 /// `clamp`: no mtime later than this (a reproducible build's SOURCE_DATE_EPOCH).
 /// `ids`: `root` is seen through a user namespace's id map (a running container's idmapped
-/// rootfs): owners are written as the container's ids.
+/// or fuse-mapped rootfs): owners are written as the container's ids.
 pub(crate) fn write_tar(
     root: &Path,
     kind: TarKind,
     clamp: Option<i64>,
-    ids: Option<super::userns::IdMap>,
+    ids: Option<doca_fs::IdShift>,
     out: &mut dyn std::io::Write,
 ) -> Result<(), EngineError> {
-    let owner = |uid: u32, gid: u32| ids.map_or((uid, gid), |m| m.shift(false).owner(uid, gid));
+    let owner = |uid: u32, gid: u32| ids.map_or((uid, gid), |m| doca_fs::IdShift { into: false, ..m }.owner(uid, gid));
     let mut b = tar::Builder::new(out);
     let werr = |e: std::io::Error| EngineError::Internal(format!("write the archive: {e}"));
     // (device, inode) → the first path archived: a file's other names are link entries, as

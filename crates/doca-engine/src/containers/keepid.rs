@@ -90,6 +90,14 @@ impl KeepId {
         Ok(KeepId { uid, gid, name, home, uid_map: map(uid, ids_in(&uids)), gid_map: map(gid, ids_in(&gids)) })
     }
 
+    /// How owners move between the container's ids and those its fuse-mapped rootfs shows
+    /// doca (`cp`, `export` and a volume's copy-up of a running container).
+    pub fn shift(&self, into: bool) -> Option<doca_fs::IdShift> {
+        let runs =
+            |m: &[IdRange]| m.iter().map(|r| doca_fs::IdRange { inside: r.container, outside: r.parent, size: r.size }).collect::<Vec<_>>();
+        doca_fs::IdShift::ranges(&runs(&self.uid_map), &runs(&self.gid_map), into)
+    }
+
     /// The image's /etc/passwd with an entry for the user when it has none for their uid
     /// (Podman's fields: no password, the host's name and home, /bin/sh).
     pub fn passwd(&self, image: &str) -> String {

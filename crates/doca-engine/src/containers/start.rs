@@ -307,7 +307,9 @@ impl Engine {
                     self.acquire_volume(&v, &c.id)?;
                     let data = self.volume_data_checked(&v)?;
                     if !m.nocopy {
-                        // Through an idmapped rootfs, owners go back to the container's ids.
+                        // Through an idmapped rootfs, owners go back to the container's ids
+                        // (its volume is idmapped too). A keep-id container's volume is
+                        // bound as it is: the owners its fuse-mapped rootfs shows are kept.
                         copy_up(rootfs, &m.target, &data, c.config.id_map.map(|m| m.shift(false)))?;
                     }
                     let data = match userns {

@@ -40,7 +40,7 @@ impl IdMap {
     /// How owners move between the container's ids and the host's: `into` the container, or
     /// out of it (its idmapped rootfs seen from the host).
     pub fn shift(&self, into: bool) -> doca_fs::IdShift {
-        doca_fs::IdShift { uid: self.uid, gid: self.gid, size: self.size, into }
+        doca_fs::IdShift::range(self.uid, self.gid, self.size, into)
     }
 }
 
@@ -270,6 +270,19 @@ impl crate::Engine {
             ))
         })?;
         Ok((Some(map), Some(lock)))
+    }
+
+    /// How the owners of a container's files are seen by doca while it runs (see
+    /// `doca_fs::IdShift`): through its range of ids (`--userns=auto`), through its keep-id map
+    /// (rootless), or as they are.
+    pub(crate) fn seen_ids(&self, c: &super::Container) -> Result<Option<doca_fs::IdShift>, EngineError> {
+        if let Some(m) = c.config.id_map {
+            return Ok(Some(m.shift(false)));
+        }
+        if c.config.userns == "keep-id" {
+            return Ok(super::keepid::KeepId::of_user()?.shift(false));
+        }
+        Ok(None)
     }
 
     /// Where a container with a user namespace keeps what its init opens by path (its rootfs,
