@@ -394,6 +394,37 @@ fn keep_id_makes_the_user_themselves_inside_and_keeps_owners_both_ways() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("keep-id is only supported in rootless mode"));
 }
 
+/// Pulls and pushes run on the host's network, not the user's namespace: a registry on the
+/// host's loopback (which containers never reach) is reached, and an image pushed rootless is
+/// pulled back, run, and built on. A push from root's store of the same image finds every
+/// blob there: the layers are the same.
+#[test]
+fn a_registry_on_the_hosts_loopback_takes_pushes_and_gives_pulls() {
+    require_root!();
+    doca_testkit::require_tool!("docker-registry");
+    let reg = doca_testkit::DistRegistry::start(None);
+    let rl = Rootless::new();
+    rl.busybox();
+    let name = format!("{}/rl/busybox:1", reg.host());
+    rl.ok(&["tag", "busybox", &name]);
+    let pushed = rl.ok(&["push", &name]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    rl.ok(&["rmi", &name, "busybox"]);
+    let pulled = rl.ok(&["pull", &name]);
+    assert!(pulled.contains(&format!("Status: Downloaded newer image for {name}")), "{pulled}");
+    assert_eq!(rl.ok(&["run", "--rm", &name, "echo", "pulled"]), "pulled\n");
+    let ctx = rl.user_dir("from-reg");
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {name}\nRUN echo built > /b\n")).unwrap();
+    std::fs::set_permissions(ctx.join("Dockerfile"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    rl.ok(&["build", "-q", "-t", "on-reg", &ctx.display().to_string()]);
+    assert_eq!(rl.ok(&["run", "--rm", "on-reg", "cat", "/b"]), "built\n");
+    let root = doca_testkit::TempRoot::new(env!("CARGO_BIN_EXE_doca"));
+    root.busybox("busybox");
+    root.ok(&["tag", "busybox", &name]);
+    let again = root.ok(&["push", &name]);
+    assert!(again.contains("Layer already exists"), "root's layer differs from the one pushed rootless: {again}");
+}
+
 #[test]
 fn owners_beyond_the_users_ids_are_refused_by_name_and_the_store_is_unchanged() {
     require_root!();

@@ -88,6 +88,12 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::rootless::RootlessError> for EngineError {
+    fn from(e: crate::rootless::RootlessError) -> Self {
+        EngineError::Internal(e.to_string())
+    }
+}
+
 impl From<DbError> for EngineError {
     fn from(e: DbError) -> Self {
         EngineError::Store(e.into())

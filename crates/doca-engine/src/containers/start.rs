@@ -200,7 +200,9 @@ impl Engine {
         let runtime = OciRuntime::resolve(&c.config.runtime, &helpers, &self.config().run_root)?
             .logging_to(self.container_paths(&c.id).run.join("runtime.log"));
         let before = c.state.clone();
-        let launched = self.launch(&c, &helpers, &runtime, req).and_then(|(l, attach)| {
+        // In the user's network namespace when rootless: the monitor, and the container's
+        // network, live there (`rootless::in_netns`).
+        let launched = crate::rootless::in_netns(|| self.launch(&c, &helpers, &runtime, req)).and_then(|(l, attach)| {
             // Recorded as running before the process may run at all: its exit command (which
             // can come at once) must find the record it is to update.
             c.state.status = Status::Running;

@@ -122,6 +122,10 @@ impl Engine {
     /// or shares the host's), attached to the container's networks.
     #[tracing::instrument(level = "debug", skip_all, fields(container = %c.id, network = %c.config.network.name()), err(level = "debug"))]
     pub(crate) fn setup_network(&mut self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
+        crate::rootless::in_netns(|| self.setup_network_here(c))
+    }
+
+    fn setup_network_here(&mut self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
         match &c.config.network {
             NetworkMode::None | NetworkMode::Host => Ok(None),
             NetworkMode::Container(other) => {
@@ -316,6 +320,10 @@ impl Engine {
     /// still live (a failed start, a dead monitor), or containers that joined it with
     /// `--network container:` - their veth would live on with an address handed out again.
     pub(crate) fn teardown_network(&mut self, c: &Container) -> Result<(), EngineError> {
+        crate::rootless::in_netns(|| self.teardown_network_here(c))
+    }
+
+    fn teardown_network_here(&mut self, c: &Container) -> Result<(), EngineError> {
         let shared = shared_marker(&self.netns_path(c));
         let sync = c.state.status.is_live() || shared.exists();
         self.remove_endpoints(c, |_| true, sync)?;
@@ -326,6 +334,10 @@ impl Engine {
 
     /// Takes the container off one network while its namespace lives on.
     pub(crate) fn detach_one(&mut self, c: &Container, net: &Network) -> Result<(), EngineError> {
+        crate::rootless::in_netns(|| self.detach_one_here(c, net))
+    }
+
+    fn detach_one_here(&mut self, c: &Container, net: &Network) -> Result<(), EngineError> {
         self.remove_endpoints(c, |r| r.network_id == net.id, true)
     }
 
@@ -603,6 +615,10 @@ impl Engine {
     /// pinned namespaces of containers that are not running (a CLI killed during a start, a
     /// host that went down). With `repair` they are released. Returns what was found.
     pub fn check_networks(&mut self, repair: bool) -> Result<Vec<String>, EngineError> {
+        crate::rootless::in_netns(|| self.check_networks_here(repair))
+    }
+
+    fn check_networks_here(&mut self, repair: bool) -> Result<Vec<String>, EngineError> {
         let containers = self.containers()?;
         let live: std::collections::HashMap<String, &Container> =
             containers.iter().filter(|c| c.state.status.is_live()).map(|c| (c.id.to_string(), c)).collect();

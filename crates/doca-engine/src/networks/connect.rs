@@ -18,6 +18,10 @@ pub struct ConnectNetwork {
 
 impl Engine {
     pub fn connect_network(&mut self, req: &ConnectNetwork) -> Result<(), EngineError> {
+        crate::rootless::in_netns(|| self.connect_network_here(req))
+    }
+
+    fn connect_network_here(&mut self, req: &ConnectNetwork) -> Result<(), EngineError> {
         let net = self.network(&req.network)?;
         let mut c = self.container(&req.container)?;
         if !net.is_bridge() || !matches!(c.config.network, NetworkMode::Bridge(_)) {
@@ -57,6 +61,10 @@ impl Engine {
     /// `network disconnect [-f] NETWORK CONTAINER`, from a network joined with `connect` or
     /// from the one of `--network`.
     pub fn disconnect_network(&mut self, network: &str, container: &str, force: bool) -> Result<(), EngineError> {
+        crate::rootless::in_netns(|| self.disconnect_network_here(network, container, force))
+    }
+
+    fn disconnect_network_here(&mut self, network: &str, container: &str, force: bool) -> Result<(), EngineError> {
         let net = match self.network(network) {
             Ok(n) => n,
             Err(EngineError::NoSuchNetwork(_)) if force => return Ok(()),

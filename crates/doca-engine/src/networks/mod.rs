@@ -2,6 +2,10 @@
 //! bridge with the gateway address; containers attach through veth pairs while they run
 //! (`attach.rs`), one `endpoints` row per attachment, which is the address's allocation.
 //! `bridge` (the default), `host` and `none` are made on first use, as dockerd makes them.
+//!
+//! Rootless, links, namespaces and the firewall table are the user's network namespace's,
+//! which a command's main thread is not in (`crate::rootless::in_netns`): each operation that
+//! touches them is a wrapper that runs its `_here` body there.
 
 pub mod attach;
 pub mod connect;
@@ -293,6 +297,10 @@ impl Engine {
     /// `doca network create`: the record and its bridge.
     #[tracing::instrument(level = "debug", skip_all, fields(network = %req.name), err(level = "debug"))]
     pub fn create_network(&mut self, req: &CreateNetwork) -> Result<Network, EngineError> {
+        crate::rootless::in_netns(|| self.create_network_here(req))
+    }
+
+    fn create_network_here(&mut self, req: &CreateNetwork) -> Result<Network, EngineError> {
         let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
         if driver != "bridge" {
             return Err(invalid(format!("plugin \"{driver}\" not found")));
@@ -445,6 +453,10 @@ impl Engine {
     /// Rebuilds this store's firewall table from the records: every bridge network, every
     /// published port of a running container. Called under the networks lock.
     pub(crate) fn sync_firewall(&mut self) -> Result<(), EngineError> {
+        crate::rootless::in_netns(|| self.sync_firewall_here())
+    }
+
+    fn sync_firewall_here(&mut self) -> Result<(), EngineError> {
         let nets: Vec<BridgeRules> = self
             .store
             .db
@@ -468,6 +480,10 @@ impl Engine {
     /// `doca network rm`: refused while a container is attached (docker's message).
     #[tracing::instrument(level = "debug", skip_all, fields(network = key), err(level = "debug"))]
     pub fn remove_network(&mut self, key: &str) -> Result<Network, EngineError> {
+        crate::rootless::in_netns(|| self.remove_network_here(key))
+    }
+
+    fn remove_network_here(&mut self, key: &str) -> Result<Network, EngineError> {
         let net = self.network(key)?;
         if is_builtin(&net.name) {
             return Err(EngineError::Conflict(format!("{} is a pre-defined network and cannot be removed", net.name)));

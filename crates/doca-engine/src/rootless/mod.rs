@@ -7,8 +7,9 @@
 //! command: a container started by `run -d` is stopped by a later `stop`, and `cp` reaches its
 //! mounts. A *pause process* holds them: the first command that needs them starts it
 //! (`doca __rootless-pause`, which unshares them, waits until newuidmap(1) and newgidmap(1)
-//! have written its maps, then sleeps), and every command joins them with setns(2) before
-//! anything else runs. Its pid and start time are in `<run root>/pause.pid`, written under
+//! have written its maps, then sleeps), and every command joins the user and mount namespaces
+//! with setns(2) before anything else runs, and the network namespace in the threads that work
+//! there (`in_netns`). Its pid and start time are in `<run root>/pause.pid`, written under
 //! `<run root>/pause.lock`, so two first commands make one.
 //!
 //! The network namespace is what Docker's rootless mode (RootlessKit) gives dockerd: bridges,
@@ -28,6 +29,36 @@ use crate::containers::userns::{parse_subids, SubIds};
 use std::io::{BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+/// The user's network namespace, once `enter` has found it.
+static PAUSE_NETNS: std::sync::OnceLock<std::os::fd::OwnedFd> = std::sync::OnceLock::new();
+
+thread_local! {
+    /// Whether this thread has joined `PAUSE_NETNS` (setns(2) of a network namespace is the
+    /// calling thread's alone).
+    static IN_NETNS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` in the user's network namespace, where doca's bridges, firewall table, container
+/// namespaces and monitors live: in a thread of its own that joins it, so that the caller
+/// stays on the host's network; at once where this thread is in it already, or doca is root's.
+/// What `f` starts (nft, the monitor) is in the namespace too.
+pub fn in_netns<T: Send, E: From<RootlessError> + Send>(f: impl FnOnce() -> Result<T, E> + Send) -> Result<T, E> {
+    use nix::sched::{setns, CloneFlags};
+    let Some(ns) = PAUSE_NETNS.get() else { return f() };
+    if IN_NETNS.with(std::cell::Cell::get) {
+        return f();
+    }
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            setns(ns, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| RootlessError::Setup(format!("join the user's network namespace: {}", e.desc())))?;
+            IN_NETNS.with(|c| c.set(true));
+            f()
+        });
+        worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
 
 /// The first argument of the pause process.
 pub const PAUSE_ARG: &str = "__rootless-pause";
@@ -235,9 +266,10 @@ fn read_pid_file(path: &Path) -> Option<MonitorId> {
     Some(MonitorId { pid: f.next()?.parse().ok()?, start_time: f.next()?.parse().ok()? })
 }
 
-/// setns(2) into the pause process's user, mount and network namespaces. Joining a mount namespace
-/// sets the working directory to its root: it is set back by name (the namespace sees the
-/// host's directories: its mounts propagate from the host's).
+/// setns(2) into the pause process's user and mount namespaces (its network namespace is kept
+/// for `in_netns`). Joining a mount namespace sets the working directory to its root: it is
+/// set back by name (the namespace sees the host's directories: its mounts propagate from the
+/// host's).
 fn join(pause: MonitorId) -> Result<(), RootlessError> {
     use nix::sched::{setns, CloneFlags};
     let cwd = std::env::current_dir().ok();
@@ -254,7 +286,10 @@ fn join(pause: MonitorId) -> Result<(), RootlessError> {
     setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|e| RootlessError::Setup(format!("join the user namespace: {}", e.desc())))?;
     doca_mount::userns::changed();
     setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(|e| RootlessError::Setup(format!("join the mount namespace: {}", e.desc())))?;
-    setns(&net, CloneFlags::CLONE_NEWNET).map_err(|e| RootlessError::Setup(format!("join the network namespace: {}", e.desc())))?;
+    // The network namespace is joined by the threads that work in it (`in_netns`): this one
+    // stays on the host's network, where pulls, pushes and logins reach the host's registries
+    // (one on its loopback too) at the host's speed, not through slirp4netns.
+    let _ = PAUSE_NETNS.set(net.into());
     if let Some(d) = cwd {
         let _ = std::env::set_current_dir(d);
     }
