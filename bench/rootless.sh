@@ -10,6 +10,8 @@
 #               network namespace; podman: netavark in its rootless-netns)
 #   run_d       `run -d --network none busybox sleep 1000` (removed untimed)
 #   build       `build --no-cache` of a three-step Dockerfile: rootless doca vs doca as root
+#   pull        `pull` of a two-layer image (busybox and 64 MiB of random bytes) from Debian's
+#               docker-registry on loopback: rootless doca vs doca as root
 #   publish     MB/s of a 1 GiB download through a published port (busybox httpd in the
 #               container, curl on the host's loopback): rootless doca and rootless podman vs
 #               doca as root (its bridge and DNAT)
@@ -81,6 +83,27 @@ for i in $(seq "$N"); do
   a=$(now); $DOCA build -q --no-cache --network none --cgroup-parent doca-bench -t b "$WORK/u/ctx" >/dev/null; b=$(now); rec root_build "$(ms "$a" "$b")"
 done
 
+# Pulls from a registry on the host's loopback.
+REGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/reg"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/reg/data" "$REGPORT" >"$WORK/reg/config.yml"
+docker-registry serve "$WORK/reg/config.yml" >/dev/null 2>&1 &
+REGPID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$REGPORT/v2/" >/dev/null && break; sleep 0.1; done
+IMG=127.0.0.1:$REGPORT/bench/big:1
+mkdir -p "$WORK/bigctx"
+printf 'FROM doca-bench/busybox\nRUN dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null\n' >"$WORK/bigctx/Dockerfile"
+$DOCA build -q --network none --cgroup-parent doca-bench -t "$IMG" "$WORK/bigctx" >/dev/null
+$DOCA push -q "$IMG" >/dev/null
+$DOCA rmi "$IMG" >/dev/null
+for i in $(seq "$N"); do
+  a=$(now); as_user $RDOCA pull -q "$IMG" >/dev/null; b=$(now); rec rootless_pull "$(ms "$a" "$b")"
+  a=$(now); $DOCA pull -q "$IMG" >/dev/null; b=$(now); rec root_pull "$(ms "$a" "$b")"
+  as_user $RDOCA rmi "$IMG" >/dev/null
+  $DOCA rmi "$IMG" >/dev/null
+done
+kill "$REGPID" 2>/dev/null || true
+
 # Throughput through a published port: a 1 GiB file in a tmpfs, served by busybox httpd.
 serve='dd if=/dev/zero of=/www/big bs=1M count=1024 2>/dev/null && exec httpd -f -p 8080 -h /www'
 get() { # PORT: MB/s of one download, once the server answers
@@ -111,6 +134,8 @@ row run_d ">= 4x"
 d=$(m rootless_build); r=$(m root_build)
 printf '\n%-11s %14s %15s %14s  %s\n' op "rootless doca" "doca as root" "rootless/root" "target"
 printf '%-11s %12sms %13sms %14s  %s\n' build "$d" "$r" "$(awk -v a="$r" -v b="$d" 'BEGIN { printf "%.2fx", b / a }')" "<= 1.2x"
+d=$(m rootless_pull); r=$(m root_pull)
+printf '%-11s %12sms %13sms %14s  %s\n' pull "$d" "$r" "$(awk -v a="$r" -v b="$d" 'BEGIN { printf "%.2fx", b / a }')" "<= 1.2x"
 d=$(m rootless_tp); p=$(m podman_tp); r=$(m root_tp)
 printf '\n%-11s %14s %15s %14s %14s  %s\n' op "rootless doca" "rootless podman" "doca as root" "rootless/root" "target"
 printf '%-11s %10sMB/s %11sMB/s %10sMB/s %14s  %s\n' publish "$d" "$p" "$r" "$(awk -v a="$r" -v b="$d" 'BEGIN { printf "%.2fx", b / a }')" ">= 0.8x"

@@ -40,6 +40,11 @@ if ! id doca-test >/dev/null 2>&1; then
 fi
 grep -q '^doca-test:' /etc/subuid || usermod --add-subuids 3000000000-3000065535 doca-test
 grep -q '^doca-test:' /etc/subgid || usermod --add-subgids 3000000000-3000065535 doca-test
+# And one with none (useradd gives none with SUB_UID_COUNT=0): rootless doca maps its one id.
+if ! id doca-test-single >/dev/null 2>&1; then
+  useradd -m -U -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 doca-test-single
+fi
+sed -i '/^doca-test-single:/d' /etc/subuid /etc/subgid
 # An ordinary user opens /dev/net/tun for slirp4netns and /dev/fuse for fuse-overlayfs:
 # Debian's udev rules make them 0666, and a host without udev (a container, this VM) leaves
 # the kernel's 0600.

@@ -13,27 +13,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const USER: &str = "doca-test";
+/// A user with no subordinate ids (scripts/setup.sh makes it so): one id mapped.
+const SINGLE_USER: &str = "doca-test-single";
 
-/// The test user's uid, gid and first subordinate uid.
+/// The test user's name, uid, gid and first subordinate uid.
 struct User {
+    name: &'static str,
     uid: u32,
     gid: u32,
-    sub_uid: u32,
+    sub_uid: Option<u32>,
 }
 
-fn user() -> User {
+fn user(name: &'static str) -> User {
     let id = |flag: &str| -> u32 {
-        let o = Command::new("id").args([flag, USER]).output().unwrap();
-        assert!(o.status.success(), "no user {USER}: scripts/setup.sh makes it (useradd with subordinate ids)");
+        let o = Command::new("id").args([flag, name]).output().unwrap();
+        assert!(o.status.success(), "no user {name}: scripts/setup.sh makes it");
         String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
     };
-    let subuid = std::fs::read_to_string("/etc/subuid").unwrap();
-    let sub_uid = subuid
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{USER}:")))
-        .and_then(|r| r.split(':').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{USER} has no line in /etc/subuid: scripts/setup.sh adds one"));
-    User { uid: id("-u"), gid: id("-g"), sub_uid }
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    let sub_uid = subuid.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|r| r.split(':').next()?.parse().ok());
+    User { name, uid: id("-u"), gid: id("-g"), sub_uid }
 }
 
 /// A rootless doca of the test's own: the binaries and the busybox fixture where the user
@@ -45,7 +44,13 @@ struct Rootless {
 
 impl Rootless {
     fn new() -> Rootless {
-        let user = user();
+        let r = Self::for_user(USER);
+        assert!(r.user.sub_uid.is_some(), "{USER} has no line in /etc/subuid: scripts/setup.sh adds one");
+        r
+    }
+
+    fn for_user(name: &'static str) -> Rootless {
+        let user = user(name);
         let dir = tempfile::Builder::new().prefix("doca-rootless-").tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.path().join("bin");
@@ -81,7 +86,8 @@ impl Rootless {
     /// doca as the user, with a login's environment and nothing of root's.
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("setpriv");
-        c.args([&format!("--reuid={USER}"), &format!("--regid={USER}"), "--init-groups", "--"])
+        let who = self.user.name;
+        c.args([&format!("--reuid={who}"), &format!("--regid={who}"), "--init-groups", "--"])
             .arg(self.dir.path().join("bin/doca"))
             .args(args)
             .env_clear()
@@ -201,11 +207,12 @@ fn a_user_is_root_inside_themselves_outside_and_keeps_a_store_of_their_own() {
     let rl = Rootless::new();
     rl.busybox();
     let u = &rl.user;
+    let sub = u.sub_uid.expect("subordinate ids");
     let out = rl.ok(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
     let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(lines[0], ["0"], "{out}");
     assert_eq!(lines[1], ["0", &u.uid.to_string(), "1"], "the user is the container's root: {out}");
-    assert_eq!(lines[2], ["1", &u.sub_uid.to_string(), "65536"], "the other ids are the user's subordinate ones: {out}");
+    assert_eq!(lines[2], ["1", &sub.to_string(), "65536"], "the other ids are the user's subordinate ones: {out}");
     // Files the container makes land as the user, or as the user's subordinate ids.
     let w = rl.user_dir("w");
     rl.ok(&[
@@ -219,7 +226,7 @@ fn a_user_is_root_inside_themselves_outside_and_keeps_a_store_of_their_own() {
         "echo a > /w/mine; echo b > /w/theirs; chown 1234:1234 /w/theirs",
     ]);
     assert_eq!(owner(&w.join("mine")), u.uid);
-    assert_eq!(owner(&w.join("theirs")), u.sub_uid + 1233);
+    assert_eq!(owner(&w.join("theirs")), sub + 1233);
     // The store and the run root are the user's, private, where XDG says.
     for d in [rl.store(), rl.run_root()] {
         let m = std::fs::metadata(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
@@ -244,7 +251,7 @@ fn a_user_is_root_inside_themselves_outside_and_keeps_a_store_of_their_own() {
     // A named volume keeps data, with the container's owners shifted as any file.
     rl.ok(&["run", "--rm", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f; chown 5:5 /data/f"]);
     assert_eq!(rl.ok(&["run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f"]), "kept\n");
-    assert_eq!(owner(&rl.store().join("volumes/keep/_data/f")), u.sub_uid + 4);
+    assert_eq!(owner(&rl.store().join("volumes/keep/_data/f")), sub + 4);
 }
 
 /// Builds a Dockerfile whose layers hold owners beyond the user's own id, a setuid file, a
@@ -323,6 +330,7 @@ fn keep_id_makes_the_user_themselves_inside_and_keeps_owners_both_ways() {
     let rl = Rootless::new();
     rl.busybox();
     let u = &rl.user;
+    let sub = u.sub_uid.expect("subordinate ids");
     // HOME is the user's home from the host's passwd, as Podman's entry has it.
     let home = String::from_utf8(Command::new("getent").args(["passwd", USER]).output().unwrap().stdout).unwrap();
     let home = home.trim().split(':').nth(5).unwrap().to_string();
@@ -349,7 +357,7 @@ fn keep_id_makes_the_user_themselves_inside_and_keeps_owners_both_ways() {
     assert_eq!(owner(&w.join("new")), u.uid, "the user's write landed as another id");
     // The container's root is the first subordinate id, not the user.
     rl.ok(&["run", "--rm", "--userns", "keep-id", "--user", "0", "-v", &bind, "busybox", "touch", "/project/by-root"]);
-    assert_eq!(owner(&w.join("by-root")), u.sub_uid);
+    assert_eq!(owner(&w.join("by-root")), sub);
     // What a keep-id container writes is stored under its own ids: committed, root's file is
     // root's and the user's is the user's, without the keep-id passwd entry.
     rl.ok(&["run", "--name", "kid", "--userns", "keep-id", "busybox", "sh", "-c", "echo u > /tmp/user-file"]);
@@ -423,6 +431,38 @@ fn a_registry_on_the_hosts_loopback_takes_pushes_and_gives_pulls() {
     root.ok(&["tag", "busybox", &name]);
     let again = root.ok(&["push", &name]);
     assert!(again.contains("Layer already exists"), "root's layer differs from the one pushed rootless: {again}");
+}
+
+/// A user with no subordinate ids: doca maps the one id (setgroups denied, as the kernel
+/// requires), runs containers as that id, says in `doca info` what it cannot do, and refuses
+/// an image with files of another owner by name, the store unchanged.
+#[test]
+fn a_user_without_subordinate_ids_runs_with_their_one_id() {
+    require_root!();
+    let rl = Rootless::for_user(SINGLE_USER);
+    assert!(rl.user.sub_uid.is_none(), "{SINGLE_USER} has subordinate ids: scripts/setup.sh makes it without");
+    rl.busybox();
+    let out = rl.ok(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines, [vec!["0"], vec!["0", &rl.user.uid.to_string(), "1"]], "{out}");
+    let w = rl.user_dir("w");
+    rl.ok(&["run", "--rm", "--network", "none", "-v", &format!("{}:/w", w.display()), "busybox", "sh", "-c", "echo a > /w/mine"]);
+    assert_eq!(owner(&w.join("mine")), rl.user.uid);
+    // No supplementary groups where setgroups(2) is denied: asking for one is refused.
+    let err = rl.fails(&["run", "--rm", "--network", "none", "--group-add", "5", "busybox", "true"], 125);
+    assert!(err.contains("--group-add 5") && err.contains("/etc/subuid"), "{err}");
+    // docker's warnings are on stderr.
+    let info = String::from_utf8_lossy(&rl.run(&["info"]).stderr).into_owned();
+    assert!(info.contains("only the user's own id is mapped") && info.contains("/etc/subuid"), "{info}");
+    let mut layer = doca_testkit::Layer::new();
+    layer.file_with("other", b"x", 0o644, 1000, 1000);
+    let archive = rl.dir.path().join("other.tar");
+    std::fs::write(&archive, doca_testkit::one_layer_archive(layer.finish(), "other:latest")).unwrap();
+    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = doca_testkit::fingerprint(&rl.store());
+    let err = rl.fails(&["load", "-i", "other.tar"], 125);
+    assert!(err.contains("1000") && err.contains("/etc/subuid"), "{err}");
+    assert_eq!(doca_testkit::fingerprint(&rl.store()), before, "a refused load changed the store");
 }
 
 #[test]

@@ -38,7 +38,23 @@ pub fn changed() {
 /// The host uid that `id` of this process's user namespace is (the first line of
 /// /proc/self/uid_map that covers it).
 pub fn host_uid(id: u32) -> Option<u32> {
-    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    outside("/proc/self/uid_map", id)
+}
+
+/// Whether group `id` of this process's user namespace has a host group (a rootless doca
+/// with only the user's own id mapped has no tty group, 5).
+pub fn gid_mapped(id: u32) -> bool {
+    outside("/proc/self/gid_map", id).is_some()
+}
+
+/// Whether setgroups(2) is denied in this process's user namespace (one made by an
+/// unprivileged user who mapped only their own id: user_namespaces(7)).
+pub fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
+fn outside(map_file: &str, id: u32) -> Option<u32> {
+    let map = std::fs::read_to_string(map_file).ok()?;
     map.lines().find_map(|l| {
         let mut f = l.split_whitespace().map(|x| x.parse::<u64>().ok());
         let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);

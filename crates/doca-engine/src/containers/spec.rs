@@ -266,10 +266,18 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     let sys_ro = if r.privileged { "rw" } else { "ro" };
     let shm_size = r.shm_size.filter(|s| *s > 0).unwrap_or(64 << 20);
     let shm = format!("size={shm_size}");
+    // Terminals belong to the tty group (5), unless the user namespace doca runs in has no
+    // such group (rootless with only the user's id mapped): devpts then refuses the option
+    // (runc's rootless spec drops it too).
+    let pts: &[&str] = if doca_mount::userns::in_initial() || doca_mount::userns::gid_mapped(5) {
+        &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]
+    } else {
+        &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+    };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount("/dev/pts", "devpts", "devpts", pts)?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", sys_ro])?,
         mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", sys_ro])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,

@@ -60,6 +60,16 @@ pub(crate) fn resolve_user_in(
     group_add: &[String],
 ) -> Result<ExecUser, EngineError> {
     let mut u = user::resolve(spec_user, passwd, group)?;
+    // Where setgroups(2) is denied (rootless, only the user's id mapped) the process keeps no
+    // supplementary groups: the image's are dropped, and asking for one is refused by name.
+    if doca_mount::userns::setgroups_denied() {
+        if let Some(g) = group_add.first() {
+            return Err(EngineError::InvalidArgument(format!(
+                "--group-add {g}: supplementary groups need subordinate ids (/etc/subuid, /etc/subgid): this user namespace maps only the user's own id"
+            )));
+        }
+        u.additional_gids.clear();
+    }
     for g in group_add {
         let gid = match g.parse::<u32>() {
             Ok(n) => n,
