@@ -454,14 +454,20 @@ fn a_user_without_subordinate_ids_runs_with_their_one_id() {
     // docker's warnings are on stderr.
     let info = String::from_utf8_lossy(&rl.run(&["info"]).stderr).into_owned();
     assert!(info.contains("only the user's own id is mapped") && info.contains("/etc/subuid"), "{info}");
+    assert_load_of_owner_refused(&rl, 1000);
+}
+
+/// Loading an image with a file owned by `id`, which the user's namespace does not map, is
+/// refused naming the id and /etc/subuid, and the store is left as it was.
+fn assert_load_of_owner_refused(rl: &Rootless, id: u32) {
     let mut layer = doca_testkit::Layer::new();
-    layer.file_with("other", b"x", 0o644, 1000, 1000);
-    let archive = rl.dir.path().join("other.tar");
-    std::fs::write(&archive, doca_testkit::one_layer_archive(layer.finish(), "other:latest")).unwrap();
+    layer.file_with("far", b"x", 0o644, id.into(), id.into());
+    let archive = rl.dir.path().join("far.tar");
+    std::fs::write(&archive, doca_testkit::one_layer_archive(layer.finish(), "far:latest")).unwrap();
     std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
     let before = doca_testkit::fingerprint(&rl.store());
-    let err = rl.fails(&["load", "-i", "other.tar"], 125);
-    assert!(err.contains("1000") && err.contains("/etc/subuid"), "{err}");
+    let err = rl.fails(&["load", "-i", "far.tar"], 125);
+    assert!(err.contains(&id.to_string()) && err.contains("/etc/subuid"), "{err}");
     assert_eq!(doca_testkit::fingerprint(&rl.store()), before, "a refused load changed the store");
 }
 
@@ -470,15 +476,7 @@ fn owners_beyond_the_users_ids_are_refused_by_name_and_the_store_is_unchanged() 
     require_root!();
     let rl = Rootless::new();
     rl.busybox();
-    let mut layer = doca_testkit::Layer::new();
-    layer.file_with("far", b"x", 0o644, 70_000, 70_000);
-    let archive = rl.dir.path().join("far.tar");
-    std::fs::write(&archive, doca_testkit::one_layer_archive(layer.finish(), "far:latest")).unwrap();
-    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let before = doca_testkit::fingerprint(&rl.store());
-    let err = rl.fails(&["load", "-i", "far.tar"], 125);
-    assert!(err.contains("70000") && err.contains("/etc/subuid"), "{err}");
-    assert_eq!(doca_testkit::fingerprint(&rl.store()), before, "a refused load changed the store");
+    assert_load_of_owner_refused(&rl, 70_000);
 }
 
 #[test]
