@@ -22,6 +22,14 @@
 
 use crate::EngineError;
 
+/// `--userns`'s value (and compose's `userns_mode`).
+pub const MODE: &str = "keep-id";
+
+/// Whether `c` asked for keep-id.
+pub fn asked(c: &super::Container) -> bool {
+    c.config.userns == MODE
+}
+
 /// One line of a uid_map or gid_map: `size` ids from `container` inside are `parent` and on
 /// in the namespace doca runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

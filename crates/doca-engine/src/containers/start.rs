@@ -126,7 +126,7 @@ impl Engine {
     /// The passwd and group files a container's users are looked up in: its image's, or
     /// those `keep_id_files` gave it.
     pub(crate) fn user_files(&self, c: &Container, rootfs: &Path) -> (Option<String>, Option<String>) {
-        if c.config.userns == "keep-id" {
+        if super::keepid::asked(c) {
             let dir = self.container_paths(&c.id).dir;
             let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
             if let (Some(p), Some(g)) = (read("passwd"), read("group")) {
@@ -412,7 +412,7 @@ impl Engine {
             Some(map) => Some((super::userns::mount_userns(map)?, self.userns_area(&c.id, map)?)),
             None => None,
         };
-        let keep_id = if c.config.userns == "keep-id" { Some(super::keepid::KeepId::of_user()?) } else { None };
+        let keep_id = if super::keepid::asked(c) { Some(super::keepid::KeepId::of_user()?) } else { None };
         let rootfs = match (&userns, &keep_id) {
             (Some((ns, _)), _) => self.mount_container_rootfs_as(c, super::rootfs::Ids::Idmapped(ns))?,
             (None, Some(k)) => self.mount_container_rootfs_as(c, super::rootfs::Ids::KeepId(k))?,

@@ -279,7 +279,7 @@ impl crate::Engine {
         if let Some(m) = c.config.id_map {
             return Ok(Some(m.shift(false)));
         }
-        if c.config.userns == "keep-id" {
+        if super::keepid::asked(c) {
             return Ok(super::keepid::KeepId::of_user()?.shift(false));
         }
         Ok(None)

@@ -43,10 +43,10 @@ pub fn check_create(req: &CreateContainer) -> Result<(), EngineError> {
             }
         }
         // Podman's rule: only an ordinary user has an id of their own to keep.
-        "keep-id" if !crate::rootless::is_rootless() => {
+        super::keepid::MODE if !crate::rootless::is_rootless() => {
             return Err(invalid("--userns=keep-id is only supported in rootless mode: as root, use --userns=auto"))
         }
-        "keep-id" => {}
+        super::keepid::MODE => {}
         other => return Err(invalid(format!("invalid user namespace mode {other:?}: auto, host or keep-id"))),
     }
     let user_network = matches!(net, NetworkMode::Bridge(n) if n != "bridge");
