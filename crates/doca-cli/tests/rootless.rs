@@ -508,6 +508,23 @@ fn what_the_container_does_to_files_of_the_host_gets_it_no_more_than_the_user_ha
     assert_eq!(doca_testkit::sha256_hex(&std::fs::read(&runc).unwrap()), before);
 }
 
+/// Waits for an HTTP server behind the host's `127.0.0.1:port` to say hello.
+fn assert_answers_on_host(port: u16) {
+    let mut got = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let _ = s.read_to_string(&mut got);
+            if got.contains("hello") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the published port {port} did not answer on the host: {got:?}");
+}
+
 #[test]
 fn networks_resolve_names_publish_ports_and_never_reach_the_hosts_loopback() {
     require_root!();
@@ -521,20 +538,13 @@ fn networks_resolve_names_publish_ports_and_never_reach_the_hosts_loopback() {
     let fetch = "for i in $(seq 50); do wget -q -O- http://web/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1";
     assert_eq!(rl.ok(&["run", "--rm", "--network", "app", "busybox", "sh", "-c", fetch]), "hello\n");
     // From the host, through the published port.
-    let mut got = String::new();
-    for _ in 0..100 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-            let _ = s.read_to_string(&mut got);
-            if got.contains("hello") {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(got.contains("hello"), "the published port did not answer on the host: {got:?}");
+    assert_answers_on_host(port);
     assert!(rl.ok(&["port", "web"]).contains(&format!("80/tcp -> 0.0.0.0:{port}")));
+    // A host port left to doca (`-p 80`) is one free on the host, chosen there.
+    rl.ok(&["run", "-d", "--name", "web2", "--network", "app", "-p", "80", "busybox", "sh", "-c", serve]);
+    let shown = rl.ok(&["port", "web2", "80/tcp"]);
+    let random: u16 = shown.lines().next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.trim().parse().ok()).unwrap();
+    assert_answers_on_host(random);
     // The host's loopback is not the containers' (slirp4netns --disable-host-loopback): a
     // listener there is never reached, by the gateway's address or any other way out.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -10,6 +10,8 @@ use crate::{Engine, EngineError};
 use doca_net::nft::PortRule;
 use doca_net::{Port, Proto};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
 
 fn overlaps(a: &PublishedPort, b: &PublishedPort) -> bool {
     a.container.proto == b.container.proto
@@ -39,25 +41,49 @@ fn shown(ip: Option<Ipv4Addr>, port: u16) -> String {
     format!("{}:{port}", ip.unwrap_or(Ipv4Addr::UNSPECIFIED))
 }
 
-/// Whether a host process could take the port now (and so whether doca's DNAT would steal its
-/// traffic): a bind that succeeds and is dropped at once.
-fn bindable(proto: Proto, ip: Option<Ipv4Addr>, port: u16) -> bool {
-    let addr = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
-    match proto {
-        Proto::Tcp => TcpListener::bind(addr).is_ok(),
-        Proto::Udp => UdpSocket::bind(addr).is_ok(),
-        Proto::Sctp => true,
+/// Where ports are bound: here, or (rootless) on the host's network through the port helper
+/// of this run root (doca-shim `hostports`), since this namespace is not the host's.
+#[derive(Clone, Copy)]
+enum Binder<'a> {
+    Here,
+    Helper(&'a Path),
+}
+
+impl Binder<'_> {
+    /// A socket on `ip:port` (port 0: the kernel's choice), or why not.
+    fn bind(self, proto: Proto, ip: Option<Ipv4Addr>, port: u16) -> Result<OwnedFd, doca_shim::hostports::HostPortError> {
+        let addr = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
+        match self {
+            Binder::Here => {
+                let r = match proto {
+                    Proto::Udp => UdpSocket::bind(addr).map(OwnedFd::from),
+                    _ => TcpListener::bind(addr).map(OwnedFd::from),
+                };
+                r.map_err(|e| doca_shim::hostports::HostPortError::Refused(e.to_string()))
+            }
+            // `::` when no address is given: the relay listens on both families there.
+            Binder::Helper(run_root) => {
+                let ip = ip.map_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), IpAddr::V4);
+                doca_shim::hostports::listen(run_root, proto == Proto::Udp, std::net::SocketAddr::new(ip, port))
+            }
+        }
     }
 }
 
-/// A free port from the kernel's ephemeral range.
-fn random_port(proto: Proto, ip: Option<Ipv4Addr>) -> Result<u16, EngineError> {
-    let addr = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), 0);
-    let port = match proto {
-        Proto::Udp => UdpSocket::bind(addr).and_then(|s| s.local_addr()),
-        _ => TcpListener::bind(addr).and_then(|s| s.local_addr()),
-    };
-    port.map(|a| a.port()).map_err(|e| EngineError::Internal(format!("find a free {} port: {e}", proto.name())))
+/// Whether a host process could take the port now (and so whether doca's DNAT would steal its
+/// traffic): a bind that succeeds and is dropped at once. A privileged port counts as free:
+/// the start refuses it later with why.
+fn bindable(binder: Binder<'_>, proto: Proto, ip: Option<Ipv4Addr>, port: u16) -> bool {
+    proto == Proto::Sctp || matches!(binder.bind(proto, ip, port), Ok(_) | Err(doca_shim::hostports::HostPortError::Privileged(_)))
+}
+
+/// A free port from the kernel's ephemeral range, on the host's network.
+fn random_port(binder: Binder<'_>, proto: Proto, ip: Option<Ipv4Addr>) -> Result<u16, EngineError> {
+    let proto = if proto == Proto::Udp { Proto::Udp } else { Proto::Tcp };
+    let fail = |e: String| EngineError::Internal(format!("find a free {} port: {e}", proto.name()));
+    let fd = binder.bind(proto, ip, 0).map_err(|e| fail(e.to_string()))?;
+    let addr: nix::sys::socket::SockaddrStorage = nix::sys::socket::getsockname(fd.as_raw_fd()).map_err(|e| fail(e.to_string()))?;
+    addr.as_sockaddr_in().map(|a| a.port()).or_else(|| addr.as_sockaddr_in6().map(|a| a.port())).ok_or_else(|| fail("no port".into()))
 }
 
 /// Who listens on a port, from /proc/net/{tcp,udp}{,6} and the processes' descriptors.
@@ -122,6 +148,8 @@ impl Engine {
             }
         }
         let taken: Vec<PublishedPort> = self.published_ports()?.into_iter().map(|(_, p)| p).collect();
+        let run_root = self.config().run_root.clone();
+        let binder = if crate::rootless::is_rootless() { Binder::Helper(&run_root) } else { Binder::Here };
         let mut out: Vec<PublishedPort> = Vec::new();
         for b in wanted {
             let host_ip = match b.host_ip {
@@ -137,7 +165,7 @@ impl Engine {
             let chosen = if b.host_port_start == 0 {
                 let mut found = None;
                 for _ in 0..16 {
-                    let p = candidate(random_port(proto, host_ip)?);
+                    let p = candidate(random_port(binder, proto, host_ip)?);
                     if free(&p) {
                         found = Some(p);
                         break;
@@ -146,7 +174,7 @@ impl Engine {
                 found.ok_or_else(|| EngineError::Conflict(format!("no free host port for {}", b.container)))?
             } else {
                 let range = b.host_port_start..=b.host_port_end;
-                match range.clone().map(candidate).find(|p| free(p) && bindable(proto, host_ip, p.host_port)) {
+                match range.clone().map(candidate).find(|p| free(p) && bindable(binder, proto, host_ip, p.host_port)) {
                     Some(p) => p,
                     None => {
                         let first = candidate(b.host_port_start);
