@@ -530,6 +530,10 @@ fn networks_resolve_names_publish_ports_and_never_reach_the_hosts_loopback() {
     require_root!();
     let rl = Rootless::new();
     rl.busybox();
+    // The first command of a store that makes the default bridge makes it in the user's
+    // namespace, whatever the command (`network ls` here, from the host's network).
+    let listed = rl.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["bridge", "host", "none"], "{listed}");
     rl.ok(&["network", "create", "--subnet", "10.231.7.0/24", "app"]);
     let port = doca_testkit::free_port();
     let serve = "mkdir /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www";

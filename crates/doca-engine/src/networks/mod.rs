@@ -229,6 +229,10 @@ impl Engine {
         if ["bridge", "host", "none"].iter().all(|b| have.iter().any(|h| h == b)) {
             return Ok(());
         }
+        crate::rootless::in_netns(|| self.make_builtin_networks(&have))
+    }
+
+    fn make_builtin_networks(&mut self, have: &[String]) -> Result<(), EngineError> {
         for (name, driver) in [("host", "host"), ("none", "null")] {
             if !have.iter().any(|h| h == name) {
                 self.insert_network(name, driver, NetworkConfig::default())?;
