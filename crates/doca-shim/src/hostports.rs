@@ -42,7 +42,7 @@ pub fn serve(path: &Path, parent: i32) -> ! {
         let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
         let mut req = Vec::new();
         let _ = (&mut conn).take(256).read_to_end(&mut req);
-        match String::from_utf8(req).ok().as_deref().map(parse).unwrap_or(Err((libc::EINVAL, "not text".into()))) {
+        match String::from_utf8(req).map_err(|_| "not text".to_string()).and_then(|r| parse(&r)) {
             Ok((udp, addr)) => match bind(udp, addr) {
                 Ok(fd) => {
                     let _ = send(&conn, b"ok", Some(&fd));
@@ -54,7 +54,7 @@ pub fn serve(path: &Path, parent: i32) -> ! {
                     let _ = send(&conn, format!("error: {}: {said}", errno_name(errno)).as_bytes(), None);
                 }
             },
-            Err((_, why)) => {
+            Err(why) => {
                 let _ = conn.write_all(format!("error: EINVAL: {why}").as_bytes());
             }
         }
@@ -62,10 +62,9 @@ pub fn serve(path: &Path, parent: i32) -> ! {
     std::process::exit(0)
 }
 
-type Refusal = (i32, String);
-
-fn parse(line: &str) -> Result<(bool, SocketAddr), Refusal> {
-    let bad = |w: &str| (libc::EINVAL, format!("bad request {line:?}: {w}"));
+/// A request line, or why it is refused.
+fn parse(line: &str) -> Result<(bool, SocketAddr), String> {
+    let bad = |w: &str| format!("bad request {line:?}: {w}");
     let mut f = line.split_whitespace();
     let udp = match f.next() {
         Some("tcp") => false,
