@@ -72,18 +72,20 @@ impl IdShift {
     /// copier sees; out, the other way. The overflow id (65534) for what the map does not
     /// cover, as the kernel shows it.
     pub fn owner(&self, uid: u32, gid: u32) -> (u32, u32) {
-        let runs = |rs: &[IdRange; MAX_RANGES]| rs.iter().filter(|r| r.size > 0).copied().collect::<Vec<_>>();
-        let (us, gs) = (runs(&self.uids), runs(&self.gids));
+        // Unused runs have size 0 and match nothing (called for every file copied: nothing
+        // is allocated).
         let to_outside =
             |rs: &[IdRange], id: u32| rs.iter().find(|r| id >= r.inside && id - r.inside < r.size).map(|r| r.outside + (id - r.inside));
         let to_inside =
             |rs: &[IdRange], id: u32| rs.iter().find(|r| id >= r.outside && id - r.outside < r.size).map(|r| r.inside + (id - r.outside));
         let shift = |rs: &[IdRange], id: u32| match self.into {
             // An id the container has not: its overflow id, else its first.
-            true => to_outside(rs, id).or_else(|| to_outside(rs, 65534)).unwrap_or_else(|| rs.first().map_or(id, |r| r.outside)),
+            true => to_outside(rs, id)
+                .or_else(|| to_outside(rs, 65534))
+                .unwrap_or_else(|| rs.iter().find(|r| r.size > 0).map_or(id, |r| r.outside)),
             false => to_inside(rs, id).unwrap_or(65534),
         };
-        (shift(&us, uid), shift(&gs, gid))
+        (shift(&self.uids, uid), shift(&self.gids, gid))
     }
 }
 

@@ -54,7 +54,12 @@ pub fn setgroups_denied() -> bool {
 }
 
 fn outside(map_file: &str, id: u32) -> Option<u32> {
-    let map = std::fs::read_to_string(map_file).ok()?;
+    map_outside(&std::fs::read_to_string(map_file).ok()?, id)
+}
+
+/// The id outside that `id` is in a uid_map or gid_map's text (user_namespaces(7): lines of
+/// `inside outside count`).
+pub fn map_outside(map: &str, id: u32) -> Option<u32> {
     map.lines().find_map(|l| {
         let mut f = l.split_whitespace().map(|x| x.parse::<u64>().ok());
         let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);

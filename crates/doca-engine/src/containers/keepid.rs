@@ -30,14 +30,9 @@ pub fn asked(c: &super::Container) -> bool {
     c.config.userns == MODE
 }
 
-/// One line of a uid_map or gid_map: `size` ids from `container` inside are `parent` and on
-/// in the namespace doca runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdRange {
-    pub container: u32,
-    pub parent: u32,
-    pub size: u32,
-}
+/// One line of a uid_map or gid_map: `size` ids from `inside` (the container's) are `outside`
+/// and on in the namespace doca runs in.
+pub use doca_fs::IdRange;
 
 /// A keep-id container's ids: the user's, and the maps of its user namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +53,11 @@ pub fn map(own: u32, total: u32) -> Vec<IdRange> {
     let mut out = Vec::new();
     let below = own.min(subordinate);
     if below > 0 {
-        out.push(IdRange { container: 0, parent: 1, size: below });
+        out.push(IdRange { inside: 0, outside: 1, size: below });
     }
-    out.push(IdRange { container: own, parent: 0, size: 1 });
+    out.push(IdRange { inside: own, outside: 0, size: 1 });
     if subordinate > own {
-        out.push(IdRange { container: own + 1, parent: own + 1, size: subordinate - own });
+        out.push(IdRange { inside: own + 1, outside: own + 1, size: subordinate - own });
     }
     out
 }
@@ -75,7 +70,7 @@ fn ids_in(map_file: &str) -> u32 {
 
 /// The option fuse-overlayfs takes for a map: `container:parent:size` triples, joined by `:`.
 pub fn fuse_option(map: &[IdRange]) -> String {
-    map.iter().map(|r| format!("{}:{}:{}", r.container, r.parent, r.size)).collect::<Vec<_>>().join(":")
+    map.iter().map(|r| format!("{}:{}:{}", r.inside, r.outside, r.size)).collect::<Vec<_>>().join(":")
 }
 
 impl KeepId {
@@ -88,9 +83,9 @@ impl KeepId {
         }
         let read = |f: &str| std::fs::read_to_string(f).map_err(EngineError::io("read", std::path::Path::new(f)));
         let (uids, gids) = (read("/proc/self/uid_map")?, read("/proc/self/gid_map")?);
-        let uid = doca_mount::userns::host_uid(0)
+        let uid = doca_mount::userns::map_outside(&uids, 0)
             .ok_or_else(|| EngineError::Internal("--userns=keep-id: the user's id is not in this namespace's map".into()))?;
-        let gid = host_gid(&gids)
+        let gid = doca_mount::userns::map_outside(&gids, 0)
             .ok_or_else(|| EngineError::Internal("--userns=keep-id: the user's group is not in this namespace's map".into()))?;
         let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
         let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| format!("user{uid}"));
@@ -101,9 +96,7 @@ impl KeepId {
     /// How owners move between the container's ids and those its fuse-mapped rootfs shows
     /// doca (`cp`, `export` and a volume's copy-up of a running container).
     pub fn shift(&self, into: bool) -> Option<doca_fs::IdShift> {
-        let runs =
-            |m: &[IdRange]| m.iter().map(|r| doca_fs::IdRange { inside: r.container, outside: r.parent, size: r.size }).collect::<Vec<_>>();
-        doca_fs::IdShift::ranges(&runs(&self.uid_map), &runs(&self.gid_map), into)
+        doca_fs::IdShift::ranges(&self.uid_map, &self.gid_map, into)
     }
 
     /// The image's /etc/passwd with an entry for the user when it has none for their uid
@@ -132,14 +125,6 @@ fn amended(image: &str, has: bool, line: &str) -> String {
     out
 }
 
-/// The host gid of this namespace's group 0 (its gid_map's first line).
-fn host_gid(gid_map: &str) -> Option<u32> {
-    gid_map.lines().find_map(|l| {
-        let f: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-        (f.len() == 3 && f[0] == 0).then_some(f[1])
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,19 +136,19 @@ mod tests {
         assert_eq!(
             m,
             [
-                IdRange { container: 0, parent: 1, size: 1001 },
-                IdRange { container: 1001, parent: 0, size: 1 },
-                IdRange { container: 1002, parent: 1002, size: 64535 },
+                IdRange { inside: 0, outside: 1, size: 1001 },
+                IdRange { inside: 1001, outside: 0, size: 1 },
+                IdRange { inside: 1002, outside: 1002, size: 64535 },
             ]
         );
         assert_eq!(m.iter().map(|r| r.size).sum::<u32>(), 65537);
         assert_eq!(fuse_option(&m), "0:1:1001:1001:0:1:1002:1002:64535");
         // Fewer subordinate ids than the uid: those there are, then the user.
-        assert_eq!(map(5000, 11), [IdRange { container: 0, parent: 1, size: 10 }, IdRange { container: 5000, parent: 0, size: 1 }]);
+        assert_eq!(map(5000, 11), [IdRange { inside: 0, outside: 1, size: 10 }, IdRange { inside: 5000, outside: 0, size: 1 }]);
         // No subordinate ids: the user alone.
-        assert_eq!(map(1001, 1), [IdRange { container: 1001, parent: 0, size: 1 }]);
+        assert_eq!(map(1001, 1), [IdRange { inside: 1001, outside: 0, size: 1 }]);
         assert_eq!(ids_in("         0       1001          1\n         1     100000      65536\n"), 65537);
-        assert_eq!(host_gid("0 1001 1\n1 100000 65536\n"), Some(1001));
+        assert_eq!(doca_mount::userns::map_outside("0 1001 1\n1 100000 65536\n", 0), Some(1001));
     }
 
     #[test]

@@ -139,9 +139,7 @@ impl Engine {
     /// A container's rootfs: its image, docker's init layer, its own writable layer, as the
     /// files are on disk (what `cp`, `diff` and `export` of a stopped container read).
     pub fn mount_container_rootfs(&mut self, c: &super::Container) -> Result<Rootfs, EngineError> {
-        let dir = self.container_paths(&c.id).dir;
-        let targets = if c.config.id_map.is_some() { mount_targets(c) } else { Vec::new() };
-        self.mount_layers(&c.image_id, &dir, Some(&targets), Ids::Disk)
+        self.mount_container_rootfs_as(c, Ids::Disk)
     }
 
     /// The same rootfs seen through the container's user namespace (`ids`): every layer, and

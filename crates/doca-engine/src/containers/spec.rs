@@ -355,12 +355,12 @@ pub fn oci_spec(image: &ContainerConfig, o: &RunOptions) -> Result<Spec, EngineE
     // keep-id: a user namespace inside the rootless user's, the user's id moved back to its
     // host value (keepid.rs).
     if let Some(k) = &o.keep_id {
-        let ranges = |map: &[super::keepid::IdRange]| {
+        let ranges = |map: &[doca_fs::IdRange]| {
             map.iter()
                 .map(|r| {
                     oci_spec::runtime::LinuxIdMappingBuilder::default()
-                        .container_id(r.container)
-                        .host_id(r.parent)
+                        .container_id(r.inside)
+                        .host_id(r.outside)
                         .size(r.size)
                         .build()
                         .map_err(bad)

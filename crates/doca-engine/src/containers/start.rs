@@ -123,8 +123,8 @@ fn ipv6_relays(endpoints: &[crate::networks::attach::Endpoint]) -> Vec<doca_shim
 }
 
 impl Engine {
-    /// The passwd and group files a container's users are looked up in: its image's, or
-    /// those `keep_id_files` gave it.
+    /// The passwd and group files a running container's users are looked up in (`exec
+    /// --user`): its image's, or those `keep_id_files` gave it.
     pub(crate) fn user_files(&self, c: &Container, rootfs: &Path) -> (Option<String>, Option<String>) {
         if super::keepid::asked(c) {
             let dir = self.container_paths(&c.id).dir;
@@ -138,14 +138,19 @@ impl Engine {
 
     /// A keep-id container's /etc/passwd and /etc/group: the image's, with the user's entries
     /// where it has none, written in the container's directory and bound over the image's
-    /// (its layer is never changed: `commit` and `diff` do not see them, as Podman's).
-    fn keep_id_files(&self, c: &Container, rootfs: &Path, k: &super::keepid::KeepId) -> Result<Vec<oci_spec::runtime::Mount>, EngineError> {
+    /// (its layer is never changed: `commit` and `diff` do not see them, as Podman's). Returns
+    /// the mounts, and the two files' contents.
+    fn keep_id_files(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        k: &super::keepid::KeepId,
+    ) -> Result<(Vec<oci_spec::runtime::Mount>, String, String), EngineError> {
         let dir = self.container_paths(&c.id).dir;
+        let passwd = k.passwd(&read_in_root(rootfs, "etc/passwd").unwrap_or_default());
+        let group = k.group(&read_in_root(rootfs, "etc/group").unwrap_or_default());
         let mut out = Vec::new();
-        for (name, content) in [
-            ("passwd", k.passwd(&read_in_root(rootfs, "etc/passwd").unwrap_or_default())),
-            ("group", k.group(&read_in_root(rootfs, "etc/group").unwrap_or_default())),
-        ] {
+        for (name, content) in [("passwd", &passwd), ("group", &group)] {
             let file = dir.join(name);
             // 0644, as the files they stand for: every user of the container reads them.
             std::fs::write(&file, content)
@@ -156,7 +161,7 @@ impl Engine {
                 out.push(spec::bind_mount(&target, &file, &["rbind", "ro", "rprivate"])?);
             }
         }
-        Ok(out)
+        Ok((out, passwd, group))
     }
 
     /// The request's files (secrets, configs), written afresh into the container's directory
@@ -421,13 +426,15 @@ impl Engine {
         let image = self.image_config(&c.image_id)?.config.unwrap_or_default();
         // keep-id: the user's own ids unless `--user` says otherwise, named in the passwd
         // and group files the container gets (keepid.rs).
-        let mut user_mounts = Vec::new();
-        if let Some(k) = &keep_id {
-            user_mounts = self.keep_id_files(c, &rootfs.merged, k)?;
-        }
+        let (user_mounts, passwd, group) = match &keep_id {
+            Some(k) => {
+                let (mounts, passwd, group) = self.keep_id_files(c, &rootfs.merged, k)?;
+                (mounts, Some(passwd), Some(group))
+            }
+            None => (Vec::new(), read_in_root(&rootfs.merged, "etc/passwd"), read_in_root(&rootfs.merged, "etc/group")),
+        };
         let default_user = keep_id.as_ref().map(|k| format!("{}:{}", k.uid, k.gid));
         let spec_user = c.config.user.as_deref().or(default_user.as_deref()).or(image.user.as_deref()).unwrap_or("");
-        let (passwd, group) = self.user_files(c, &rootfs.merged);
         let user = resolve_user_in(passwd.as_deref(), group.as_deref(), spec_user, &c.config.group_add)?;
         let hostname = c.config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| c.id.short().to_string());
         let parent = c.config.cgroup_parent.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/doca".into());
